@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import type { AppEnv, ApiServices } from './context.ts';
+import { ApiError, statusFor } from './errors.ts';
+import { bearerAuth } from './middleware/bearer-auth.ts';
+import { eventsRoutes } from './routes/events.ts';
+import { itemsRoutes } from './routes/items.ts';
+import { healthRoutes } from './routes/health.ts';
+
+/** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
+export function createApp(services: ApiServices) {
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ headerName: 'x-request-id', limitLength: 128 }));
+  app.use(async (c, next) => {
+    c.set('services', services);
+    await next();
+  });
+
+  app.route('/', healthRoutes);
+
+  const v1 = new Hono<AppEnv>();
+  v1.use(bearerAuth({ tokens: services.config.api.tokens }));
+  v1.route('/events', eventsRoutes);
+  v1.route('/items', itemsRoutes);
+  app.route('/v1', v1);
+
+  app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return errorResponse(c, error);
+    if (isUnavailable(error)) {
+      services.log.warn({ err: (error as Error).message, requestId: c.var.requestId }, 'dependency unavailable');
+      return errorResponse(c, new ApiError('unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }));
+    }
+    services.log.error({ err: error, requestId: c.var.requestId, path: c.req.path }, 'unhandled error');
+    return errorResponse(c, new ApiError('internal', 'internal error; the request id is in the logs'));
+  });
+  return app;
+}
+
+function errorResponse(c: { var: { requestId?: string }; json: (body: unknown, status: number, headers?: Record<string, string>) => Response }, error: ApiError) {
+  return c.json({ error: { code: error.code, message: error.message, requestId: c.var.requestId ?? null } }, statusFor(error.code), error.headers);
+}
+
+/** Postgres or Redis unreachable: a 503 the caller can retry, never a 500. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error)?.message ?? '';
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_|57P0|08)/.test(code) || /Stream isn't writeable|Connection is closed/.test(message);
+}

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.ts';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Queues } from '../queues/queues.ts';
+
+/** Services the api needs, built once in the composition root and handed to routes. */
+export interface ApiServices {
+  sql: Sql;
+  redis: Redis;
+  config: Config;
+  connections: ConnectionRegistry;
+  queues: Queues;
+  log: Logger;
+}
+
+export type AppEnv = {
+  Variables: {
+    services: ApiServices;
+    requestId: string;
+    /** A short hash of the caller's token: who, without the secret. */
+    principal: string;
+  };
+};

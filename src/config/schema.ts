@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+/**
+ * The one schema for `trackline.toml` (DESIGN 4.2). Every object is strict, so a misspelt key
+ * is a start-up error that names it instead of a setting silently ignored.
+ */
+
+const duration = z.string().refine((s) => parseDuration(s) !== null, {
+  message: 'expected a duration like "30s", "5m", "1h" or "0"',
+});
+
+const stringMap = z.record(z.string(), z.string());
+
+const RateLimitSchema = z.strictObject({
+  /** Requests allowed per window. */
+  requests: z.number().int().positive(),
+  /** The window, e.g. "1m". */
+  per: duration,
+});
+
+const ConnectionId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'use letters, digits, "-", "_" or "." (it is also a URL path segment)');
+
+/** Keys every tracker's connection takes. */
+const common = {
+  id: ConnectionId,
+  direction: z.enum(['both', 'push', 'pull']).default('both'),
+  conflict_strategy: z.enum(['local-wins', 'remote-wins', 'merge', 'manual']).default('local-wins'),
+  /** "0" turns polling off; the default polls every 5 minutes to catch what webhooks miss. */
+  poll_interval: duration.default('5m'),
+  /** Which item kinds this connection carries; absent means all. */
+  kinds: z.array(z.string().min(1)).optional(),
+  create_missing: z.boolean().default(true),
+  /** Overrides the tracker's published budget; "off" disables pacing (sandbox and benchmarks). */
+  rate_limit: z.union([RateLimitSchema, z.literal('off')]).optional(),
+  webhook_secret: z.string().min(1).optional(),
+  state_map: stringMap.default({}),
+  label_map: stringMap.default({}),
+  priority_map: stringMap.default({}),
+  /** Local user name -> the tracker's user (Plane member id or email, GitHub login, Jira accountId). */
+  user_map: stringMap.default({}),
+  /** Remote issues carrying one of these labels become new items (inbound import). */
+  import_labels: z.array(z.string()).default([]),
+};
+
+const PlaneConnection = z.strictObject({
+  ...common,
+  tracker: z.literal('plane'),
+  base_url: z.string().url().default('https://api.plane.so'),
+  /** Where people open issues; derived from base_url when absent. */
+  web_url: z.string().url().optional(),
+  workspace: z.string().min(1),
+  project: z.string().min(1),
+  api_key: z.string().min(1),
+});
+
+const GitHubConnection = z.strictObject({
+  ...common,
+  tracker: z.literal('github'),
+  base_url: z.string().url().default('https://api.github.com'),
+  owner: z.string().min(1),
+  repo: z.string().min(1),
+  token: z.string().min(1),
+});
+
+const GitHubProjectConnection = z.strictObject({
+  ...common,
+  tracker: z.literal('github-project'),
+  base_url: z.string().url().default('https://api.github.com'),
+  owner: z.string().min(1),
+  project_number: z.number().int().positive(),
+  token: z.string().min(1),
+  status_field: z.string().default('Status'),
+  field_map: stringMap.default({}),
+});
+
+const JiraConnection = z.strictObject({
+  ...common,
+  tracker: z.literal('jira'),
+  base_url: z.string().url(),
+  project_key: z.string().min(1),
+  email: z.string().min(1),
+  api_token: z.string().min(1),
+  issue_type: z.string().default('Task'),
+});
+
+export const ConnectionSchema = z.discriminatedUnion('tracker', [
+  PlaneConnection,
+  GitHubConnection,
+  GitHubProjectConnection,
+  JiraConnection,
+]);
+
+export const ConfigSchema = z
+  .strictObject({
+    api: z.strictObject({ tokens: z.array(z.string().min(1)).default([]) }).default({ tokens: [] }),
+    admin: z
+      .strictObject({ username: z.string().min(1), password: z.string().min(1) })
+      .optional(),
+    orchestrator: z
+      .strictObject({
+        callback_url: z.string().url(),
+        secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected a Standard Webhooks secret: "whsec_" + base64'),
+      })
+      .optional(),
+    /** Worker tuning; the defaults suit a small install. */
+    worker: z
+      .strictObject({
+        /** Reconcile jobs one worker process runs at once (they wait on tracker I/O, not CPU). */
+        concurrency: z.number().int().positive().default(32),
+        /** Attempts for a job failing with a retryable error before it is marked failed. */
+        attempts: z.number().int().positive().default(8),
+        /** Base of the exponential backoff between attempts, e.g. "1s". */
+        backoff: duration.default('1s'),
+        /** Per tracker request timeout. */
+        request_timeout: duration.default('30s'),
+      })
+      .default({ concurrency: 32, attempts: 8, backoff: '1s', request_timeout: '30s' }),
+    connections: z.array(ConnectionSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.connections.forEach((c, i) => {
+      if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}"` });
+      seen.add(c.id);
+    });
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConnectionConfig = z.infer<typeof ConnectionSchema>;
+export type TrackerKind = ConnectionConfig['tracker'];
+export type PlaneConnectionConfig = z.infer<typeof PlaneConnection>;
+export type GitHubConnectionConfig = z.infer<typeof GitHubConnection>;
+export type GitHubProjectConnectionConfig = z.infer<typeof GitHubProjectConnection>;
+export type JiraConnectionConfig = z.infer<typeof JiraConnection>;

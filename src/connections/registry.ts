@@ -1,0 +1,44 @@
+import type { ConnectionConfig } from '../config/schema.ts';
+import { createTranslator, type Translator } from '../sync/translate.ts';
+import { createAdapter, type AdapterDeps } from '../trackers/index.ts';
+import type { TrackerAdapter } from '../trackers/types.ts';
+
+export interface Connection {
+  config: ConnectionConfig;
+  translate: Translator;
+  /** Built on first use, in worker processes only: the api never calls a tracker. */
+  adapter(): TrackerAdapter;
+}
+
+/** The configured connections, by id, with their translators and (lazily) adapters. */
+export class ConnectionRegistry {
+  private readonly byId = new Map<string, Connection>();
+
+  constructor(configs: ConnectionConfig[], deps: AdapterDeps | null) {
+    for (const config of configs) {
+      let adapter: TrackerAdapter | undefined;
+      this.byId.set(config.id, {
+        config,
+        translate: createTranslator(config),
+        adapter: () => {
+          if (!deps) throw new Error('tracker adapters are only available in worker processes');
+          adapter ??= createAdapter(config, deps);
+          return adapter;
+        },
+      });
+    }
+  }
+
+  get(id: string): Connection | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): Connection[] {
+    return [...this.byId.values()];
+  }
+
+  /** Connections that carry items of this kind (all of them when the connection lists no kinds). */
+  carrying(kind: string | null | undefined): Connection[] {
+    return this.all().filter((c) => !c.config.kinds || (kind != null && c.config.kinds.includes(kind)));
+  }
+}

@@ -1,0 +1,62 @@
+import postgres from 'postgres';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import { schema } from './schema.ts';
+
+export type Database = PostgresJsDatabase<typeof schema>;
+export type Sql = postgres.Sql;
+
+export interface DbHandle {
+  sql: Sql;
+  db: Database;
+  close(): Promise<void>;
+}
+
+export class DatabaseUnavailableError extends Error {}
+
+export function openDatabase(url: string, options: { max?: number } = {}): DbHandle {
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+    connect_timeout: 5,
+  });
+  const db = drizzle(sql, { schema });
+  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * Creates the database named in the URL when it is missing (DESIGN 4.1), by connecting to the
+ * server's `postgres` database. A server that cannot be reached becomes one line saying how to
+ * start it.
+ */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${name}`;
+    if (rows.length === 0) {
+      try {
+        await sql.unsafe(`create database "${name.replace(/"/g, '""')}"`);
+      } catch (error) {
+        // Two processes starting at once may both try; the loser finds it made.
+        if ((error as { code?: string }).code !== '42P04') throw error;
+      }
+    }
+  } catch (error) {
+    throw new DatabaseUnavailableError(describeConnectError('PostgreSQL', target, error));
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+export function describeConnectError(what: string, url: URL, error: unknown): string {
+  const code = (error as { code?: string }).code ?? (error as Error).message;
+  const where = `${url.hostname}:${url.port || (what === 'Redis' ? 6379 : 5432)}`;
+  const how =
+    what === 'Redis'
+      ? 'start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 (or docker compose up redis)'
+      : 'start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or docker compose up postgres)';
+  return `cannot reach ${what} at ${where} (${code}); ${how}`;
+}

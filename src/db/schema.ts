@@ -1,0 +1,248 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import type { FieldValues } from '../sync/fields.ts';
+import type { SyncBase } from '../sync/base.ts';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+/**
+ * items: the orchestrator's work items. Holds the latest desired state (only the fields ever
+ * asserted) and a version that grows with every event, so a reconcile can tell whether what it
+ * synced is still the latest (no lost update).
+ */
+export const items = pgTable('items', {
+  key: text('key').primaryKey(),
+  kind: text('kind'),
+  desired: jsonb('desired').$type<FieldValues>().notNull().default({}),
+  /** Custom fields (`fields` in an event), kept apart from the synced core fields. */
+  custom: jsonb('custom').$type<Record<string, unknown>>().notNull().default({}),
+  version: bigint('version', { mode: 'number' }).notNull().default(1),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * mappings: one row per (item, connection). Exists from the first event for an item a connection
+ * carries, before any remote issue: `synced_version < items.version` is the durable to-do list
+ * that the outbox sweep re-enqueues after a crash. The base is what both sides agreed on at the
+ * last successful sync (three-way diff, echo suppression).
+ */
+export const mappings = pgTable(
+  'mappings',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key').notNull().references(() => items.key),
+    connectionId: text('connection_id').notNull(),
+    remoteId: text('remote_id'),
+    /** Human key: Plane `ET-12`, GitHub `42`, Jira `ET-3`. */
+    remoteKey: text('remote_key'),
+    remoteUrl: text('remote_url'),
+    /** Set by an event's `links`: attach to this existing remote issue instead of creating one. */
+    linkTo: text('link_to'),
+    base: jsonb('base').$type<SyncBase>(),
+    /** pending | creating | synced | error | conflict | deleted */
+    status: text('status').notNull().default('pending'),
+    syncedVersion: bigint('synced_version', { mode: 'number' }).notNull().default(0),
+    /** The item version whose sync failed for good; the outbox sweep does not retry it. */
+    failedVersion: bigint('failed_version', { mode: 'number' }).notNull().default(0),
+    /** Id of the last comment delivered to this connection (comments are an ordered log). */
+    commentCursor: bigint('comment_cursor', { mode: 'number' }).notNull().default(0),
+    /** Recorded before the create call: a retry that finds it set looks the issue up first. */
+    createIntentAt: timestamp('create_intent_at', { withTimezone: true }),
+    lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
+    lastError: text('last_error'),
+    remoteUpdatedAt: text('remote_updated_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('mappings_item_connection').on(t.itemKey, t.connectionId),
+    uniqueIndex('mappings_connection_remote').on(t.connectionId, t.remoteId),
+    index('mappings_pending').on(t.connectionId, t.status),
+  ],
+);
+
+/** comments: the orchestrator's comments on items, delivered in order to every connection. */
+export const comments = pgTable(
+  'comments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key').notNull().references(() => items.key),
+    body: text('body').notNull(),
+    actor: text('actor'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('comments_item').on(t.itemKey, t.id)],
+);
+
+/**
+ * deliveries: every inbound request (orchestrator events, tracker webhooks) and every outbound
+ * job run (reconciles, callbacks), with status, attempts and the last error, so an operator can
+ * see what happened without reading logs. Requests are stored with secrets redacted.
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    direction: text('direction').notNull(), // in | out
+    /** event | webhook | reconcile | callback | poll */
+    kind: text('kind').notNull(),
+    connectionId: text('connection_id'),
+    itemKey: text('item_key'),
+    /** Stable key from the sender (webhook delivery id, job id) used to drop duplicates. */
+    dedupKey: text('dedup_key'),
+    /** received | queued | processing | succeeded | failed | duplicate | rejected | skipped */
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    request: jsonb('request').$type<Record<string, unknown>>(),
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    jobId: text('job_id'),
+    requestId: text('request_id'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('deliveries_dedup').on(t.direction, t.connectionId, t.dedupKey),
+    index('deliveries_status').on(t.status, t.createdAt),
+    index('deliveries_item').on(t.itemKey, t.createdAt),
+    index('deliveries_created').on(t.createdAt),
+  ],
+);
+
+/**
+ * tracker_calls: every HTTP call to a tracker: what, how long, what the tracker said about its
+ * budget. No secrets: only method, path (no query string values that could hold tokens) and the
+ * rate-limit headers.
+ */
+export const trackerCalls = pgTable(
+  'tracker_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: uuid('delivery_id'),
+    connectionId: text('connection_id').notNull(),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    status: integer('status'),
+    durationMs: integer('duration_ms').notNull(),
+    rateLimit: jsonb('rate_limit').$type<Record<string, string>>(),
+    error: text('error'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('tracker_calls_delivery').on(t.deliveryId), index('tracker_calls_connection').on(t.connectionId, t.at)],
+);
+
+/** conflicts: both sides changed a field differently; settled by a strategy or waiting (manual). */
+export const conflicts = pgTable(
+  'conflicts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key').notNull(),
+    connectionId: text('connection_id').notNull(),
+    field: text('field').notNull(),
+    baseValue: jsonb('base_value'),
+    localValue: jsonb('local_value'),
+    remoteValue: jsonb('remote_value'),
+    /** open | resolved */
+    status: text('status').notNull().default('open'),
+    /** local | remote | merged */
+    resolution: text('resolution'),
+    resolvedBy: text('resolved_by'),
+    reason: text('reason'),
+    createdAt: createdAt(),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+  },
+  (t) => [index('conflicts_status').on(t.status, t.id), index('conflicts_item').on(t.itemKey, t.connectionId)],
+);
+
+/** changes: the ordered feed of remote changes for the orchestrator (`GET /v1/changes`). */
+export const changes = pgTable(
+  'changes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key').notNull(),
+    connectionId: text('connection_id').notNull(),
+    type: text('type').notNull().default('item.changed'),
+    fields: jsonb('fields').$type<Record<string, { from: unknown; to: unknown }>>().notNull().default({}),
+    comment: text('comment'),
+    actor: text('actor'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('changes_item').on(t.itemKey)],
+);
+
+/**
+ * activity: the append-only audit trail. A trigger (see the migration) rejects UPDATE, DELETE and
+ * TRUNCATE, so the trail cannot be rewritten even by a bug in Trackline.
+ */
+export const activity = pgTable(
+  'activity',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key').notNull(),
+    /** orchestrator | sync:<connection> | operator:<name> | strategy:<name> */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    connectionId: text('connection_id'),
+    field: text('field'),
+    fromValue: jsonb('from_value'),
+    toValue: jsonb('to_value'),
+    detail: jsonb('detail').$type<Record<string, unknown>>(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('activity_item').on(t.itemKey, t.id)],
+);
+
+/** idempotency_keys: the first answer to a request with an `Idempotency-Key`, replayed on retry. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    key: text('key').notNull(),
+    /** Which API token used it (a hash, never the token), so keys of two clients never collide. */
+    principal: text('principal').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status').notNull(),
+    response: jsonb('response').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.principal, t.key] })],
+);
+
+/** sync_cursors: durable per-connection watermarks (polling) and checkpoints (CLI sync). */
+export const syncCursors = pgTable(
+  'sync_cursors',
+  {
+    connectionId: text('connection_id').notNull(),
+    name: text('name').notNull(),
+    value: jsonb('value').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.connectionId, t.name] })],
+);
+
+export const schema = {
+  items,
+  mappings,
+  comments,
+  deliveries,
+  trackerCalls,
+  conflicts,
+  changes,
+  activity,
+  idempotencyKeys,
+  syncCursors,
+};

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/**
+ * The orchestrator's event contract (DESIGN 4.3). Unknown keys are ignored rather than refused so
+ * an orchestrator that sends more than Trackline reads keeps working; wrong types are refused
+ * with the field's path.
+ */
+export const MAX_EVENTS_PER_REQUEST = 500;
+
+const text = (max: number) => z.string().max(max, `at most ${max} characters`);
+
+export const ItemSchema = z.object({
+  key: z.string().min(1, 'must not be empty').max(255).regex(/^[^\s\u0000]+$/, 'must not contain whitespace'),
+  kind: text(64).min(1).optional(),
+  title: text(1000).optional(),
+  body: text(200_000).optional(),
+  state: text(100).min(1).optional(),
+  labels: z.array(text(100).min(1)).max(100).optional(),
+  assignees: z.array(text(200).min(1)).max(50).optional(),
+  milestone: text(255).nullable().optional(),
+  priority: text(50).nullable().optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+  /** connection id -> existing remote issue (identifier, number or id) to attach instead of creating. */
+  links: z.record(z.string(), z.union([z.string().min(1).max(255), z.number().int().positive()])).optional(),
+});
+
+const KeyOnly = z.object({ key: ItemSchema.shape.key });
+
+const actor = text(200).optional();
+
+export const UpsertEvent = z.object({
+  type: z.literal('item.upserted'),
+  item: ItemSchema,
+  comment: text(65_000).optional(),
+  actor,
+});
+
+export const CommentEvent = z
+  .object({
+    type: z.literal('item.comment'),
+    key: ItemSchema.shape.key.optional(),
+    item: KeyOnly.optional(),
+    comment: text(65_000).min(1),
+    actor,
+  })
+  .refine((e) => e.key || e.item, { message: 'needs "key" or "item.key"', path: ['key'] });
+
+export const DeleteEvent = z
+  .object({
+    type: z.literal('item.deleted'),
+    key: ItemSchema.shape.key.optional(),
+    item: KeyOnly.optional(),
+    actor,
+  })
+  .refine((e) => e.key || e.item, { message: 'needs "key" or "item.key"', path: ['key'] });
+
+export const EventSchema = z.discriminatedUnion('type', [UpsertEvent, CommentEvent, DeleteEvent]);
+export type OrchestratorEvent = z.infer<typeof EventSchema>;
+
+export const EventsBody = z.union([
+  z.object({ events: z.array(EventSchema).min(1, 'must hold at least one event').max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`) }),
+  EventSchema,
+]);
+
+export const EventsAccepted = z.object({
+  events: z.array(z.object({ id: z.string(), key: z.string(), version: z.number().int() })),
+});
+
+export function eventKey(event: OrchestratorEvent): string {
+  if (event.type === 'item.upserted') return event.item.key;
+  return (event.key ?? event.item?.key) as string;
+}

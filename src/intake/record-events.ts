@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import { SYNC_FIELDS, canonical, sameValue, type FieldValues } from '../sync/fields.ts';
+import type { ReconcileJobData } from '../queues/jobs.ts';
+import { eventKey, type OrchestratorEvent } from './event-schema.ts';
+
+export interface AcceptedEvent {
+  id: string;
+  key: string;
+  version: number;
+}
+
+export interface RecordedEvents {
+  deliveryId: string;
+  accepted: AcceptedEvent[];
+  /** The (connection, item) pairs to reconcile once the transaction has committed. */
+  reconciles: ReconcileJobData[];
+}
+
+export class EventRejectedError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+  }
+}
+
+interface ItemRow {
+  key: string;
+  kind: string | null;
+  desired: FieldValues;
+  custom: Record<string, unknown>;
+  version: number;
+  deleted: boolean;
+  existed: boolean;
+}
+
+interface ActivityRow {
+  item_key: string;
+  actor: string;
+  action: string;
+  field: string | null;
+  from_value: unknown;
+  to_value: unknown;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Records a request's events durably in one transaction: the items' new desired state and
+ * versions, the audit trail, comments, the (item, connection) mappings still to sync, and the
+ * inbound delivery. Nothing is enqueued here: the caller enqueues after commit, and the outbox
+ * sweep re-enqueues whatever a crash in between left behind (mappings behind their item's
+ * version), so an accepted event is never lost.
+ */
+export async function recordEvents(
+  tx: Sql,
+  events: OrchestratorEvent[],
+  ctx: { connections: ConnectionRegistry; requestId?: string; request: Record<string, unknown> },
+): Promise<RecordedEvents> {
+  for (const [i, event] of events.entries()) {
+    if (event.type !== 'item.upserted' || !event.item.links) continue;
+    for (const connectionId of Object.keys(event.item.links)) {
+      if (!ctx.connections.get(connectionId)) {
+        throw new EventRejectedError(`events[${i}].item.links.${connectionId}`, `unknown connection "${connectionId}"`);
+      }
+    }
+  }
+
+  // Lock every item row this request touches, in key order so concurrent batches never deadlock.
+  // Rows for new keys are created first (version 0) so that two requests creating the same new
+  // item serialize on its row like any other.
+  const keys = [...new Set(events.map(eventKey))].sort();
+  await tx`insert into items ${tx(keys.map((key) => ({ key, version: 0 })))} on conflict (key) do nothing`;
+  const rows = await tx<{ key: string; kind: string | null; desired: FieldValues; custom: Record<string, unknown>; version: string; deleted_at: Date | null }[]>`
+    select key, kind, desired, custom, version, deleted_at from items where key in ${tx(keys)} order by key for update`;
+  const state = new Map<string, ItemRow>(
+    rows.map((r) => [r.key, { key: r.key, kind: r.kind, desired: r.desired ?? {}, custom: r.custom ?? {}, version: Number(r.version), deleted: r.deleted_at !== null, existed: Number(r.version) > 0 }]),
+  );
+
+  const activity: ActivityRow[] = [];
+  const commentRows: { item_key: string; body: string; actor: string | null }[] = [];
+  const links: { item_key: string; connection_id: string; link_to: string }[] = [];
+  const accepted: AcceptedEvent[] = [];
+
+  for (const event of events) {
+    const item = state.get(eventKey(event))!;
+    const id = `evt_${randomUUID()}`;
+    const detail: Record<string, unknown> = { event: id, ...(event.actor ? { by: event.actor } : {}) };
+    item.version += 1;
+    if (event.type === 'item.upserted') {
+      const { key, kind, fields, links: eventLinks, ...rest } = event.item;
+      if (!item.existed) {
+        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.created', field: null, from_value: null, to_value: null, detail });
+        item.existed = true;
+      }
+      if (item.deleted) {
+        item.deleted = false;
+        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.restored', field: null, from_value: null, to_value: null, detail });
+      }
+      if (kind !== undefined && kind !== item.kind) {
+        activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: 'kind', from_value: item.kind, to_value: kind, detail });
+        item.kind = kind;
+      }
+      for (const field of SYNC_FIELDS) {
+        const value = (rest as FieldValues)[field];
+        if (value === undefined) continue;
+        const before = item.desired[field];
+        if (before !== undefined && sameValue(field, before, value)) continue;
+        const next = canonical(field, value as never);
+        activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field, from_value: before ?? null, to_value: next ?? null, detail });
+        (item.desired as Record<string, unknown>)[field] = next;
+      }
+      if (fields) {
+        for (const [name, value] of Object.entries(fields)) {
+          if (JSON.stringify(item.custom[name]) === JSON.stringify(value)) continue;
+          activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: `fields.${name}`, from_value: item.custom[name] ?? null, to_value: value ?? null, detail });
+          item.custom[name] = value;
+        }
+      }
+      for (const [connectionId, target] of Object.entries(eventLinks ?? {})) {
+        links.push({ item_key: key, connection_id: connectionId, link_to: String(target) });
+        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.linked', field: null, from_value: null, to_value: String(target), detail: { ...detail, connection: connectionId } });
+      }
+      if (event.comment) commentRows.push({ item_key: key, body: event.comment, actor: event.actor ?? null });
+    } else if (event.type === 'item.comment') {
+      commentRows.push({ item_key: item.key, body: event.comment, actor: event.actor ?? null });
+      activity.push({ item_key: item.key, actor: 'orchestrator', action: 'comment.added', field: null, from_value: null, to_value: event.comment, detail });
+    } else {
+      item.deleted = true;
+      activity.push({ item_key: item.key, actor: 'orchestrator', action: 'item.deleted', field: null, from_value: null, to_value: null, detail });
+    }
+    accepted.push({ id, key: item.key, version: item.version });
+  }
+
+  const updated = [...state.values()].map((i) => ({ key: i.key, kind: i.kind, desired: i.desired, custom: i.custom, version: i.version, deleted: i.deleted }));
+  await tx`
+    update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
+      deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now()
+    from jsonb_to_recordset(${tx.json(updated as never)}) as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean)
+    where i.key = v.key`;
+  if (activity.length) {
+    await tx`insert into activity ${tx(activity.map((a) => ({ ...a, from_value: tx.json(a.from_value as never), to_value: tx.json(a.to_value as never), detail: tx.json(a.detail as never) })))}`;
+  }
+  if (commentRows.length) await tx`insert into comments ${tx(commentRows)}`;
+
+  // The mappings still to sync: one per item and connection that pushes it.
+  const pairs = new Map<string, { item_key: string; connection_id: string }>();
+  for (const item of state.values()) {
+    for (const connection of ctx.connections.carrying(item.kind)) {
+      if (connection.config.direction === 'pull') continue;
+      pairs.set(`${connection.config.id}:${item.key}`, { item_key: item.key, connection_id: connection.config.id });
+    }
+  }
+  for (const link of links) pairs.set(`${link.connection_id}:${link.item_key}`, { item_key: link.item_key, connection_id: link.connection_id });
+  if (pairs.size) {
+    await tx`insert into mappings ${tx([...pairs.values()])} on conflict (item_key, connection_id) do nothing`;
+  }
+  for (const link of links) {
+    // A link only applies while no remote issue is mapped yet; a mapped item keeps its issue.
+    await tx`update mappings set link_to = ${link.link_to}, updated_at = now()
+      where item_key = ${link.item_key} and connection_id = ${link.connection_id} and remote_id is null`;
+  }
+
+  const [delivery] = await tx<{ id: string }[]>`
+    insert into deliveries (direction, kind, status, item_key, request, request_id, attempts)
+    values ('in', 'event', 'accepted', ${keys.length === 1 ? keys[0] : null}, ${tx.json(ctx.request as never)}, ${ctx.requestId ?? null}, 1)
+    returning id`;
+
+  return {
+    deliveryId: delivery.id,
+    accepted,
+    reconciles: [...pairs.values()].map((p) => ({
+      connectionId: p.connection_id,
+      itemKey: p.item_key,
+      reason: 'event' as const,
+      readRemote: false,
+      requestId: ctx.requestId,
+    })),
+  };
+}

@@ -1,0 +1,30 @@
+import type { Sql } from '../db/client.ts';
+
+/** The outbound delivery row of a job: one per BullMQ job, updated on every attempt. */
+export async function startJobDelivery(
+  sql: Sql,
+  job: { id?: string; attemptsMade: number; name: string },
+  kind: string,
+  connectionId: string,
+  itemKey: string | null,
+  request: Record<string, unknown>,
+  requestId?: string,
+): Promise<string> {
+  const [row] = await sql<{ id: string }[]>`
+    insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, request, job_id, request_id)
+    values ('out', ${kind}, ${connectionId}, ${itemKey}, ${`job:${job.id}`}, 'processing', ${job.attemptsMade + 1}, ${sql.json(request as never)}, ${job.id ?? null}, ${requestId ?? null})
+    on conflict (direction, connection_id, dedup_key) do update
+      set status = 'processing', attempts = excluded.attempts, updated_at = now()
+    returning id`;
+  return row.id;
+}
+
+export async function finishDelivery(
+  sql: Sql,
+  id: string,
+  status: 'succeeded' | 'failed' | 'retrying' | 'waiting',
+  result: { error?: string; outcome?: Record<string, unknown> },
+): Promise<void> {
+  await sql`update deliveries set status = ${status}, last_error = ${result.error ?? null},
+    result = ${result.outcome ? sql.json(result.outcome as never) : null}, updated_at = now() where id = ${id}`;
+}

@@ -1,0 +1,80 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Queues } from '../queues/queues.ts';
+import { ReconcileJob, type ReconcileJobData } from '../queues/jobs.ts';
+import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
+import { RateLimitedError } from '../pacing/pacer.ts';
+import { TrackerError } from '../trackers/errors.ts';
+import { finishDelivery, startJobDelivery } from './deliveries.ts';
+
+export interface ReconcileJobDeps {
+  sql: Sql;
+  connections: ConnectionRegistry;
+  queues: Queues;
+  log: Logger;
+}
+
+/**
+ * The BullMQ processor for reconcile jobs: runs the pair's reconcile, keeps the delivery row and
+ * the mapping's error in step, and turns failures into what BullMQ should do with them:
+ * - rate limited: move to delayed until the pause ends, no attempt used;
+ * - retryable (network, timeout, 5xx): rethrow, BullMQ retries with exponential backoff + jitter;
+ * - permanent (4xx, config): UnrecoverableError, failed at once with a reason an operator reads.
+ */
+export function createReconcileProcessor(deps: ReconcileJobDeps) {
+  return async (job: Job<ReconcileJobData>, token?: string): Promise<ReconcileOutcome> => {
+    const data = ReconcileJob.parse(job.data);
+    const log = deps.log.child({ job: job.id, connection: data.connectionId, item: data.itemKey, requestId: data.requestId });
+    const connection = deps.connections.get(data.connectionId);
+    if (!connection) throw new UnrecoverableError(`connection "${data.connectionId}" is not in the config any more`);
+    const deliveryId = await startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
+    try {
+      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId });
+      await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
+      if (outcome.pulled.length) await enqueueOthers(deps, data);
+      log.debug({ outcome }, 'reconciled');
+      return outcome;
+    } catch (error) {
+      const waitMs = rateLimitWait(error);
+      if (waitMs !== null && token) {
+        await finishDelivery(deps.sql, deliveryId, 'waiting', { error: (error as Error).message });
+        log.info({ waitMs }, 'rate limited; job waits without using an attempt');
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
+      const permanent = error instanceof TrackerError ? !error.retryable : !(error instanceof RateLimitedError) && !isTransient(error);
+      const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const message = (error as Error).message;
+      await deps.sql`update mappings set last_error = ${message}, status = ${final ? 'error' : 'retrying'},
+        failed_version = case when ${final} then (select version from items where key = ${data.itemKey}) else failed_version end,
+        updated_at = now() where item_key = ${data.itemKey} and connection_id = ${data.connectionId}`;
+      await finishDelivery(deps.sql, deliveryId, final ? 'failed' : 'retrying', { error: message });
+      log.warn({ err: message, attempt: job.attemptsMade + 1, final }, 'reconcile failed');
+      if (permanent) throw new UnrecoverableError(message);
+      throw error;
+    }
+  };
+}
+
+function rateLimitWait(error: unknown): number | null {
+  if (error instanceof RateLimitedError) return error.waitMs;
+  if (error instanceof TrackerError && error.kind === 'rate_limited') return error.details.retryAfterMs ?? 60_000;
+  return null;
+}
+
+/** Database and Redis hiccups are worth a retry; programming errors are not, but are rare. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return typeof code === 'string' && /^(ECONN|ETIMEDOUT|EPIPE|57P|08|40001|40P01)/.test(code);
+}
+
+/** A pulled change is now the item's latest version: every other connection carrying it syncs. */
+async function enqueueOthers(deps: ReconcileJobDeps, data: ReconcileJobData): Promise<void> {
+  const rows = await deps.sql<{ connection_id: string }[]>`
+    select connection_id from mappings where item_key = ${data.itemKey} and connection_id <> ${data.connectionId} and status <> 'deleted'`;
+  await deps.queues.enqueueReconcile(
+    rows.map((r) => ({ connectionId: r.connection_id, itemKey: data.itemKey, reason: 'sync' as const, readRemote: false, requestId: data.requestId })),
+  );
+}

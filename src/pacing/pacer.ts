@@ -1,0 +1,136 @@
+import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
+
+/**
+ * Paces every call made with one tracker credential, across every worker process, through Redis.
+ *
+ * Two mechanisms, because they answer different signals:
+ * - steady spacing (Bottleneck clustered on Redis, `minTime` = window / requests) keeps
+ *   Trackline under the tracker's published budget by its own pacing, never bursting;
+ * - a shared pause (one Redis key with a TTL) obeys the tracker when it says stop (a 429's
+ *   `Retry-After`, remaining = 0 until reset): every process sees it, so a 429 slows the whole
+ *   connection and not just the job that got it.
+ *
+ * Bottleneck's clustered reservoir is not used: with ioredis 6 its jobs never ran in our checks,
+ * and spacing alone already enforces the rate without the refill burst a reservoir allows.
+ */
+export interface PacerOptions {
+  /** Shared id for the credential (a hash: never the credential itself). */
+  id: string;
+  /** Requests allowed per window; absent means unpaced (only the pause applies). */
+  requests?: number;
+  perMs?: number;
+  /** Extra spacing per request, so clock skew between us and the tracker's window never tips over. */
+  safetyMargin?: number;
+  maxConcurrent?: number;
+}
+
+export class RateLimitedError extends Error {
+  constructor(readonly waitMs: number, readonly reason: string) {
+    super(`rate limited: ${reason}; resuming in ${Math.ceil(waitMs / 1000)} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+export class Pacer {
+  private readonly limiter: Bottleneck | null;
+  private pausedUntil = 0;
+  private pauseCheckedAt = 0;
+  private readonly pauseKey: string;
+  readonly spacingMs: number;
+  /** Counters for /v1/connections and /metrics. */
+  readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string };
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly connection: Bottleneck.IORedisConnection | null,
+    readonly options: PacerOptions,
+    private readonly keyPrefix: string,
+  ) {
+    this.pauseKey = `${keyPrefix}:pause:${options.id}`;
+    const { requests, perMs } = options;
+    this.spacingMs = requests && perMs ? Math.ceil((perMs / requests) * (1 + (options.safetyMargin ?? 0.02))) : 0;
+    this.limiter =
+      this.spacingMs > 0 && connection
+        ? new Bottleneck({
+            id: `${keyPrefix}:limiter:${options.id}`,
+            datastore: 'ioredis',
+            connection,
+            clearDatastore: false,
+            minTime: this.spacingMs,
+            maxConcurrent: options.maxConcurrent ?? null,
+            // The default 5 s heartbeat makes queued jobs in other processes wait for it.
+            heartbeatInterval: 250,
+            // A crashed process must not hold its slots forever.
+            timeout: 10 * 60_000,
+          })
+        : null;
+    this.limiter?.on('error', () => {
+      /* surfaced through failing schedule() calls */
+    });
+  }
+
+  /**
+   * Runs `fn` when the budget allows. A pause shorter than `inlineWaitMaxMs` is waited out here;
+   * a longer one throws RateLimitedError so the job can step aside (moved to delayed, no attempt
+   * used) instead of holding a worker slot.
+   */
+  async schedule<T>(fn: () => Promise<T>, inlineWaitMaxMs = 5_000): Promise<T> {
+    await this.waitForPause(inlineWaitMaxMs);
+    const run = async () => {
+      // The pause may have begun while this call waited for its turn.
+      await this.waitForPause(inlineWaitMaxMs);
+      this.stats.calls++;
+      return fn();
+    };
+    return this.limiter ? this.limiter.schedule(run) : run();
+  }
+
+  /** Pauses every caller of this credential, in every process, for `ms`. */
+  async pause(ms: number, reason: string): Promise<void> {
+    const until = Date.now() + ms;
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.stats.pauses++;
+    this.stats.pausedMs += ms;
+    this.stats.lastPauseReason = reason;
+    // Only extend: a shorter pause must not cut a longer one short.
+    await this.redis.eval(
+      "local cur = redis.call('PTTL', KEYS[1]) if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1]) end return 1",
+      1,
+      this.pauseKey,
+      String(ms),
+      reason,
+    );
+  }
+
+  /** Milliseconds left in the current pause (0 when not paused). */
+  async pauseRemaining(): Promise<number> {
+    const now = Date.now();
+    // Other processes' pauses are read at most every 100 ms: fresh enough for a multi-second
+    // Retry-After, without a Redis round trip on every call.
+    if (now - this.pauseCheckedAt > 100) {
+      this.pauseCheckedAt = now;
+      const ttl = await this.redis.pttl(this.pauseKey);
+      if (ttl > 0) this.pausedUntil = Math.max(this.pausedUntil, now + ttl);
+    }
+    return Math.max(0, this.pausedUntil - now);
+  }
+
+  private async waitForPause(inlineWaitMaxMs: number): Promise<void> {
+    for (;;) {
+      const remaining = await this.pauseRemaining();
+      if (remaining <= 0) return;
+      if (remaining > inlineWaitMaxMs) {
+        const reason = (await this.redis.get(this.pauseKey)) ?? 'paused';
+        throw new RateLimitedError(remaining, reason);
+      }
+      await new Promise((r) => setTimeout(r, remaining));
+      this.pauseCheckedAt = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.limiter?.disconnect(false);
+  }
+}

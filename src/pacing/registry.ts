@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
+import { Pacer, type PacerOptions } from './pacer.ts';
+
+/** One Pacer per credential per process; every process with the same credential shares its budget. */
+export class PacerRegistry {
+  private readonly pacers = new Map<string, Pacer>();
+  private connection: Bottleneck.IORedisConnection | null = null;
+
+  constructor(private readonly redis: Redis, private readonly keyPrefix: string) {}
+
+  /** The credential is hashed: neither Redis keys nor logs ever hold it. */
+  forCredential(credential: string, options: Omit<PacerOptions, 'id'>): Pacer {
+    const id = createHash('sha256').update(credential).digest('hex').slice(0, 16);
+    let pacer = this.pacers.get(id);
+    if (!pacer) {
+      if (options.requests && !this.connection) this.connection = new Bottleneck.IORedisConnection({ client: this.redis });
+      pacer = new Pacer(this.redis, this.connection, { ...options, id }, this.keyPrefix);
+      this.pacers.set(id, pacer);
+    }
+    return pacer;
+  }
+
+  all(): Pacer[] {
+    return [...this.pacers.values()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pacers.values()].map((p) => p.close()));
+    this.pacers.clear();
+    await this.connection?.disconnect(false);
+    this.connection = null;
+  }
+}

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+
+/**
+ * One Zod schema per job, used both when adding and when processing, so a producer and a worker
+ * of different versions can never silently disagree on a payload.
+ */
+export const ReconcileJob = z.object({
+  connectionId: z.string(),
+  itemKey: z.string(),
+  /** What asked for it: shown in Bull Board and the delivery log. */
+  reason: z.enum(['event', 'sweep', 'webhook', 'poll', 'operator', 'sync']),
+  /** Read the remote issue even when the strategy would not need it (a remote change is known). */
+  readRemote: z.boolean().default(false),
+  /** The request that caused it, so one id follows a change from intake to tracker calls. */
+  requestId: z.string().optional(),
+});
+export type ReconcileJobData = z.infer<typeof ReconcileJob>;
+
+export const MaintenanceJob = z.object({ task: z.enum(['sweep']) });
+export type MaintenanceJobData = z.infer<typeof MaintenanceJob>;

@@ -1,0 +1,10 @@
+/** Every queue Trackline uses. One place, so Bull Board, metrics and shutdown list them all. */
+export const QUEUE = {
+  /** One job per (item, connection): read, diff, write. Deduplicated per pair. */
+  reconcile: 'reconcile',
+  /** Housekeeping on a schedule: the outbox sweep that re-enqueues work a crash left behind. */
+  maintenance: 'maintenance',
+} as const;
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+export const ALL_QUEUES: QueueName[] = Object.values(QUEUE);

@@ -1,0 +1,77 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE } from './names.ts';
+import { ReconcileJob, type ReconcileJobData, MaintenanceJob, type MaintenanceJobData } from './jobs.ts';
+
+export interface QueueSettings {
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+}
+
+/**
+ * Default job options, as data next to the queues:
+ * - attempts and exponential backoff with jitter for network errors, timeouts and 5xx (a 429
+ *   waits as the tracker asks and uses no attempt; a 4xx fails at once as UnrecoverableError);
+ * - completed jobs are dropped quickly (the delivery row is the record), failed ones are kept for
+ *   a week so operators can retry them from Bull Board.
+ */
+export function reconcileJobOptions(settings: QueueSettings): JobsOptions {
+  return {
+    attempts: settings.attempts,
+    backoff: { type: 'exponential', delay: settings.backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/** The dedup id of a pair: many events for one item and connection coalesce into one job. */
+export function reconcileDedupId(connectionId: string, itemKey: string): string {
+  return `${connectionId}:${itemKey}`;
+}
+
+export class Queues {
+  readonly reconcile: Queue<ReconcileJobData>;
+  readonly maintenance: Queue<MaintenanceJobData>;
+
+  constructor(connection: Redis | ConnectionOptions, private readonly settings: QueueSettings) {
+    this.reconcile = new Queue(QUEUE.reconcile, { connection, prefix: settings.prefix });
+    this.maintenance = new Queue(QUEUE.maintenance, { connection, prefix: settings.prefix });
+  }
+
+  all(): Queue[] {
+    return [this.reconcile, this.maintenance] as Queue[];
+  }
+
+  /**
+   * Enqueues reconciles. `keepLastIfActive` is what gives snapshot semantics: while a pair's job
+   * runs, a new request is parked and started when it finishes (no lost update), never run in
+   * parallel; while it waits, further requests coalesce into it.
+   */
+  async enqueueReconcile(jobs: ReconcileJobData[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const options = reconcileJobOptions(this.settings);
+    await this.reconcile.addBulk(
+      jobs.map((data) => {
+        const parsed = ReconcileJob.parse(data);
+        return {
+          name: `${parsed.connectionId} ${parsed.itemKey}`,
+          data: parsed,
+          opts: { ...options, deduplication: { id: reconcileDedupId(parsed.connectionId, parsed.itemKey), keepLastIfActive: true } },
+        };
+      }),
+    );
+  }
+
+  async scheduleMaintenance(sweepEveryMs: number): Promise<void> {
+    await this.maintenance.upsertJobScheduler(
+      'outbox-sweep',
+      { every: sweepEveryMs },
+      { name: 'outbox sweep', data: MaintenanceJob.parse({ task: 'sweep' }), opts: { removeOnComplete: 10, removeOnFail: 50 } },
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((q) => q.close()));
+  }
+}

@@ -1,0 +1,181 @@
+import { SYNC_FIELDS, canonical, setField, isSetField, sameValue, type FieldName, type FieldValues } from './fields.ts';
+import type { SyncBase } from './base.ts';
+import type { Translator } from './translate.ts';
+
+export type Direction = 'both' | 'push' | 'pull';
+export type Strategy = 'local-wins' | 'remote-wins' | 'merge' | 'manual';
+
+export interface DiffInput {
+  /** The item's desired state (orchestrator vocabulary); absent fields were never asserted. */
+  local: FieldValues;
+  /** The remote issue as read now (tracker vocabulary), or null when it was not read. */
+  remote: FieldValues | null;
+  base: SyncBase;
+  translate: Translator;
+  direction: Direction;
+  strategy: Strategy;
+  /** Fields with an open manual conflict: left alone until an operator resolves it. */
+  heldFields?: ReadonlySet<FieldName>;
+}
+
+export interface ConflictDecision {
+  field: FieldName;
+  base: unknown;
+  local: unknown;
+  remote: unknown;
+  /** What the strategy did: took one side, merged, or left it open (manual). */
+  outcome: 'local' | 'remote' | 'merged' | 'open';
+  strategy: Strategy;
+}
+
+export interface FieldChange {
+  from: unknown;
+  to: unknown;
+}
+
+export interface ReconcilePlan {
+  /** Values to write to the tracker (tracker vocabulary), only fields that must change. */
+  push: FieldValues;
+  /** Values the item takes from the tracker (orchestrator vocabulary). */
+  pull: Partial<Record<FieldName, FieldChange>>;
+  conflicts: ConflictDecision[];
+  /** The base once the push (if any) succeeds with exactly the values planned. */
+  nextBase: SyncBase;
+}
+
+/**
+ * The three-way diff: each field of each side is compared with that side's half of the base.
+ * Only local changed: push. Only remote changed: pull. Both changed to different values: the
+ * strategy decides. Pure: no I/O, so every case is a unit test.
+ */
+export function planReconcile(input: DiffInput): ReconcilePlan {
+  const { local, remote, base, translate, direction, strategy } = input;
+  const canPush = direction !== 'pull';
+  const canPull = direction !== 'push';
+  const plan: ReconcilePlan = {
+    push: {},
+    pull: {},
+    conflicts: [],
+    nextBase: { local: { ...base.local }, remote: { ...base.remote } },
+  };
+
+  for (const field of SYNC_FIELDS) {
+    if (input.heldFields?.has(field)) continue;
+    const L = local[field];
+    const BL = base.local[field];
+    const BR = base.remote[field];
+    const R = remote ? remote[field] : undefined;
+    const localChanged = L !== undefined && !sameValue(field, L, BL);
+    const remoteChanged = remote !== null && !sameValue(field, R, BR);
+    // The remote value Trackline believes is there now: read if it was read, else the base.
+    const remoteNow = remote !== null ? R : BR;
+
+    if (!localChanged && !remoteChanged) continue;
+
+    if (localChanged && !remoteChanged) {
+      if (canPush) pushField(plan, field, pushTarget(field, L, BL, remoteNow, translate), L, remoteNow);
+      continue;
+    }
+
+    if (remoteChanged && !localChanged) {
+      if (canPull) pullField(plan, field, pullTarget(field, R, BR, L ?? BL, translate), L ?? BL, R);
+      else setField(plan.nextBase.remote, field, canonical(field, R as never));
+      continue;
+    }
+
+    // Both sides changed. The same new value on both sides is agreement, not a conflict.
+    const localAsRemote = pushTarget(field, L, BL, R, translate);
+    if (sameValue(field, localAsRemote, R)) {
+      setField(plan.nextBase.local, field, canonical(field, L as never));
+      setField(plan.nextBase.remote, field, canonical(field, R as never));
+      continue;
+    }
+    const decision: ConflictDecision = { field, base: BL, local: L, remote: R, outcome: 'open', strategy };
+    plan.conflicts.push(decision);
+    const winner = effectiveWinner(strategy, field, direction);
+    if (winner === 'open') continue;
+    if (winner === 'merge') {
+      const merged = mergeSets(BL as string[] | undefined, L as string[], translate.toLocal(field, R) as string[] | undefined);
+      decision.outcome = 'merged';
+      if (canPull && !sameValue(field, merged, L)) plan.pull[field] = { from: L, to: merged };
+      setField(plan.nextBase.local, field, canonical(field, merged as never));
+      const mergedRemote = translate.toRemote(field, merged as never);
+      if (canPush && !sameValue(field, mergedRemote, R)) setField(plan.push, field, canonical(field, mergedRemote));
+      setField(plan.nextBase.remote, field, canonical(field, (canPush ? mergedRemote : R) as never));
+      continue;
+    }
+    if (winner === 'local') {
+      decision.outcome = 'local';
+      pushField(plan, field, translate.toRemote(field, L as never), L, R);
+    } else {
+      decision.outcome = 'remote';
+      pullField(plan, field, translate.toLocal(field, R as never), L, R);
+    }
+  }
+  return plan;
+}
+
+/** Which side a strategy favours for this field, given what the direction allows. */
+function effectiveWinner(strategy: Strategy, field: FieldName, direction: Direction): 'local' | 'remote' | 'merge' | 'open' {
+  if (strategy === 'manual') return 'open';
+  if (strategy === 'merge') return isSetField(field) ? 'merge' : direction === 'pull' ? 'remote' : 'local';
+  if (strategy === 'local-wins') return direction === 'pull' ? 'remote' : 'local';
+  return direction === 'push' ? 'local' : 'remote';
+}
+
+function pushField(plan: ReconcilePlan, field: FieldName, target: unknown, localValue: unknown, remoteNow: unknown): void {
+  setField(plan.nextBase.local, field, canonical(field, localValue as never));
+  setField(plan.nextBase.remote, field, canonical(field, target as never));
+  if (!sameValue(field, target, remoteNow)) setField(plan.push, field, canonical(field, target as never));
+}
+
+function pullField(plan: ReconcilePlan, field: FieldName, target: unknown, localNow: unknown, remoteValue: unknown): void {
+  setField(plan.nextBase.local, field, canonical(field, target as never));
+  setField(plan.nextBase.remote, field, canonical(field, remoteValue as never));
+  if (!sameValue(field, target, localNow)) plan.pull[field] = { from: localNow, to: canonical(field, target as never) };
+}
+
+/**
+ * The remote value that carries a local change. For sets only the local delta is applied to what
+ * the tracker has, so a label a person added in the tracker survives Trackline's update.
+ */
+function pushTarget(field: FieldName, L: unknown, BL: unknown, remoteNow: unknown, translate: Translator): unknown {
+  if (!isSetField(field)) return translate.toRemote(field, L as never);
+  const added = difference(L as string[], (BL ?? []) as string[]);
+  const removed = difference((BL ?? []) as string[], L as string[]);
+  const start = (remoteNow ?? translate.toRemote(field, BL as never) ?? []) as string[];
+  return applyDelta(start, translate.toRemote(field, added) as string[], translate.toRemote(field, removed) as string[]);
+}
+
+/** The local value that carries a remote change; for sets, the remote delta applied locally. */
+function pullTarget(field: FieldName, R: unknown, BR: unknown, localNow: unknown, translate: Translator): unknown {
+  if (!isSetField(field)) return translate.toLocal(field, R as never);
+  const added = difference((R ?? []) as string[], (BR ?? []) as string[]);
+  const removed = difference((BR ?? []) as string[], (R ?? []) as string[]);
+  const start = (localNow ?? []) as string[];
+  return applyDelta(start, translate.toLocal(field, added) as string[], translate.toLocal(field, removed) as string[]);
+}
+
+/** Three-way set merge: keep what neither side removed, add what either side added. */
+export function mergeSets(base: string[] | undefined, local: string[], remote: string[] | undefined): string[] {
+  const b = new Set(base ?? []);
+  const l = new Set(local ?? []);
+  const r = new Set(remote ?? []);
+  const out = new Set<string>();
+  for (const x of b) if (l.has(x) && r.has(x)) out.add(x);
+  for (const x of l) if (!b.has(x)) out.add(x);
+  for (const x of r) if (!b.has(x)) out.add(x);
+  return [...out].sort();
+}
+
+function difference(a: string[], b: string[]): string[] {
+  const drop = new Set(b);
+  return a.filter((x) => !drop.has(x));
+}
+
+function applyDelta(start: string[], added: string[], removed: string[]): string[] {
+  const out = new Set(start);
+  for (const x of removed) out.delete(x);
+  for (const x of added) out.add(x);
+  return [...out].sort();
+}

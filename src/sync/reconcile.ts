@@ -1,0 +1,325 @@
+import type { Sql } from '../db/client.ts';
+import type { Connection } from '../connections/registry.ts';
+import type { CallContext, RemoteIssue } from '../trackers/types.ts';
+import { SYNC_FIELDS, canonical, setField, type FieldName, type FieldValues } from './fields.ts';
+import { emptyBase, type SyncBase } from './base.ts';
+import { planReconcile, type ReconcilePlan } from './diff.ts';
+
+/**
+ * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
+ * the base, write what must change, record what happened. The job wrapper runs it; BullMQ's
+ * per-pair deduplication guarantees two of these never run at once for one pair.
+ */
+
+interface ItemState {
+  key: string;
+  kind: string | null;
+  desired: FieldValues;
+  version: number;
+  deleted: boolean;
+}
+
+interface MappingState {
+  id: number;
+  remoteId: string | null;
+  remoteKey: string | null;
+  linkTo: string | null;
+  base: SyncBase | null;
+  status: string;
+  syncedVersion: number;
+  commentCursor: number;
+  createIntentAt: Date | null;
+}
+
+export interface ReconcileOutcome {
+  action: 'created' | 'linked' | 'updated' | 'unchanged' | 'skipped' | 'deleted';
+  remoteKey?: string | null;
+  pushed: FieldName[];
+  pulled: FieldName[];
+  conflicts: number;
+  comments: number;
+  version: number;
+  warnings: string[];
+}
+
+export interface ReconcileInput {
+  sql: Sql;
+  connection: Connection;
+  itemKey: string;
+  readRemote: boolean;
+  deliveryId?: string;
+}
+
+/** Passes while the item keeps changing under the job; the next job picks up anything beyond. */
+const MAX_PASSES = 5;
+
+export async function reconcilePair(input: ReconcileInput): Promise<ReconcileOutcome> {
+  let outcome: ReconcileOutcome | undefined;
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    outcome = await reconcileOnce(input, outcome);
+    const [row] = await input.sql<{ version: string }[]>`select version from items where key = ${input.itemKey}`;
+    // Snapshot semantics: a change that arrived while this pass ran is synced before finishing.
+    if (!row || Number(row.version) <= outcome.version || outcome.action === 'skipped') break;
+  }
+  return outcome!;
+}
+
+async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome): Promise<ReconcileOutcome> {
+  const { sql, connection, itemKey } = input;
+  const config = connection.config;
+  const adapter = connection.adapter();
+  const warnings: string[] = previous?.warnings ?? [];
+  const ctx: CallContext = { deliveryId: input.deliveryId, warn: (m) => warnings.push(m) };
+  const actor = `sync:${config.id}`;
+
+  const item = await loadItem(sql, itemKey);
+  const mapping = await loadMapping(sql, itemKey, config.id);
+  const outcome: ReconcileOutcome = {
+    action: 'unchanged',
+    remoteKey: mapping?.remoteKey,
+    pushed: previous?.pushed ?? [],
+    pulled: previous?.pulled ?? [],
+    conflicts: previous?.conflicts ?? 0,
+    comments: previous?.comments ?? 0,
+    version: item?.version ?? 0,
+    warnings,
+  };
+  if (!item || !mapping) return { ...outcome, action: 'skipped' };
+
+  const supported = new Set(adapter.supportedFields);
+  const local = onlySupported(item.desired, supported);
+
+  if (item.deleted) {
+    // The remote issue is left as it is (people may still need it); the pair stops syncing.
+    if (mapping.status !== 'deleted') {
+      await sql`update mappings set status = 'deleted', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
+      await audit(sql, itemKey, actor, 'sync.stopped', config.id, { reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey });
+    } else {
+      await sql`update mappings set synced_version = ${item.version} where id = ${mapping.id}`;
+    }
+    return { ...outcome, action: 'deleted' };
+  }
+
+  let remote: RemoteIssue | null = null;
+  let base = mapping.base ?? emptyBase();
+
+  if (!mapping.remoteId) {
+    if (mapping.linkTo) {
+      remote = await adapter.resolveLink(mapping.linkTo, ctx);
+      // The existing issue is the starting point both sides agree on; the item's own asserted
+      // fields then push as local changes.
+      base = { local: onlySupported(translateAll(connection, remote.fields, 'toLocal'), supported), remote: remote.fields };
+      await claimRemote(sql, mapping.id, remote, base);
+      await audit(sql, itemKey, actor, 'remote.linked', config.id, { remote: remote.key, url: remote.url });
+      outcome.action = 'linked';
+    } else if (!config.create_missing) {
+      await sql`update mappings set status = 'unmapped', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
+      return { ...outcome, action: 'skipped', warnings: [...warnings, 'create_missing is off and the item has no link for this connection'] };
+    } else {
+      remote = await createExactlyOnce(sql, connection, item, local, mapping, ctx);
+      base = { local, remote: remote.fields };
+      await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
+        base = ${sql.json(base as never)}, status = 'synced', synced_version = ${item.version}, last_synced_at = now(),
+        last_error = null, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
+        where id = ${mapping.id}`;
+      await audit(sql, itemKey, actor, 'remote.created', config.id, { remote: remote.key, url: remote.url, fields: remote.fields });
+      outcome.comments += await deliverComments(sql, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
+      return { ...outcome, action: 'created', remoteKey: remote.key, pushed: [...new Set([...outcome.pushed, ...(Object.keys(local) as FieldName[])])] };
+    }
+  }
+
+  const ref = { id: mapping.remoteId ?? remote!.id, key: mapping.remoteKey ?? remote?.key };
+  const heldFields = await openConflictFields(sql, itemKey, config.id);
+  // Reading the remote before writing costs budget; it is needed only when the remote side can
+  // win or be merged, or a remote change is known to be waiting (webhook, poll).
+  const mustRead = remote === null && (input.readRemote || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
+  if (mustRead) remote = await adapter.get(ref, ctx);
+
+  const plan = planReconcile({
+    local,
+    remote: remote ? onlySupported(remote.fields, supported) : null,
+    base,
+    translate: connection.translate,
+    direction: config.direction,
+    strategy: config.conflict_strategy,
+    heldFields,
+  });
+
+  let after = remote;
+  const pushedFields = Object.keys(plan.push) as FieldName[];
+  if (pushedFields.length) {
+    after = await adapter.update(ref, plan.push, ctx);
+    // What the tracker holds after the write is the remote half of the base: a sanitised body or
+    // a reordered set then reads back as "unchanged", never as an echo.
+    for (const f of pushedFields) setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
+  }
+
+  await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy });
+
+  const cursor = await currentCommentCursor(sql, mapping.id);
+  outcome.comments += await deliverComments(sql, connection, itemKey, ref, cursor, ctx);
+  outcome.pushed = [...new Set([...outcome.pushed, ...pushedFields])];
+  outcome.pulled = [...new Set([...outcome.pulled, ...(Object.keys(plan.pull) as FieldName[])])];
+  outcome.conflicts += plan.conflicts.length;
+  outcome.remoteKey = after?.key ?? mapping.remoteKey;
+  if (outcome.action === 'unchanged' && (pushedFields.length || Object.keys(plan.pull).length)) outcome.action = 'updated';
+  return outcome;
+}
+
+/**
+ * Exactly-once create: the intent is committed before the call; a retry that finds the intent
+ * (the previous attempt may have created the issue and crashed before recording it) looks the
+ * issue up by its marker first. The tracker's own duplicate guard (Plane's external id 409) and
+ * the unique (connection, remote id) index back this up.
+ */
+async function createExactlyOnce(
+  sql: Sql,
+  connection: Connection,
+  item: ItemState,
+  local: FieldValues,
+  mapping: MappingState,
+  ctx: CallContext,
+): Promise<RemoteIssue> {
+  const adapter = connection.adapter();
+  if (mapping.createIntentAt) {
+    const found = await adapter.findByItemKey(item.key, ctx);
+    if (found) {
+      await audit(sql, item.key, `sync:${connection.config.id}`, 'remote.recovered', connection.config.id, {
+        remote: found.key,
+        reason: 'an earlier attempt created it before failing; adopted instead of creating another',
+      });
+      const pending = diffFields(local, translateAll(connection, found.fields, 'toLocal'));
+      return Object.keys(pending).length ? adapter.update({ id: found.id, key: found.key }, translateAll(connection, pending, 'toRemote'), ctx) : found;
+    }
+  } else {
+    await sql`update mappings set create_intent_at = now(), status = 'creating', updated_at = now() where id = ${mapping.id}`;
+  }
+  return adapter.create(item.key, translateAll(connection, local, 'toRemote'), ctx);
+}
+
+async function applyPlan(
+  sql: Sql,
+  args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string },
+): Promise<void> {
+  const { item, mapping, plan, connectionId, actor } = args;
+  const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
+  await sql.begin(async (tx) => {
+    let version = item.version;
+    if (pulled.length) {
+      // The item takes the remote values as a new version, so every other connection carrying it
+      // receives the change on its next reconcile (the item is the hub).
+      const patch = Object.fromEntries(pulled.map(([f, c]) => [f, c.to]));
+      const [row] = await tx<{ version: string }[]>`
+        update items set desired = desired || ${tx.json(patch as never)}, version = version + 1, updated_at = now()
+        where key = ${item.key} returning version`;
+      version = Number(row.version);
+      for (const [field, change] of pulled) {
+        await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
+          values (${item.key}, ${actor}, 'field.pulled', ${connectionId}, ${field}, ${tx.json((change.from ?? null) as never)}, ${tx.json((change.to ?? null) as never)})`;
+      }
+      await tx`insert into changes (item_key, connection_id, fields, actor)
+        values (${item.key}, ${connectionId}, ${tx.json(Object.fromEntries(pulled) as never)}, ${actor})`;
+      // Other connections carrying the item must now sync the pulled value.
+      await tx`update mappings set updated_at = now() where item_key = ${item.key} and connection_id <> ${connectionId}`;
+    }
+    for (const [field, value] of Object.entries(args.plan.push)) {
+      await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
+        values (${item.key}, ${actor}, 'field.pushed', ${connectionId}, ${field}, ${tx.json((mapping.base?.remote[field as FieldName] ?? null) as never)}, ${tx.json((value ?? null) as never)})`;
+    }
+    for (const c of plan.conflicts) {
+      const open = c.outcome === 'open';
+      await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, resolution, resolved_by, resolved_at, reason)
+        values (${item.key}, ${connectionId}, ${c.field}, ${tx.json((c.base ?? null) as never)}, ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)},
+          ${open ? 'open' : 'resolved'}, ${open ? null : c.outcome}, ${open ? null : `strategy:${c.strategy}`}, ${open ? null : new Date()},
+          ${open ? 'both sides changed; waiting for an operator (manual strategy)' : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`})`;
+      await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
+        values (${item.key}, ${open ? actor : `strategy:${c.strategy}`}, ${open ? 'conflict.opened' : 'conflict.resolved'}, ${connectionId}, ${c.field},
+          ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)}, ${tx.json({ base: c.base ?? null, outcome: c.outcome } as never)})`;
+    }
+    const hasOpen = plan.conflicts.some((c) => c.outcome === 'open');
+    // A pull made a new version that this pass already agrees with: record that version as synced.
+    await tx`update mappings set base = ${tx.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${pulled.length ? version : item.version}),
+      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = null,
+      remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
+      remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
+      where id = ${mapping.id}`;
+  });
+}
+
+async function deliverComments(sql: Sql, connection: Connection, itemKey: string, ref: { id: string; key?: string | null }, cursor: number, ctx: CallContext): Promise<number> {
+  const pending = await sql<{ id: string; body: string; actor: string | null }[]>`
+    select id, body, actor from comments where item_key = ${itemKey} and id > ${cursor} order by id limit 100`;
+  for (const comment of pending) {
+    await connection.adapter().addComment(ref, { id: Number(comment.id), body: comment.body, actor: comment.actor }, ctx);
+    // Advanced after each comment: a crash re-sends at most one, which the tracker-side marker drops.
+    await sql`update mappings set comment_cursor = ${comment.id} where item_key = ${itemKey} and connection_id = ${connection.config.id}`;
+  }
+  return pending.length;
+}
+
+async function currentCommentCursor(sql: Sql, mappingId: number): Promise<number> {
+  const [row] = await sql<{ comment_cursor: string }[]>`select comment_cursor from mappings where id = ${mappingId}`;
+  return Number(row?.comment_cursor ?? 0);
+}
+
+async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
+  const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
+    select key, kind, desired, version, deleted_at from items where key = ${key}`;
+  return row ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null } : null;
+}
+
+async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
+  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null }[]>`
+    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at
+    from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
+  if (!row) return null;
+  return {
+    id: Number(row.id),
+    remoteId: row.remote_id,
+    remoteKey: row.remote_key,
+    linkTo: row.link_to,
+    base: row.base,
+    status: row.status,
+    syncedVersion: Number(row.synced_version),
+    commentCursor: Number(row.comment_cursor),
+    createIntentAt: row.create_intent_at,
+  };
+}
+
+async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, base: SyncBase): Promise<void> {
+  await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
+    status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
+}
+
+async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
+  const rows = await sql<{ field: FieldName }[]>`select distinct field from conflicts where item_key = ${itemKey} and connection_id = ${connectionId} and status = 'open'`;
+  return new Set(rows.map((r) => r.field));
+}
+
+export async function audit(sql: Sql, itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>): Promise<void> {
+  await sql`insert into activity (item_key, actor, action, connection_id, detail) values (${itemKey}, ${actor}, ${action}, ${connectionId}, ${sql.json(detail as never)})`;
+}
+
+function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {
+  const out: FieldValues = {};
+  for (const f of SYNC_FIELDS) if (supported.has(f) && values[f] !== undefined) (out as Record<string, unknown>)[f] = canonical(f, values[f] as never);
+  return out;
+}
+
+function translateAll(connection: Connection, values: FieldValues, dir: 'toLocal' | 'toRemote'): FieldValues {
+  const out: FieldValues = {};
+  for (const f of SYNC_FIELDS) {
+    if (values[f] === undefined) continue;
+    (out as Record<string, unknown>)[f] = canonical(f, connection.translate[dir](f, values[f] as never) as never);
+  }
+  return out;
+}
+
+function diffFields(want: FieldValues, have: FieldValues): FieldValues {
+  const out: FieldValues = {};
+  for (const f of SYNC_FIELDS) {
+    if (want[f] === undefined) continue;
+    if (JSON.stringify(canonical(f, want[f] as never)) !== JSON.stringify(canonical(f, have[f] as never))) (out as Record<string, unknown>)[f] = want[f];
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+/**
+ * The one error type for tracker calls. The status and whether a retry can help travel on the
+ * error itself, so the job never classifies failures by reading message text.
+ */
+export type TrackerErrorKind =
+  | 'rate_limited' // 429 or a rate-limit 403: wait as asked, no attempt used
+  | 'server' // 5xx: retry with backoff
+  | 'network' // reset, refused, DNS: retry with backoff
+  | 'timeout' // no answer in time: retry with backoff
+  | 'client' // 400/422 and friends: the request is wrong, retrying repeats it
+  | 'auth' // 401/403: credentials or permissions, an operator must act
+  | 'not_found' // 404: the issue or project is gone
+  | 'config'; // Trackline's own config does not fit the tracker (unknown state name...)
+
+const RETRYABLE: ReadonlySet<TrackerErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout']);
+
+export class TrackerError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly kind: TrackerErrorKind,
+    message: string,
+    readonly details: { status?: number; retryAfterMs?: number; method?: string; path?: string } = {},
+  ) {
+    super(message);
+    this.name = 'TrackerError';
+    this.retryable = RETRYABLE.has(kind);
+  }
+  get status(): number | undefined {
+    return this.details.status;
+  }
+}
+
+export function kindForStatus(status: number): TrackerErrorKind {
+  if (status === 429) return 'rate_limited';
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404 || status === 410) return 'not_found';
+  if (status >= 500) return 'server';
+  // 408 Request Timeout and 425 Too Early are the server asking for a later retry.
+  if (status === 408 || status === 425) return 'timeout';
+  return 'client';
+}

@@ -1,0 +1,59 @@
+import type { ConnectionConfig } from '../config/schema.ts';
+import type { PacerRegistry } from '../pacing/registry.ts';
+import { parseDuration } from '../config/duration.ts';
+import type { CallRecorder } from './call-recorder.ts';
+import { HttpClient } from './http-client.ts';
+import { PlaneAdapter } from './plane/adapter.ts';
+import { readPlaneSignals } from './plane/rate-signals.ts';
+import type { TrackerAdapter } from './types.ts';
+
+export interface AdapterDeps {
+  pacers: PacerRegistry;
+  recorder: CallRecorder;
+  timeoutMs: number;
+}
+
+export class UnsupportedTrackerError extends Error {}
+
+/** Published budgets, used when a connection sets no `rate_limit` (docs/trackers.md). */
+const DEFAULT_BUDGET: Record<ConnectionConfig['tracker'], { requests: number; perMs: number }> = {
+  plane: { requests: 60, perMs: 60_000 },
+  github: { requests: 5000, perMs: 3_600_000 },
+  'github-project': { requests: 5000, perMs: 3_600_000 },
+  jira: { requests: 50, perMs: 1_000 },
+};
+
+function budgetFor(connection: ConnectionConfig): { requests?: number; perMs?: number } {
+  if (connection.rate_limit === 'off') return {};
+  if (!connection.rate_limit) return DEFAULT_BUDGET[connection.tracker];
+  return { requests: connection.rate_limit.requests, perMs: parseDuration(connection.rate_limit.per) ?? 60_000 };
+}
+
+/** Builds the adapter for a connection; adding a tracker is a compile error until handled here. */
+export function createAdapter(connection: ConnectionConfig, deps: AdapterDeps): TrackerAdapter {
+  switch (connection.tracker) {
+    case 'plane': {
+      const budget = budgetFor(connection);
+      const http = new HttpClient({
+        connectionId: connection.id,
+        baseUrl: connection.base_url,
+        headers: { 'x-api-key': connection.api_key },
+        pacer: deps.pacers.forCredential(`plane:${connection.base_url}:${connection.api_key}`, budget),
+        recorder: deps.recorder,
+        timeoutMs: deps.timeoutMs,
+        readSignals: readPlaneSignals,
+      });
+      return new PlaneAdapter(connection, http);
+    }
+    case 'github':
+    case 'github-project':
+    case 'jira':
+      throw new UnsupportedTrackerError(
+        `connection "${connection.id}": tracker "${connection.tracker}" is not supported by this version of Trackline yet`,
+      );
+    default: {
+      const unhandled: never = connection;
+      throw new UnsupportedTrackerError(`unknown tracker ${(unhandled as { tracker: string }).tracker}`);
+    }
+  }
+}

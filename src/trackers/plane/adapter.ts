@@ -1,0 +1,155 @@
+import type { PlaneConnectionConfig } from '../../config/schema.ts';
+import type { FieldName, FieldValues } from '../../sync/fields.ts';
+import type { HttpClient } from '../http-client.ts';
+import { TrackerError } from '../errors.ts';
+import type { CallContext, CheckLine, OutgoingComment, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import { PlaneApi } from './api.ts';
+import { PlaneCatalog } from './catalog.ts';
+import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';
+import { EXTERNAL_SOURCE, type PlaneIssue } from './wire.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class PlaneAdapter implements TrackerAdapter {
+  readonly connectionId: string;
+  // Plane's milestones (cycles, modules) are not carried yet: see README "Field support".
+  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority'];
+  private readonly api: PlaneApi;
+  private readonly catalog: PlaneCatalog;
+  private readonly webUrl: string;
+
+  constructor(private readonly config: PlaneConnectionConfig, http: HttpClient) {
+    this.connectionId = config.id;
+    this.api = new PlaneApi(http, config.workspace, config.project);
+    this.catalog = new PlaneCatalog(this.api);
+    this.webUrl = config.web_url ?? defaultWebUrl(config.base_url);
+  }
+
+  async findByItemKey(itemKey: string, ctx: CallContext): Promise<RemoteIssue | null> {
+    const issue = await this.api.findByExternalId(itemKey, EXTERNAL_SOURCE, ctx.deliveryId);
+    return issue ? this.toRemote(issue, ctx) : null;
+  }
+
+  async create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
+    const body = {
+      name: fields.title ?? itemKey,
+      ...(await this.writeBody(fields, ctx)),
+      // The external pair is the duplicate guard: Plane refuses a second issue with it (409).
+      external_id: itemKey,
+      external_source: EXTERNAL_SOURCE,
+    };
+    const result = await this.api.createIssue(body, ctx.deliveryId);
+    if ('existingId' in result) {
+      // Created before (a retry after a crash mid-create): adopt it and bring it up to date.
+      return this.update({ id: result.existingId }, fields, ctx);
+    }
+    return this.toRemote(result.created, ctx);
+  }
+
+  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
+    const body = await this.writeBody(changes, ctx);
+    if (changes.title !== undefined) body.name = changes.title;
+    const issue = Object.keys(body).length
+      ? await this.api.updateIssue(ref.id, body, ctx.deliveryId)
+      : await this.api.getIssue(ref.id, ctx.deliveryId);
+    return this.toRemote(issue, ctx);
+  }
+
+  async get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue> {
+    return this.toRemote(await this.api.getIssue(ref.id, ctx.deliveryId), ctx);
+  }
+
+  /** Accepts `ET-12`, a bare sequence number `12`, or the work item's uuid. */
+  async resolveLink(link: string, ctx: CallContext): Promise<RemoteIssue> {
+    const value = link.trim();
+    if (UUID.test(value)) return this.get({ id: value }, ctx);
+    const project = await this.catalog.getProject(ctx);
+    const identifier = /^\d+$/.test(value) ? planeIdentifier(project.identifier, Number(value)) : value.toUpperCase();
+    return this.toRemote(await this.api.getIssueByIdentifier(identifier, ctx.deliveryId), ctx);
+  }
+
+  async addComment(ref: RemoteRef, comment: OutgoingComment, ctx: CallContext): Promise<void> {
+    const prefix = comment.actor ? `<p><em>${escapeHtml(comment.actor)}</em>:</p>` : '';
+    await this.api.addComment(
+      ref.id,
+      {
+        comment_html: prefix + markdownToHtml(comment.body),
+        // A resend of the same comment answers 409 instead of posting it twice.
+        external_id: `trackline-comment-${comment.id}`,
+        external_source: EXTERNAL_SOURCE,
+      },
+      ctx.deliveryId,
+    );
+  }
+
+  async check(): Promise<CheckLine[]> {
+    const ctx: CallContext = {};
+    const lines: CheckLine[] = [];
+    try {
+      const project = await this.catalog.getProject(ctx);
+      lines.push({ ok: true, message: `Connected to workspace ${this.config.workspace}, project ${project.name} (${project.identifier})` });
+    } catch (error) {
+      lines.push({ ok: false, message: `Cannot reach project ${this.config.project} in workspace ${this.config.workspace}: ${(error as Error).message}`, hint: hintFor(error) });
+      return lines;
+    }
+    for (const [local, remote] of Object.entries(this.config.state_map)) {
+      try {
+        await this.catalog.stateId(remote, ctx);
+        lines.push({ ok: true, message: `State "${local}" maps to Plane state "${remote}"` });
+      } catch (error) {
+        lines.push({ ok: false, message: (error as Error).message, hint: 'fix [connections.state_map] or add the state in Plane' });
+      }
+    }
+    return lines;
+  }
+
+  /** The Plane body for the given fields: names resolved to ids through the catalog. */
+  private async writeBody(fields: FieldValues, ctx: CallContext): Promise<Record<string, unknown>> {
+    const body: Record<string, unknown> = {};
+    if (fields.body !== undefined) body.description_html = markdownToHtml(fields.body);
+    if (fields.state !== undefined) body.state = await this.catalog.stateId(fields.state, ctx);
+    if (fields.labels !== undefined) body.labels = await this.catalog.labelIds(fields.labels, ctx);
+    if (fields.assignees !== undefined) body.assignees = await this.catalog.memberIds(fields.assignees, ctx);
+    if (fields.priority !== undefined) body.priority = normalizePriority(fields.priority);
+    return body;
+  }
+
+  private async toRemote(issue: PlaneIssue, ctx: CallContext): Promise<RemoteIssue> {
+    await this.catalog.loadAll(ctx);
+    const project = await this.catalog.getProject(ctx);
+    const key = planeIdentifier(project.identifier, issue.sequence_id);
+    return {
+      id: issue.id,
+      key,
+      url: issueWebUrl(this.webUrl, this.config.workspace, key),
+      fields: issueToFields(issue, {
+        stateName: (id) => this.catalog.stateNames.get(id),
+        labelName: (id) => this.catalog.labelNames.get(id),
+        memberName: (id) => this.catalog.memberNames.get(id),
+      }),
+      updatedAt: issue.updated_at,
+    };
+  }
+}
+
+const PRIORITIES = new Set(['urgent', 'high', 'medium', 'low', 'none']);
+
+function normalizePriority(priority: string | null): string {
+  if (priority === null) return 'none';
+  const value = priority.toLowerCase();
+  if (!PRIORITIES.has(value)) {
+    throw new TrackerError('config', `Plane has no priority "${priority}" (it has: urgent, high, medium, low, none); map it in priority_map`);
+  }
+  return value;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function hintFor(error: unknown): string | undefined {
+  if (error instanceof TrackerError && error.kind === 'auth') return 'check api_key: Plane answers 401 without a key and 403 for a wrong one';
+  if (error instanceof TrackerError && error.kind === 'not_found') return 'check workspace (the slug in the URL) and project (the project uuid)';
+  if (error instanceof TrackerError && (error.kind === 'network' || error.kind === 'timeout')) return 'check base_url and that Plane is reachable from here';
+  return undefined;
+}

@@ -1,0 +1,100 @@
+import type { HttpClient } from '../http-client.ts';
+import type { PlaneIssue, PlaneLabel, PlaneMember, PlanePage, PlaneProject, PlaneState } from './wire.ts';
+
+/**
+ * Plane's REST v1 routes, one method per call Trackline makes (docs/trackers.md 2.2). The newer
+ * `work-items/` routes are used; they are the same views as the deprecated `issues/` ones.
+ */
+export class PlaneApi {
+  constructor(
+    private readonly http: HttpClient,
+    private readonly workspace: string,
+    private readonly projectId: string,
+  ) {}
+
+  private get project() {
+    return `/api/v1/workspaces/${encodeURIComponent(this.workspace)}/projects/${encodeURIComponent(this.projectId)}`;
+  }
+
+  async getProject(deliveryId?: string): Promise<PlaneProject> {
+    return (await this.http.request<PlaneProject>('GET', `${this.project}/`, { deliveryId })).data;
+  }
+
+  /** Pages through a list route; Plane's documented page size maximum is 100. */
+  async listAll<T>(path: string, deliveryId?: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const { data } = await this.http.request<PlanePage<T> | T[]>('GET', path, {
+        query: { per_page: 100, cursor },
+        deliveryId,
+      });
+      // Some list routes (members) answer a bare array rather than a page envelope.
+      if (Array.isArray(data)) return data;
+      out.push(...data.results);
+      if (!data.next_page_results) break;
+      cursor = data.next_cursor;
+    }
+    return out;
+  }
+
+  listStates(deliveryId?: string) {
+    return this.listAll<PlaneState>(`${this.project}/states/`, deliveryId);
+  }
+
+  listLabels(deliveryId?: string) {
+    return this.listAll<PlaneLabel>(`${this.project}/labels/`, deliveryId);
+  }
+
+  listMembers(deliveryId?: string) {
+    return this.listAll<PlaneMember>(`${this.project}/members/`, deliveryId);
+  }
+
+  async createLabel(name: string, deliveryId?: string): Promise<PlaneLabel> {
+    return (await this.http.request<PlaneLabel>('POST', `${this.project}/labels/`, { body: { name }, deliveryId })).data;
+  }
+
+  /** Lookup by the external pair answers the single object, or 404 when there is none. */
+  async findByExternalId(externalId: string, externalSource: string, deliveryId?: string): Promise<PlaneIssue | null> {
+    const res = await this.http.request<PlaneIssue>('GET', `${this.project}/work-items/`, {
+      query: { external_id: externalId, external_source: externalSource },
+      accept: [404],
+      deliveryId,
+    });
+    return res.status === 404 || !res.data?.id ? null : res.data;
+  }
+
+  /** Creates a work item; on a duplicate external pair Plane answers 409 with the existing id. */
+  async createIssue(body: Record<string, unknown>, deliveryId?: string): Promise<{ created: PlaneIssue } | { existingId: string }> {
+    const res = await this.http.request<PlaneIssue & { id: string }>('POST', `${this.project}/work-items/`, {
+      body,
+      accept: [409],
+      deliveryId,
+    });
+    if (res.status === 409) return { existingId: String((res.data as { id?: string }).id) };
+    return { created: res.data };
+  }
+
+  async getIssue(id: string, deliveryId?: string): Promise<PlaneIssue> {
+    return (await this.http.request<PlaneIssue>('GET', `${this.project}/work-items/${encodeURIComponent(id)}/`, { deliveryId })).data;
+  }
+
+  async getIssueByIdentifier(identifier: string, deliveryId?: string): Promise<PlaneIssue> {
+    const path = `/api/v1/workspaces/${encodeURIComponent(this.workspace)}/work-items/${encodeURIComponent(identifier)}/`;
+    return (await this.http.request<PlaneIssue>('GET', path, { deliveryId })).data;
+  }
+
+  async updateIssue(id: string, body: Record<string, unknown>, deliveryId?: string): Promise<PlaneIssue> {
+    return (await this.http.request<PlaneIssue>('PATCH', `${this.project}/work-items/${encodeURIComponent(id)}/`, { body, deliveryId })).data;
+  }
+
+  /** Comments carry their own external pair; a second post of the same comment answers 409. */
+  async addComment(issueId: string, body: Record<string, unknown>, deliveryId?: string): Promise<'created' | 'duplicate'> {
+    const res = await this.http.request('POST', `${this.project}/work-items/${encodeURIComponent(issueId)}/comments/`, {
+      body,
+      accept: [409],
+      deliveryId,
+    });
+    return res.status === 409 ? 'duplicate' : 'created';
+  }
+}
