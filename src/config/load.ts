@@ -3,6 +3,7 @@ import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigSchema, type Config } from './schema.ts';
 import { interpolate } from './interpolate.ts';
+import { deepestIssue } from '../support/zod-issue.ts';
 
 export class ConfigError extends Error {}
 
@@ -22,7 +23,7 @@ export function loadConfig(path: string, env: Record<string, string | undefined>
 
 export function parseConfig(raw: unknown, env: Record<string, string | undefined>): Config {
   const result = ConfigSchema.safeParse(interpolate(raw, env));
-  if (!result.success) throw new ConfigError(describeIssue(result.error.issues[0], raw));
+  if (!result.success) throw new ConfigError(describeIssue(deepestIssue(result.error.issues), raw));
   return result.data;
 }
 

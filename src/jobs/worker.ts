@@ -1,0 +1,65 @@
+import { Worker, type Job } from 'bullmq';
+import type { Runtime } from '../runtime.ts';
+import { QUEUE } from '../queues/names.ts';
+import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData } from '../queues/jobs.ts';
+import { createReconcileProcessor } from './reconcile-job.ts';
+import { sweepOutbox } from './outbox-sweep.ts';
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  /** How often the outbox sweep runs; it also runs once at start. */
+  sweepEveryMs?: number;
+  concurrency?: number;
+}
+
+/** Starts the BullMQ workers of this process. `close()` lets running jobs finish first. */
+export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}): Promise<RunningWorkers> {
+  if (!runtime.worker) throw new Error('runtime was built without worker services');
+  const { redis } = runtime.worker;
+  const { log, queues, db } = runtime;
+  const prefix = runtime.env.TRACKLINE_REDIS_PREFIX;
+
+  const reconcile = new Worker<ReconcileJobData>(
+    QUEUE.reconcile,
+    createReconcileProcessor({ sql: db.sql, connections: runtime.connections, queues, log }),
+    {
+      connection: redis,
+      prefix,
+      // Reconciles wait on tracker I/O, so many run at once; the pacer keeps each connection in budget.
+      concurrency: options.concurrency ?? runtime.config.worker.concurrency,
+      // A job whose worker died is taken over after this long (the lock is renewed while it runs).
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+      maxStalledCount: 5,
+    },
+  );
+  const maintenance = new Worker<MaintenanceJobData>(
+    QUEUE.maintenance,
+    async (job: Job<MaintenanceJobData>) => {
+      const { task } = MaintenanceJob.parse(job.data);
+      if (task === 'sweep') return { enqueued: await sweepOutbox(db.sql, queues) };
+      return null;
+    },
+    { connection: redis, prefix, concurrency: 1 },
+  );
+  const workers = [reconcile, maintenance] as Worker[];
+  for (const w of workers) w.on('error', (error) => log.error({ err: error, queue: w.name }, 'worker error'));
+  reconcile.on('failed', (job, error) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, err: error.message }, 'reconcile failed for good');
+  });
+
+  await queues.scheduleMaintenance(options.sweepEveryMs ?? 10_000);
+  // Work left behind by a crash before this process started is picked up now, not in 10 s.
+  void sweepOutbox(db.sql, queues).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
+
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
