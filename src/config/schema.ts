@@ -116,8 +116,13 @@ export const ConfigSchema = z
         backoff: duration.default('1s'),
         /** Per tracker request timeout. */
         request_timeout: duration.default('30s'),
+        /**
+         * How long a running job's lock lasts without renewal: a job whose worker died is taken
+         * over by another worker after about this long.
+         */
+        lock_duration: duration.default('30s'),
       })
-      .default({ concurrency: 32, attempts: 8, backoff: '1s', request_timeout: '30s' }),
+      .default({ concurrency: 32, attempts: 8, backoff: '1s', request_timeout: '30s', lock_duration: '30s' }),
     connections: z.array(ConnectionSchema).default([]),
   })
   .superRefine((config, ctx) => {

@@ -4,6 +4,7 @@ import { QUEUE } from '../queues/names.ts';
 import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData } from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
 import { sweepOutbox } from './outbox-sweep.ts';
+import { parseDuration } from '../config/duration.ts';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -23,6 +24,7 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
   const { log, queues, db } = runtime;
   const prefix = runtime.env.TRACKLINE_REDIS_PREFIX;
 
+  const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 30_000;
   const reconcile = new Worker<ReconcileJobData>(
     QUEUE.reconcile,
     createReconcileProcessor({ sql: db.sql, connections: runtime.connections, queues, log }),
@@ -32,8 +34,8 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
       // Reconciles wait on tracker I/O, so many run at once; the pacer keeps each connection in budget.
       concurrency: options.concurrency ?? runtime.config.worker.concurrency,
       // A job whose worker died is taken over after this long (the lock is renewed while it runs).
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
       maxStalledCount: 5,
     },
   );

@@ -1,0 +1,11 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+COPY drizzle ./drizzle
+COPY tsconfig.json ./
+ENV NODE_ENV=production
+EXPOSE 8080
+CMD ["node", "bin/trackline.js", "start"]

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  // No workers: this file is about what the intake accepts, refuses and records.
+  h = await startHarness('events_api', { workers: false });
+});
+afterAll(async () => h?.close());
+
+async function counts() {
+  const [row] = await h.sql<{ items: string; deliveries: string; activity: string; mappings: string; comments: string }[]>`
+    select (select count(*) from items) as items, (select count(*) from deliveries) as deliveries,
+      (select count(*) from activity) as activity, (select count(*) from mappings) as mappings, (select count(*) from comments) as comments`;
+  return row;
+}
+
+async function errorOf(res: Response) {
+  const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
+  return body.error;
+}
+
+const upsert = (key: string, item: Record<string, unknown> = {}) => ({ type: 'item.upserted', item: { key, title: `Title of ${key}`, ...item } });
+
+describe('POST /v1/events: bad input is refused and changes nothing', () => {
+  it('401 without a token, and with a wrong one', async () => {
+    const before = await counts();
+    const none = await h.app.request('/v1/events', { method: 'POST', body: JSON.stringify(upsert('a/1')), headers: { 'content-type': 'application/json' } });
+    expect(none.status).toBe(401);
+    expect((await errorOf(none)).code).toBe('unauthorized');
+    const wrong = await h.postEvents(upsert('a/1'), { authorization: 'Bearer nope' });
+    expect(wrong.status).toBe(401);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('400 on malformed JSON', async () => {
+    const before = await counts();
+    const res = await h.postEvents('{"type": "item.upserted", "item": {');
+    expect(res.status).toBe(400);
+    const error = await errorOf(res);
+    expect(error.code).toBe('invalid_json');
+    expect(error.requestId).toBeTruthy();
+    expect(await counts()).toEqual(before);
+  });
+
+  it('400 naming the field on a wrong type', async () => {
+    const before = await counts();
+    const res = await h.postEvents(upsert('a/1', { labels: 'backend' }));
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toMatch(/^item\.labels: /);
+    const batch = await h.postEvents({ events: [upsert('a/1'), upsert('a/2', { title: 42 })] });
+    expect(batch.status).toBe(400);
+    expect((await errorOf(batch)).message).toMatch(/^events\[1\]\.item\.title: /);
+    const type = await h.postEvents({ type: 'item.exploded', item: { key: 'x' } });
+    expect(type.status).toBe(400);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('413 over 1 MiB', async () => {
+    const before = await counts();
+    const res = await h.postEvents(upsert('a/big', { body: 'x'.repeat(1024 * 1024 + 10) }));
+    expect(res.status).toBe(413);
+    expect((await errorOf(res)).code).toBe('payload_too_large');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('400 on more than 500 events, and on a link to an unknown connection', async () => {
+    const before = await counts();
+    const many = await h.postEvents({ events: Array.from({ length: 501 }, (_, i) => upsert(`m/${i}`)) });
+    expect(many.status).toBe(400);
+    expect((await errorOf(many)).message).toMatch(/^events: at most 500/);
+    const link = await h.postEvents(upsert('a/1', { links: { 'jira-nowhere': 'X-1' } }));
+    expect(link.status).toBe(400);
+    expect((await errorOf(link)).message).toContain('unknown connection "jira-nowhere"');
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('POST /v1/events: accepted events are durable', () => {
+  it('records one event: item, version, activity, mapping to sync, delivery', async () => {
+    const res = await h.postEvents({ ...upsert('user-auth/WP02', { kind: 'work_package', state: 'doing', labels: ['backend'], priority: 'high' }), actor: 'agent:planner', comment: 'Stage: analysis -> development' });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { events: { id: string; key: string; version: number }[] };
+    expect(body.events).toHaveLength(1);
+    expect(body.events[0]).toMatchObject({ key: 'user-auth/WP02', version: 1 });
+    const [item] = await h.sql`select desired, version from items where key = 'user-auth/WP02'`;
+    expect(item.desired).toMatchObject({ title: 'Title of user-auth/WP02', state: 'doing', labels: ['backend'], priority: 'high' });
+    const [mapping] = await h.sql`select status, synced_version from mappings where item_key = 'user-auth/WP02' and connection_id = 'plane-main'`;
+    expect(mapping).toMatchObject({ status: 'pending' });
+    const [comment] = await h.sql`select body, actor from comments where item_key = 'user-auth/WP02'`;
+    expect(comment).toMatchObject({ body: 'Stage: analysis -> development', actor: 'agent:planner' });
+    // Enqueued for the worker: one reconcile job for the pair.
+    const jobs = await h.runtime.queues.reconcile.getJobs(['waiting', 'delayed', 'active']);
+    expect(jobs.map((j) => j.data)).toContainEqual(expect.objectContaining({ connectionId: 'plane-main', itemKey: 'user-auth/WP02' }));
+  });
+
+  it('a batch bumps versions in order and only changed fields reach the activity trail', async () => {
+    const res = await h.postEvents({ events: [upsert('b/1', { state: 'planned' }), upsert('b/1', { state: 'doing' }), upsert('b/1', { state: 'doing' }), { type: 'item.comment', key: 'b/1', comment: 'hi' }] });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { events: { version: number }[] };
+    expect(body.events.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    const trail = await h.api('GET', '/v1/items/b%2F1/activity');
+    const { activity } = (await trail.json()) as { activity: { action: string; field: string | null; from: unknown; to: unknown; actor: string }[] };
+    const stateChanges = activity.filter((a) => a.field === 'state').map((a) => [a.from, a.to]);
+    expect(stateChanges).toEqual([[null, 'planned'], ['planned', 'doing']]);
+    expect(activity.every((a) => a.actor === 'orchestrator')).toBe(true);
+    expect(activity.map((a) => a.action)).toContain('comment.added');
+  });
+
+  it('Idempotency-Key replays the first answer and refuses a different body', async () => {
+    const first = await h.postEvents(upsert('idem/1', { state: 'doing' }), { 'idempotency-key': 'key-123' });
+    const firstBody = await first.json();
+    const again = await h.postEvents(upsert('idem/1', { state: 'doing' }), { 'idempotency-key': 'key-123' });
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(firstBody);
+    const [item] = await h.sql`select version from items where key = 'idem/1'`;
+    expect(Number(item.version)).toBe(1);
+    const other = await h.postEvents(upsert('idem/1', { state: 'done' }), { 'idempotency-key': 'key-123' });
+    expect(other.status).toBe(422);
+  });
+
+  it('concurrent requests for one new item serialize: versions 1..N, no lost field', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.postEvents(upsert('race/1', { [`title`]: `t${i}` }))));
+    expect(results.every((r) => r.status === 202)).toBe(true);
+    const versions = (await Promise.all(results.map((r) => r.json()))).map((b) => (b as { events: { version: number }[] }).events[0].version).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+});
+
+describe('GET /v1/items', () => {
+  it('404 for an unknown item, with the error envelope', async () => {
+    const res = await h.api('GET', '/v1/items/nope%2Fnothing');
+    expect(res.status).toBe(404);
+    expect((await errorOf(res)).code).toBe('not_found');
+  });
+
+  it('shows the item with its pending connection', async () => {
+    await h.postEvents(upsert('show/1', { state: 'doing' }));
+    const res = await h.api('GET', '/v1/items/show%2F1');
+    expect(res.status).toBe(200);
+    const item = (await res.json()) as { key: string; version: number; fields: Record<string, unknown>; connections: { connection: string; status: string }[] };
+    expect(item).toMatchObject({ key: 'show/1', version: 1, fields: { state: 'doing' } });
+    expect(item.connections).toEqual([expect.objectContaining({ connection: 'plane-main', status: 'pending', remoteKey: null })]);
+  });
+});
+
+describe('health', () => {
+  it('/healthz and /readyz answer', async () => {
+    expect((await h.app.request('/healthz')).status).toBe(200);
+    const ready = await h.app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', postgres: 'ok', redis: 'ok' });
+  });
+});
+
+describe('the activity table is append-only in the database', () => {
+  it('UPDATE, DELETE and TRUNCATE fail', async () => {
+    await h.postEvents(upsert('audit/1'));
+    await expect(h.sql`update activity set actor = 'someone-else'`).rejects.toThrow(/append-only/);
+    await expect(h.sql`delete from activity`).rejects.toThrow(/append-only/);
+    await expect(h.sql`truncate activity`).rejects.toThrow(/append-only/);
+    const [row] = await h.sql`select count(*)::int as n from activity where actor <> 'orchestrator' and actor not like 'sync:%'`;
+    expect(row.n).toBe(0);
+  });
+});
