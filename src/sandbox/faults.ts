@@ -26,14 +26,20 @@ export const faultSpecSchema = z
     timeoutMs: z.number().int().min(0).optional(),
     /** Destroy the TCP connection without answering. */
     reset: z.boolean().optional(),
+    /**
+     * Let the tracker handle the request (the write happens), then hold the answer back this long;
+     * if the client gives up first, it never learns the outcome. Models "committed, then timed out".
+     */
+    delayAfterMs: z.number().int().min(0).optional(),
     /** Overrides the body the tracker would render for `status`. */
     body: z.unknown().optional(),
     times: z.number().int().min(1),
   })
   .strict()
-  .refine((f) => [f.status !== undefined, f.timeoutMs !== undefined, f.reset === true].filter(Boolean).length === 1, {
-    message: 'a fault needs exactly one of status, timeoutMs or reset',
-  })
+  .refine(
+    (f) => [f.status !== undefined, f.timeoutMs !== undefined, f.reset === true, f.delayAfterMs !== undefined].filter(Boolean).length === 1,
+    { message: 'a fault needs exactly one of status, timeoutMs, reset or delayAfterMs' },
+  )
   .refine((f) => f.retryAfter === undefined || f.status !== undefined, {
     message: 'retryAfter only goes with status',
   });
@@ -108,8 +114,10 @@ export interface FaultIo {
 }
 
 /**
- * Carries out a fault. Returns the response to send, or null when nothing must be sent (the socket
- * was reset, or the client left while a timeout was hanging).
+ * Carries out a fault that answers instead of the tracker (status, timeoutMs, reset). Returns the
+ * response to send, or null when nothing must be sent (the socket was reset, or the client left
+ * while a timeout was hanging). delayAfterMs faults are run by the frame around the tracker, with
+ * waitOrAbort.
  */
 export async function performFault(fault: Fault, io: FaultIo): Promise<Response | null> {
   if (fault.reset) {
@@ -122,7 +130,7 @@ export async function performFault(fault: Fault, io: FaultIo): Promise<Response 
   }
 
   if (fault.timeoutMs !== undefined) {
-    const completed = await sleep(fault.timeoutMs, io.signal);
+    const completed = await waitOrAbort(fault.timeoutMs, io.signal);
     // 504 is what the proxy in front of a hosted tracker answers when the backend does not.
     return completed ? io.render(504) : null;
   }
@@ -139,7 +147,7 @@ export async function performFault(fault: Fault, io: FaultIo): Promise<Response 
 }
 
 /** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+export function waitOrAbort(ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false);
     const onAbort = () => {

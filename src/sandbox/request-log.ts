@@ -13,7 +13,7 @@ export interface LoggedRequest {
   /** Which tracker API the request was addressed to ('plane', later 'github' and 'jira'). */
   tracker: string;
   method: string;
-  /** Path as the tracker sees it, without the sandbox mount prefix: "/api/v1/workspaces/…/". */
+  /** Request path, e.g. "/api/v1/workspaces/acme/projects/…/work-items/". */
   path: string;
   /** Query parameters; a repeated parameter keeps its last value. */
   query: Record<string, string>;

@@ -240,9 +240,9 @@ export interface PlaneStoreOptions {
   /**
    * Plane's issue_activity task bumps an issue's updated_at again after every write to the issue
    * or its comments (trackers.md §2.2, "Side effect on updated_at"), so the value a client got
-   * back is already stale. 'off' (default) skips this; 'sync' bumps right after the response is
-   * built; a number bumps after that many ms. The bump emits no change event (Plane sends no
-   * webhook for it).
+   * back is already stale. 'off' (default) skips this; 'sync' bumps as soon as the write's answer
+   * has been rendered (deterministic for tests); a number bumps after that many ms. The bump emits
+   * no change event (Plane sends no webhook for it).
    */
   activityBump?: 'off' | 'sync' | number;
 }
@@ -352,7 +352,9 @@ export class PlaneStore {
       if (issue && !issue.deleted_at) issue.updated_at = this.timestamp();
     };
     if (this.#activityBump === 'off') return;
-    if (this.#activityBump === 'sync') return bump();
+    // A microtask runs once the current handler has rendered its answer, so the client still gets
+    // the pre-bump value, as it does from Plane.
+    if (this.#activityBump === 'sync') return queueMicrotask(bump);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       bump();
@@ -747,7 +749,7 @@ export class PlaneStore {
       else {
         const err = pkError(s, (id) => Boolean(this.states.get(id) && !this.states.get(id)!.deleted_at));
         if (err) errors.state = [err];
-        else out.state = s as string;
+        else out.state = String(s).toLowerCase();
       }
     }
 
@@ -757,7 +759,7 @@ export class PlaneStore {
       else {
         const err = pkError(p, (id) => Boolean(this.issues.get(id) && !this.issues.get(id)!.deleted_at));
         if (err) errors.parent = [err];
-        else out.parent = p as string;
+        else out.parent = String(p).toLowerCase();
       }
     }
 
