@@ -50,7 +50,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const db = openDatabase(env.DATABASE_URL, { max: options.role === 'cli' ? 2 : 20 });
   const closers: Array<() => Promise<unknown>> = [];
   try {
-    if (options.migrate !== false) await runMigrations(db.db);
+    if (options.migrate !== false) await runMigrations(env.DATABASE_URL);
 
     const producerRedis = createRedis(env.REDIS_URL, 'producer');
     await connectRedis(producerRedis, env.REDIS_URL);

@@ -7,7 +7,6 @@ export type Sql = postgres.Sql;
 
 export interface DbHandle {
   sql: Sql;
-  db: Database;
   close(): Promise<void>;
 }
 
@@ -19,8 +18,17 @@ export function openDatabase(url: string, options: { max?: number } = {}): DbHan
     onnotice: () => {},
     connect_timeout: 5,
   });
-  const db = drizzle(sql, { schema });
-  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+  return { sql, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * A Drizzle instance on its own client. Drizzle's postgres-js driver replaces the client's JSON
+ * serializers and parsers with pass-through ones, so sharing a client would break `sql.json()`
+ * and jsonb reads in the hand-written queries.
+ */
+export function openDrizzle(url: string): { db: Database; close(): Promise<void> } {
+  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  return { db: drizzle(client, { schema }), close: () => client.end({ timeout: 5 }) };
 }
 
 /**

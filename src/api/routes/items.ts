@@ -5,9 +5,12 @@ import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
 
-/** GET /v1/items/{key} and GET /v1/items/{key}/activity. Keys arrive URL-encoded ("a%2FWP02"). */
+/**
+ * GET /v1/items/{key} and GET /v1/items/{key}/activity. Keys arrive URL-encoded ("user-auth%2FWP02"),
+ * so one path segment; `:key` takes the decoded value.
+ */
 export const itemsRoutes = new Hono<AppEnv>()
-  .get('/:key{.+}/activity', async (c) => {
+  .get('/:key/activity', async (c) => {
     const { sql } = c.var.services;
     const key = c.req.param('key');
     const { limit, after } = validate(pageQuery, c.req.query());
@@ -30,7 +33,7 @@ export const itemsRoutes = new Hono<AppEnv>()
       })),
     );
   })
-  .get('/:key{.+}', async (c) => {
+  .get('/:key', async (c) => {
     const { sql } = c.var.services;
     const key = c.req.param('key');
     const [item] = await sql<{ key: string; kind: string | null; desired: Record<string, unknown>; custom: Record<string, unknown>; version: string; deleted_at: Date | null; created_at: Date; updated_at: Date }[]>`

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHarness, waitFor, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('sync_plane');
+});
+afterAll(async () => h?.close());
+beforeEach(() => {
+  h.sandbox.faults.clear();
+});
+
+const plane = () => h.sandbox.plane;
+const issuesFor = (key: string) => plane().issuesOf(h.project.projectId).filter((i) => i.external_id === key);
+const stateName = (id: string | null) => plane().statesOf(h.project.projectId).find((s) => s.id === id)?.name;
+const labelNames = (ids: string[]) => ids.map((id) => plane().labelsOf(h.project.projectId).find((l) => l.id === id)?.name).sort();
+
+async function item(key: string) {
+  const res = await h.api('GET', `/v1/items/${encodeURIComponent(key)}`);
+  return (await res.json()) as { version: number; connections: { connection: string; status: string; remoteKey: string | null; url: string | null; lastError: string | null; syncedVersion: number }[] };
+}
+
+async function synced(key: string, version?: number) {
+  return waitFor(async () => {
+    const it = await item(key);
+    const c = it.connections[0];
+    return c && c.status === 'synced' && (version === undefined || c.syncedVersion >= version) ? it : null;
+  }, 15_000);
+}
+
+const upsert = (key: string, fields: Record<string, unknown>) => h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
+
+describe('an item.upserted for a new key', () => {
+  it('creates exactly one Plane issue with the mapped state, labels and priority, quickly', async () => {
+    const started = Date.now();
+    const res = await upsert('user-auth/WP02', { kind: 'work_package', title: 'WP02: Models layer', body: 'Build the **models**.', state: 'doing', labels: ['backend', 'db'], priority: 'critical', assignees: ['alice'] });
+    expect(res.status).toBe(202);
+    const it = await synced('user-auth/WP02');
+    const elapsed = Date.now() - started;
+    const issues = issuesFor('user-auth/WP02');
+    expect(issues).toHaveLength(1);
+    const issue = issues[0];
+    expect(issue.name).toBe('WP02: Models layer');
+    expect(issue.description_html).toContain('<strong>models</strong>');
+    expect(stateName(issue.state)).toBe('In Progress');
+    expect(labelNames(issue.labels)).toEqual(['backend', 'db']);
+    expect(issue.priority).toBe('urgent');
+    expect(issue.assignees).toEqual([h.project.members['alice@example.com']]);
+    expect(issue.external_source).toBe('trackline');
+    // The api shows the identifier and the URL people open.
+    const c = it.connections[0];
+    expect(c.remoteKey).toBe(`ET-${issue.sequence_id}`);
+    expect(c.url).toBe(`${h.sandboxUrl}/acme/browse/ET-${issue.sequence_id}/`);
+    expect(elapsed).toBeLessThan(2000);
+    // The activity trail says who changed what.
+    const trail = (await (await h.api('GET', '/v1/items/user-auth%2FWP02/activity')).json()) as { activity: { actor: string; action: string; field: string | null; to: unknown }[] };
+    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'orchestrator', action: 'field.changed', field: 'state', to: 'doing' }));
+    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'remote.created' }));
+  });
+
+  it('updates only the fields that changed, in one PATCH', async () => {
+    await upsert('upd/1', { title: 'One', state: 'planned', labels: ['a'] });
+    const first = await synced('upd/1');
+    h.sandbox.log.clear();
+    await upsert('upd/1', { state: 'done' });
+    await synced('upd/1', first.version + 1);
+    const writes = h.sandbox.log.writes();
+    expect(writes).toHaveLength(1);
+    expect(writes[0].method).toBe('PATCH');
+    expect(Object.keys(writes[0].body as object)).toEqual(['state']);
+    expect(stateName(issuesFor('upd/1')[0].state)).toBe('Done');
+  });
+
+  it('attaches to an existing issue through links instead of creating one', async () => {
+    const existing = plane().createAsPerson(h.project.projectId, { name: 'Filed by a person' });
+    await upsert('linked/1', { state: 'doing', links: { 'plane-main': `ET-${existing.sequence_id}` } });
+    const it = await synced('linked/1');
+    expect(it.connections[0].remoteKey).toBe(`ET-${existing.sequence_id}`);
+    expect(issuesFor('linked/1')).toHaveLength(0);
+    const now = plane().issue(h.project.projectId, existing.id)!;
+    expect(stateName(now.state)).toBe('In Progress');
+    expect(now.name).toBe('Filed by a person');
+  });
+
+  it('delivers comments once, in order', async () => {
+    await h.postEvents({ events: [{ type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' }, { type: 'item.comment', key: 'com/1', comment: 'second' }] });
+    await synced('com/1');
+    const issue = issuesFor('com/1')[0];
+    const comments = await waitFor(() => {
+      const list = plane().commentsOf(issue.id);
+      return list.length >= 2 ? list : null;
+    });
+    expect(comments.map((c) => c.comment_html)).toEqual([expect.stringContaining('Stage: analysis -&gt; development'), expect.stringContaining('second')]);
+  });
+});
+
+describe('coalescing', () => {
+  it('50 updates to one item within one second reach Plane as at most 3 writes, ending in the last state', async () => {
+    await upsert('burst/1', { title: 'Burst', state: 'planned', labels: [] });
+    await synced('burst/1');
+    h.sandbox.log.clear();
+    const states = ['planned', 'doing', 'for_review'];
+    const started = Date.now();
+    for (let i = 0; i < 50; i++) {
+      const res = await upsert('burst/1', { title: `Burst ${i}`, state: i === 49 ? 'done' : states[i % 3], labels: [`l${i % 4}`] });
+      expect(res.status).toBe(202);
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+    const final = await item('burst/1');
+    await synced('burst/1', final.version);
+    const writes = h.sandbox.log.writes({ pathIncludes: '/work-items/' }).filter((w) => !w.path.includes('/labels/'));
+    expect(writes.length).toBeGreaterThanOrEqual(1);
+    expect(writes.length).toBeLessThanOrEqual(3);
+    const issue = issuesFor('burst/1')[0];
+    expect(issue.name).toBe('Burst 49');
+    expect(stateName(issue.state)).toBe('Done');
+    expect(labelNames(issue.labels)).toEqual(['l1']);
+  });
+});
+
+describe('pacing and retries', () => {
+  it('a 429 with Retry-After: 2 stops every call to the connection for about 2 s, then work resumes; no job fails', async () => {
+    h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', status: 429, retryAfter: 2, times: 1 });
+    h.sandbox.log.clear();
+    const started = Date.now();
+    await Promise.all(['rl/1', 'rl/2', 'rl/3'].map((k) => upsert(k, { title: k, state: 'doing' })));
+    await Promise.all(['rl/1', 'rl/2', 'rl/3'].map((k) => synced(k)));
+    const log = h.sandbox.log.entries({ tracker: 'plane' });
+    const limited = log.find((e) => e.status === 429)!;
+    expect(limited).toBeTruthy();
+    const limitedAt = Date.parse(limited.at as unknown as string);
+    // Nothing reached the connection during the pause; everything after it succeeded.
+    const during = log.filter((e) => Date.parse(e.at as unknown as string) > limitedAt && Date.parse(e.at as unknown as string) < limitedAt + 1900);
+    expect(during).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    for (const k of ['rl/1', 'rl/2', 'rl/3']) expect(issuesFor(k)).toHaveLength(1);
+    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rl/%'`;
+    expect(failed[0].n).toBe(0);
+    const [call] = await waitFor(() => h.sql`select rate_limit from tracker_calls where status = 429`.then((r) => (r.length ? r : null)));
+    expect(call.rate_limit).toMatchObject({ 'retry-after': '2' });
+  });
+
+  it('three 500s then success: the sync succeeds', async () => {
+    h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', status: 500, times: 3 });
+    await upsert('flaky/1', { title: 'Flaky', state: 'doing' });
+    await synced('flaky/1');
+    expect(issuesFor('flaky/1')).toHaveLength(1);
+    const [delivery] = await h.sql`select status, attempts from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
+    expect(delivery.status).toBe('succeeded');
+    expect(delivery.attempts).toBe(4);
+  });
+
+  it('a 404 fails the job at once, and the delivery shows why', async () => {
+    await upsert('gone/1', { title: 'Gone', state: 'doing' });
+    await synced('gone/1');
+    h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', status: 404, times: 1 });
+    await upsert('gone/1', { state: 'done' });
+    const delivery = await waitFor(async () => {
+      const [d] = await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'gone/1' and status = 'failed'`;
+      return d;
+    });
+    expect(delivery.attempts).toBe(1);
+    expect(delivery.last_error).toMatch(/PATCH .*answered 404/);
+    const it = await item('gone/1');
+    expect(it.connections[0]).toMatchObject({ status: 'error', lastError: expect.stringContaining('404') });
+  });
+
+  it('an unknown state is a clear, non-retried error naming the states Plane has', async () => {
+    await upsert('badstate/1', { title: 'Bad', state: 'hibernating' });
+    const delivery = await waitFor(async () => {
+      const [d] = await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'badstate/1' and status = 'failed'`;
+      return d;
+    });
+    expect(delivery.attempts).toBe(1);
+    expect(delivery.last_error).toContain('Plane project has no state "hibernating"');
+    expect(delivery.last_error).toContain('In Progress');
+    expect(issuesFor('badstate/1')).toHaveLength(0);
+  });
+});
+
+describe('tracker calls are recorded without secrets', () => {
+  it('every call has method, path, status and duration; no key anywhere', async () => {
+    const calls = await h.sql`select method, path, status, duration_ms, rate_limit, error from tracker_calls`;
+    expect(calls.length).toBeGreaterThan(5);
+    expect(JSON.stringify(calls)).not.toContain('plane_api_test_key');
+    const deliveries = await h.sql`select request, result, last_error from deliveries`;
+    expect(JSON.stringify(deliveries)).not.toContain('plane_api_test_key');
+  });
+});
