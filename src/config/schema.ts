@@ -121,8 +121,13 @@ export const ConfigSchema = z
          * over by another worker after about this long.
          */
         lock_duration: duration.default('30s'),
+        /**
+         * Minimum time between two syncs of one item to one connection. The first change syncs
+         * at once; changes within the window coalesce into one trailing sync. "0" turns it off.
+         */
+        coalesce_window: duration.default('500ms'),
       })
-      .default({ concurrency: 32, attempts: 8, backoff: '1s', request_timeout: '30s', lock_duration: '30s' }),
+      .default({ concurrency: 32, attempts: 8, backoff: '1s', request_timeout: '30s', lock_duration: '30s', coalesce_window: '500ms' }),
     connections: z.array(ConnectionSchema).default([]),
   })
   .superRefine((config, ctx) => {

@@ -1,5 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
@@ -11,9 +12,13 @@ import { finishDelivery, startJobDelivery } from './deliveries.ts';
 
 export interface ReconcileJobDeps {
   sql: Sql;
+  redis: Redis;
+  keyPrefix: string;
   connections: ConnectionRegistry;
   queues: Queues;
   log: Logger;
+  /** Minimum time between two syncs of one pair; changes inside it coalesce into one trailing sync. */
+  coalesceMs: number;
 }
 
 /**
@@ -29,6 +34,13 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
     const log = deps.log.child({ job: job.id, connection: data.connectionId, item: data.itemKey, requestId: data.requestId });
     const connection = deps.connections.get(data.connectionId);
     if (!connection) throw new UnrecoverableError(`connection "${data.connectionId}" is not in the config any more`);
+    const waitMs = await coalesceWait(deps, data);
+    if (waitMs > 0 && token) {
+      // Synced moments ago: wait out the window. New events for the pair fold into this delayed
+      // job (deduplication), so a burst costs one leading and one trailing sync per window.
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError();
+    }
     const deliveryId = await startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
     try {
       const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId });
@@ -56,6 +68,19 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       throw error;
     }
   };
+}
+
+/**
+ * Leading-edge throttle per pair: the first change in a while syncs at once (low latency), a
+ * change arriving within `coalesceMs` of the last sync waits for the rest of that window.
+ */
+async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Promise<number> {
+  if (deps.coalesceMs <= 0 || data.reason === 'operator') return 0;
+  const key = `${deps.keyPrefix}:recent:${data.connectionId}:${data.itemKey}`;
+  const taken = await deps.redis.set(key, '1', 'PX', deps.coalesceMs, 'NX');
+  if (taken === 'OK') return 0;
+  const ttl = await deps.redis.pttl(key);
+  return ttl > 0 ? ttl : 0;
 }
 
 function rateLimitWait(error: unknown): number | null {

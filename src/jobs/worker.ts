@@ -27,7 +27,15 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
   const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 30_000;
   const reconcile = new Worker<ReconcileJobData>(
     QUEUE.reconcile,
-    createReconcileProcessor({ sql: db.sql, connections: runtime.connections, queues, log }),
+    createReconcileProcessor({
+      sql: db.sql,
+      redis,
+      keyPrefix: prefix,
+      connections: runtime.connections,
+      queues,
+      log,
+      coalesceMs: parseDuration(runtime.config.worker.coalesce_window) ?? 500,
+    }),
     {
       connection: redis,
       prefix,

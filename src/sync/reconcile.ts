@@ -286,7 +286,16 @@ async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Pro
   };
 }
 
+/** An event linked an item to an issue another item already holds on this connection. */
+export class LinkTakenError extends Error {}
+
 async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, base: SyncBase): Promise<void> {
+  const [holder] = await sql<{ item_key: string }[]>`
+    select item_key from mappings where connection_id = (select connection_id from mappings where id = ${mappingId})
+      and remote_id = ${remote.id} and id <> ${mappingId}`;
+  if (holder) {
+    throw new LinkTakenError(`${remote.key} is already synced with item "${holder.item_key}"; one issue carries one item per connection (link another issue, or unlink that item)`);
+  }
   await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
     status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
 }

@@ -8,21 +8,30 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const synced = (key: string, minVersion = 1) =>
-  waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= ${minVersion}`.then((r) => r.length > 0), 15_000);
+const synced = async (key: string, minVersion = 1) => {
+  try {
+    await waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= ${minVersion}`.then((r) => r.length > 0), 15_000);
+  } catch (error) {
+    const rows = await h.sql`select m.*, i.version from mappings m join items i on i.key = m.item_key where m.item_key = ${key}`;
+    const ds = await h.sql`select status, last_error, attempts from deliveries where item_key = ${key}`;
+    throw new Error(`${key} not synced: ${JSON.stringify(rows)} ${JSON.stringify(ds)}`);
+  }
+};
 
 describe('the Plane adapter speaks Plane’s published API', () => {
   it('every request it makes validates against plane-v1-2025-05.openapi.yaml', async () => {
     // A scenario that exercises every call the adapter makes: catalog loads, create with labels
     // (one missing, so it is created), lookups by external id, updates, links, comments, reads.
     const existing = h.sandbox.plane.createAsPerson(h.project.projectId, { name: 'Existing' });
+    const another = h.sandbox.plane.createAsPerson(h.project.projectId, { name: 'Another' });
     await h.postEvents({ events: [
       { type: 'item.upserted', item: { key: 'spec/1', title: 'Spec one', body: '# Title\n\n- a\n- b\n\n`code`', state: 'doing', labels: ['brand-new-label'], priority: 'high', assignees: ['alice', 'nobody-here'] }, comment: 'first comment' },
       { type: 'item.upserted', item: { key: 'spec/2', title: 'Linked', state: 'planned', links: { 'plane-main': `ET-${existing.sequence_id}` } } },
-      { type: 'item.upserted', item: { key: 'spec/3', title: 'Linked by number', links: { 'plane-main': existing.sequence_id + 0 } } },
+      { type: 'item.upserted', item: { key: 'spec/3', title: 'Linked by number', links: { 'plane-main': another.sequence_id } } },
     ] });
     await synced('spec/1');
     await synced('spec/2');
+    await synced('spec/3');
     await h.postEvents({ type: 'item.upserted', item: { key: 'spec/1', state: 'done', labels: [], priority: null, assignees: [] } });
     await synced('spec/1', 2);
     // A retry after a lost create answer goes through the external-id lookup.
