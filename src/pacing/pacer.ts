@@ -49,7 +49,7 @@ export class Pacer {
   ) {
     this.pauseKey = `${keyPrefix}:pause:${options.id}`;
     const { requests, perMs } = options;
-    this.spacingMs = requests && perMs ? Math.ceil((perMs / requests) * (1 + (options.safetyMargin ?? 0.02))) : 0;
+    this.spacingMs = requests && perMs ? Math.ceil((perMs / requests) * (1 + (options.safetyMargin ?? 0.04))) : 0;
     this.limiter =
       this.spacingMs > 0 && connection
         ? new Bottleneck({
@@ -76,14 +76,25 @@ export class Pacer {
    * used) instead of holding a worker slot.
    */
   async schedule<T>(fn: () => Promise<T>, inlineWaitMaxMs = 5_000): Promise<T> {
-    await this.waitForPause(inlineWaitMaxMs);
-    const run = async () => {
-      // The pause may have begun while this call waited for its turn.
+    if (!this.limiter) {
       await this.waitForPause(inlineWaitMaxMs);
       this.stats.calls++;
       return fn();
-    };
-    return this.limiter ? this.limiter.schedule(run) : run();
+    }
+    for (;;) {
+      await this.waitForPause(inlineWaitMaxMs);
+      // A pause that began while this call waited for its slot gives the slot back and queues
+      // again once the pause ends: waiting inside the slot would release every held call at once.
+      // The check inside the slot is synchronous (this process's view): a Redis round trip here
+      // would add jitter between the slot and the request, and jitter is what tips a strict
+      // sliding window over. Other processes' pauses were read just before queueing.
+      const outcome = await this.limiter.schedule(async () => {
+        if (this.pausedUntil > Date.now()) return { paused: true as const };
+        this.stats.calls++;
+        return { paused: false as const, value: await fn() };
+      });
+      if (!outcome.paused) return outcome.value;
+    }
   }
 
   /** Pauses every caller of this credential, in every process, for `ms`. */

@@ -15,7 +15,11 @@ export class PacerRegistry {
     const id = createHash('sha256').update(credential).digest('hex').slice(0, 16);
     let pacer = this.pacers.get(id);
     if (!pacer) {
-      if (options.requests && !this.connection) this.connection = new Bottleneck.IORedisConnection({ client: this.redis });
+      if (options.requests && !this.connection) {
+        // Bottleneck duplicates the client for its subscriber; a duplicate of a lazyConnect client
+        // never connects and every schedule() would wait forever. Hand it an eager client.
+        this.connection = new Bottleneck.IORedisConnection({ client: this.redis.duplicate({ lazyConnect: false }) });
+      }
       pacer = new Pacer(this.redis, this.connection, { ...options, id }, this.keyPrefix);
       this.pacers.set(id, pacer);
     }
@@ -29,7 +33,7 @@ export class PacerRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.pacers.values()].map((p) => p.close()));
     this.pacers.clear();
-    await this.connection?.disconnect(false);
+    await this.connection?.disconnect(true);
     this.connection = null;
   }
 }
