@@ -27,7 +27,10 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, 'stopping: finishing running jobs');
     // The order matters: stop taking requests, let running jobs finish, then close Redis and Postgres.

@@ -8,7 +8,7 @@ import { parseDuration } from '../config/duration.ts';
 
 export interface RunningWorkers {
   workers: Worker[];
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface WorkerOptions {
@@ -68,8 +68,17 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
 
   return {
     workers,
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    /**
+     * Lets running jobs finish for up to `graceMs`, then stops regardless: a job cut short keeps
+     * its lock until it expires and is then taken over by another worker, so nothing is lost.
+     */
+    async close(graceMs = 20_000) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
+        log.warn({ graceMs }, 'jobs still running at shutdown; leaving them for another worker');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
     },
   };
 }
