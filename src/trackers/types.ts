@@ -38,6 +38,52 @@ export interface CheckLine {
 }
 
 /**
+ * What a tracker webhook says happened, normalized to "remote issue X changed". Payloads can be
+ * stale or out of order, so the engine re-reads the issue before acting on a change; the payload
+ * only has to say which issue, and (for imports) which labels it carries.
+ */
+export type InboundChange =
+  | { type: 'issue.changed'; remoteId: string; remoteKey?: string; labels?: string[]; actor?: string; action?: string }
+  | { type: 'issue.deleted'; remoteId: string; remoteKey?: string; actor?: string }
+  | {
+      type: 'comment.created';
+      remoteId: string;
+      remoteKey?: string;
+      commentId: string;
+      /** Markdown. */
+      body: string;
+      actor?: string;
+      /** Trackline's own comment coming back (its marker is on it): never fed back. */
+      fromTrackline: boolean;
+    }
+  | { type: 'ignored'; reason: string };
+
+export type HeaderBag = Record<string, string | undefined>;
+
+/**
+ * A tracker's webhook rules. Runs in the api process, so it holds only the connection's secret
+ * and never calls the tracker.
+ */
+export interface WebhookHandler {
+  /** Checks the signature over the raw bytes as received, in constant time, before any parsing. */
+  verify(headers: HeaderBag, rawBody: Buffer): { ok: true } | { ok: false; reason: string };
+  /** The sender's stable id for this delivery: the same on every redelivery of one event. */
+  dedupKey(headers: HeaderBag, payload: unknown, rawBody: Buffer): string;
+  /** The event's name for the delivery log (`issues.labeled`, `issue.updated`, `jira:issue_updated`). */
+  eventName(headers: HeaderBag, payload: unknown): string;
+  normalize(headers: HeaderBag, payload: unknown): InboundChange[];
+}
+
+/** One page of a poll: issues changed since the cursor, in the tracker's order. */
+export interface PollPage {
+  issues: RemoteIssue[];
+  /** Ids of issues the tracker reports as deleted (where it can say so). */
+  deletedIds?: string[];
+  /** Where the next poll starts once this page is processed (saved durably). */
+  cursor: string;
+}
+
+/**
  * The adapter interface every tracker implements. Fields in and out are in the tracker's
  * vocabulary (state names, label names) but tracker-neutral in shape; ids, HTML and wire formats
  * stay inside the tracker's folder.
@@ -59,4 +105,15 @@ export interface TrackerAdapter {
   addComment(ref: RemoteRef, comment: OutgoingComment, ctx: CallContext): Promise<void>;
   /** Checks credentials and access the way `trackline check` shows them. */
   check(): Promise<CheckLine[]>;
+  /**
+   * Pages of issues changed since `cursor` (null: from the beginning), oldest change first where
+   * the tracker allows. The caller saves each page's cursor after processing it, so a crash
+   * resumes from the last finished page; overlapping pages are fine (the engine deduplicates).
+   */
+  poll(cursor: string | null, ctx: CallContext): AsyncGenerator<PollPage>;
+  /**
+   * Every live issue id, for trackers that send no delete webhook (Plane): mapped issues missing
+   * from it were deleted. Absent where the tracker reports deletes itself.
+   */
+  listIds?(ctx: CallContext): Promise<Set<string>>;
 }
