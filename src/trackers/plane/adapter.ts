@@ -2,7 +2,7 @@ import type { PlaneConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
 import { TrackerError } from '../errors.ts';
-import type { CallContext, CheckLine, OutgoingComment, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
 import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
 import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';
@@ -80,6 +80,33 @@ export class PlaneAdapter implements TrackerAdapter {
       },
       ctx.deliveryId,
     );
+  }
+
+  /**
+   * Plane has no "updated since" filter: list by `-updated_at` and page until past the watermark
+   * (docs/trackers.md 2.2). Pages arrive newest first, so the new watermark is only handed out
+   * with the last page: a crash part-way re-polls from the old one instead of skipping changes.
+   * Equal timestamps are kept (>=): the engine ignores what it has already seen.
+   */
+  async *poll(cursor: string | null, ctx: CallContext): AsyncGenerator<PollPage> {
+    const since = cursor ? Date.parse(cursor) : Number.NEGATIVE_INFINITY;
+    let newest = cursor ?? new Date(0).toISOString();
+    let pageCursor: string | undefined;
+    for (;;) {
+      const page = await this.api.pageIssuesByUpdate(pageCursor, ctx.deliveryId);
+      const fresh = page.results.filter((i) => Date.parse(i.updated_at ?? '') >= since);
+      for (const issue of fresh) if (issue.updated_at && issue.updated_at > newest) newest = issue.updated_at;
+      const reachedOld = fresh.length < page.results.length || !page.next_page_results;
+      const issues = await Promise.all(fresh.map((i) => this.toRemote(i, ctx)));
+      yield { issues, cursor: reachedOld ? newest : (cursor ?? new Date(0).toISOString()) };
+      if (reachedOld) return;
+      pageCursor = page.next_cursor;
+    }
+  }
+
+  /** Plane CE sends no webhook for deletes (docs/trackers.md 1.3): polling compares id lists. */
+  async listIds(ctx: CallContext): Promise<Set<string>> {
+    return new Set(await this.api.listIssueIds(ctx.deliveryId));
   }
 
   async check(): Promise<CheckLine[]> {

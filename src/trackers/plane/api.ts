@@ -38,6 +38,31 @@ export class PlaneApi {
     return out;
   }
 
+  /** One page of work items, most recently updated first (Plane has no "updated since" filter). */
+  async pageIssuesByUpdate(cursor: string | undefined, deliveryId?: string): Promise<PlanePage<PlaneIssue>> {
+    const { data } = await this.http.request<PlanePage<PlaneIssue>>('GET', `${this.project}/work-items/`, {
+      query: { order_by: '-updated_at', per_page: 100, cursor },
+      deliveryId,
+    });
+    return data;
+  }
+
+  /** Every work item id, a page of 100 at a time, asking only for the id field. */
+  async listIssueIds(deliveryId?: string): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10_000; page++) {
+      const { data } = await this.http.request<PlanePage<{ id: string }>>('GET', `${this.project}/work-items/`, {
+        query: { per_page: 100, cursor, fields: 'id' },
+        deliveryId,
+      });
+      ids.push(...data.results.map((r) => r.id));
+      if (!data.next_page_results) break;
+      cursor = data.next_cursor;
+    }
+    return ids;
+  }
+
   listStates(deliveryId?: string) {
     return this.listAll<PlaneState>(`${this.project}/states/`, deliveryId);
   }
