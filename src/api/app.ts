@@ -6,6 +6,9 @@ import { bearerAuth } from './middleware/bearer-auth.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { healthRoutes } from './routes/health.ts';
+import { changesRoutes } from './routes/changes.ts';
+import { conflictsRoutes } from './routes/conflicts.ts';
+import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
 export function createApp(services: ApiServices) {
@@ -17,11 +20,15 @@ export function createApp(services: ApiServices) {
   });
 
   app.route('/', healthRoutes);
+  const handlers = buildWebhookHandlers(services.connections.all());
+  app.route('/webhooks', webhookRoutes([...handlers.keys()], (id) => handlers.get(id)));
 
   const v1 = new Hono<AppEnv>();
   v1.use(bearerAuth({ tokens: services.config.api.tokens }));
   v1.route('/events', eventsRoutes);
   v1.route('/items', itemsRoutes);
+  v1.route('/changes', changesRoutes);
+  v1.route('/conflicts', conflictsRoutes);
   app.route('/v1', v1);
 
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));

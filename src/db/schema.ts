@@ -66,6 +66,12 @@ export const mappings = pgTable(
     lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
     lastError: text('last_error'),
     remoteUpdatedAt: text('remote_updated_at'),
+    /**
+     * Set when a webhook or a poll says the remote issue changed; the next reconcile reads the
+     * remote before diffing and clears it. Kept here rather than in the job so a request to pull
+     * survives being coalesced into an already-queued push, and restarts.
+     */
+    remoteChangedAt: timestamp('remote_changed_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -181,8 +187,12 @@ export const changes = pgTable(
     comment: text('comment'),
     actor: text('actor'),
     at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the signed callback was answered 2xx; null while pending (or with no callback URL). */
+    notifiedAt: timestamp('notified_at', { withTimezone: true }),
+    /** The callback's outcome when not delivered: refused (409) or failed after its retries. */
+    callbackStatus: text('callback_status'),
   },
-  (t) => [index('changes_item').on(t.itemKey)],
+  (t) => [index('changes_item').on(t.itemKey), index('changes_pending_callback').on(t.notifiedAt, t.id)],
 );
 
 /**

@@ -7,12 +7,31 @@ import type { Queues } from '../queues/queues.ts';
  * is not a known permanent failure is that work; re-enqueueing it is harmless because jobs are
  * deduplicated per pair. Recent items are skipped: the api is enqueueing those right now.
  */
-export async function sweepOutbox(sql: Sql, queues: Queues, graceSeconds = 5, limit = 5000): Promise<number> {
+export async function sweepOutbox(sql: Sql, queues: Queues, options: { callbacks: boolean; graceSeconds?: number; limit?: number }): Promise<number> {
+  const graceSeconds = options.graceSeconds ?? 5;
+  const limit = options.limit ?? 5000;
   const rows = await sql<{ connection_id: string; item_key: string }[]>`
     select m.connection_id, m.item_key from mappings m join items i on i.key = m.item_key
-    where i.version > greatest(m.synced_version, m.failed_version)
-      and i.updated_at < now() - make_interval(secs => ${graceSeconds})
+    where (i.version > greatest(m.synced_version, m.failed_version)
+        or (m.remote_changed_at is not null and m.status not in ('remote_deleted', 'deleted', 'error')))
+      and greatest(i.updated_at, m.remote_changed_at) < now() - make_interval(secs => ${graceSeconds})
     order by i.updated_at limit ${limit}`;
   await queues.enqueueReconcile(rows.map((r) => ({ connectionId: r.connection_id, itemKey: r.item_key, reason: 'sweep' as const, readRemote: false })));
-  return rows.length;
+
+  // Webhooks committed but never enqueued (or whose job vanished with a Redis restart).
+  const webhooks = await sql<{ id: string; connection_id: string }[]>`
+    select id, connection_id from deliveries
+    where direction = 'in' and kind = 'webhook' and status = 'received' and created_at < now() - make_interval(secs => ${graceSeconds})
+    order by created_at limit ${limit}`;
+  await queues.enqueueInbound(webhooks.map((w) => ({ deliveryId: w.id, connectionId: w.connection_id })));
+
+  // Changes whose callback never went out.
+  let callbacks: { id: string }[] = [];
+  if (options.callbacks) {
+    callbacks = await sql<{ id: string }[]>`select id from changes
+      where notified_at is null and callback_status is null and at < now() - make_interval(secs => ${graceSeconds * 2})
+      order by id limit ${limit}`;
+    await queues.enqueueCallbacks(callbacks.map((c) => Number(c.id)));
+  }
+  return rows.length + webhooks.length + callbacks.length;
 }

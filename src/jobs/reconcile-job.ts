@@ -19,6 +19,8 @@ export interface ReconcileJobDeps {
   log: Logger;
   /** Minimum time between two syncs of one pair; changes inside it coalesce into one trailing sync. */
   coalesceMs: number;
+  /** Hands new change-feed rows to the orchestrator callback. */
+  notify(changeIds: number[]): Promise<void>;
 }
 
 /**
@@ -45,6 +47,7 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
     try {
       const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId });
       await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
+      await deps.notify(outcome.changeIds);
       if (outcome.pulled.length) await enqueueOthers(deps, data);
       log.debug({ outcome }, 'reconciled');
       return outcome;

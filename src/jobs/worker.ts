@@ -1,8 +1,11 @@
 import { Worker, type Job } from 'bullmq';
 import type { Runtime } from '../runtime.ts';
 import { QUEUE } from '../queues/names.ts';
-import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData } from '../queues/jobs.ts';
+import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundJobData, type PollJobData, type CallbackJobData } from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
+import { createInboundProcessor } from './inbound-job.ts';
+import { createPollProcessor } from './poll-job.ts';
+import { createCallbackProcessor } from './callback-job.ts';
 import { sweepOutbox } from './outbox-sweep.ts';
 import { parseDuration } from '../config/duration.ts';
 
@@ -25,6 +28,11 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
   const prefix = runtime.env.TRACKLINE_REDIS_PREFIX;
 
   const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 30_000;
+  const callbacksOn = Boolean(runtime.config.orchestrator);
+  // New change-feed rows go to the orchestrator's callback when one is configured.
+  const notify = async (changeIds: number[]) => {
+    if (callbacksOn && changeIds.length) await queues.enqueueCallbacks(changeIds);
+  };
   const reconcile = new Worker<ReconcileJobData>(
     QUEUE.reconcile,
     createReconcileProcessor({
@@ -35,6 +43,7 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
       queues,
       log,
       coalesceMs: parseDuration(runtime.config.worker.coalesce_window) ?? 500,
+      notify,
     }),
     {
       connection: redis,
@@ -47,24 +56,45 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
       maxStalledCount: 5,
     },
   );
+  const inbound = new Worker<InboundJobData>(
+    QUEUE.inbound,
+    createInboundProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify }),
+    { connection: redis, prefix, concurrency: 16, lockDuration: lockMs },
+  );
+  const poll = new Worker<PollJobData>(
+    QUEUE.poll,
+    createPollProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify }),
+    // Polls are long and paced by the tracker budget; one per connection at a time is plenty.
+    { connection: redis, prefix, concurrency: 4, lockDuration: Math.max(lockMs, 60_000) },
+  );
+  const callbacks = new Worker<CallbackJobData>(
+    QUEUE.callbacks,
+    createCallbackProcessor({ sql: db.sql, orchestrator: runtime.config.orchestrator, queues, log, timeoutMs: parseDuration(runtime.config.worker.request_timeout) ?? 30_000 }),
+    { connection: redis, prefix, concurrency: 8, lockDuration: lockMs },
+  );
   const maintenance = new Worker<MaintenanceJobData>(
     QUEUE.maintenance,
     async (job: Job<MaintenanceJobData>) => {
       const { task } = MaintenanceJob.parse(job.data);
-      if (task === 'sweep') return { enqueued: await sweepOutbox(db.sql, queues) };
+      if (task === 'sweep') return { enqueued: await sweepOutbox(db.sql, queues, { callbacks: callbacksOn }) };
       return null;
     },
     { connection: redis, prefix, concurrency: 1 },
   );
-  const workers = [reconcile, maintenance] as Worker[];
+  const workers = [reconcile, inbound, poll, callbacks, maintenance] as Worker[];
   for (const w of workers) w.on('error', (error) => log.error({ err: error, queue: w.name }, 'worker error'));
   reconcile.on('failed', (job, error) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, err: error.message }, 'reconcile failed for good');
   });
 
   await queues.scheduleMaintenance(options.sweepEveryMs ?? 10_000);
+  for (const connection of runtime.connections.all()) {
+    // Polling pulls; a push-only connection has nothing to poll for.
+    const every = connection.config.direction === 'push' ? 0 : (parseDuration(connection.config.poll_interval) ?? 0);
+    await queues.schedulePoll(connection.config.id, every);
+  }
   // Work left behind by a crash before this process started is picked up now, not in 10 s.
-  void sweepOutbox(db.sql, queues).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
+  void sweepOutbox(db.sql, queues, { callbacks: callbacksOn }).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
 
   return {
     workers,

@@ -16,5 +16,22 @@ export const ReconcileJob = z.object({
 });
 export type ReconcileJobData = z.infer<typeof ReconcileJob>;
 
+export const InboundJob = z.object({
+  deliveryId: z.string().uuid(),
+  connectionId: z.string(),
+  requestId: z.string().optional(),
+});
+export type InboundJobData = z.infer<typeof InboundJob>;
+
+export const PollJob = z.object({
+  connectionId: z.string(),
+  /** An operator's `trackline sync --pull-only` asks for a poll now, not on the schedule. */
+  reason: z.enum(['schedule', 'operator']).default('schedule'),
+});
+export type PollJobData = z.infer<typeof PollJob>;
+
+export const CallbackJob = z.object({ changeId: z.number().int().positive() });
+export type CallbackJobData = z.infer<typeof CallbackJob>;
+
 export const MaintenanceJob = z.object({ task: z.enum(['sweep']) });
 export type MaintenanceJobData = z.infer<typeof MaintenanceJob>;

@@ -2,6 +2,12 @@
 export const QUEUE = {
   /** One job per (item, connection): read, diff, write. Deduplicated per pair. */
   reconcile: 'reconcile',
+  /** One job per accepted tracker webhook: normalize it, then reconcile or import. */
+  inbound: 'inbound',
+  /** Polls each connection on its `poll_interval` (a BullMQ job scheduler per connection). */
+  poll: 'poll',
+  /** Signed callbacks that tell the orchestrator about remote changes. */
+  callbacks: 'callbacks',
   /** Housekeeping on a schedule: the outbox sweep that re-enqueues work a crash left behind. */
   maintenance: 'maintenance',
 } as const;

@@ -1,7 +1,18 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE } from './names.ts';
-import { ReconcileJob, type ReconcileJobData, MaintenanceJob, type MaintenanceJobData } from './jobs.ts';
+import {
+  ReconcileJob,
+  type ReconcileJobData,
+  MaintenanceJob,
+  type MaintenanceJobData,
+  InboundJob,
+  type InboundJobData,
+  PollJob,
+  type PollJobData,
+  CallbackJob,
+  type CallbackJobData,
+} from './jobs.ts';
 
 export interface QueueSettings {
   prefix: string;
@@ -32,15 +43,80 @@ export function reconcileDedupId(connectionId: string, itemKey: string): string 
 
 export class Queues {
   readonly reconcile: Queue<ReconcileJobData>;
+  readonly inbound: Queue<InboundJobData>;
+  readonly poll: Queue<PollJobData>;
+  readonly callbacks: Queue<CallbackJobData>;
   readonly maintenance: Queue<MaintenanceJobData>;
 
   constructor(connection: Redis | ConnectionOptions, private readonly settings: QueueSettings) {
-    this.reconcile = new Queue(QUEUE.reconcile, { connection, prefix: settings.prefix });
-    this.maintenance = new Queue(QUEUE.maintenance, { connection, prefix: settings.prefix });
+    const options = { connection, prefix: settings.prefix };
+    this.reconcile = new Queue(QUEUE.reconcile, options);
+    this.inbound = new Queue(QUEUE.inbound, options);
+    this.poll = new Queue(QUEUE.poll, options);
+    this.callbacks = new Queue(QUEUE.callbacks, options);
+    this.maintenance = new Queue(QUEUE.maintenance, options);
   }
 
   all(): Queue[] {
-    return [this.reconcile, this.maintenance] as Queue[];
+    return [this.reconcile, this.inbound, this.poll, this.callbacks, this.maintenance] as Queue[];
+  }
+
+  /** One inbound job per webhook delivery; the delivery id as job id makes a re-enqueue a no-op. */
+  async enqueueInbound(jobs: InboundJobData[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.inbound.addBulk(
+      jobs.map((data) => ({
+        name: `${data.connectionId} webhook ${data.deliveryId}`,
+        data: InboundJob.parse(data),
+        opts: {
+          jobId: `in-${data.deliveryId}`,
+          attempts: this.settings.attempts,
+          backoff: { type: 'exponential', delay: this.settings.backoffMs, jitter: 0.5 },
+          removeOnComplete: { age: 3600, count: 1000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+  }
+
+  /** A signed callback per change; retried with backoff for about a day before it is failed. */
+  async enqueueCallbacks(changeIds: number[]): Promise<void> {
+    if (changeIds.length === 0) return;
+    await this.callbacks.addBulk(
+      changeIds.map((changeId) => ({
+        name: `change ${changeId}`,
+        data: CallbackJob.parse({ changeId }),
+        opts: {
+          jobId: `cb-${changeId}`,
+          attempts: 20,
+          backoff: { type: 'exponential', delay: Math.max(1000, this.settings.backoffMs), jitter: 0.5 },
+          removeOnComplete: { age: 3600, count: 1000 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+  }
+
+  /** A poll job scheduler per connection; "0" removes it. */
+  async schedulePoll(connectionId: string, everyMs: number): Promise<void> {
+    const id = `poll:${connectionId}`;
+    if (everyMs <= 0) {
+      await this.poll.removeJobScheduler(id);
+      return;
+    }
+    await this.poll.upsertJobScheduler(
+      id,
+      { every: everyMs },
+      { name: `poll ${connectionId}`, data: PollJob.parse({ connectionId }), opts: { removeOnComplete: 20, removeOnFail: 100 } },
+    );
+  }
+
+  async pollNow(connectionId: string): Promise<void> {
+    await this.poll.add(`poll ${connectionId} (operator)`, PollJob.parse({ connectionId, reason: 'operator' }), {
+      jobId: `poll-now-${connectionId}-${Date.now()}`,
+      removeOnComplete: 20,
+      removeOnFail: 100,
+    });
   }
 
   /**

@@ -19,6 +19,8 @@ import { createRequestLog, redactHeaders, type RequestLog } from './request-log.
 import { RateLimiter, type RateLimitConfig } from './rate-limit.ts';
 import { PlaneApiError, PlaneStore, issueToJson, type PlaneStoreOptions, type SeedProjectInput } from './plane/store.ts';
 import { createPlaneMount } from './plane/routes.ts';
+import { PlaneWebhookSender, type PlaneWebhookSenderOptions } from './plane/webhooks.ts';
+import { createPlaneWebhookControl } from './plane/webhook-control.ts';
 
 export type SandboxEnv = {
   /** Absent when the app is called in-process (app.request) instead of through listen(). */
@@ -53,6 +55,8 @@ export interface SandboxOptions {
   /** Most requests kept in the log (oldest dropped first). */
   logLimit?: number;
   plane?: PlaneStoreOptions & { maxPerPage?: number };
+  /** Retry delay and limits for the Plane webhook sender (no webhooks go out until one is registered). */
+  planeWebhooks?: PlaneWebhookSenderOptions;
 }
 
 export interface ListeningSandbox {
@@ -65,6 +69,8 @@ export interface ListeningSandbox {
 export interface Sandbox {
   app: Hono<SandboxEnv>;
   plane: PlaneStore;
+  /** Plane's outbound webhooks: register receivers, pause, drain, read what was sent. */
+  planeWebhooks: PlaneWebhookSender;
   faults: Faults;
   log: RequestLog;
   rateLimit: RateLimiter;
@@ -78,6 +84,7 @@ const rateLimitSchema = z.union([
 
 export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const plane = new PlaneStore(options.plane);
+  const planeWebhooks = new PlaneWebhookSender(plane, options.planeWebhooks);
   const faults = new Faults();
   const log = createRequestLog(options.logLimit);
   const rateLimit = new RateLimiter(options.rateLimit);
@@ -97,6 +104,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   });
 
   registerControlRoutes(app, { plane, faults, log, rateLimit });
+  app.route('/_sandbox/plane/webhooks', createPlaneWebhookControl(planeWebhooks));
 
   const ownerOf = (path: string) => mounts.find((m) => m.roots.some((r) => path === r || path.startsWith(`${r}/`)));
 
@@ -204,13 +212,14 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     new Promise((resolve) => {
       for (const s of shutdowns) s.abort();
       plane.dispose();
+      planeWebhooks.dispose();
       server.close(() => resolve());
       // Keep-alive sockets would hold close() open until the client lets go; tests want it now.
       server.closeAllConnections?.();
       for (const socket of sockets) socket.destroy();
     });
 
-  return { app, plane, faults, log, rateLimit, listen };
+  return { app, plane, planeWebhooks, faults, log, rateLimit, listen };
 }
 
 interface ControlDeps {

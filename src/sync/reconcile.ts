@@ -4,6 +4,8 @@ import type { CallContext, RemoteIssue } from '../trackers/types.ts';
 import { SYNC_FIELDS, canonical, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
+import { TrackerError } from '../trackers/errors.ts';
+import { markRemoteDeleted } from './remote-events.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -29,10 +31,13 @@ interface MappingState {
   syncedVersion: number;
   commentCursor: number;
   createIntentAt: Date | null;
+  remoteChangedAt: Date | null;
 }
 
 export interface ReconcileOutcome {
-  action: 'created' | 'linked' | 'updated' | 'unchanged' | 'skipped' | 'deleted';
+  action: 'created' | 'linked' | 'updated' | 'unchanged' | 'skipped' | 'deleted' | 'remote_deleted';
+  /** Rows added to the change feed, for the orchestrator's callback. */
+  changeIds: number[];
   remoteKey?: string | null;
   pushed: FieldName[];
   pulled: FieldName[];
@@ -59,7 +64,7 @@ export async function reconcilePair(input: ReconcileInput): Promise<ReconcileOut
     outcome = await reconcileOnce(input, outcome);
     const [row] = await input.sql<{ version: string }[]>`select version from items where key = ${input.itemKey}`;
     // Snapshot semantics: a change that arrived while this pass ran is synced before finishing.
-    if (!row || Number(row.version) <= outcome.version || outcome.action === 'skipped') break;
+    if (!row || Number(row.version) <= outcome.version || outcome.action === 'skipped' || outcome.action === 'remote_deleted') break;
   }
   return outcome!;
 }
@@ -83,8 +88,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     comments: previous?.comments ?? 0,
     version: item?.version ?? 0,
     warnings,
+    changeIds: previous?.changeIds ?? [],
   };
   if (!item || !mapping) return { ...outcome, action: 'skipped' };
+  if (mapping.status === 'remote_deleted') return { ...outcome, action: 'skipped', warnings: [...warnings, 'the remote issue was deleted; the pair no longer syncs'] };
 
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
@@ -132,8 +139,20 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const heldFields = await openConflictFields(sql, itemKey, config.id);
   // Reading the remote before writing costs budget; it is needed only when the remote side can
   // win or be merged, or a remote change is known to be waiting (webhook, poll).
-  const mustRead = remote === null && (input.readRemote || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
-  if (mustRead) remote = await adapter.get(ref, ctx);
+  const mustRead =
+    remote === null && (input.readRemote || mapping.remoteChangedAt !== null || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
+  if (mustRead) {
+    try {
+      remote = await adapter.get(ref, ctx);
+    } catch (error) {
+      // Gone from the tracker (Plane sends no delete webhook): the pair stops, the orchestrator hears.
+      if (error instanceof TrackerError && error.kind === 'not_found') {
+        outcome.changeIds.push(...(await markRemoteDeleted(sql, config.id, ref.id, undefined)));
+        return { ...outcome, action: 'remote_deleted' };
+      }
+      throw error;
+    }
+  }
 
   const plan = planReconcile({
     local,
@@ -154,7 +173,12 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     for (const f of pushedFields) setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
   }
 
-  await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy });
+  const changeId = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy });
+  if (remote && mapping.remoteChangedAt) {
+    // Read and applied: the pull request is served, unless a newer one came in meanwhile.
+    await sql`update mappings set remote_changed_at = null where id = ${mapping.id} and remote_changed_at <= ${mapping.remoteChangedAt}`;
+  }
+  if (changeId) outcome.changeIds.push(changeId);
 
   const cursor = await currentCommentCursor(sql, mapping.id);
   outcome.comments += await deliverComments(sql, connection, itemKey, ref, cursor, ctx);
@@ -200,9 +224,10 @@ async function createExactlyOnce(
 async function applyPlan(
   sql: Sql,
   args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string },
-): Promise<void> {
+): Promise<number | null> {
   const { item, mapping, plan, connectionId, actor } = args;
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
+  let changeId: number | null = null;
   await sql.begin(async (tx) => {
     let version = item.version;
     if (pulled.length) {
@@ -217,8 +242,9 @@ async function applyPlan(
         await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
           values (${item.key}, ${actor}, 'field.pulled', ${connectionId}, ${field}, ${tx.json((change.from ?? null) as never)}, ${tx.json((change.to ?? null) as never)})`;
       }
-      await tx`insert into changes (item_key, connection_id, fields, actor)
-        values (${item.key}, ${connectionId}, ${tx.json(Object.fromEntries(pulled) as never)}, ${actor})`;
+      const [change] = await tx<{ id: string }[]>`insert into changes (item_key, connection_id, fields, actor)
+        values (${item.key}, ${connectionId}, ${tx.json(Object.fromEntries(pulled) as never)}, ${args.remote?.updatedBy ?? actor}) returning id`;
+      changeId = Number(change.id);
       // Other connections carrying the item must now sync the pulled value.
       await tx`update mappings set updated_at = now() where item_key = ${item.key} and connection_id <> ${connectionId}`;
     }
@@ -244,6 +270,7 @@ async function applyPlan(
       remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
       where id = ${mapping.id}`;
   });
+  return changeId;
 }
 
 async function deliverComments(sql: Sql, connection: Connection, itemKey: string, ref: { id: string; key?: string | null }, cursor: number, ctx: CallContext): Promise<number> {
@@ -269,8 +296,8 @@ async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
 }
 
 async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
-  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null }[]>`
-    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at
+  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null; remote_changed_at: Date | null }[]>`
+    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at
     from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
   if (!row) return null;
   return {
@@ -283,6 +310,7 @@ async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Pro
     syncedVersion: Number(row.synced_version),
     commentCursor: Number(row.comment_cursor),
     createIntentAt: row.create_intent_at,
+    remoteChangedAt: row.remote_changed_at,
   };
 }
 

@@ -10,9 +10,10 @@ export type TrackerErrorKind =
   | 'client' // 400/422 and friends: the request is wrong, retrying repeats it
   | 'auth' // 401/403: credentials or permissions, an operator must act
   | 'not_found' // 404: the issue or project is gone
+  | 'not_ready' // what the call needs is not there yet (a project item's issue still being created): retry with backoff
   | 'config'; // Trackline's own config does not fit the tracker (unknown state name...)
 
-const RETRYABLE: ReadonlySet<TrackerErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout']);
+const RETRYABLE: ReadonlySet<TrackerErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout', 'not_ready']);
 
 export class TrackerError extends Error {
   readonly retryable: boolean;

@@ -5,7 +5,8 @@ import type { CallRecorder } from './call-recorder.ts';
 import { HttpClient } from './http-client.ts';
 import { PlaneAdapter } from './plane/adapter.ts';
 import { readPlaneSignals } from './plane/rate-signals.ts';
-import type { TrackerAdapter } from './types.ts';
+import type { TrackerAdapter, WebhookHandler } from './types.ts';
+import { createPlaneWebhookHandler } from './plane/webhook.ts';
 
 export interface AdapterDeps {
   pacers: PacerRegistry;
@@ -54,6 +55,35 @@ export function createAdapter(connection: ConnectionConfig, deps: AdapterDeps): 
     default: {
       const unhandled: never = connection;
       throw new UnsupportedTrackerError(`unknown tracker ${(unhandled as { tracker: string }).tracker}`);
+    }
+  }
+}
+
+/** A handler that refuses every delivery, for trackers whose webhooks this version cannot read. */
+function refusingHandler(reason: string): WebhookHandler {
+  return {
+    verify: () => ({ ok: false, reason }),
+    dedupKey: () => '',
+    eventName: () => 'unsupported',
+    normalize: () => [{ type: 'ignored', reason }],
+  };
+}
+
+/**
+ * The webhook rules for a connection. Built in the api process from config alone (the secret):
+ * verifying and reading a webhook never needs the tracker.
+ */
+export function createWebhookHandler(connection: ConnectionConfig): WebhookHandler {
+  switch (connection.tracker) {
+    case 'plane':
+      return createPlaneWebhookHandler(connection);
+    case 'github':
+    case 'github-project':
+    case 'jira':
+      return refusingHandler(`webhooks for tracker "${connection.tracker}" are not supported by this version yet`);
+    default: {
+      const unhandled: never = connection;
+      return refusingHandler(`unknown tracker ${(unhandled as { tracker: string }).tracker}`);
     }
   }
 }

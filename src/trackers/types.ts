@@ -9,6 +9,8 @@ export interface RemoteIssue {
   url: string;
   fields: FieldValues;
   updatedAt?: string;
+  /** Who last changed it, where the tracker says (for the change feed's actor). */
+  updatedBy?: string;
 }
 
 export interface RemoteRef {

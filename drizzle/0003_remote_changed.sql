@@ -1,0 +1,1 @@
+ALTER TABLE "mappings" ADD COLUMN "remote_changed_at" timestamp with time zone;

@@ -1,0 +1,67 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { parseJson, readRawBody } from '../middleware/raw-body.ts';
+import { recordRejectedWebhook, recordWebhook, redactHeaders } from '../../intake/record-webhook.ts';
+import { createWebhookHandler } from '../../trackers/index.ts';
+import type { WebhookHandler } from '../../trackers/types.ts';
+
+/**
+ * POST /webhooks/{connectionId}: verify the signature over the raw bytes, then parse, then record
+ * durably (deduplicated on the sender's stable id), enqueue, and answer 202. The tracker is never
+ * called here: the inbound job does that.
+ */
+export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) => WebhookHandler | undefined) {
+  const known = new Set(connectionIds);
+  return new Hono<AppEnv>().post('/:connectionId', async (c) => {
+    const { sql, queues, log } = c.var.services;
+    const connectionId = c.req.param('connectionId');
+    if (!known.has(connectionId)) throw new ApiError('not_found', `no connection "${connectionId}"`);
+    const handler = handlerFor(connectionId)!;
+    const headers = Object.fromEntries(c.req.raw.headers.entries());
+    const reject = async (status: 401 | 400 | 413, reason: string) => {
+      await recordRejectedWebhook(sql, { connectionId, reason, status, headers: redactHeaders(headers), requestId: c.var.requestId });
+      log.warn({ connection: connectionId, reason, requestId: c.var.requestId }, 'webhook rejected');
+    };
+
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(c.req.raw);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'payload_too_large') await reject(413, error.message);
+      throw error;
+    }
+    const verdict = handler.verify(headers, raw);
+    if (!verdict.ok) {
+      await reject(401, verdict.reason);
+      throw new ApiError('unauthorized', `webhook signature check failed: ${verdict.reason}`);
+    }
+    let payload: unknown;
+    try {
+      payload = parseJson(raw);
+    } catch (error) {
+      await reject(400, 'signed body is not valid JSON');
+      throw error;
+    }
+    const accepted = await recordWebhook(sql, {
+      connectionId,
+      dedupKey: handler.dedupKey(headers, payload, raw),
+      eventName: handler.eventName(headers, payload),
+      headers: redactHeaders(headers),
+      payload,
+      requestId: c.var.requestId,
+    });
+    if (accepted.duplicate) return c.json({ status: 'duplicate' }, 200);
+    try {
+      await queues.enqueueInbound([{ deliveryId: accepted.deliveryId!, connectionId, requestId: c.var.requestId }]);
+    } catch (error) {
+      // Committed already: the outbox sweep picks up deliveries still "received".
+      log.warn({ err: (error as Error).message, delivery: accepted.deliveryId }, 'enqueue failed after commit; the outbox sweep will pick it up');
+    }
+    return c.json({ status: 'accepted', delivery: accepted.deliveryId }, 202);
+  });
+}
+
+export function buildWebhookHandlers(connections: { config: Parameters<typeof createWebhookHandler>[0] }[]): Map<string, WebhookHandler> {
+  return new Map(connections.map((c) => [c.config.id, createWebhookHandler(c.config)]));
+}

@@ -1,0 +1,106 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Queues } from '../queues/queues.ts';
+import { InboundJob, type InboundJobData } from '../queues/jobs.ts';
+import { createWebhookHandler } from '../trackers/index.ts';
+import type { WebhookHandler } from '../trackers/types.ts';
+import { findMappingByRemote, importRemoteIssue, markRemoteChanged, markRemoteDeleted, recordRemoteComment } from '../sync/remote-events.ts';
+import { TrackerError } from '../trackers/errors.ts';
+
+export interface InboundJobDeps {
+  sql: Sql;
+  connections: ConnectionRegistry;
+  queues: Queues;
+  log: Logger;
+  notify(changeIds: number[]): Promise<void>;
+}
+
+/**
+ * Turns one accepted webhook into work: a change to a mapped issue becomes a reconcile that
+ * re-reads the issue (payloads may be stale or out of order); a delete, a comment or an import
+ * is recorded directly. Anything not acted on is recorded on the delivery with its reason, so
+ * nothing is dropped silently.
+ */
+export function createInboundProcessor(deps: InboundJobDeps) {
+  const handlers = new Map<string, WebhookHandler>();
+  return async (job: Job<InboundJobData>): Promise<Record<string, unknown>> => {
+    const data = InboundJob.parse(job.data);
+    const connection = deps.connections.get(data.connectionId);
+    if (!connection) throw new UnrecoverableError(`connection "${data.connectionId}" is not in the config any more`);
+    const [delivery] = await deps.sql<{ status: string; request: { event: string; headers: Record<string, string>; payload: unknown } }[]>`
+      select status, request from deliveries where id = ${data.deliveryId}`;
+    if (!delivery) throw new UnrecoverableError(`delivery ${data.deliveryId} not found`);
+    if (delivery.status === 'processed' || delivery.status === 'skipped') return { status: delivery.status };
+    await deps.sql`update deliveries set status = 'processing', attempts = ${job.attemptsMade + 1}, updated_at = now() where id = ${data.deliveryId}`;
+
+    let handler = handlers.get(connection.config.id);
+    if (!handler) handlers.set(connection.config.id, (handler = createWebhookHandler(connection.config)));
+    const outcomes: string[] = [];
+    let acted = false;
+    try {
+      for (const change of handler.normalize(delivery.request.headers, delivery.request.payload)) {
+        if (change.type === 'ignored') {
+          outcomes.push(`ignored: ${change.reason}`);
+          continue;
+        }
+        const mapping = await findMappingByRemote(deps.sql, connection.config.id, change.remoteId);
+        if (change.type === 'issue.changed') {
+          if (mapping) {
+            await markRemoteChanged(deps.sql, connection.config.id, mapping.itemKey);
+            await deps.queues.enqueueReconcile([{ connectionId: connection.config.id, itemKey: mapping.itemKey, reason: 'webhook', readRemote: true, requestId: data.requestId }]);
+            outcomes.push(`reconcile ${mapping.itemKey} (${change.remoteKey ?? change.remoteId} changed)`);
+            acted = true;
+          } else if (connection.config.direction === 'push') {
+            outcomes.push(`skipped: ${change.remoteKey ?? change.remoteId} is not mapped and the connection only pushes`);
+          } else {
+            const remote = await connection.adapter().get({ id: change.remoteId, key: change.remoteKey }, { deliveryId: data.deliveryId });
+            const result = await importRemoteIssue(deps.sql, connection, deps.connections.all(), remote);
+            if (result.imported) {
+              await deps.notify(result.changeIds);
+              await enqueueCarriers(deps, result.itemKey, connection.config.id, data.requestId);
+              outcomes.push(`imported ${remote.key} as item ${result.itemKey}`);
+              acted = true;
+            } else outcomes.push(`skipped: ${result.reason}`);
+          }
+        } else if (change.type === 'issue.deleted') {
+          if (!mapping) {
+            outcomes.push(`skipped: deleted ${change.remoteKey ?? change.remoteId} was not mapped`);
+            continue;
+          }
+          const ids = await markRemoteDeleted(deps.sql, connection.config.id, change.remoteId, change.actor);
+          await deps.notify(ids);
+          outcomes.push(`remote deleted: ${mapping.itemKey}`);
+          acted = true;
+        } else if (change.type === 'comment.created') {
+          if (change.fromTrackline) outcomes.push('skipped: Trackline’s own comment coming back');
+          else if (!mapping) outcomes.push(`skipped: comment on unmapped ${change.remoteKey ?? change.remoteId}`);
+          else if (connection.config.direction === 'push') outcomes.push('skipped: the connection only pushes');
+          else {
+            await deps.notify(await recordRemoteComment(deps.sql, connection.config.id, mapping.itemKey, change.body, change.actor));
+            outcomes.push(`comment on ${mapping.itemKey} sent to the orchestrator`);
+            acted = true;
+          }
+        }
+      }
+    } catch (error) {
+      const message = (error as Error).message;
+      const permanent = error instanceof TrackerError && !error.retryable;
+      const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await deps.sql`update deliveries set status = ${final ? 'failed' : 'retrying'}, last_error = ${message}, updated_at = now() where id = ${data.deliveryId}`;
+      if (permanent) throw new UnrecoverableError(message);
+      throw error;
+    }
+    const status = acted ? 'processed' : 'skipped';
+    await deps.sql`update deliveries set status = ${status}, result = ${deps.sql.json({ outcomes } as never)},
+      last_error = ${acted ? null : outcomes.join('; ') || 'nothing to do'}, updated_at = now() where id = ${data.deliveryId}`;
+    deps.log.debug({ delivery: data.deliveryId, outcomes }, 'webhook processed');
+    return { status, outcomes };
+  };
+}
+
+async function enqueueCarriers(deps: InboundJobDeps, itemKey: string, except: string, requestId?: string): Promise<void> {
+  const rows = await deps.sql<{ connection_id: string }[]>`select connection_id from mappings where item_key = ${itemKey} and connection_id <> ${except}`;
+  await deps.queues.enqueueReconcile(rows.map((r) => ({ connectionId: r.connection_id, itemKey, reason: 'sync' as const, readRemote: false, requestId })));
+}

@@ -1,0 +1,118 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Queues } from '../queues/queues.ts';
+import { PollJob, type PollJobData } from '../queues/jobs.ts';
+import type { ReconcileJobData } from '../queues/jobs.ts';
+import { importRemoteIssue, markRemoteChanged, markRemoteDeleted } from '../sync/remote-events.ts';
+import { RateLimitedError } from '../pacing/pacer.ts';
+import { TrackerError } from '../trackers/errors.ts';
+import { DelayedError } from 'bullmq';
+
+export interface PollJobDeps {
+  sql: Sql;
+  connections: ConnectionRegistry;
+  queues: Queues;
+  log: Logger;
+  notify(changeIds: number[]): Promise<void>;
+}
+
+export interface PollCounts {
+  seen: number;
+  unchanged: number;
+  reconciles: number;
+  imported: number;
+  skipped: number;
+  deleted: number;
+}
+
+/**
+ * The safety net for what webhooks miss: reads the issues changed since the connection's durable
+ * cursor, hands changed mapped issues to the same reconcile path as webhooks, imports or skips
+ * unmapped ones, and notices deletions. The cursor is saved after each page, so an interrupted
+ * poll resumes rather than starts over.
+ */
+export function createPollProcessor(deps: PollJobDeps) {
+  return async (job: Job<PollJobData>, token?: string): Promise<PollCounts> => {
+    const { connectionId } = PollJob.parse(job.data);
+    const connection = deps.connections.get(connectionId);
+    if (!connection) throw new UnrecoverableError(`connection "${connectionId}" is not in the config any more`);
+    const counts: PollCounts = { seen: 0, unchanged: 0, reconciles: 0, imported: 0, skipped: 0, deleted: 0 };
+    if (connection.config.direction === 'push') return counts;
+    const adapter = connection.adapter();
+    const [delivery] = await deps.sql<{ id: string }[]>`
+      insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, job_id)
+      values ('in', 'poll', ${connectionId}, ${`job:${job.id}:${job.attemptsMade}`}, 'processing', ${job.attemptsMade + 1}, ${deps.sql.json({ reason: job.data.reason } as never)}, ${job.id ?? null})
+      on conflict (direction, connection_id, dedup_key) do update set status = 'processing', updated_at = now()
+      returning id`;
+    const ctx = { deliveryId: delivery.id };
+    try {
+      const [row] = await deps.sql<{ value: string }[]>`select value from sync_cursors where connection_id = ${connectionId} and name = 'poll'`;
+      let cursor: string | null = row ? (row.value as unknown as string) : null;
+      for await (const page of adapter.poll(cursor, ctx)) {
+        const reconciles: ReconcileJobData[] = [];
+        for (const issue of page.issues) {
+          counts.seen++;
+          const [mapping] = await deps.sql<{ item_key: string; remote_updated_at: string | null; status: string }[]>`
+            select item_key, remote_updated_at, status from mappings where connection_id = ${connectionId} and remote_id = ${issue.id}`;
+          if (mapping) {
+            // Already seen at this timestamp (our own write, or an earlier poll): nothing to do.
+            if (mapping.status === 'remote_deleted' || (issue.updatedAt && mapping.remote_updated_at === issue.updatedAt)) {
+              counts.unchanged++;
+              continue;
+            }
+            await markRemoteChanged(deps.sql, connectionId, mapping.item_key);
+            reconciles.push({ connectionId, itemKey: mapping.item_key, reason: 'poll', readRemote: true });
+            continue;
+          }
+          const result = await importRemoteIssue(deps.sql, connection, deps.connections.all(), issue);
+          if (result.imported) {
+            counts.imported++;
+            await deps.notify(result.changeIds);
+            const others = await deps.sql<{ connection_id: string }[]>`select connection_id from mappings where item_key = ${result.itemKey} and connection_id <> ${connectionId}`;
+            reconciles.push(...others.map((o) => ({ connectionId: o.connection_id, itemKey: result.itemKey, reason: 'sync' as const, readRemote: false })));
+          } else counts.skipped++;
+        }
+        for (const id of page.deletedIds ?? []) {
+          const ids = await markRemoteDeleted(deps.sql, connectionId, id, undefined);
+          if (ids.length) counts.deleted++;
+          await deps.notify(ids);
+        }
+        counts.reconciles += reconciles.length;
+        await deps.queues.enqueueReconcile(reconciles);
+        if (page.cursor !== cursor) {
+          cursor = page.cursor;
+          await deps.sql`insert into sync_cursors (connection_id, name, value) values (${connectionId}, 'poll', ${deps.sql.json(cursor as never)})
+            on conflict (connection_id, name) do update set value = excluded.value, updated_at = now()`;
+        }
+        await job.updateProgress({ ...counts });
+      }
+      if (adapter.listIds) {
+        // Trackers that send no delete webhook: a mapped issue missing from the live ids is gone.
+        const live = await adapter.listIds(ctx);
+        const mapped = await deps.sql<{ remote_id: string }[]>`select remote_id from mappings
+          where connection_id = ${connectionId} and remote_id is not null and status not in ('remote_deleted', 'deleted')`;
+        for (const { remote_id } of mapped) {
+          if (live.has(remote_id)) continue;
+          const ids = await markRemoteDeleted(deps.sql, connectionId, remote_id, undefined);
+          if (ids.length) counts.deleted++;
+          await deps.notify(ids);
+        }
+      }
+      await deps.sql`update deliveries set status = 'succeeded', result = ${deps.sql.json(counts as never)}, updated_at = now() where id = ${delivery.id}`;
+      return counts;
+    } catch (error) {
+      const message = (error as Error).message;
+      await deps.sql`update deliveries set status = 'failed', last_error = ${message}, result = ${deps.sql.json(counts as never)}, updated_at = now() where id = ${delivery.id}`;
+      const wait = error instanceof RateLimitedError ? error.waitMs : error instanceof TrackerError && error.kind === 'rate_limited' ? (error.details.retryAfterMs ?? 60_000) : null;
+      if (wait !== null && token) {
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
+      // The next scheduled poll tries again from the saved cursor; a permanent error needs a person.
+      if (error instanceof TrackerError && !error.retryable) throw new UnrecoverableError(message);
+      throw error;
+    }
+  };
+}
