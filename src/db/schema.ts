@@ -171,6 +171,12 @@ export const conflicts = pgTable(
     reason: text('reason'),
     createdAt: createdAt(),
     resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    /**
+     * When the pair's reconcile carried the resolution out. Only the reconcile changes a pair's
+     * base (it runs one at a time per pair), so an operator's resolution is recorded here first
+     * and applied by the next reconcile, never written into the base from the api.
+     */
+    appliedAt: timestamp('applied_at', { withTimezone: true }),
   },
   (t) => [index('conflicts_status').on(t.status, t.id), index('conflicts_item').on(t.itemKey, t.connectionId)],
 );

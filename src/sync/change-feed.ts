@@ -60,9 +60,14 @@ export async function refuseChange(sql: Sql, change: ChangeEntry): Promise<numbe
       const revert = Object.fromEntries(fields.map(([f, c]) => [f, c.from]));
       await tx`update items set desired = desired || ${tx.json(revert as never)}, version = version + 1, updated_at = now() where key = ${change.key}`;
     }
+    // The remote value is kept in the tracker's vocabulary, as conflicts found by the diff are:
+    // after the pull it is what the base's remote half holds.
+    const [mapping] = await tx<{ base: { remote: Record<string, unknown> } | null }[]>`
+      select base from mappings where item_key = ${change.key} and connection_id = ${change.connection}`;
     for (const [field, c] of fields) {
+      const remoteValue = mapping?.base?.remote[field] ?? c.to ?? null;
       await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, reason)
-        values (${change.key}, ${change.connection}, ${field}, ${tx.json((c.from ?? null) as never)}, ${tx.json((c.from ?? null) as never)}, ${tx.json((c.to ?? null) as never)}, 'open',
+        values (${change.key}, ${change.connection}, ${field}, ${tx.json((c.from ?? null) as never)}, ${tx.json((c.from ?? null) as never)}, ${tx.json(remoteValue as never)}, 'open',
           ${`the orchestrator refused change ${change.id} (409); waiting for a resolution`})`;
       await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
         values (${change.key}, 'orchestrator', 'change.refused', ${change.connection}, ${field}, ${tx.json((c.to ?? null) as never)}, ${tx.json((c.from ?? null) as never)}, ${tx.json({ change: change.id } as never)})`;

@@ -6,6 +6,7 @@ import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
 import { TrackerError } from '../trackers/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
+import { applyResolutions, pendingResolutions } from './resolve-conflict.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -80,7 +81,8 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const item = await loadItem(sql, itemKey);
   const mapping = await loadMapping(sql, itemKey, config.id);
   const outcome: ReconcileOutcome = {
-    action: 'unchanged',
+    // A later pass that finds nothing new keeps what an earlier pass did.
+    action: previous && previous.action !== 'unchanged' ? previous.action : 'unchanged',
     remoteKey: mapping?.remoteKey,
     pushed: previous?.pushed ?? [],
     pulled: previous?.pulled ?? [],
@@ -137,10 +139,14 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
 
   const ref = { id: mapping.remoteId ?? remote!.id, key: mapping.remoteKey ?? remote?.key };
   const heldFields = await openConflictFields(sql, itemKey, config.id);
+  // Operators' resolutions are carried out here, inside the pair's one-at-a-time reconcile.
+  const resolutions = await pendingResolutions(sql, itemKey, config.id);
+  if (resolutions.length) base = applyResolutions(base, item.desired as Record<string, unknown>, resolutions, connection.translate);
   // Reading the remote before writing costs budget; it is needed only when the remote side can
   // win or be merged, or a remote change is known to be waiting (webhook, poll).
   const mustRead =
-    remote === null && (input.readRemote || mapping.remoteChangedAt !== null || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
+    remote === null &&
+    (input.readRemote || resolutions.length > 0 || mapping.remoteChangedAt !== null || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
   if (mustRead) {
     try {
       remote = await adapter.get(ref, ctx);
@@ -173,9 +179,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     for (const f of pushedFields) setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
   }
 
-  const changeId = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy });
+  const changeId = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy, resolutionIds: resolutions.map((r) => r.id) });
   if (remote && mapping.remoteChangedAt) {
-    // Read and applied: the pull request is served, unless a newer one came in meanwhile.
+    // Read and applied: the pull request is served, unless a newer one came in meanwhile (the
+    // flag is stored at millisecond precision so it compares equal to the JS Date read back).
     await sql`update mappings set remote_changed_at = null where id = ${mapping.id} and remote_changed_at <= ${mapping.remoteChangedAt}`;
   }
   if (changeId) outcome.changeIds.push(changeId);
@@ -223,7 +230,7 @@ async function createExactlyOnce(
 
 async function applyPlan(
   sql: Sql,
-  args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string },
+  args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string; resolutionIds: number[] },
 ): Promise<number | null> {
   const { item, mapping, plan, connectionId, actor } = args;
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
@@ -254,14 +261,15 @@ async function applyPlan(
     }
     for (const c of plan.conflicts) {
       const open = c.outcome === 'open';
-      await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, resolution, resolved_by, resolved_at, reason)
+      await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, resolution, resolved_by, resolved_at, applied_at, reason)
         values (${item.key}, ${connectionId}, ${c.field}, ${tx.json((c.base ?? null) as never)}, ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)},
-          ${open ? 'open' : 'resolved'}, ${open ? null : c.outcome}, ${open ? null : `strategy:${c.strategy}`}, ${open ? null : new Date()},
+          ${open ? 'open' : 'resolved'}, ${open ? null : c.outcome}, ${open ? null : `strategy:${c.strategy}`}, ${open ? null : new Date()}, ${open ? null : new Date()},
           ${open ? 'both sides changed; waiting for an operator (manual strategy)' : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`})`;
       await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
         values (${item.key}, ${open ? actor : `strategy:${c.strategy}`}, ${open ? 'conflict.opened' : 'conflict.resolved'}, ${connectionId}, ${c.field},
           ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)}, ${tx.json({ base: c.base ?? null, outcome: c.outcome } as never)})`;
     }
+    if (args.resolutionIds.length) await tx`update conflicts set applied_at = now() where id in ${tx(args.resolutionIds)}`;
     const hasOpen = plan.conflicts.some((c) => c.outcome === 'open');
     // A pull made a new version that this pass already agrees with: record that version as synced.
     await tx`update mappings set base = ${tx.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${pulled.length ? version : item.version}),

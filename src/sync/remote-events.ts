@@ -22,7 +22,7 @@ export async function findMappingByRemote(sql: Sql, connectionId: string, remote
 
 /** A webhook or a poll says the remote issue changed: the pair's next reconcile reads it. */
 export async function markRemoteChanged(sql: Sql, connectionId: string, itemKey: string): Promise<void> {
-  await sql`update mappings set remote_changed_at = now(), updated_at = now() where connection_id = ${connectionId} and item_key = ${itemKey}`;
+  await sql`update mappings set remote_changed_at = date_trunc('milliseconds', now()), updated_at = now() where connection_id = ${connectionId} and item_key = ${itemKey}`;
 }
 
 /** The issue is gone from the tracker: stop syncing the pair and tell the orchestrator, once. */

@@ -7,6 +7,7 @@ import { createApp } from '../../src/api/app.ts';
 import { startWorkers, type RunningWorkers } from '../../src/jobs/worker.ts';
 import { createSandbox } from '../../src/sandbox/server.ts';
 import { createLogger } from '../../src/support/logger.ts';
+import { serve } from '@hono/node-server';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,6 +30,8 @@ export interface Harness {
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   postEvents(body: unknown, headers?: Record<string, string>): Promise<Response>;
   startWorkers(concurrency?: number): Promise<RunningWorkers>;
+  /** Serves the api over HTTP (for webhooks the sandbox sends); answers its base URL. */
+  listenApi(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -99,6 +102,8 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     queues: runtime.queues,
     log: runtime.log,
   });
+  let apiServer: ReturnType<typeof serve> | undefined;
+  let apiUrl = '';
   const harness: Harness = {
     runtime,
     app,
@@ -121,7 +126,21 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       harness.workers = await startWorkers(runtime, { sweepEveryMs: 1000, concurrency: concurrency ?? options.concurrency });
       return harness.workers;
     },
+    async listenApi() {
+      if (apiServer) return apiUrl;
+      await new Promise<void>((resolve) => {
+        apiServer = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+          apiUrl = `http://127.0.0.1:${info.port}`;
+          resolve();
+        });
+      });
+      return apiUrl;
+    },
     async close() {
+      if (apiServer) {
+        (apiServer as unknown as { closeAllConnections(): void }).closeAllConnections();
+        await new Promise<void>((r) => apiServer!.close(() => r()));
+      }
       await harness.workers?.close();
       await runtime.close();
       await listening.close();

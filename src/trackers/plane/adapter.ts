@@ -142,7 +142,15 @@ export class PlaneAdapter implements TrackerAdapter {
   }
 
   private async toRemote(issue: PlaneIssue, ctx: CallContext): Promise<RemoteIssue> {
-    await this.catalog.loadAll(ctx);
+    const idOf = (v: string | { id: string }) => (typeof v === 'string' ? v : v.id);
+    await this.catalog.ensureKnown(
+      {
+        states: issue.state ? [issue.state] : [],
+        labels: (issue.labels ?? []).filter((l) => typeof l === 'string').map(idOf),
+        members: (issue.assignees ?? []).map(idOf),
+      },
+      ctx,
+    );
     const project = await this.catalog.getProject(ctx);
     const key = planeIdentifier(project.identifier, issue.sequence_id);
     return {

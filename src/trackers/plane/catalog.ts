@@ -33,6 +33,22 @@ export class PlaneCatalog {
     await Promise.all([this.loadStates(ctx), this.loadLabels(ctx), this.loadMembers(ctx), this.getProject(ctx)]);
   }
 
+  /**
+   * Makes sure every id an issue refers to has a name: a state, label or member added in Plane
+   * after the cache was filled would otherwise read back as a bare uuid (and look like a change).
+   */
+  async ensureKnown(ids: { states: string[]; labels: string[]; members: string[] }, ctx: CallContext): Promise<void> {
+    await this.loadAll(ctx);
+    const reloads: Promise<unknown>[] = [];
+    if (ids.states.some((id) => !this.stateNames.has(id))) reloads.push(this.loadStates(ctx, true));
+    if (ids.labels.some((id) => !this.labelNames.has(id))) reloads.push(this.loadLabels(ctx, true));
+    if (ids.members.some((id) => !this.memberNames.has(id))) {
+      this.members = undefined;
+      reloads.push(this.loadMembers(ctx));
+    }
+    await Promise.all(reloads);
+  }
+
   private loadStates(ctx: CallContext, fresh = false): Promise<PlaneState[]> {
     if (fresh || !this.states) {
       this.states = this.api.listStates(ctx.deliveryId).then((list) => {

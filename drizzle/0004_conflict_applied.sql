@@ -1,0 +1,1 @@
+ALTER TABLE "conflicts" ADD COLUMN "applied_at" timestamp with time zone;
