@@ -8,6 +8,8 @@ import { itemsRoutes } from './routes/items.ts';
 import { healthRoutes } from './routes/health.ts';
 import { changesRoutes } from './routes/changes.ts';
 import { conflictsRoutes } from './routes/conflicts.ts';
+import { deliveriesRoutes } from './routes/deliveries.ts';
+import { connectionsRoutes } from './routes/connections.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
@@ -29,6 +31,8 @@ export function createApp(services: ApiServices) {
   v1.route('/items', itemsRoutes);
   v1.route('/changes', changesRoutes);
   v1.route('/conflicts', conflictsRoutes);
+  v1.route('/deliveries', deliveriesRoutes);
+  v1.route('/connections', connectionsRoutes);
   app.route('/v1', v1);
 
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));

@@ -117,6 +117,8 @@ export const deliveries = pgTable(
     lastError: text('last_error'),
     request: jsonb('request').$type<Record<string, unknown>>(),
     result: jsonb('result').$type<Record<string, unknown>>(),
+    /** One entry per attempt: when it started and ended, how it ended (tracker calls are matched by time). */
+    attemptLog: jsonb('attempt_log').$type<Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>>().notNull().default([]),
     jobId: text('job_id'),
     requestId: text('request_id'),
     createdAt: createdAt(),

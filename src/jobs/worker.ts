@@ -1,11 +1,12 @@
 import { Worker, type Job } from 'bullmq';
 import type { Runtime } from '../runtime.ts';
 import { QUEUE } from '../queues/names.ts';
-import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundJobData, type PollJobData, type CallbackJobData } from '../queues/jobs.ts';
+import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundJobData, type PollJobData, type CallbackJobData, type PlanJobData } from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
 import { createInboundProcessor } from './inbound-job.ts';
 import { createPollProcessor } from './poll-job.ts';
 import { createCallbackProcessor } from './callback-job.ts';
+import { createPlanProcessor } from './plan-job.ts';
 import { sweepOutbox } from './outbox-sweep.ts';
 import { parseDuration } from '../config/duration.ts';
 
@@ -81,7 +82,13 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
     },
     { connection: redis, prefix, concurrency: 1 },
   );
-  const workers = [reconcile, inbound, poll, callbacks, maintenance] as Worker[];
+  const plans = new Worker<PlanJobData>(QUEUE.plans, createPlanProcessor({ sql: db.sql, connections: runtime.connections }), {
+    connection: redis,
+    prefix,
+    concurrency: 2,
+    lockDuration: Math.max(lockMs, 60_000),
+  });
+  const workers = [reconcile, inbound, poll, callbacks, plans, maintenance] as Worker[];
   for (const w of workers) w.on('error', (error) => log.error({ err: error, queue: w.name }, 'worker error'));
   reconcile.on('failed', (job, error) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, err: error.message }, 'reconcile failed for good');

@@ -33,5 +33,13 @@ export type PollJobData = z.infer<typeof PollJob>;
 export const CallbackJob = z.object({ changeId: z.number().int().positive() });
 export type CallbackJobData = z.infer<typeof CallbackJob>;
 
+export const PlanJob = z.object({
+  connectionId: z.string(),
+  direction: z.enum(['push', 'pull', 'both']).default('both'),
+  /** At most this many items are planned (the plan is for reading, not a full export). */
+  limit: z.number().int().positive().max(10_000).default(1000),
+});
+export type PlanJobData = z.infer<typeof PlanJob>;
+
 export const MaintenanceJob = z.object({ task: z.enum(['sweep']) });
 export type MaintenanceJobData = z.infer<typeof MaintenanceJob>;

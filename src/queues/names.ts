@@ -8,6 +8,8 @@ export const QUEUE = {
   poll: 'poll',
   /** Signed callbacks that tell the orchestrator about remote changes. */
   callbacks: 'callbacks',
+  /** Dry-run sync plans, asked for by an operator and computed by a worker (which may read trackers). */
+  plans: 'plans',
   /** Housekeeping on a schedule: the outbox sweep that re-enqueues work a crash left behind. */
   maintenance: 'maintenance',
 } as const;

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE } from './names.ts';
 import {
@@ -12,6 +12,8 @@ import {
   type PollJobData,
   CallbackJob,
   type CallbackJobData,
+  PlanJob,
+  type PlanJobData,
 } from './jobs.ts';
 
 export interface QueueSettings {
@@ -47,18 +49,35 @@ export class Queues {
   readonly poll: Queue<PollJobData>;
   readonly callbacks: Queue<CallbackJobData>;
   readonly maintenance: Queue<MaintenanceJobData>;
+  readonly plans: Queue<PlanJobData>;
+  private planEvents?: QueueEvents;
 
-  constructor(connection: Redis | ConnectionOptions, private readonly settings: QueueSettings) {
+  constructor(private readonly connection: Redis | ConnectionOptions, private readonly settings: QueueSettings) {
     const options = { connection, prefix: settings.prefix };
     this.reconcile = new Queue(QUEUE.reconcile, options);
     this.inbound = new Queue(QUEUE.inbound, options);
     this.poll = new Queue(QUEUE.poll, options);
     this.callbacks = new Queue(QUEUE.callbacks, options);
     this.maintenance = new Queue(QUEUE.maintenance, options);
+    this.plans = new Queue(QUEUE.plans, options);
   }
 
   all(): Queue[] {
-    return [this.reconcile, this.inbound, this.poll, this.callbacks, this.maintenance] as Queue[];
+    return [this.reconcile, this.inbound, this.poll, this.callbacks, this.plans, this.maintenance] as Queue[];
+  }
+
+  /** Asks a worker for a dry-run plan and waits for it (QueueEvents needs its own blocking connection). */
+  async planSync(data: { connectionId: string; direction: 'push' | 'pull' | 'both'; limit?: number }, timeoutMs: number): Promise<Record<string, unknown>> {
+    if (!this.planEvents) {
+      const blocking = 'duplicate' in this.connection ? this.connection.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false }) : this.connection;
+      this.planEvents = new QueueEvents(QUEUE.plans, { connection: blocking, prefix: this.settings.prefix });
+      await this.planEvents.waitUntilReady();
+    }
+    const job = await this.plans.add(`plan ${data.connectionId} (${data.direction})`, PlanJob.parse(data), {
+      removeOnComplete: { age: 3600, count: 100 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+    return job.waitUntilFinished(this.planEvents, timeoutMs);
   }
 
   /** One inbound job per webhook delivery; the delivery id as job id makes a re-enqueue a no-op. */
@@ -148,6 +167,7 @@ export class Queues {
   }
 
   async close(): Promise<void> {
+    await this.planEvents?.close();
     await Promise.all(this.all().map((q) => q.close()));
   }
 }

@@ -297,13 +297,13 @@ async function currentCommentCursor(sql: Sql, mappingId: number): Promise<number
   return Number(row?.comment_cursor ?? 0);
 }
 
-async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
+export async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
   const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
     select key, kind, desired, version, deleted_at from items where key = ${key}`;
   return row ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null } : null;
 }
 
-async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
+export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
   const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null; remote_changed_at: Date | null }[]>`
     select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at
     from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
@@ -336,7 +336,7 @@ async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, bas
     status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
 }
 
-async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
+export async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
   const rows = await sql<{ field: FieldName }[]>`select distinct field from conflicts where item_key = ${itemKey} and connection_id = ${connectionId} and status = 'open'`;
   return new Set(rows.map((r) => r.field));
 }
@@ -345,13 +345,13 @@ export async function audit(sql: Sql, itemKey: string, actor: string, action: st
   await sql`insert into activity (item_key, actor, action, connection_id, detail) values (${itemKey}, ${actor}, ${action}, ${connectionId}, ${sql.json(detail as never)})`;
 }
 
-function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {
+export function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {
   const out: FieldValues = {};
   for (const f of SYNC_FIELDS) if (supported.has(f) && values[f] !== undefined) (out as Record<string, unknown>)[f] = canonical(f, values[f] as never);
   return out;
 }
 
-function translateAll(connection: Connection, values: FieldValues, dir: 'toLocal' | 'toRemote'): FieldValues {
+export function translateAll(connection: Connection, values: FieldValues, dir: 'toLocal' | 'toRemote'): FieldValues {
   const out: FieldValues = {};
   for (const f of SYNC_FIELDS) {
     if (values[f] === undefined) continue;
