@@ -10,6 +10,7 @@ import { changesRoutes } from './routes/changes.ts';
 import { conflictsRoutes } from './routes/conflicts.ts';
 import { deliveriesRoutes } from './routes/deliveries.ts';
 import { connectionsRoutes } from './routes/connections.ts';
+import { docsRoutes } from './routes/docs.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
@@ -22,6 +23,7 @@ export function createApp(services: ApiServices) {
   });
 
   app.route('/', healthRoutes);
+  app.route('/', docsRoutes());
   const handlers = buildWebhookHandlers(services.connections.all());
   app.route('/webhooks', webhookRoutes([...handlers.keys()], (id) => handlers.get(id)));
 
