@@ -3,6 +3,10 @@ import { runServe } from './serve-command.ts';
 import { runMigrate } from './migrate-command.ts';
 import { runCheck } from './check-command.ts';
 import { runSandbox } from './sandbox-command.ts';
+import { runSync } from './sync-command.ts';
+import { runStatus } from './status-command.ts';
+import { runResolve } from './resolve-command.ts';
+import { runReplay } from './replay-command.ts';
 
 export interface Command {
   summary: string;
@@ -42,6 +46,41 @@ export const commands: Record<string, Command> = {
     usage: 'Usage: trackline check [--connection ID]\n\nPrints one line per check: ✓ ok, ✗ failed with what to do. Exit 1 when any check fails.',
     options: { connection: { type: 'string' } },
     run: (v) => runCheck(v.connection as string | undefined),
+  },
+  sync: {
+    summary: 'sync every item of one or all connections now (--dry-run prints the plan)',
+    usage:
+      'Usage: trackline sync [--connection ID] [--push-only|--pull-only] [--dry-run] [--restart] [--batch N]\n\n' +
+      '--dry-run   print what would change, item by item and field by field; writes nothing\n' +
+      '--restart   ignore the checkpoint an interrupted sync left and start from the first item\n' +
+      'A real sync shows progress with an ETA and resumes after an interruption. Exit 1 if any item failed.',
+    options: {
+      connection: { type: 'string' },
+      'push-only': { type: 'boolean' },
+      'pull-only': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      restart: { type: 'boolean' },
+      batch: { type: 'string' },
+    },
+    run: (v) => runSync(v),
+  },
+  status: {
+    summary: 'connections, pending work and failures at a glance (--conflicts lists open ones)',
+    usage: 'Usage: trackline status [--conflicts]',
+    options: { conflicts: { type: 'boolean' } },
+    run: (v) => runStatus(v),
+  },
+  resolve: {
+    summary: 'resolve an open conflict with the local or the remote value',
+    usage: 'Usage: trackline resolve ID --use local|remote [--as NAME]\n\nThe decision is recorded as operator:NAME (default: $USER).',
+    options: { use: { type: 'string' }, as: { type: 'string' } },
+    run: (v, p) => runResolve(v, p),
+  },
+  replay: {
+    summary: 'run a delivery again (a failed sync, webhook or callback)',
+    usage: 'Usage: trackline replay DELIVERY_ID [--as NAME]',
+    options: { as: { type: 'string' } },
+    run: (v, p) => runReplay(v, p),
   },
   sandbox: {
     summary: 'serve Plane-compatible tracker APIs in memory, for tests and first runs',

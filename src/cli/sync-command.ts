@@ -1,0 +1,156 @@
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { startWorkers } from '../jobs/worker.ts';
+import { planConnection } from '../jobs/plan-job.ts';
+import type { PairPlan } from '../sync/dry-run.ts';
+import { CliError, UsageError } from './errors.ts';
+import { Progress } from './progress.ts';
+
+interface SyncOptions {
+  connection?: string;
+  direction: 'push' | 'pull' | 'both';
+  dryRun: boolean;
+  restart: boolean;
+  batch: number;
+}
+
+export function parseSyncOptions(values: Record<string, string | boolean | undefined>): SyncOptions {
+  if (values['push-only'] && values['pull-only']) throw new UsageError('--push-only and --pull-only exclude each other');
+  const batch = values.batch === undefined ? 50 : Number(values.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1000) throw new UsageError('--batch must be 1-1000');
+  return {
+    connection: values.connection as string | undefined,
+    direction: values['push-only'] ? 'push' : values['pull-only'] ? 'pull' : 'both',
+    dryRun: Boolean(values['dry-run']),
+    restart: Boolean(values.restart),
+    batch,
+  };
+}
+
+/**
+ * `trackline sync`: a full sync of one or all connections. A dry run prints the plan, item by
+ * item and field by field, and writes nothing. A real run goes through the queue (an in-process
+ * worker joins any running ones, so two reconciles of one pair still never overlap), in item-key
+ * order and in batches, saving a checkpoint after each batch: an interrupted sync resumes there.
+ */
+export async function runSync(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const options = parseSyncOptions(values);
+  const runtime = await createRuntime({ role: 'cli' });
+  try {
+    const connections = runtime.connections.all().filter((c) => !options.connection || c.config.id === options.connection);
+    if (options.connection && connections.length === 0) throw new CliError(`no connection "${options.connection}" in ${runtime.env.TRACKLINE_CONFIG}`);
+    if (connections.length === 0) throw new CliError(`no connections configured in ${runtime.env.TRACKLINE_CONFIG}`);
+    if (options.dryRun) return await dryRun(runtime, connections.map((c) => c.config.id), options);
+    return await realRun(runtime, connections.map((c) => c.config.id), options);
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function dryRun(runtime: Runtime, ids: string[], options: SyncOptions): Promise<number> {
+  let failed = 0;
+  for (const id of ids) {
+    const progress = new Progress(`planning ${id}`, 0);
+    const plan = await planConnection(runtime.db.sql, runtime.connections, { connectionId: id, direction: options.direction, limit: 10_000 }, (done, total) => {
+      progress.setTotal(total);
+      progress.update(done);
+    });
+    progress.done(plan.planned + plan.errors.length);
+    console.log(`${id}: ${plan.changes} of ${plan.planned} items would change (dry run: nothing was written)`);
+    for (const item of plan.items) printPlan(item);
+    for (const e of plan.errors) console.log(`  ✗ ${e.key}: ${e.error}`);
+    failed += plan.errors.length;
+  }
+  return failed ? 1 : 0;
+}
+
+function printPlan(plan: PairPlan): void {
+  const where = plan.remoteKey ? ` ${plan.remoteKey}` : '';
+  console.log(`  ${plan.itemKey}: ${plan.action}${where}${plan.note ? ` (${plan.note})` : ''}`);
+  const show = (v: unknown) => (v === null || v === undefined ? '∅' : JSON.stringify(v));
+  for (const [field, c] of Object.entries(plan.push)) console.log(`    push ${field}: ${show(c?.from)} → ${show(c?.to)}`);
+  for (const [field, c] of Object.entries(plan.pull)) console.log(`    pull ${field}: ${show(c?.from)} → ${show(c?.to)}`);
+  for (const c of plan.conflicts) console.log(`    conflict ${c.field}: local ${show(c.local)} vs remote ${show(c.remote)} → ${c.outcome === 'open' ? 'left open (manual)' : `${c.strategy} takes ${c.outcome}`}`);
+  if (plan.comments) console.log(`    ${plan.comments} comment(s) to post`);
+}
+
+async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): Promise<number> {
+  const { sql } = runtime.db;
+  const workers = await startWorkers(runtime, { sweepEveryMs: 10_000 });
+  let failedTotal = 0;
+  try {
+    for (const id of ids) {
+      const config = runtime.connections.get(id)!.config;
+      const push = options.direction !== 'pull' && config.direction !== 'pull';
+      const pull = options.direction !== 'push' && config.direction !== 'push';
+      if (pull) await pullNow(runtime, id);
+      if (!push) continue;
+      const checkpointName = 'cli-sync';
+      if (options.restart) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      const [saved] = await sql<{ value: { after: string } }[]>`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      let after = saved?.value.after ?? '';
+      const [{ total }] = await sql<{ total: number }[]>`select count(*)::int as total from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted')`;
+      const [{ before }] = await sql<{ before: number }[]>`select count(*)::int as before from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') and item_key <= ${after}`;
+      if (after) console.log(`${id}: resuming after "${after}" (${before} of ${total} done earlier; --restart starts over)`);
+      const progress = new Progress(`syncing ${id}`, total);
+      let done = before;
+      let failed = 0;
+      for (;;) {
+        const batch = await sql<{ item_key: string; version: string }[]>`
+          select m.item_key, i.version from mappings m join items i on i.key = m.item_key
+          where m.connection_id = ${id} and m.status not in ('deleted', 'remote_deleted') and m.item_key > ${after}
+          order by m.item_key limit ${options.batch}`;
+        if (batch.length === 0) break;
+        await runtime.queues.enqueueReconcile(batch.map((b) => ({ connectionId: id, itemKey: b.item_key, reason: 'sync' as const, readRemote: pull })));
+        failed += await waitForBatch(runtime, id, batch.map((b) => ({ key: b.item_key, version: Number(b.version) })), () => progress.update(done, failed ? `${failed} failed` : ''));
+        done += batch.length;
+        after = batch[batch.length - 1].item_key;
+        await sql`insert into sync_cursors (connection_id, name, value) values (${id}, ${checkpointName}, ${sql.json({ after } as never)})
+          on conflict (connection_id, name) do update set value = excluded.value, updated_at = now()`;
+        progress.update(done, failed ? `${failed} failed` : '');
+      }
+      progress.done(done, failed ? `${failed} failed` : '');
+      await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      console.log(`${id}: ${done - failed} synced, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`);
+      failedTotal += failed;
+    }
+  } finally {
+    await workers.close(5_000);
+  }
+  return failedTotal ? 1 : 0;
+}
+
+/** Waits until every pair of the batch is synced at (at least) its version, or failed for good. */
+async function waitForBatch(runtime: Runtime, id: string, batch: { key: string; version: number }[], tick: () => void): Promise<number> {
+  const keys = batch.map((b) => b.key);
+  for (;;) {
+    const rows = await runtime.db.sql<{ item_key: string; synced_version: string; failed_version: string; status: string }[]>`
+      select item_key, synced_version, failed_version, status from mappings where connection_id = ${id} and item_key in ${runtime.db.sql(keys)}`;
+    const want = new Map(batch.map((b) => [b.key, b.version]));
+    let failed = 0;
+    const settled = rows.every((r) => {
+      const v = want.get(r.item_key)!;
+      if (Number(r.failed_version) >= v && r.status === 'error') {
+        failed++;
+        return true;
+      }
+      return Number(r.synced_version) >= v || r.status === 'unmapped';
+    });
+    if (settled) return failed;
+    tick();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function pullNow(runtime: Runtime, id: string): Promise<void> {
+  const progress = new Progress(`pulling ${id}`, 1);
+  await runtime.queues.pollNow(id);
+  for (;;) {
+    const counts = await runtime.queues.poll.getJobCounts('waiting', 'active', 'delayed');
+    if (counts.waiting + counts.active + counts.delayed === 0) break;
+    progress.update(0, 'polling');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const [last] = await runtime.db.sql<{ status: string; result: Record<string, number> | null; last_error: string | null }[]>`
+    select status, result, last_error from deliveries where connection_id = ${id} and kind = 'poll' order by created_at desc limit 1`;
+  progress.done(1, last ? `${last.status}${last.result ? ` ${JSON.stringify(last.result)}` : ''}${last.last_error ? `: ${last.last_error}` : ''}` : 'done');
+}
