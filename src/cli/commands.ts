@@ -7,6 +7,7 @@ import { runSync } from './sync-command.ts';
 import { runStatus } from './status-command.ts';
 import { runResolve } from './resolve-command.ts';
 import { runReplay } from './replay-command.ts';
+import { runDemo } from './demo-command.ts';
 
 export interface Command {
   summary: string;
@@ -81,6 +82,15 @@ export const commands: Record<string, Command> = {
     usage: 'Usage: trackline replay DELIVERY_ID [--as NAME]',
     options: { as: { type: 'string' } },
     run: (v, p) => runReplay(v, p),
+  },
+  demo: {
+    summary: "a first run with no credentials: the sandbox tracker, Trackline and a walk through an item's life",
+    usage:
+      'Usage: trackline demo [--port N] [--keep-running|--exit]\n\n' +
+      'Uses this machine\'s Postgres (database trackline_demo) and Redis (prefix {trackline-demo}).\n' +
+      'On a terminal it keeps running at the end so you can look around; --exit stops at once.',
+    options: { port: { type: 'string' }, 'keep-running': { type: 'boolean' }, exit: { type: 'boolean' } },
+    run: (v) => runDemo(v),
   },
   sandbox: {
     summary: 'serve Plane-compatible tracker APIs in memory, for tests and first runs',
