@@ -14,10 +14,17 @@ export async function runSandbox(values: Record<string, string | boolean | undef
   const { createSandbox } = await import('../sandbox/server.ts');
   const sandbox = createSandbox();
   const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: [apiKey] });
+  // GitHub: an organization's repository with the status labels of a typical state_map, and a board.
+  sandbox.github.store.seedRepo({ owner: 'acme', ownerType: 'Organization', repo: 'app', tokens: [{ token: 'ghp_sandbox', login: 'trackline-bot' }], labels: ['todo', 'in-progress', 'in-review'] });
+  sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap' });
+  // Jira: project ET with the workflow of sandbox/jira/workflow.ts, an API user and one person.
+  sandbox.jira.seedProject({ key: 'ET', name: 'Example Team', users: [{ email: 'trackline-bot@example.com', displayName: 'Trackline Bot', apiToken: 'jira_sandbox' }, { email: 'alice@example.com', displayName: 'Alice' }] });
   if (rate) sandbox.rateLimit.configure(rate);
   const { url, close } = await sandbox.listen(port, '127.0.0.1');
   console.log(`Sandbox trackers on ${url}
   Plane: base_url = "${url}", workspace = "acme", project = "${project.projectId}", api_key = "${apiKey}"
+  GitHub: base_url = "${url}/api/v3", owner = "acme", repo = "app", token = "ghp_sandbox" (github-project: project_number = 1)
+  Jira: base_url = "${url}", project_key = "ET", email = "trackline-bot@example.com", api_token = "jira_sandbox"
   Requests it received: GET ${url}/_sandbox/requests
   Rate limit: ${rate ? `${rate.requests} per ${rate.perMs / 1000} s` : 'off'}
 Ctrl-C stops it.`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import { Pacer, type PacerOptions } from './pacer.ts';
+import { WindowGate, type WindowLimit } from './window-gate.ts';
 
 /** One Pacer per credential per process; every process with the same credential shares its budget. */
 export class PacerRegistry {
@@ -24,6 +25,15 @@ export class PacerRegistry {
       this.pacers.set(id, pacer);
     }
     return pacer;
+  }
+
+  /**
+   * A shared sliding-window gate for a budget narrower than a credential (Jira's per-issue write
+   * limits): every process with the same `name` shares its windows, per subject, through Redis.
+   */
+  windowGate(name: string, windows: WindowLimit[]): WindowGate {
+    const id = createHash('sha256').update(name).digest('hex').slice(0, 16);
+    return new WindowGate(this.redis, `${this.keyPrefix}:window:${id}`, windows);
   }
 
   all(): Pacer[] {

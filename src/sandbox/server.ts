@@ -19,6 +19,10 @@ import { createRequestLog, redactHeaders, type RequestLog } from './request-log.
 import { RateLimiter, type RateLimitConfig } from './rate-limit.ts';
 import { PlaneApiError, PlaneStore, issueToJson, type PlaneStoreOptions, type SeedProjectInput } from './plane/store.ts';
 import { createPlaneMount } from './plane/routes.ts';
+import { createJiraSandbox, type JiraSandboxOptions } from './jira/control.ts';
+import type { JiraStore } from './jira/store.ts';
+import type { JiraWebhookSender } from './jira/webhooks.ts';
+import { createGitHubSandbox, type GitHubSandbox } from './github/routes.ts';
 import { PlaneWebhookSender, type PlaneWebhookSenderOptions } from './plane/webhooks.ts';
 import { createPlaneWebhookControl } from './plane/webhook-control.ts';
 
@@ -57,6 +61,8 @@ export interface SandboxOptions {
   plane?: PlaneStoreOptions & { maxPerPage?: number };
   /** Retry delay and limits for the Plane webhook sender (no webhooks go out until one is registered). */
   planeWebhooks?: PlaneWebhookSenderOptions;
+  /** Jira (REST v3 on /rest/api/3): store options, search page cap, webhook retry timing. */
+  jira?: JiraSandboxOptions;
 }
 
 export interface ListeningSandbox {
@@ -69,8 +75,14 @@ export interface ListeningSandbox {
 export interface Sandbox {
   app: Hono<SandboxEnv>;
   plane: PlaneStore;
+  /** GitHub (REST on /api/v3, GraphQL on /api/graphql): its store, limits and webhook sender. */
+  github: GitHubSandbox;
   /** Plane's outbound webhooks: register receivers, pause, drain, read what was sent. */
   planeWebhooks: PlaneWebhookSender;
+  /** Jira Cloud: projects, workflow, issues (seedProject, editAsPerson, transitionAsPerson...). */
+  jira: JiraStore;
+  /** Jira's outbound webhooks: register `{url, secret}` targets, drain, read what was sent. */
+  jiraWebhooks: JiraWebhookSender;
   faults: Faults;
   log: RequestLog;
   rateLimit: RateLimiter;
@@ -92,6 +104,10 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const shutdowns = new Set<AbortController>();
 
   const mounts: TrackerMount[] = [createPlaneMount({ store: plane, rateLimit, maxPerPage: options.plane?.maxPerPage })];
+  const jira = createJiraSandbox(rateLimit, options.jira);
+  mounts.push(jira.mount);
+  const github = createGitHubSandbox();
+  mounts.push(github.mount);
 
   const app = new Hono<SandboxEnv>();
 
@@ -212,6 +228,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     new Promise((resolve) => {
       for (const s of shutdowns) s.abort();
       plane.dispose();
+      jira.dispose();
+      github.dispose();
       planeWebhooks.dispose();
       server.close(() => resolve());
       // Keep-alive sockets would hold close() open until the client lets go; tests want it now.
@@ -219,7 +237,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       for (const socket of sockets) socket.destroy();
     });
 
-  return { app, plane, planeWebhooks, faults, log, rateLimit, listen };
+  return { app, plane, jira: jira.store, jiraWebhooks: jira.webhooks, github, planeWebhooks, faults, log, rateLimit, listen };
 }
 
 interface ControlDeps {

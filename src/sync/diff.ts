@@ -26,6 +26,8 @@ export interface ConflictDecision {
   /** What the strategy did: took one side, merged, or left it open (manual). */
   outcome: 'local' | 'remote' | 'merged' | 'open';
   strategy: Strategy;
+  /** Why, when it is not the usual "both sides changed" (a tracker refusing one field). */
+  reason?: string;
 }
 
 export interface FieldChange {

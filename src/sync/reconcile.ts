@@ -4,7 +4,7 @@ import type { CallContext, RemoteIssue } from '../trackers/types.ts';
 import { SYNC_FIELDS, canonical, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
-import { TrackerError } from '../trackers/errors.ts';
+import { PartialUpdateError, TrackerError } from '../trackers/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
 import { applyResolutions, pendingResolutions } from './resolve-conflict.ts';
 
@@ -125,11 +125,28 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       await sql`update mappings set status = 'unmapped', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
       return { ...outcome, action: 'skipped', warnings: [...warnings, 'create_missing is off and the item has no link for this connection'] };
     } else {
-      remote = await createExactlyOnce(sql, connection, item, local, mapping, ctx);
+      let held: PartialUpdateError | null = null;
+      try {
+        remote = await createExactlyOnce(sql, connection, item, local, mapping, ctx);
+      } catch (error) {
+        if (!(error instanceof PartialUpdateError)) throw error;
+        // Created, but one field could not be set (Jira: the initial state is out of the
+        // workflow's reach). Keep the issue; hold that field for an operator.
+        held = error;
+        remote = error.partial;
+      }
       base = { local, remote: remote.fields };
+      if (held) {
+        base = { local: { ...local }, remote: { ...remote.fields } };
+        delete base.local[held.field];
+        await sql`insert into conflicts (item_key, connection_id, field, local_value, remote_value, status, reason)
+          values (${itemKey}, ${config.id}, ${held.field}, ${sql.json((local[held.field] ?? null) as never)}, ${sql.json((remote.fields[held.field] ?? null) as never)}, 'open', ${held.message})`;
+        await audit(sql, itemKey, actor, 'conflict.opened', config.id, { field: held.field, reason: held.message });
+        warnings.push(held.message);
+      }
       await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
-        base = ${sql.json(base as never)}, status = 'synced', synced_version = ${item.version}, last_synced_at = now(),
-        last_error = null, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
+        base = ${sql.json(base as never)}, status = ${held ? 'conflict' : 'synced'}, synced_version = ${item.version}, last_synced_at = now(),
+        last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
         where id = ${mapping.id}`;
       await audit(sql, itemKey, actor, 'remote.created', config.id, { remote: remote.key, url: remote.url, fields: remote.fields });
       outcome.comments += await deliverComments(sql, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
@@ -173,10 +190,30 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   let after = remote;
   const pushedFields = Object.keys(plan.push) as FieldName[];
   if (pushedFields.length) {
-    after = await adapter.update(ref, plan.push, ctx);
+    let blocked: PartialUpdateError | null = null;
+    try {
+      after = await adapter.update(ref, plan.push, ctx);
+    } catch (error) {
+      if (!(error instanceof PartialUpdateError)) throw error;
+      // The other fields were written; the one the tracker refused is held for an operator.
+      blocked = error;
+      after = error.partial;
+    }
     // What the tracker holds after the write is the remote half of the base: a sanitised body or
     // a reordered set then reads back as "unchanged", never as an echo.
-    for (const f of pushedFields) setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
+    for (const f of pushedFields) {
+      if (blocked && f === blocked.field) continue;
+      setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
+    }
+    if (blocked) {
+      const f = blocked.field;
+      // Neither half moves for the blocked field, so it is retried only once resolved.
+      setField(plan.nextBase.local, f, base.local[f]);
+      setField(plan.nextBase.remote, f, base.remote[f]);
+      delete (plan.push as Record<string, unknown>)[f];
+      plan.conflicts.push({ field: f, base: base.local[f], local: local[f], remote: after.fields[f], outcome: 'open', strategy: config.conflict_strategy, reason: blocked.message });
+      warnings.push(blocked.message);
+    }
   }
 
   const changeId = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy, resolutionIds: resolutions.map((r) => r.id) });
@@ -264,7 +301,7 @@ async function applyPlan(
       await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, resolution, resolved_by, resolved_at, applied_at, reason)
         values (${item.key}, ${connectionId}, ${c.field}, ${tx.json((c.base ?? null) as never)}, ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)},
           ${open ? 'open' : 'resolved'}, ${open ? null : c.outcome}, ${open ? null : `strategy:${c.strategy}`}, ${open ? null : new Date()}, ${open ? null : new Date()},
-          ${open ? 'both sides changed; waiting for an operator (manual strategy)' : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`})`;
+          ${c.reason ?? (open ? 'both sides changed; waiting for an operator (manual strategy)' : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`)})`;
       await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
         values (${item.key}, ${open ? actor : `strategy:${c.strategy}`}, ${open ? 'conflict.opened' : 'conflict.resolved'}, ${connectionId}, ${c.field},
           ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)}, ${tx.json({ base: c.base ?? null, outcome: c.outcome } as never)})`;
@@ -272,8 +309,9 @@ async function applyPlan(
     if (args.resolutionIds.length) await tx`update conflicts set applied_at = now() where id in ${tx(args.resolutionIds)}`;
     const hasOpen = plan.conflicts.some((c) => c.outcome === 'open');
     // A pull made a new version that this pass already agrees with: record that version as synced.
+    const blockedReason = plan.conflicts.find((c) => c.reason)?.reason ?? null;
     await tx`update mappings set base = ${tx.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${pulled.length ? version : item.version}),
-      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = null,
+      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = ${blockedReason},
       remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
       remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
       where id = ${mapping.id}`;

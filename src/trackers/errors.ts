@@ -40,3 +40,22 @@ export function kindForStatus(status: number): TrackerErrorKind {
   if (status === 408 || status === 425) return 'timeout';
   return 'client';
 }
+
+/**
+ * Some fields of an update were written and one could not be (Jira: a workflow with no way to
+ * the mapped state). It carries the issue as the tracker now has it, so the engine can keep what
+ * was written, hold the one field in a conflict for an operator, and not fail the other fields
+ * or retry forever.
+ */
+export class PartialUpdateError extends TrackerError {
+  constructor(
+    message: string,
+    /** The issue as the tracker now has it. */
+    readonly partial: import('./types.ts').RemoteIssue,
+    /** The field that could not be written. */
+    readonly field: import('../sync/fields.ts').FieldName,
+  ) {
+    super('config', message);
+    this.name = 'PartialUpdateError';
+  }
+}

@@ -7,6 +7,16 @@ import { PlaneAdapter } from './plane/adapter.ts';
 import { readPlaneSignals } from './plane/rate-signals.ts';
 import type { TrackerAdapter, WebhookHandler } from './types.ts';
 import { createPlaneWebhookHandler } from './plane/webhook.ts';
+import { JiraAdapter } from './jira/adapter.ts';
+import { describeJiraError } from './jira/api.ts';
+import { createJiraSignalReader } from './jira/rate-signals.ts';
+import { createJiraWebhookHandler } from './jira/webhook.ts';
+import { jiraIssueWriteGate } from './jira/write-gate.ts';
+import { GitHubAdapter } from './github/adapter.ts';
+import { createGitHubTransport } from './github/transport.ts';
+import { GitHubWebhookHandler } from './github/webhook.ts';
+import { GitHubProjectAdapter } from './github-project/adapter.ts';
+import { GitHubProjectWebhookHandler } from './github-project/webhook.ts';
 
 export interface AdapterDeps {
   pacers: PacerRegistry;
@@ -47,11 +57,24 @@ export function createAdapter(connection: ConnectionConfig, deps: AdapterDeps): 
       return new PlaneAdapter(connection, http);
     }
     case 'github':
+      return new GitHubAdapter(connection, createGitHubTransport(connection, budgetFor(connection), deps));
     case 'github-project':
-    case 'jira':
-      throw new UnsupportedTrackerError(
-        `connection "${connection.id}": tracker "${connection.tracker}" is not supported by this version of Trackline yet`,
-      );
+      return new GitHubProjectAdapter(connection, createGitHubTransport(connection, budgetFor(connection), deps));
+    case 'jira': {
+      // Jira's burst limits are per tenant, shared by every token on the site (docs/trackers.md
+      // 4.6), so connections to one site share one pacer whatever their credentials.
+      const http = new HttpClient({
+        connectionId: connection.id,
+        baseUrl: connection.base_url,
+        headers: { authorization: `Basic ${Buffer.from(`${connection.email}:${connection.api_token}`).toString('base64')}` },
+        pacer: deps.pacers.forCredential(`jira:${connection.base_url}`, budgetFor(connection)),
+        recorder: deps.recorder,
+        timeoutMs: deps.timeoutMs,
+        readSignals: createJiraSignalReader(),
+        describeError: describeJiraError,
+      });
+      return new JiraAdapter(connection, http, jiraIssueWriteGate(connection, deps.pacers));
+    }
     default: {
       const unhandled: never = connection;
       throw new UnsupportedTrackerError(`unknown tracker ${(unhandled as { tracker: string }).tracker}`);
@@ -78,9 +101,11 @@ export function createWebhookHandler(connection: ConnectionConfig): WebhookHandl
     case 'plane':
       return createPlaneWebhookHandler(connection);
     case 'github':
+      return new GitHubWebhookHandler(connection);
     case 'github-project':
+      return new GitHubProjectWebhookHandler(connection);
     case 'jira':
-      return refusingHandler(`webhooks for tracker "${connection.tracker}" are not supported by this version yet`);
+      return createJiraWebhookHandler(connection);
     default: {
       const unhandled: never = connection;
       return refusingHandler(`unknown tracker ${(unhandled as { tracker: string }).tracker}`);

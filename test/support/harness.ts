@@ -8,11 +8,24 @@ import { startWorkers, type RunningWorkers } from '../../src/jobs/worker.ts';
 import { createSandbox } from '../../src/sandbox/server.ts';
 import { createLogger } from '../../src/support/logger.ts';
 import { serve } from '@hono/node-server';
+import type { Logger } from 'pino';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const API_TOKEN = 'test-token-0123456789';
 export const PLANE_KEY = 'plane_api_test_key';
+/** The sandbox GitHub: repository acme/app, token with repo and project scopes, project #1 of acme. */
+export const GITHUB = { owner: 'acme', repo: 'app', token: 'ghp_test_token_0123456789', login: 'trackline-bot', projectNumber: 1, webhookSecret: 'gh-webhook-secret' } as const;
+
+/** The sandbox Jira: project ET, an API user (basic auth email:token, JQL dates in Berlin time) and two people. */
+export const JIRA = {
+  projectKey: 'ET',
+  email: 'trackline-bot@example.com',
+  token: 'jira_api_test_token',
+  timeZone: 'Europe/Berlin',
+  webhookSecret: 'jira-webhook-secret',
+  people: { alice: { email: 'alice@example.com', accountId: '5b10ac8d82e05b22cc7d4ef5' }, bob: { email: 'bob@example.com', accountId: '5b10ac8d82e05b22cc7d4ef6' } },
+} as const;
 
 export type Sandbox = ReturnType<typeof createSandbox>;
 
@@ -36,11 +49,19 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  /** Extra keys for the Plane connection (maps, strategy...). */
-  plane?: Record<string, unknown>;
+  /** Extra keys for the Plane connection (maps, strategy...); false leaves Plane out. */
+  plane?: Record<string, unknown> | false;
+  /** Adds a `github` connection "gh-main" to acme/app in the sandbox, with these extra keys. */
+  github?: Record<string, unknown>;
+  /** Adds a `github-project` connection "gh-board" to project #1 of acme, with these extra keys. */
+  githubProject?: Record<string, unknown>;
+  /** Adds a `jira` connection "jira-main" to project ET of the sandbox Jira, with these extra keys. */
+  jira?: Record<string, unknown>;
   /** More config (worker tuning...). */
   config?: Record<string, unknown>;
   workers?: boolean;
+  /** The runtime's logger (tests that read log lines); default: silent, or TEST_LOG_LEVEL. */
+  log?: Logger;
   concurrency?: number;
 }
 
@@ -67,6 +88,69 @@ export function planeConnection(sandboxUrl: string, projectId: string, extra: Re
   };
 }
 
+export function githubConnection(sandboxUrl: string, extra: Record<string, unknown> = {}) {
+  return {
+    id: 'gh-main',
+    tracker: 'github',
+    base_url: `${sandboxUrl}/api/v3`,
+    owner: GITHUB.owner,
+    repo: GITHUB.repo,
+    token: GITHUB.token,
+    webhook_secret: GITHUB.webhookSecret,
+    rate_limit: 'off',
+    poll_interval: '0',
+    state_map: { planned: 'todo', doing: 'in-progress', for_review: 'in-review', done: 'closed', cancelled: 'closed:not_planned' },
+    ...extra,
+  };
+}
+
+export function githubProjectConnection(sandboxUrl: string, extra: Record<string, unknown> = {}) {
+  return {
+    id: 'gh-board',
+    tracker: 'github-project',
+    base_url: `${sandboxUrl}/api/v3`,
+    owner: GITHUB.owner,
+    project_number: GITHUB.projectNumber,
+    token: GITHUB.token,
+    rate_limit: 'off',
+    poll_interval: '0',
+    direction: 'push',
+    state_map: { planned: 'Todo', doing: 'In Progress', done: 'Done' },
+    ...extra,
+  };
+}
+
+export function jiraConnection(sandboxUrl: string, extra: Record<string, unknown> = {}) {
+  return {
+    id: 'jira-main',
+    tracker: 'jira',
+    base_url: sandboxUrl,
+    project_key: JIRA.projectKey,
+    email: JIRA.email,
+    api_token: JIRA.token,
+    webhook_secret: JIRA.webhookSecret,
+    rate_limit: 'off',
+    poll_interval: '0',
+    state_map: { planned: 'To Do', doing: 'In Progress', for_review: 'In Review', done: 'Done', cancelled: "Won't Do" },
+    priority_map: { critical: 'Highest', high: 'High', medium: 'Medium', low: 'Low' },
+    user_map: { alice: JIRA.people.alice.accountId, bob: JIRA.people.bob.accountId },
+    ...extra,
+  };
+}
+
+/** Seeds the sandbox Jira's project ET with the API user and two people. */
+export function seedJira(sandbox: Sandbox) {
+  return sandbox.jira.seedProject({
+    key: JIRA.projectKey,
+    name: 'Example Team',
+    users: [
+      { email: JIRA.email, displayName: 'Trackline Bot', apiToken: JIRA.token, timeZone: JIRA.timeZone },
+      { email: JIRA.people.alice.email, displayName: 'Alice', accountId: JIRA.people.alice.accountId },
+      { email: JIRA.people.bob.email, displayName: 'Bob', accountId: JIRA.people.bob.accountId },
+    ],
+  });
+}
+
 export function testConfig(connections: unknown[], extra: Record<string, unknown> = {}): Config {
   return ConfigSchema.parse({
     api: { tokens: [API_TOKEN] },
@@ -86,13 +170,30 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     apiKeys: [PLANE_KEY],
     members: [{ email: 'alice@example.com', display_name: 'alice' }, { email: 'bob@example.com', display_name: 'bob' }],
   });
+  if (options.github || options.githubProject) {
+    sandbox.github.store.seedRepo({
+      owner: GITHUB.owner,
+      ownerType: 'Organization',
+      repo: GITHUB.repo,
+      tokens: [{ token: GITHUB.token, login: GITHUB.login, scopes: ['repo', 'project'] }],
+      collaborators: ['alice', 'bob'],
+      labels: ['todo', 'in-progress', 'in-review', 'bug'],
+    });
+    sandbox.github.store.seedProject({ owner: GITHUB.owner, number: GITHUB.projectNumber, title: 'Roadmap', fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }] });
+  }
+  if (options.jira) seedJira(sandbox);
   const listening = await sandbox.listen(0);
-  const config = testConfig([planeConnection(listening.url, project.projectId, options.plane)], options.config);
+  const connections: unknown[] = [];
+  if (options.plane !== false) connections.push(planeConnection(listening.url, project.projectId, options.plane));
+  if (options.github) connections.push(githubConnection(listening.url, options.github));
+  if (options.githubProject) connections.push(githubProjectConnection(listening.url, options.githubProject));
+  if (options.jira) connections.push(jiraConnection(listening.url, options.jira));
+  const config = testConfig(connections, options.config);
   const runtime = await createRuntime({
     role: 'all',
     env: { DATABASE_URL: databaseUrl, REDIS_URL, TRACKLINE_REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'silent' },
     config,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = createApp({
     sql: runtime.db.sql,

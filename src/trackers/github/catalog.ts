@@ -1,0 +1,118 @@
+import type { CallContext } from '../types.ts';
+import type { GitHubApi } from './api.ts';
+import type { GhLabel, GhMilestone } from './wire.ts';
+
+/**
+ * Cached lookups for one repository: labels (for their spelling), milestones by title, who can be
+ * assigned, and the token's own login. Loaded once per process and extended as Trackline writes,
+ * so steady-state syncs spend no calls on lookups.
+ */
+export class GitHubCatalog {
+  private labels?: Promise<Map<string, string>>;
+  private milestones?: Promise<Map<string, number>>;
+  private readonly milestoneCreates = new Map<string, Promise<number>>();
+  private readonly assignable = new Map<string, Promise<boolean>>();
+  private me?: Promise<string>;
+
+  constructor(private readonly api: GitHubApi) {}
+
+  /** The token's login (issues Trackline created are authored by it). */
+  login(): Promise<string> {
+    this.me ??= this.api.me().then(
+      (r) => r.user.login,
+      (e) => {
+        this.me = undefined;
+        throw e;
+      },
+    );
+    return this.me;
+  }
+
+  private loadLabels(fresh = false): Promise<Map<string, string>> {
+    if (fresh || !this.labels) {
+      const pending = this.api.listLabels().then((list: GhLabel[]) => new Map(list.map((l) => [l.name.toLowerCase(), l.name])));
+      pending.catch(() => {
+        if (this.labels === pending) this.labels = undefined;
+      });
+      this.labels = pending;
+    }
+    return this.labels;
+  }
+
+  /** Names of the repository's labels, lower-cased, for `check`. */
+  async labelNames(fresh = false): Promise<Set<string>> {
+    return new Set((await this.loadLabels(fresh)).keys());
+  }
+
+  /**
+   * Label names spelt as the repository spells them (GitHub treats label names case-insensitively).
+   * A label the repository lacks is passed on as is: GitHub creates it when an issue write names
+   * it (github/docs#35718), which saves a call per new label.
+   */
+  async spell(names: string[]): Promise<string[]> {
+    const known = await this.loadLabels();
+    return names.map((n) => known.get(n.toLowerCase()) ?? n);
+  }
+
+  /** Remembers labels an issue write created. */
+  async learnLabels(names: string[]): Promise<void> {
+    const known = await this.loadLabels();
+    for (const n of names) if (!known.has(n.toLowerCase())) known.set(n.toLowerCase(), n);
+  }
+
+  private loadMilestones(fresh = false): Promise<Map<string, number>> {
+    if (fresh || !this.milestones) {
+      const pending = this.api.listMilestones().then((list: GhMilestone[]) => new Map(list.map((m) => [m.title, m.number])));
+      pending.catch(() => {
+        if (this.milestones === pending) this.milestones = undefined;
+      });
+      this.milestones = pending;
+    }
+    return this.milestones;
+  }
+
+  /** The milestone number for a title, creating the milestone when the repository has none by it. */
+  async milestoneNumber(title: string, ctx: CallContext): Promise<number> {
+    const known = await this.loadMilestones();
+    const hit = known.get(title);
+    if (hit !== undefined) return hit;
+    let pending = this.milestoneCreates.get(title);
+    if (!pending) {
+      pending = this.api.createMilestone(title).then(
+        (m) => {
+          known.set(m.title, m.number);
+          ctx.warn?.(`created milestone "${title}" in ${this.api.owner}/${this.api.repo}`);
+          return m.number;
+        },
+        async (error) => {
+          this.milestoneCreates.delete(title);
+          // Another process made it first (GitHub answers 422 already_exists): look it up again.
+          const found = (await this.loadMilestones(true)).get(title);
+          if (found !== undefined) return found;
+          throw error;
+        },
+      );
+      this.milestoneCreates.set(title, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * The logins that can be assigned; the rest are reported and left out, because one unassignable
+   * login makes GitHub refuse the whole write with 422.
+   */
+  async assignableOnly(logins: string[], ctx: CallContext): Promise<string[]> {
+    const out: string[] = [];
+    for (const login of logins) {
+      let check = this.assignable.get(login.toLowerCase());
+      if (!check) {
+        check = this.api.isAssignable(login);
+        check.catch(() => this.assignable.delete(login.toLowerCase()));
+        this.assignable.set(login.toLowerCase(), check);
+      }
+      if (await check) out.push(login);
+      else ctx.warn?.(`assignee "${login}" cannot be assigned in ${this.api.owner}/${this.api.repo}; left unassigned (map it in user_map)`);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,132 @@
+import type { CallContext } from '../types.ts';
+import { TrackerError } from '../errors.ts';
+import type { JiraApi } from './api.ts';
+import { graphFromPreview, type WorkflowGraph } from './transitions.ts';
+import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef } from './wire.ts';
+
+/**
+ * Cached lookups for one Jira project: the API user (its time zone reads JQL dates), the project
+ * and its issue type, priorities, the issue type's statuses and workflow. Loaded once per process
+ * and refreshed once on a miss, so steady-state syncs spend no calls on lookups, yet a priority or
+ * status added in Jira is found without a restart.
+ */
+
+/** A workflow read is cached this long: admins edit workflows rarely, and a miss re-reads it. */
+const WORKFLOW_TTL_MS = 10 * 60_000;
+
+export class JiraCatalog {
+  private me?: Promise<JiraUserRef>;
+  private projectP?: Promise<JiraProject>;
+  private prioritiesP?: Promise<JiraPriority[]>;
+  private statusesP?: Promise<JiraStatusRef[]>;
+  private workflowP?: { at: number; value: Promise<WorkflowGraph | null> };
+  private workflowWarned = false;
+
+  constructor(
+    private readonly api: JiraApi,
+    private readonly projectKey: string,
+    private readonly issueTypeName: string,
+  ) {}
+
+  /** Forgets a failed load so the next caller tries again. */
+  private cache<T>(get: () => Promise<T> | undefined, set: (p: Promise<T> | undefined) => void, load: () => Promise<T>): Promise<T> {
+    let p = get();
+    if (!p) {
+      p = load();
+      set(p);
+      p.catch(() => set(undefined));
+    }
+    return p;
+  }
+
+  myself(ctx: CallContext): Promise<JiraUserRef> {
+    return this.cache(() => this.me, (p) => (this.me = p), () => this.api.myself(ctx.deliveryId));
+  }
+
+  /** The user's time zone: JQL date literals are read in it (docs/trackers.md 4.5). */
+  async timeZone(ctx: CallContext): Promise<string> {
+    return (await this.myself(ctx)).timeZone || 'UTC';
+  }
+
+  project(ctx: CallContext): Promise<JiraProject> {
+    return this.cache(() => this.projectP, (p) => (this.projectP = p), () => this.api.project(this.projectKey, ctx.deliveryId));
+  }
+
+  async issueType(ctx: CallContext): Promise<{ id: string; name: string }> {
+    const project = await this.project(ctx);
+    const types = (project.issueTypes ?? []).filter((t) => !t.subtask);
+    const found = types.find((t) => t.name.toLowerCase() === this.issueTypeName.toLowerCase());
+    if (!found) {
+      throw new TrackerError(
+        'config',
+        `Jira project ${project.key} has no issue type "${this.issueTypeName}" (it has: ${types.map((t) => t.name).join(', ') || 'none'}); set issue_type`,
+      );
+    }
+    return found;
+  }
+
+  private loadPriorities(ctx: CallContext, fresh = false): Promise<JiraPriority[]> {
+    if (fresh) this.prioritiesP = undefined;
+    return this.cache(
+      () => this.prioritiesP,
+      (p) => (this.prioritiesP = p),
+      async () => this.api.priorities((await this.project(ctx)).id, ctx.deliveryId),
+    );
+  }
+
+  /** The priority's id for a name (case-insensitive); a clear config error when absent. */
+  async priorityId(name: string, ctx: CallContext): Promise<string> {
+    const find = (list: JiraPriority[]) => list.find((p) => p.name.toLowerCase() === name.toLowerCase());
+    const found = find(await this.loadPriorities(ctx)) ?? find(await this.loadPriorities(ctx, true));
+    if (!found) {
+      const names = (await this.loadPriorities(ctx)).map((p) => p.name).join(', ');
+      throw new TrackerError('config', `Jira has no priority "${name}" (it has: ${names}); map it in priority_map`);
+    }
+    return found.id;
+  }
+
+  async priorityNames(ctx: CallContext): Promise<string[]> {
+    return (await this.loadPriorities(ctx)).map((p) => p.name);
+  }
+
+  /** The statuses the configured issue type's workflow uses. */
+  statuses(ctx: CallContext, fresh = false): Promise<JiraStatusRef[]> {
+    if (fresh) this.statusesP = undefined;
+    return this.cache(
+      () => this.statusesP,
+      (p) => (this.statusesP = p),
+      async () => {
+        const type = await this.issueType(ctx);
+        const all = await this.api.projectStatuses(this.projectKey, ctx.deliveryId);
+        return all.find((t) => t.id === type.id)?.statuses ?? all.find((t) => t.name.toLowerCase() === type.name.toLowerCase())?.statuses ?? [];
+      },
+    );
+  }
+
+  /**
+   * The issue type's workflow as a graph, or null when the user may not read it (then only direct
+   * transitions are taken). Cached for WORKFLOW_TTL_MS; `fresh` reads it again.
+   */
+  workflow(ctx: CallContext, fresh = false): Promise<WorkflowGraph | null> {
+    const now = Date.now();
+    if (!fresh && this.workflowP && now - this.workflowP.at < WORKFLOW_TTL_MS) return this.workflowP.value;
+    const value = (async () => {
+      const [project, type] = await Promise.all([this.project(ctx), this.issueType(ctx)]);
+      try {
+        return graphFromPreview(await this.api.workflowPreview(project.id, type.id, ctx.deliveryId));
+      } catch (error) {
+        if (error instanceof TrackerError && (error.kind === 'auth' || error.kind === 'not_found' || error.kind === 'client')) {
+          if (!this.workflowWarned) {
+            this.workflowWarned = true;
+            ctx.warn?.(`cannot read the Jira workflow (${error.message}); only direct transitions will be used`);
+          }
+          return null;
+        }
+        throw error;
+      }
+    })();
+    this.workflowP = { at: now, value };
+    value.catch(() => (this.workflowP = undefined));
+    return value;
+  }
+}
