@@ -62,7 +62,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     env: { ...process.env, DATABASE_URL: databaseUrl, TRACKLINE_REDIS_PREFIX: '{trackline-demo}', LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' },
   });
   for (const q of runtime.queues.all()) await q.obliterate({ force: true }).catch(() => {});
-  const workers = await startWorkers(runtime, { sweepEveryMs: 5000 });
+  let workers = await startWorkers(runtime, { sweepEveryMs: 5000 });
   let server;
   try {
     server = await startServer(runtime, port, '127.0.0.1');
@@ -111,9 +111,13 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     console.log(`   look: curl '${api}/v1/changes?after=0' -H 'authorization: Bearer ${TOKEN}'`);
 
     step('Both sides rename it before a sync: a conflict', 'this connection uses conflict_strategy = "manual", so it waits for a person');
+    // Both edits land while no sync runs (workers held, Plane's webhook paused), as when two
+    // people act within the same moment; then the sync sees both at once.
+    await workers.close(5_000);
     sandbox.planeWebhooks.pause();
     sandbox.plane.editAsPerson(planeIssue().id, { name: 'WP02: Models (renamed in Plane)' });
     await call('POST', '/v1/events', { type: 'item.upserted', item: { key: KEY, title: 'WP02: Models layer v2' } });
+    workers = await startWorkers(runtime, { sweepEveryMs: 5000 });
     const conflict = await until('the conflict', async () => (await call('GET', '/v1/conflicts?status=open')).body.conflicts[0]);
     sandbox.planeWebhooks.resume();
     console.log(`   → conflict #${conflict.id} on ${conflict.field}: local ${JSON.stringify(conflict.local)} vs Plane ${JSON.stringify(conflict.remote)}; neither side was overwritten`);

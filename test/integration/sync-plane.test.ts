@@ -159,8 +159,11 @@ describe('pacing and retries', () => {
     await upsert('flaky/1', { title: 'Flaky', state: 'doing' });
     await synced('flaky/1');
     expect(issuesFor('flaky/1')).toHaveLength(1);
-    const [delivery] = await h.sql`select status, attempts from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
-    expect(delivery.status).toBe('succeeded');
+    // The delivery row is finished just after the mapping: wait for it rather than race it.
+    const delivery = await waitFor(async () => {
+      const [d] = await h.sql`select status, attempts from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
+      return d?.status === 'succeeded' ? d : null;
+    });
     expect(delivery.attempts).toBe(4);
   });
 
