@@ -4,6 +4,7 @@
 // normalize only says which issue changed.
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { asRecord, header, ignored, str } from '../payload.ts';
 import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
 import { isMarkerLabel, readCommentBody, visibleLabels } from './transform.ts';
 import type { AdfDoc } from './wire.ts';
@@ -150,24 +151,4 @@ function changelogFields(changelog: unknown): string[] {
 
 function userName(user: Record<string, unknown> | undefined): string | undefined {
   return str(user?.displayName) || str(user?.accountId) || undefined;
-}
-
-/** Header lookup without regard to case (HeaderBag keys come as the server delivered them). */
-function header(headers: HeaderBag, name: string): string | undefined {
-  const direct = headers[name];
-  if (direct !== undefined) return direct;
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
-
-function ignored(reason: string): InboundChange {
-  return { type: 'ignored', reason };
-}
-
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
 }

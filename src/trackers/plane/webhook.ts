@@ -3,6 +3,7 @@
 // Plane; the engine re-reads the issue before acting, so normalize only says which issue changed.
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { asRecord, header, ignored, str } from '../payload.ts';
 import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
 import { htmlToMarkdown } from './transform.ts';
 import { EXTERNAL_SOURCE } from './wire.ts';
@@ -185,24 +186,4 @@ function labelNames(labels: unknown): string[] | undefined {
 /** The same name the adapter's catalog uses for a member: display name, else email. */
 function actorName(actor: Record<string, unknown> | undefined): string | undefined {
   return str(actor?.display_name) || str(actor?.email) || undefined;
-}
-
-/** Header lookup without regard to case (HeaderBag keys come as the server delivered them). */
-function header(headers: HeaderBag, name: string): string | undefined {
-  const direct = headers[name];
-  if (direct !== undefined) return direct;
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
-
-function ignored(reason: string): InboundChange {
-  return { type: 'ignored', reason };
-}
-
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
 }
