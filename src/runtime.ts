@@ -12,6 +12,8 @@ import { PacerRegistry } from './pacing/registry.ts';
 import { BufferedCallLog } from './jobs/call-log.ts';
 import { connectRedis, createRedis } from './support/redis.ts';
 import { createLogger } from './support/logger.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { trackerCallLogger } from './jobs/tracker-call-log.ts';
 
 /**
  * The composition root: every long-lived service is built here, once, from the parsed environment
@@ -28,6 +30,8 @@ export interface Runtime {
   connections: ConnectionRegistry;
   /** Worker-side services, present when built with `role` including workers. */
   worker?: { redis: Redis; pacers: PacerRegistry; callLog: BufferedCallLog };
+  /** Prometheus metrics of this process, shared by its api and workers (GET /metrics). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -72,6 +76,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const pacers = new PacerRegistry(redis, env.TRACKLINE_REDIS_PREFIX);
       const callLog = new BufferedCallLog(db.sql, (error) => log.error({ err: error }, 'could not record tracker calls'));
       worker = { redis, pacers, callLog };
+      callLog.onCall(trackerCallLogger(log));
       closers.push(async () => {
         await callLog.flush();
         await pacers.close();
@@ -86,6 +91,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       connections = new ConnectionRegistry(config.connections, null);
     }
 
+    const workerServices = worker;
+    const metrics = createMetrics({
+      queues: () => queues.all(),
+      sql: db.sql,
+      connectionIds: config.connections.map((c) => c.id),
+      pacers: workerServices ? () => workerServices.pacers.all() : undefined,
+      processMetrics: options.role !== 'cli',
+    });
+    if (workerServices) metrics.watchCalls(workerServices.callLog);
+
     return {
       env,
       config,
@@ -95,6 +110,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       queues,
       connections,
       worker,
+      metrics,
       async close() {
         for (const close of closers) await close().catch(() => {});
         await db.close();

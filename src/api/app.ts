@@ -12,6 +12,8 @@ import { deliveriesRoutes } from './routes/deliveries.ts';
 import { connectionsRoutes } from './routes/connections.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
+import { mountOperatorRoutes } from './admin/operator.ts';
+import { accessLog } from './middleware/access-log.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
 export function createApp(services: ApiServices) {
@@ -22,6 +24,8 @@ export function createApp(services: ApiServices) {
     await next();
   });
 
+  app.use(accessLog());
+  mountOperatorRoutes(app, services);
   app.route('/', healthRoutes);
   app.route('/', docsRoutes());
   const handlers = buildWebhookHandlers(services.connections.all());

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 /** Services the api needs, built once in the composition root and handed to routes. */
 export interface ApiServices {
@@ -13,6 +14,8 @@ export interface ApiServices {
   connections: ConnectionRegistry;
   queues: Queues;
   log: Logger;
+  /** The runtime's metrics, shared with this process's workers; absent, the api builds its own. */
+  metrics?: Metrics;
 }
 
 export type AppEnv = {

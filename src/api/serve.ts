@@ -16,6 +16,7 @@ export async function startServer(runtime: Runtime, port: number, host: string):
     connections: runtime.connections,
     queues: runtime.queues,
     log: runtime.log,
+    metrics: runtime.metrics,
   });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {

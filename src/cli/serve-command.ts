@@ -2,6 +2,7 @@ import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer, type RunningServer } from '../api/serve.ts';
 import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
+import { startMetricsServer, type RunningMetricsServer } from '../metrics/server.ts';
 
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
 export async function runServe(role: 'all' | 'api' | 'worker', values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -14,15 +15,21 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
   const { log } = runtime;
   let server: RunningServer | undefined;
   let workers: RunningWorkers | undefined;
+  let metricsServer: RunningMetricsServer | undefined;
   try {
     if (role !== 'api') workers = await startWorkers(runtime, { concurrency });
     if (role !== 'worker') server = await startServer(runtime, port ?? runtime.env.PORT, runtime.env.HOST);
+    // A worker alone has no api to answer /metrics; its counters are in its own memory.
+    else if (runtime.env.METRICS_PORT !== undefined)
+      metricsServer = await startMetricsServer(runtime.metrics, { port: runtime.env.METRICS_PORT, host: runtime.env.HOST, token: runtime.config.metrics?.token });
   } catch (error) {
     await workers?.close();
+    await metricsServer?.close();
     await runtime.close();
     throw error;
   }
   log.info({ role, url: server?.url, connections: runtime.connections.all().map((c) => c.config.id) }, 'trackline started');
+  if (metricsServer) console.error(`trackline worker: metrics on ${metricsServer.url}/metrics`);
   if (server) console.error(`trackline ${role === 'all' ? 'start' : role}: listening on ${server.url}`);
 
   let stopping = false;
@@ -36,6 +43,7 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
     // The order matters: stop taking requests, let running jobs finish, then close Redis and Postgres.
     await server?.close();
     await workers?.close();
+    await metricsServer?.close();
     await runtime.close();
     process.exit(0);
   };

@@ -9,6 +9,11 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
+  /**
+   * `trackline worker` serves /metrics on this port when set (it has no api to serve them on).
+   * Off by default, so a worker next to an api on one host never fights it for a port.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRACKLINE_CONFIG: z.string().default('trackline.toml'),
   /** Key prefix for every Redis key Trackline writes; braces keep all keys in one Cluster slot. */

@@ -99,6 +99,13 @@ export const ConfigSchema = z
     admin: z
       .strictObject({ username: z.string().min(1), password: z.string().min(1) })
       .optional(),
+    /** GET /metrics. Open when absent or without a token (the Prometheus convention). */
+    metrics: z
+      .strictObject({
+        /** When set, /metrics takes `Authorization: Bearer <token>`. */
+        token: z.string().min(1).optional(),
+      })
+      .optional(),
     orchestrator: z
       .strictObject({
         callback_url: z.string().url(),

@@ -12,11 +12,21 @@ export interface DbHandle {
 
 export class DatabaseUnavailableError extends Error {}
 
+/**
+ * Seconds before a pooled connection that lost its server tries to connect again. postgres.js
+ * grows this as 3^n / 100 up to 20 s, shared by the whole pool, and a query handed to a closed
+ * connection waits it out: after a few refused connects during a Postgres restart, every request
+ * hung for up to 20 s, past the restart, instead of failing fast (a 503) and recovering at once.
+ * A refused connect is cheap, so retrying every quarter second or so costs nothing.
+ */
+export const reconnectBackoff = () => 0.1 + Math.random() * 0.15;
+
 export function openDatabase(url: string, options: { max?: number } = {}): DbHandle {
   const sql = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     connect_timeout: 5,
+    backoff: reconnectBackoff,
   });
   return { sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -111,9 +111,13 @@ export async function recordEvents(
       }
       if (fields) {
         for (const [name, value] of Object.entries(fields)) {
-          if (JSON.stringify(item.custom[name]) === JSON.stringify(value)) continue;
-          activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: `fields.${name}`, from_value: item.custom[name] ?? null, to_value: value ?? null, detail });
-          item.custom[name] = value;
+          // Own properties only: a custom field named "constructor" or "toString" would otherwise
+          // read Object.prototype's function as its old value (and fail the insert with a 500).
+          const before = Object.hasOwn(item.custom, name) ? item.custom[name] : undefined;
+          if (JSON.stringify(before) === JSON.stringify(value)) continue;
+          activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: `fields.${name}`, from_value: before ?? null, to_value: value ?? null, detail });
+          // defineProperty: a field named "__proto__" is stored as a field, not as the object's prototype.
+          Object.defineProperty(item.custom, name, { value, enumerable: true, writable: true, configurable: true });
         }
       }
       for (const [connectionId, target] of Object.entries(eventLinks ?? {})) {

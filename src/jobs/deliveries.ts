@@ -1,9 +1,10 @@
 import type { Sql } from '../db/client.ts';
+import { bindDeliveryContext } from '../support/log-context.ts';
 
 /** The outbound delivery row of a job: one per BullMQ job, updated on every attempt. */
 export async function startJobDelivery(
   sql: Sql,
-  job: { id?: string; attemptsMade: number; name: string },
+  job: { id?: string; attemptsMade: number; name: string; log?(row: string): Promise<unknown> },
   kind: string,
   connectionId: string,
   itemKey: string | null,
@@ -18,6 +19,11 @@ export async function startJobDelivery(
       set status = 'processing', attempts = excluded.attempts, updated_at = now(),
         attempt_log = deliveries.attempt_log || jsonb_build_array(jsonb_build_object('attempt', ${job.attemptsMade + 1}::int, 'startedAt', now()))
     returning id`;
+  // Tracker calls of this attempt carry only the delivery id: this lets their log lines name the request.
+  bindDeliveryContext(row.id, { requestId, kind, job: job.id });
+  // The delivery row is made here, after the job was named, so the job's log (Bull Board's Logs
+  // tab) is where an operator looking at a job finds its delivery. A failed write only loses that line.
+  await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${row.id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
   return row.id;
 }
 

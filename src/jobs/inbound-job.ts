@@ -8,6 +8,7 @@ import { createWebhookHandler } from '../trackers/index.ts';
 import type { WebhookHandler } from '../trackers/types.ts';
 import { findMappingByRemote, importRemoteIssue, markRemoteChanged, markRemoteDeleted, recordRemoteComment } from '../sync/remote-events.ts';
 import { TrackerError } from '../trackers/errors.ts';
+import { bindDeliveryContext } from '../support/log-context.ts';
 
 export interface InboundJobDeps {
   sql: Sql;
@@ -34,6 +35,8 @@ export function createInboundProcessor(deps: InboundJobDeps) {
     if (!delivery) throw new UnrecoverableError(`delivery ${data.deliveryId} not found`);
     if (delivery.status === 'processed' || delivery.status === 'skipped') return { status: delivery.status };
     await deps.sql`update deliveries set status = 'processing', attempts = ${job.attemptsMade + 1}, updated_at = now() where id = ${data.deliveryId}`;
+    // An import reads the remote issue under this delivery id: its tracker-call log lines then name the webhook's request.
+    bindDeliveryContext(data.deliveryId, { requestId: data.requestId, kind: 'webhook', job: job.id });
 
     let handler = handlers.get(connection.config.id);
     if (!handler) handlers.set(connection.config.id, (handler = createWebhookHandler(connection.config)));

@@ -10,6 +10,9 @@ import { RateLimitedError } from '../pacing/pacer.ts';
 import { TrackerError } from '../trackers/errors.ts';
 import { DelayedError } from 'bullmq';
 
+/** Issues of one page handled at once; well under the worker's Postgres pool (20). */
+const PAGE_CONCURRENCY = 8;
+
 export interface PollJobDeps {
   sql: Sql;
   connections: ConnectionRegistry;
@@ -52,7 +55,10 @@ export function createPollProcessor(deps: PollJobDeps) {
       let cursor: string | null = row ? (row.value as unknown as string) : null;
       for await (const page of adapter.poll(cursor, ctx)) {
         const reconciles: ReconcileJobData[] = [];
-        for (const issue of page.issues) {
+        // The issues of a page are independent (one item per remote issue, imports idempotent),
+        // so a few are handled at once: each costs several Postgres round trips, and one at a
+        // time left a 10,000-issue backfill waiting on round trips (bench/backfill.ts).
+        await eachLimited(page.issues, PAGE_CONCURRENCY, async (issue) => {
           counts.seen++;
           const [mapping] = await deps.sql<{ item_key: string; remote_updated_at: string | null; status: string }[]>`
             select item_key, remote_updated_at, status from mappings where connection_id = ${connectionId} and remote_id = ${issue.id}`;
@@ -60,11 +66,11 @@ export function createPollProcessor(deps: PollJobDeps) {
             // Already seen at this timestamp (our own write, or an earlier poll): nothing to do.
             if (mapping.status === 'remote_deleted' || (issue.updatedAt && mapping.remote_updated_at === issue.updatedAt)) {
               counts.unchanged++;
-              continue;
+              return;
             }
             await markRemoteChanged(deps.sql, connectionId, mapping.item_key);
             reconciles.push({ connectionId, itemKey: mapping.item_key, reason: 'poll', readRemote: true });
-            continue;
+            return;
           }
           const result = await importRemoteIssue(deps.sql, connection, deps.connections.all(), issue);
           if (result.imported) {
@@ -73,7 +79,7 @@ export function createPollProcessor(deps: PollJobDeps) {
             const others = await deps.sql<{ connection_id: string }[]>`select connection_id from mappings where item_key = ${result.itemKey} and connection_id <> ${connectionId}`;
             reconciles.push(...others.map((o) => ({ connectionId: o.connection_id, itemKey: result.itemKey, reason: 'sync' as const, readRemote: false })));
           } else counts.skipped++;
-        }
+        });
         for (const id of page.deletedIds ?? []) {
           const ids = await markRemoteDeleted(deps.sql, connectionId, id, undefined);
           if (ids.length) counts.deleted++;
@@ -115,4 +121,25 @@ export function createPollProcessor(deps: PollJobDeps) {
       throw error;
     }
   };
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time. Every started call is let finish before the
+ * first error is rethrown, so nothing still runs once the job reports its failure.
+ */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const lane = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw (failure as { error: unknown }).error;
 }

@@ -45,7 +45,11 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
     }
     const deliveryId = await startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
     try {
-      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId });
+      // With a coalescing window, a change landing while this runs is synced by the job BullMQ
+      // parks behind this one (keepLastIfActive), after the window: syncing it here at once, in a
+      // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
+      // 3-5 writes for a 100-update burst instead of 2).
+      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId, maxPasses: deps.coalesceMs > 0 ? 1 : undefined });
       await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
       await deps.notify(outcome.changeIds);
       if (outcome.pulled.length) await enqueueOthers(deps, data);

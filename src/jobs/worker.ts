@@ -90,18 +90,31 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
   });
   const workers = [reconcile, inbound, poll, callbacks, plans, maintenance] as Worker[];
   for (const w of workers) w.on('error', (error) => log.error({ err: error, queue: w.name }, 'worker error'));
+  // Job counts and durations for /metrics (in-process: this process's jobs only).
+  for (const w of workers) runtime.metrics.watchWorker(w);
   reconcile.on('failed', (job, error) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, err: error.message }, 'reconcile failed for good');
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, requestId: job.data.requestId, err: error.message }, 'reconcile failed for good');
   });
 
-  await queues.scheduleMaintenance(options.sweepEveryMs ?? 10_000);
-  for (const connection of runtime.connections.all()) {
-    // Polling pulls; a push-only connection has nothing to poll for.
-    const every = connection.config.direction === 'push' ? 0 : (parseDuration(connection.config.poll_interval) ?? 0);
-    await queues.schedulePoll(connection.config.id, every);
-  }
+  const schedule = async () => {
+    await queues.scheduleMaintenance(options.sweepEveryMs ?? 10_000);
+    for (const connection of runtime.connections.all()) {
+      // Polling pulls; a push-only connection has nothing to poll for.
+      const every = connection.config.direction === 'push' ? 0 : (parseDuration(connection.config.poll_interval) ?? 0);
+      await queues.schedulePoll(connection.config.id, every);
+    }
+  };
+  await schedule();
   // Work left behind by a crash before this process started is picked up now, not in 10 s.
   void sweepOutbox(db.sql, queues, { callbacks: callbacksOn }).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
+  // Redis can come back empty (a restart without persistence, a failover): the schedulers that
+  // run the outbox sweep and polling lived there, and without them work committed while Redis was
+  // away would never be enqueued. Each reconnect puts them back and sweeps at once.
+  const onReconnect = () =>
+    void schedule()
+      .then(() => sweepOutbox(db.sql, queues, { callbacks: callbacksOn }))
+      .catch((error) => log.warn({ err: error }, 'rescheduling after a Redis reconnect failed'));
+  runtime.producerRedis.on('ready', onReconnect);
 
   return {
     workers,
@@ -110,6 +123,7 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
      * its lock until it expires and is then taken over by another worker, so nothing is lost.
      */
     async close(graceMs = 20_000) {
+      runtime.producerRedis.off('ready', onReconnect);
       const graceful = Promise.all(workers.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {

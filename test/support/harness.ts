@@ -202,6 +202,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     connections: runtime.connections,
     queues: runtime.queues,
     log: runtime.log,
+    metrics: runtime.metrics,
   });
   let apiServer: ReturnType<typeof serve> | undefined;
   let apiUrl = '';

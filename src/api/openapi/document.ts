@@ -60,6 +60,7 @@ export function buildOpenApiDocument(version: string): Json {
           [404, 'Not found'],
           [409, 'Conflict with the current state'],
           [413, 'Body over 1 MiB'],
+          [415, 'Content-Type is not application/json'],
           [422, 'Idempotency-Key reused with a different body'],
           [503, 'Postgres or Redis unavailable; retry after Retry-After'],
         ].map(([code, description]) => [`E${code}`, json(R.ErrorBody, description as string)]),
@@ -73,7 +74,7 @@ export function buildOpenApiDocument(version: string): Json {
           summary: 'Record orchestrator events (one, or {"events": [...]} up to 500)',
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'A retried request with the same key returns the first answer' }],
           requestBody: { required: true, content: { 'application/json': { schema: schema(EventsBody, 'input') } } },
-          responses: { '202': json(EventsAccepted, 'Accepted and durable'), ...errors(400, 401, 413, 422, 503) },
+          responses: { '202': json(EventsAccepted, 'Accepted and durable'), ...errors(400, 401, 413, 415, 422, 503) },
         },
       },
       '/v1/items/{key}': {

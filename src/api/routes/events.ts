@@ -8,6 +8,8 @@ import { EventsBody } from '../../intake/event-schema.ts';
 import { EventRejectedError, recordEvents, type RecordedEvents } from '../../intake/record-events.ts';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** application/json or a +json type, with parameters (charset) allowed. */
+const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;.*)?$/i;
 
 /**
  * POST /v1/events: validate, commit durably, enqueue, answer 202. An `Idempotency-Key` makes a
@@ -15,6 +17,12 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export const eventsRoutes = new Hono<AppEnv>().post('/', async (c) => {
   const { sql, connections, queues, log } = c.var.services;
+  // The contract takes application/json. A body declared as something else (a form, text) is
+  // refused, not guessed at; a request with no Content-Type at all is still read as JSON.
+  const type = c.req.header('content-type');
+  if (type !== undefined && !JSON_MEDIA_TYPE.test(type)) {
+    throw new ApiError('unsupported_media_type', `Content-Type must be application/json, not "${type.slice(0, 100)}"`);
+  }
   const raw = await readRawBody(c.req.raw);
   const body = validate(EventsBody, parseJson(raw));
   const events = 'events' in body ? body.events : [body];

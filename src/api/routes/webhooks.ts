@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
-import { recordRejectedWebhook, recordWebhook, redactHeaders } from '../../intake/record-webhook.ts';
+import { recordRejectedWebhook, redactHeaders } from '../../intake/record-webhook.ts';
+import { WebhookBatcher } from '../../intake/webhook-batcher.ts';
 import { createWebhookHandler } from '../../trackers/index.ts';
 import type { WebhookHandler } from '../../trackers/types.ts';
 
@@ -13,6 +14,9 @@ import type { WebhookHandler } from '../../trackers/types.ts';
  */
 export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) => WebhookHandler | undefined) {
   const known = new Set(connectionIds);
+  // Concurrent deliveries share one commit and one enqueue (group commit); each is answered only
+  // after its own row is committed.
+  let batcher: WebhookBatcher | undefined;
   return new Hono<AppEnv>().post('/:connectionId', async (c) => {
     const { sql, queues, log } = c.var.services;
     const connectionId = c.req.param('connectionId');
@@ -43,7 +47,8 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       await reject(400, 'signed body is not valid JSON');
       throw error;
     }
-    const accepted = await recordWebhook(sql, {
+    batcher ??= new WebhookBatcher(sql, queues, log);
+    const accepted = await batcher.accept({
       connectionId,
       dedupKey: handler.dedupKey(headers, payload, raw),
       eventName: handler.eventName(headers, payload),
@@ -52,12 +57,6 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       requestId: c.var.requestId,
     });
     if (accepted.duplicate) return c.json({ status: 'duplicate' }, 200);
-    try {
-      await queues.enqueueInbound([{ deliveryId: accepted.deliveryId!, connectionId, requestId: c.var.requestId }]);
-    } catch (error) {
-      // Committed already: the outbox sweep picks up deliveries still "received".
-      log.warn({ err: (error as Error).message, delivery: accepted.deliveryId }, 'enqueue failed after commit; the outbox sweep will pick it up');
-    }
     return c.json({ status: 'accepted', delivery: accepted.deliveryId }, 202);
   });
 }

@@ -1,0 +1,71 @@
+import { Hono } from 'hono';
+import { trimTrailingSlash } from 'hono/trailing-slash';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import type { Queue } from 'bullmq';
+import type { AppEnv } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { basicAuth } from '../middleware/basic-auth.ts';
+import type { QueueName } from '../../queues/names.ts';
+
+/** Where the board is served (DESIGN 4.3). */
+export const BOARD_PATH = '/admin/queues';
+
+/**
+ * What each queue holds, as an operator reading the board needs it. Keyed by every queue name,
+ * so a new queue is a type error here until it says what it is for.
+ */
+const DESCRIPTIONS: Record<QueueName, string> = {
+  reconcile: 'One job per item and connection: read, diff, write. Name: "<connection> <item key>". Retrying runs the sync again; its delivery row (dedup key job:<id>) follows.',
+  inbound: 'One job per accepted tracker webhook. Name: "<connection> webhook <delivery id>".',
+  poll: 'Polls each connection for what webhooks miss, on its poll_interval.',
+  callbacks: 'Signed callbacks to the orchestrator, one per remote change. Name: "change <change id>" (GET /v1/changes).',
+  plans: 'Dry-run sync plans asked for by an operator.',
+  maintenance: 'Housekeeping: the outbox sweep that re-enqueues work a crash left behind.',
+};
+
+export interface BoardOptions {
+  queues: Queue[];
+  /** The `[admin]` credentials; without them the board is off (never open). */
+  admin?: { username: string; password: string };
+}
+
+/**
+ * Bull Board for every queue, behind HTTP basic auth with the `[admin]` credentials. Mount the
+ * returned app at BOARD_PATH. Retries are allowed (that is what operators come for); each queue's
+ * processor records the new attempt on the job's delivery row itself, so nothing here needs to
+ * know about deliveries.
+ */
+export function boardRoutes(options: BoardOptions): Hono<AppEnv> {
+  const board = new Hono<AppEnv>();
+  const { admin } = options;
+  if (!admin) {
+    // A 404 rather than an open board: queue data names items and connections, and a retry is a
+    // write. The message says how to turn it on.
+    board.all('*', () => {
+      throw new ApiError('not_found', 'Bull Board is off: set [admin] username and password in trackline.toml to turn it on');
+    });
+    return board;
+  }
+  board.use(basicAuth({ username: admin.username, password: admin.password, realm: 'Trackline admin' }));
+  // "/admin/queues/" (as people type it) redirects to the board instead of a 404.
+  board.use(trimTrailingSlash());
+
+  const serverAdapter = new HonoAdapter(serveStatic).setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: options.queues.map(
+      (queue) =>
+        new BullMQAdapter(queue, {
+          readOnlyMode: false,
+          allowRetries: true,
+          description: DESCRIPTIONS[queue.name as QueueName] ?? '',
+        }),
+    ),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Trackline', hideDocsLink: true } },
+  });
+  board.route('/', serverAdapter.registerPlugin());
+  return board;
+}

@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('unstorable_input', { workers: false });
+});
+afterAll(async () => h?.close());
+
+const post = (body: string | Buffer, type = 'application/json') =>
+  h.app.request('/v1/events', { method: 'POST', headers: { authorization: 'Bearer test-token-0123456789', 'content-type': type }, body });
+const event = (item: string) => `{"type":"item.upserted","item":{"key":"u/1",${item}}}`;
+
+/**
+ * Found by the fault suite's fuzzing (test/faults/bad-input.test.ts). Each of these used to be a
+ * 500 (Postgres refused the value mid-transaction) or was accepted and stored altered; now each
+ * is a 400 or 415 naming the problem, and nothing is written.
+ */
+describe('input that parses but cannot be stored as sent', () => {
+  it.each([
+    ['an unpaired surrogate', event('"title":"a\\ud800b"'), /unpaired surrogate/],
+    ['a NUL character', event('"title":"a\\u0000b"'), /u0000/],
+    ['a NUL in a custom field name', event('"fields":{"a\\u0000":1}'), /u0000/],
+    ['nesting 10,000 deep', event(`"fields":{"d":${'['.repeat(10_000)}${']'.repeat(10_000)}}`), /nests deeper/],
+    ['a number beyond a double', event('"fields":{"n":1e400}'), /too large/],
+    ['invalid UTF-8', Buffer.concat([Buffer.from(event('"title":"a')), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]), /UTF-8/],
+  ])('%s: 400, nothing written', async (_, body, message) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    expect(await h.sql`select 1 from items where key = 'u/1'`).toEqual([]);
+  });
+
+  it('a body declared as something other than JSON: 415', async () => {
+    const res = await post(event('"title":"x"'), 'text/plain');
+    expect(res.status).toBe(415);
+    expect(await h.sql`select 1 from items where key = 'u/1'`).toEqual([]);
+    expect((await post(event('"title":"x"'), 'application/json; charset=utf-8')).status).toBe(202);
+  });
+
+  it('custom fields named like Object.prototype members are stored as fields (was a 500)', async () => {
+    const res = await post(`{"type":"item.upserted","item":{"key":"u/proto","fields":{"constructor":{"prototype":{"x":1}},"toString":"t"}}}`);
+    expect(res.status).toBe(202);
+    const [row] = await h.sql<{ custom: Record<string, unknown> }[]>`select custom from items where key = 'u/proto'`;
+    expect(row.custom).toEqual({ constructor: { prototype: { x: 1 } }, toString: 't' });
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
