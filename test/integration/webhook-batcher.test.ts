@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../support/harness.ts';
+import { WebhookBatcher, type WebhookRecord } from '../../src/intake/webhook-batcher.ts';
+import { signPlaneWebhook } from '../../src/sandbox/plane/webhooks.ts';
+import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+
+const SECRET = 'plane_wh_batcher0123456789';
+
+let h: Harness;
+beforeAll(async () => {
+  // No workers: the inbound jobs stay in the queue, where the test can see them.
+  h = await startHarness('webhook_batcher', { plane: { webhook_secret: SECRET }, workers: false });
+});
+afterAll(async () => h?.close());
+
+const record = (dedupKey: string, payload: unknown = { event: 'issue', data: { id: dedupKey } }): WebhookRecord => ({
+  connectionId: 'plane-main',
+  dedupKey,
+  eventName: 'issue.updated',
+  headers: { 'content-type': 'application/json' },
+  payload,
+});
+
+function batcher() {
+  return new WebhookBatcher(h.sql, h.runtime.queues, h.runtime.log);
+}
+
+async function stored(ids: string[]) {
+  return h.sql<{ id: string; status: string; dedup_key: string }[]>`select id, status, dedup_key from deliveries where id in ${h.sql(ids)}`;
+}
+
+async function enqueued(ids: string[]) {
+  const jobs = await Promise.all(ids.map((id) => h.runtime.queues.inbound.getJob(`in-${id}`)));
+  return jobs.filter((j) => j && j.data.deliveryId).length;
+}
+
+describe('webhook group commit', () => {
+  it('concurrent deliveries share commits; each is committed and enqueued before it is answered', async () => {
+    const b = batcher();
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => b.accept(record(`concurrent-${i}`))));
+    expect(results.every((r) => !r.duplicate && r.deliveryId)).toBe(true);
+    // Fewer commits than deliveries: they were batched.
+    expect(b.stats.deliveries).toBe(60);
+    expect(b.stats.batches).toBeLessThan(60);
+    expect(b.stats.largest).toBeGreaterThan(1);
+    // Answered means durable: every row is there, "received", and its inbound job is queued.
+    const ids = results.map((r) => r.deliveryId!);
+    const rows = await stored(ids);
+    expect(rows).toHaveLength(60);
+    expect(rows.every((r) => r.status === 'received')).toBe(true);
+    expect(await enqueued(ids)).toBe(60);
+  });
+
+  it('a stored delivery and a repeat within the same batch are duplicates; the first copy is accepted once', async () => {
+    const b = batcher();
+    const first = await b.accept(record('dup-stored'));
+    expect(first.duplicate).toBe(false);
+    const [again, copyA, copyB, fresh] = await Promise.all([b.accept(record('dup-stored')), b.accept(record('dup-twice')), b.accept(record('dup-twice')), b.accept(record('dup-fresh'))]);
+    expect(again).toEqual({ deliveryId: null, duplicate: true });
+    expect([copyA.duplicate, copyB.duplicate].sort()).toEqual([false, true]);
+    expect(fresh.duplicate).toBe(false);
+    const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key in ('dup-stored', 'dup-twice', 'dup-fresh')`;
+    expect(n).toBe(3);
+    const accepted = [first, copyA, copyB, fresh].filter((r) => !r.duplicate).map((r) => r.deliveryId!);
+    expect(await enqueued(accepted)).toBe(3);
+  });
+
+  it('a delivery Postgres refuses fails only its own request; its neighbours are recorded', async () => {
+    const b = batcher();
+    // jsonb cannot hold U+0000: the batch statement fails, and each delivery is retried alone.
+    const bad = b.accept(record('refused', { text: 'nul \u0000 here' }));
+    const good = Array.from({ length: 5 }, (_, i) => b.accept(record(`neighbour-${i}`)));
+    await expect(bad).rejects.toThrow();
+    const results = await Promise.all(good);
+    expect(results.every((r) => !r.duplicate && r.deliveryId)).toBe(true);
+    expect(b.stats.fallbacks).toBeGreaterThanOrEqual(1);
+    const ids = results.map((r) => r.deliveryId!);
+    expect(await stored(ids)).toHaveLength(5);
+    expect(await enqueued(ids)).toBe(5);
+    const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key = 'refused'`;
+    expect(n).toBe(0);
+  });
+
+  it('over HTTP: 50 signed webhooks at once are all accepted, durable, and committed in fewer transactions than requests', async () => {
+    const api = await h.listenApi();
+    const bodies = Array.from({ length: 50 }, (_, i) =>
+      pythonJsonDumps({ event: 'issue', action: 'updated', webhook_id: 'w', workspace_id: 'ws', data: { id: `http-${i}`, name: `Issue ${i}` }, activity: { field: 'name' } }),
+    );
+    const answers = await Promise.all(
+      bodies.map((body) =>
+        fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-plane-signature': signPlaneWebhook(SECRET, body) } }).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string; delivery?: string } })),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 202));
+    const ids = answers.map((a) => a.body.delivery!);
+    expect(await stored(ids)).toHaveLength(50);
+    expect(await enqueued(ids)).toBe(50);
+    // Rows written by one statement share its transaction's now(): fewer distinct commit times
+    // than requests means requests were committed together.
+    const [{ commits }] = await h.sql<{ commits: number }[]>`select count(distinct created_at)::int as commits from deliveries where id in ${h.sql(ids)}`;
+    expect(commits).toBeLessThan(50);
+  });
+});
