@@ -477,10 +477,12 @@ function sortIssues(store: PlaneStore, issues: PlaneIssue[], orderBy = '-created
   } else if (field === 'state__group' || field === 'state__name') {
     const rank = (g: StateGroup | undefined) => (g && STATE_GROUP_ORDER.includes(g) ? STATE_GROUP_ORDER.indexOf(g) : STATE_GROUP_ORDER.length);
     key = (i) => rank(i.state ? store.states.get(i.state)?.group : undefined);
+  } else if (TIME_FIELDS.has(field)) {
+    key = (i) => instant((i as unknown as Record<string, string | null>)[field]);
   } else if (PLAIN_ORDER_FIELDS.has(field)) {
     key = (i) => (i as unknown as Record<string, string | number | null>)[field] ?? null;
   } else {
-    key = (i) => i.created_at;
+    key = (i) => instant(i.created_at);
     descending = true;
   }
   const cmp = (a: string | number | null, b: string | number | null): number => {
@@ -491,12 +493,25 @@ function sortIssues(store: PlaneStore, issues: PlaneIssue[], orderBy = '-created
     return descending ? -r : r;
   };
   return [...issues].sort(
-    (a, b) => cmp(key(a), key(b)) || (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0) || (a.id < b.id ? -1 : 1),
+    (a, b) => cmp(key(a), key(b)) || instant(b.created_at)! - instant(a.created_at)! || (a.id < b.id ? -1 : 1),
   );
 }
 
+/** Timestamps and dates sort as instants, not strings. */
+const TIME_FIELDS = new Set(['created_at', 'updated_at', 'completed_at', 'start_date', 'target_date']);
+
+/**
+ * Microseconds since the epoch. DRF drops a zero fraction ("…:12Z" next to "…:12.000001Z"), so
+ * these strings do not sort as text: "." comes before "Z".
+ */
+function instant(value: string | null | undefined): number | null {
+  if (!value) return null;
+  const fraction = /\.(\d{1,6})/.exec(value)?.[1] ?? '';
+  return Date.parse(value.replace(/\.\d+/, '')) * 1000 + Number(fraction.padEnd(6, '0') || 0);
+}
+
 function byDesc<T>(key: (item: T) => string): (a: T, b: T) => number {
-  return (a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0);
+  return (a, b) => (instant(key(b)) ?? 0) - (instant(key(a)) ?? 0);
 }
 
 function csv(value: string | undefined): string[] {

@@ -95,7 +95,8 @@ export class PlaneAdapter implements TrackerAdapter {
     for (;;) {
       const page = await this.api.pageIssuesByUpdate(pageCursor, ctx.deliveryId);
       const fresh = page.results.filter((i) => Date.parse(i.updated_at ?? '') >= since);
-      for (const issue of fresh) if (issue.updated_at && issue.updated_at > newest) newest = issue.updated_at;
+      // Compared as instants: DRF drops a zero fraction, so "…:12Z" and "…:12.5Z" do not sort as text.
+      for (const issue of fresh) if (issue.updated_at && Date.parse(issue.updated_at) > Date.parse(newest)) newest = issue.updated_at;
       const reachedOld = fresh.length < page.results.length || !page.next_page_results;
       const issues = await Promise.all(fresh.map((i) => this.toRemote(i, ctx)));
       yield { issues, cursor: reachedOld ? newest : (cursor ?? new Date(0).toISOString()) };
