@@ -85,8 +85,11 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
       continue;
     }
 
-    // Both sides changed. The same new value on both sides is agreement, not a conflict.
-    const localAsRemote = pushTarget(field, L, BL, R, translate);
+    // Both sides changed. The same new value on both sides is agreement, not a conflict. The whole
+    // local value is compared, not its delta applied to the remote: a remote set holding every
+    // label the local side added (and more) is a different value, and taking it for agreement left
+    // the two sides apart for good (found by the fault suite's convergence property).
+    const localAsRemote = translate.toRemote(field, L as never);
     if (sameValue(field, localAsRemote, R)) {
       setField(plan.nextBase.local, field, canonical(field, L as never));
       setField(plan.nextBase.remote, field, canonical(field, R as never));
