@@ -1,0 +1,192 @@
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { QUEUE } from '../src/queues/names.ts';
+import { signPlaneWebhook } from '../src/sandbox/plane/webhooks.ts';
+import { figure, type Figure, type RunResult } from './figures.ts';
+import { runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
+import { progress, sleep } from './progress.ts';
+import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
+
+/**
+ * Figure 1, intake: how many signed Plane webhooks per second `trackline api` verifies, commits to
+ * Postgres and enqueues, and the same for POST /v1/events, at 50 concurrent connections, next to
+ * a plain Hono endpoint that only parses the body. After each measured phase the benchmark checks
+ * that every delivery answered 202 is in Postgres and its job is in Redis (DESIGN §5.1: an
+ * accepted request is durable).
+ */
+
+export interface IntakeOptions {
+  run: number;
+  warmupS: number;
+  durationS: number;
+  connections: number;
+}
+
+const SECTION = 'intake';
+/** Marker in the captured body replaced by a per-request nonce, so every body (and its hash) differs. */
+const NONCE = 'NONCE0000000000';
+const GOAL_SOURCE = 'DESIGN.md §2 (api answers 202 in ms) and the benchmark brief: ≥ 0.5× a plain Hono endpoint, p99 < 10 ms';
+
+export async function runIntake(options: IntakeOptions): Promise<RunResult> {
+  const stack = await Stack.open({ label: 'intake' });
+  const dir = mkdtempSync(join(tmpdir(), 'trackline-intake-'));
+  try {
+    progress(SECTION, `run ${options.run}: starting the plain reference and \`trackline api\``);
+    const plain = await stack.spawnNode('plain reference', ['--import', 'tsx', join(ROOT, 'bench/plain-server.ts')]);
+    const api = await stack.spawn('api');
+    const template = await captureWebhookBody(stack);
+
+    const webhookRequests = (phase: string) =>
+      function* (count: number): Generator<LoadRequest> {
+        for (let i = 0; i < count; i++) {
+          const body = template.replace(NONCE, `${phase}${String(i).padStart(NONCE.length - phase.length, '0')}`);
+          yield {
+            headers: {
+              'Content-Type': 'application/json',
+              'User-Agent': 'Autopilot',
+              'X-Plane-Delivery': randomUUID(),
+              'X-Plane-Event': 'issue',
+              'X-Plane-Signature': signPlaneWebhook(WEBHOOK_SECRET, body),
+            },
+            body,
+          };
+        }
+      };
+    const eventRequests = (phase: string) =>
+      function* (count: number): Generator<LoadRequest> {
+        for (let i = 0; i < count; i++) {
+          const key = `bench/${phase}/${i}`;
+          yield {
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${API_TOKEN}` },
+            body: JSON.stringify({
+              type: 'item.upserted',
+              item: { key, kind: 'work_package', title: `Bench item ${key}`, state: 'doing', labels: ['backend'], priority: 'high' },
+              actor: 'agent:bench',
+            }),
+          };
+        }
+      };
+
+    const inbound = new Queue(QUEUE.inbound, { connection: stack.redis, prefix: stack.redisPrefix });
+    const reconcile = new Queue(QUEUE.reconcile, { connection: stack.redis, prefix: stack.redisPrefix });
+    const counts = async () => {
+      const [row] = await stack.sql<{ webhooks: number; events: number }[]>`
+        select count(*) filter (where kind = 'webhook' and status = 'received')::int as webhooks,
+               count(*) filter (where kind = 'event')::int as events
+        from deliveries where direction = 'in'`;
+      return { ...row, inboundJobs: await inbound.getWaitingCount(), reconcileJobs: await reconcile.getWaitingCount() };
+    };
+
+    // The order rotates per run, so a machine that slows down during a run does not always
+    // penalise the same endpoint.
+    const phases = ['plain', 'webhooks', 'events'] as const;
+    const order = phases.map((_, i) => phases[(i + options.run - 1) % phases.length]);
+    const results: Partial<Record<(typeof phases)[number], { load: LoadResult; durable?: number }>> = {};
+    const notes: string[] = [];
+    for (const phase of order) {
+      const target = phase === 'plain' ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` } : phase === 'webhooks' ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` } : { url: api.url!, path: '/v1/events' };
+      const make = phase === 'events' ? eventRequests : webhookRequests;
+      // Warm-up: JIT, connection pools, Postgres caches. Its rate sizes the measured file, so
+      // the measured phase has a distinct request for every request it can send.
+      const warmFile = join(dir, `${phase}-warm.txt`);
+      await writeRequests(warmFile, make('w')(Math.ceil(options.warmupS * 6000)));
+      const warm = await runWrk({ ...target, requestsFile: warmFile, connections: options.connections, durationS: options.warmupS });
+      // A warm-up runs slower than the measured phase (cold JIT), so the file gets a wide margin;
+      // past its end wrk starts over and the repeats show up as duplicates (200), not as 202s.
+      // The plain endpoint does not deduplicate: a small file it cycles through is enough.
+      const count = phase === 'plain' ? 20_000 : Math.min(150_000, Math.ceil(Math.max(warm.rps, 1000) * options.durationS * 2.5) + 5000);
+      const file = join(dir, `${phase}.txt`);
+      await writeRequests(file, make('m')(count));
+      await sleep(500);
+      const before = await counts();
+      progress(SECTION, `run ${options.run}: ${phase}: ${options.durationS} s at ${options.connections} connections (warm-up ran at ${Math.round(warm.rps)}/s)`);
+      const load = await runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
+      // Requests in flight when wrk stopped may still commit; let them land before counting.
+      await sleep(1000);
+      const after = await counts();
+      const accepted = load.statuses['202'] ?? 0;
+      let durable: number | undefined;
+      if (phase === 'webhooks') durable = Math.min(accepted, after.webhooks - before.webhooks, after.inboundJobs - before.inboundJobs);
+      if (phase === 'events') durable = Math.min(accepted, after.events - before.events, after.reconcileJobs - before.reconcileJobs);
+      results[phase] = { load, durable };
+      const other = Object.entries(load.statuses).filter(([s]) => s !== '202');
+      const socketErrors = Object.values(load.socketErrors).reduce((a, b) => a + b, 0);
+      if (other.length || socketErrors) notes.push(`${phase}: besides ${accepted} × 202, answers ${JSON.stringify(Object.fromEntries(other))} and ${socketErrors} socket errors (${JSON.stringify(load.socketErrors)})`);
+      progress(
+        SECTION,
+        `run ${options.run}: ${phase}: ${Math.round(accepted / load.durationS)}/s accepted, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms` +
+          (other.length ? `, other answers ${JSON.stringify(Object.fromEntries(other))}` : '') +
+          (durable !== undefined ? `, durable ${durable}/${accepted}` : ''),
+      );
+    }
+    await inbound.close();
+    await reconcile.close();
+    await api.stop();
+    await plain.stop();
+    return { figures: figures(results as Required<typeof results>), notes };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await stack.close();
+  }
+}
+
+function figures(r: Record<'plain' | 'webhooks' | 'events', { load: LoadResult; durable?: number }>): Figure[] {
+  const plainRps = r.plain.load.rps;
+  const plainRef = { label: 'plain Hono endpoint (parse JSON only)', unit: 'req/s', value: plainRps };
+  const out: Figure[] = [];
+  for (const [phase, what] of [
+    ['webhooks', 'Signed Plane webhooks verified, committed, enqueued'],
+    ['events', 'POST /v1/events (one event each) committed, enqueued'],
+  ] as const) {
+    const { load, durable } = r[phase];
+    const accepted = load.statuses['202'] ?? 0;
+    out.push(
+      figure({ id: `intake.${phase}.rps`, section: SECTION, label: `${what}, per second`, unit: 'req/s', value: accepted / load.durationS, reference: plainRef, goal: { on: 'ratio', op: '>=', target: 0.5, source: GOAL_SOURCE } }),
+      figure({ id: `intake.${phase}.p50`, section: SECTION, label: `${what}: p50 latency`, unit: 'ms', value: load.latencyMs.p50, reference: { label: 'plain endpoint p50', unit: 'ms', value: r.plain.load.latencyMs.p50 } }),
+      figure({ id: `intake.${phase}.p99`, section: SECTION, label: `${what}: p99 latency`, unit: 'ms', value: load.latencyMs.p99, reference: { label: 'plain endpoint p99', unit: 'ms', value: r.plain.load.latencyMs.p99 }, goal: { on: 'value', op: '<', target: 10, source: GOAL_SOURCE } }),
+      figure({
+        id: `intake.${phase}.durable`,
+        section: SECTION,
+        label: `${what}: accepted (202) and found in Postgres and Redis`,
+        unit: 'requests',
+        value: durable ?? 0,
+        reference: { label: 'answered 202', unit: 'requests', value: accepted },
+        goal: { on: 'ratio', op: '>=', target: 1, source: 'DESIGN.md §5.1: an accepted request (2xx) is durable', everyRun: true },
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * A real Plane v1 "issue updated" body, as the sandbox's webhook sender renders it (Python
+ * json.dumps spacing, expanded state and labels): an issue is edited in the sandbox store and the
+ * delivery, sent to a throwaway local receiver, is read back from the sender's log.
+ */
+async function captureWebhookBody(stack: Stack): Promise<string> {
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = receiver.address() as { port: number };
+  const sender = stack.sandbox.planeWebhooks;
+  const target = sender.register({ url: `http://127.0.0.1:${port}/capture`, secret: WEBHOOK_SECRET });
+  try {
+    const plane = stack.sandbox.plane;
+    const { projectId, labels, states } = stack.project;
+    const issue = plane.createAsPerson(projectId, { name: `Bench issue ${NONCE}`, labels: [labels.backend] });
+    plane.editAsPerson(issue.id, { state: states['In Progress'] });
+    await sender.drain();
+    const body = sender.deliveries({ webhookId: target.id }).at(-1)?.body;
+    if (!body?.includes(NONCE)) throw new Error('could not capture a Plane webhook body from the sandbox');
+    return body;
+  } finally {
+    sender.unregister(target.id);
+    receiver.close();
+  }
+}

@@ -1,0 +1,143 @@
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { summarize, type Figure, type RunResult } from './figures.ts';
+import { describeMachine } from './machine.ts';
+import { writeReport, type Report } from './report.ts';
+import { progress } from './progress.ts';
+import { wrkAvailable } from './load.ts';
+import { ROOT } from './stack.ts';
+import { runIntake } from './intake.ts';
+import { runSync } from './sync.ts';
+import { runEconomy } from './economy.ts';
+import { runBudget } from './budget.ts';
+import { runBackfill } from './backfill.ts';
+
+/**
+ * `npm run bench [-- --runs N] [--quick] [--only intake,sync,...] [--profile]`
+ *
+ * Runs each benchmark `runs` times (3 by default), each run in its own database and Redis prefix,
+ * and writes bench/report.md and bench/report.json with the medians. `--quick` shrinks every
+ * workload to a smoke test (one run, a couple of minutes) and writes bench/report-quick.* instead;
+ * `--profile` writes a CPU profile of the sync benchmark's `trackline start` process to
+ * bench/profiles/. The intake benchmark needs wrk (apt-get install -y wrk).
+ */
+
+const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,economy,budget,backfill'}] [--profile]`;
+
+interface Mode {
+  quick: boolean;
+  profileDir: string | null;
+}
+
+type Section = { name: string; run(run: number, mode: Mode): Promise<RunResult>; skip?(): string | null };
+
+const SECTIONS: Section[] = [
+  {
+    name: 'intake',
+    skip: () => (wrkAvailable() ? null : 'wrk is not installed (apt-get update && apt-get install -y wrk)'),
+    run: (run, { quick }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50 }),
+  },
+  {
+    name: 'sync',
+    run: (run, { quick, profileDir }) =>
+      runSync({ run, items: quick ? 1000 : 5000, latencyRate: 100, latencyS: quick ? 3 : 8, profileDir: run === 1 ? profileDir : null }),
+  },
+  { name: 'economy', run: (run, { quick }) => runEconomy({ run, items: quick ? 100 : 300, burst: 100 }) },
+  // 1,000 changes at 10 requests/s is about 100 s per run; quick mode keeps the shape with 150.
+  { name: 'budget', run: (run, { quick }) => runBudget({ run, changes: quick ? 150 : 1000, workers: 3, requestsPerSecond: 10 }) },
+  { name: 'backfill', run: (run, { quick }) => runBackfill({ run, issues: quick ? 2000 : 10_000 }) },
+];
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        runs: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        profile: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const quick = args.quick ?? false;
+  const runs = args.runs === undefined ? (quick ? 1 : 3) : Number(args.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
+    console.error(`--runs takes a whole number from 1 to 20\n${USAGE}`);
+    return 2;
+  }
+  const only = args.only ? args.only.split(',').map((s) => s.trim()) : null;
+  const unknown = only?.filter((n) => !SECTIONS.some((s) => s.name === n)) ?? [];
+  if (unknown.length) {
+    console.error(`unknown benchmark(s): ${unknown.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  const mode: Mode = { quick, profileDir: args.profile ? join(ROOT, 'bench', 'profiles') : null };
+
+  // Every wait inside the benchmarks is bounded; this is the backstop for the whole run.
+  const limitMs = (quick ? 10 : 90) * 60_000;
+  setTimeout(() => {
+    console.error(`bench: still running after ${limitMs / 60_000} minutes; giving up`);
+    process.kill(process.pid, 'SIGTERM');
+  }, limitMs).unref();
+
+  const started = Date.now();
+  const machine = await describeMachine();
+  progress('bench', `${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverageAtStart}; ${runs} run(s)${quick ? ', quick' : ''}`);
+  const report: Report = {
+    startedAt: new Date(started).toISOString(),
+    durationS: 0,
+    options: { runs, quick, only },
+    machine,
+    figures: [],
+    failures: [],
+    notes: [],
+  };
+  const perRun: Figure[][] = [];
+  for (const section of SECTIONS) {
+    if (only && !only.includes(section.name)) continue;
+    const skipped = section.skip?.();
+    if (skipped) {
+      progress(section.name, `skipped: ${skipped}`);
+      report.failures.push({ section: section.name, error: `skipped: ${skipped}` });
+      continue;
+    }
+    for (let run = 1; run <= runs; run++) {
+      const t0 = Date.now();
+      try {
+        const result = await section.run(run, mode);
+        perRun.push(result.figures);
+        report.notes.push(...result.notes.map((n) => `${section.name} run ${run}: ${n}`));
+        progress(section.name, `run ${run}/${runs} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        const message = (error as Error).stack ?? String(error);
+        progress(section.name, `run ${run} failed: ${message}`);
+        report.failures.push({ section: `${section.name} (run ${run})`, error: message });
+      }
+    }
+  }
+  // Figures with the same id from several runs fold into medians.
+  report.figures = summarize(perRun);
+  if (mode.profileDir) report.notes.push(`CPU profile of the sync benchmark's \`trackline start\` (run 1) written to bench/profiles/ (open in Chrome DevTools).`);
+  report.durationS = (Date.now() - started) / 1000;
+  // A smoke run must not overwrite the last real measurement.
+  const name = quick ? 'report-quick' : 'report';
+  writeReport(report, { md: join(ROOT, 'bench', `${name}.md`), json: join(ROOT, 'bench', `${name}.json`) });
+  progress('bench', `wrote bench/${name}.md and bench/${name}.json in ${Math.round(report.durationS)} s`);
+  for (const f of report.figures) {
+    if (f.met === false) progress('bench', `goal missed: ${f.section} ${f.label}`);
+  }
+  return report.failures.length ? 1 : 0;
+}
+
+process.exitCode = await main();
+// Stray handles (a Redis reconnect timer in a failed section) must not keep a finished run alive.
+setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

@@ -1,0 +1,164 @@
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Queues } from '../src/queues/queues.ts';
+import { figure, type RunResult } from './figures.ts';
+import { postAtRate, postBatches, upsert } from './orchestrator.ts';
+import { summarizeProfile } from './profile.ts';
+import { progress, waitUntil } from './progress.ts';
+import { ROOT, Stack } from './stack.ts';
+import { percentile } from './stats.ts';
+import { TrackerWatch } from './tracker-watch.ts';
+
+/**
+ * Figure 2, sync throughput and latency, end to end: orchestrator events posted to `trackline
+ * start` (api and workers in one process, the default install) until the sandbox tracker has
+ * received each write. Distinct items, pacing off (`rate_limit = "off"`, sandbox limit off) and
+ * no coalescing window, so every change is one reconcile and one tracker write.
+ *
+ * - saturation: N items created, then N items updated, posted as fast as the orchestrator can
+ *   (batches of 500); changes per second = N ÷ (last write − first send);
+ * - latency: one event per request at a moderate, steady rate; per change, the time from the
+ *   POST to the sandbox applying the write.
+ *
+ * Reference: BullMQ's own cost for the same work, a Worker with the same concurrency, queue, job
+ * options and Redis settings whose processor returns at once (bench/noop-worker.ts), fed the
+ * same number of jobs the same way.
+ */
+
+export interface SyncOptions {
+  run: number;
+  items: number;
+  /** Events per second in the latency phase. */
+  latencyRate: number;
+  latencyS: number;
+  /** Write a CPU profile of `trackline start` here (and summarize it) when set. */
+  profileDir: string | null;
+}
+
+const SECTION = 'sync';
+const CONCURRENCY = 32;
+const GOAL_SOURCE = 'benchmark brief: ≥ 1,000 synced changes/s on 2 cores, p50 < 25 ms when not saturated';
+
+export async function runSync(options: SyncOptions): Promise<RunResult> {
+  const stack = await Stack.open({
+    label: 'sync',
+    connection: { rate_limit: 'off' },
+    worker: { coalesce_window: '0', concurrency: CONCURRENCY },
+  });
+  const watch = new TrackerWatch(stack.sandbox.plane);
+  const notes: string[] = [];
+  try {
+    const profileDir = options.profileDir ? join(options.profileDir, `sync-${Date.now()}`) : null;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const app = await stack.spawn('start', { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    const api = app.url!;
+    const n = options.items;
+    const keys = Array.from({ length: n }, (_, i) => `sync/${options.run}/${i}`);
+    const bound = Math.max(60_000, n * 20);
+
+    // Creates: the first sync of each item (catalog lookups are cached after the first few).
+    progress(SECTION, `run ${options.run}: creating ${n} items`);
+    const createSent = await postBatches(api, keys.map((key) => upsert(key, { kind: 'task', title: `Item ${key}`, state: 'planned', labels: ['backend'], priority: 'high' })));
+    await waitUntil(SECTION, () => watch.created.size >= n, { timeoutMs: bound, what: `${n} creates`, describe: () => `${watch.created.size}/${n} created` });
+    const createSpan = Math.max(...watch.created.values()) - Math.min(...createSent.values());
+    const createRate = (n / createSpan) * 1000;
+    progress(SECTION, `run ${options.run}: ${n} creates in ${(createSpan / 1000).toFixed(1)} s (${Math.round(createRate)}/s)`);
+    await waitUntil(SECTION, async () => (await synced(stack)) >= n, { timeoutMs: 60_000, what: 'mappings to settle' });
+
+    // Updates: the steady state, one field of every item changes once.
+    watch.mark();
+    progress(SECTION, `run ${options.run}: updating ${n} items`);
+    const updateSent = await postBatches(api, keys.map((key) => upsert(key, { title: `Item ${key} (renamed)` })));
+    await waitUntil(SECTION, () => watch.updates.size >= n, { timeoutMs: bound, what: `${n} updates`, describe: () => `${watch.updates.size}/${n} updated` });
+    const updateSpan = Math.max(...keys.map((k) => watch.firstUpdate(k)!)) - Math.min(...updateSent.values());
+    const updateRate = (n / updateSpan) * 1000;
+    progress(SECTION, `run ${options.run}: ${n} updates in ${(updateSpan / 1000).toFixed(1)} s (${Math.round(updateRate)}/s)`);
+    await waitUntil(SECTION, async () => (await synced(stack, 2)) >= n, { timeoutMs: 60_000, what: 'mappings to settle' });
+
+    // Latency when not saturated: a steady trickle, each change to a different item.
+    const count = Math.min(n, Math.round(options.latencyRate * options.latencyS));
+    watch.mark();
+    progress(SECTION, `run ${options.run}: latency at ${options.latencyRate} changes/s for ${options.latencyS} s`);
+    const latencyKeys = keys.slice(0, count);
+    const sent = await postAtRate(api, latencyKeys.map((key) => upsert(key, { state: 'doing' })), options.latencyRate);
+    await waitUntil(SECTION, () => latencyKeys.every((k) => watch.firstUpdate(k) !== undefined), { timeoutMs: 60_000, what: 'latency-phase writes' });
+    const latencies = latencyKeys.map((k) => watch.firstUpdate(k)! - sent.get(k)!);
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    progress(SECTION, `run ${options.run}: latency p50 ${p50} ms, p99 ${p99} ms`);
+
+    await app.stop();
+    if (profileDir) notes.push(...describeProfile(profileDir));
+
+    const reference = await measureNoop(stack, n, count, options.latencyRate);
+    progress(SECTION, `run ${options.run}: no-op BullMQ reference: ${Math.round(reference.rate)} jobs/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms`);
+
+    const noopRef = { label: `no-op BullMQ worker (concurrency ${CONCURRENCY})`, unit: 'jobs/s', value: reference.rate };
+    return {
+      notes,
+      figures: [
+        figure({ id: 'sync.updates.rps', section: SECTION, label: 'Synced changes per second (updates of distinct items, saturated)', unit: 'changes/s', value: updateRate, reference: noopRef, goal: { on: 'value', op: '>=', target: 1000, source: GOAL_SOURCE } }),
+        figure({ id: 'sync.creates.rps', section: SECTION, label: 'Items created in the tracker per second (first sync, saturated)', unit: 'items/s', value: createRate, reference: noopRef }),
+        figure({ id: 'sync.latency.p50', section: SECTION, label: `Event to tracker write, p50 at ${options.latencyRate} changes/s`, unit: 'ms', value: p50, reference: { label: 'no-op job add-to-start p50', unit: 'ms', value: reference.p50 }, goal: { on: 'value', op: '<', target: 25, source: GOAL_SOURCE } }),
+        figure({ id: 'sync.latency.p99', section: SECTION, label: `Event to tracker write, p99 at ${options.latencyRate} changes/s`, unit: 'ms', value: p99, reference: { label: 'no-op job add-to-start p99', unit: 'ms', value: reference.p99 } }),
+      ],
+    };
+  } finally {
+    watch.close();
+    await stack.close();
+  }
+}
+
+/** Mappings synced at least `version` (1 after the create, 2 after the update). */
+async function synced(stack: Stack, version = 1): Promise<number> {
+  const [row] = await stack.sql<{ n: number }[]>`select count(*)::int as n from mappings where status = 'synced' and synced_version >= ${version}`;
+  return row.n;
+}
+
+/**
+ * The reference, fed like the real thing: `n` jobs added in batches of 500 through the same
+ * Queues.enqueueReconcile the api uses, then `count` jobs one at a time at `rate` per second.
+ */
+async function measureNoop(stack: Stack, n: number, count: number, rate: number): Promise<{ rate: number; p50: number; p99: number }> {
+  const prefix = `${stack.redisPrefix}-noop`;
+  const worker = await stack.spawnNode('no-op worker', ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), prefix, String(CONCURRENCY), `${n},${count}`], { ready: 'NOOP_READY' });
+  const queues = new Queues(stack.redis, { prefix, attempts: 8, backoffMs: 1000 });
+  const result = (phase: number) => {
+    const line = worker.output().split('\n').find((l) => l.startsWith(`NOOP_RESULT {"phase":${phase},`));
+    return line ? (JSON.parse(line.slice('NOOP_RESULT '.length)) as { firstStart: number; lastEnd: number; p50: number; p99: number }) : null;
+  };
+  try {
+    const job = (i: number) => ({ connectionId: 'plane-main', itemKey: `noop/${i}`, reason: 'event' as const, readRemote: false });
+    const t0 = Date.now();
+    for (let i = 0; i < n; i += 500) await queues.enqueueReconcile(Array.from({ length: Math.min(500, n - i) }, (_, j) => job(i + j)));
+    const saturated = await waitUntil(SECTION, () => result(0), { timeoutMs: 120_000, what: 'no-op jobs' });
+    const start = Date.now() + 20;
+    for (let i = 0; i < count; i++) {
+      const wait = start + (i * 1000) / rate - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await queues.enqueueReconcile([job(n + i)]);
+    }
+    const steady = await waitUntil(SECTION, () => result(1), { timeoutMs: 60_000, what: 'no-op latency jobs' });
+    return { rate: (n / (saturated.lastEnd - t0)) * 1000, p50: steady.p50, p99: steady.p99 };
+  } finally {
+    await queues.close();
+    await worker.stop();
+  }
+}
+
+/** The top costs in the profile of `trackline start`, as report notes. */
+function describeProfile(dir: string): string[] {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
+  if (!file) return [`no CPU profile was written to ${dir}`];
+  const s = summarizeProfile(join(dir, file), 12);
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const rel = relative(ROOT, join(dir, file));
+  return [
+    // Node internals and native code (socket writes, GC) are charged to the package that called
+    // them: "postgres 30%" then means the Postgres client and the syscalls it made.
+    `sync CPU profile (${rel}): ${pct(s.busyShare)} of ${Math.round(s.totalMs / 1000)} s busy. By package, internals charged to their caller: ${s.attributed.map((p) => `${p.name} ${pct(p.share)}`).join(', ')}.`,
+    `sync CPU profile, top functions by self time: ${s.functions.map((f) => `${f.name} ${pct(f.share)}`).join('; ')}.`,
+  ];
+}
