@@ -63,6 +63,13 @@ export const mappings = pgTable(
     commentCursor: bigint('comment_cursor', { mode: 'number' }).notNull().default(0),
     /** Recorded before the create call: a retry that finds it set looks the issue up first. */
     createIntentAt: timestamp('create_intent_at', { withTimezone: true }),
+    /**
+     * Recorded before an update call, cleared with the new base: { local, remote } values being
+     * pushed. If the worker dies after the tracker took the write but before the base was saved,
+     * the next reconcile reads the issue, recognises its own write and moves the base to it, so a
+     * later change back to the old value is still pushed (no lost update).
+     */
+    pendingPush: jsonb('pending_push').$type<SyncBase>(),
     lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
     lastError: text('last_error'),
     remoteUpdatedAt: text('remote_updated_at'),

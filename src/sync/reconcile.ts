@@ -33,6 +33,7 @@ interface MappingState {
   commentCursor: number;
   createIntentAt: Date | null;
   remoteChangedAt: Date | null;
+  pendingPush: SyncBase | null;
 }
 
 export interface ReconcileOutcome {
@@ -172,7 +173,11 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   // win or be merged, or a remote change is known to be waiting (webhook, poll).
   const mustRead =
     remote === null &&
-    (input.readRemote || resolutions.length > 0 || mapping.remoteChangedAt !== null || (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
+    (input.readRemote ||
+      resolutions.length > 0 ||
+      mapping.remoteChangedAt !== null ||
+      mapping.pendingPush !== null ||
+      (config.direction !== 'push' && config.conflict_strategy !== 'local-wins'));
   if (mustRead) {
     try {
       remote = await adapter.get(ref, ctx);
@@ -183,6 +188,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
         return { ...outcome, action: 'remote_deleted' };
       }
       throw error;
+    }
+  }
+
+  if (mapping.pendingPush && remote) {
+    // An earlier attempt pushed and died before saving the base. Where the tracker holds what it
+    // pushed, that write landed: it becomes the base, so the diff sees what changed since.
+    base = { local: { ...base.local }, remote: { ...base.remote } };
+    for (const f of Object.keys(mapping.pendingPush.remote) as FieldName[]) {
+      if (!sameValue(f, remote.fields[f], mapping.pendingPush.remote[f])) continue;
+      setField(base.local, f, mapping.pendingPush.local[f]);
+      setField(base.remote, f, canonical(f, remote.fields[f] as never));
     }
   }
 
@@ -200,6 +216,9 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const pushedFields = Object.keys(plan.push) as FieldName[];
   if (pushedFields.length) {
     let blocked: PartialUpdateError | null = null;
+    const intent: SyncBase = { local: {}, remote: plan.push };
+    for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
+    await sql`update mappings set pending_push = ${sql.json(intent as never)} where id = ${mapping.id}`;
     try {
       after = await adapter.update(ref, plan.push, ctx);
     } catch (error) {
@@ -299,7 +318,7 @@ async function applyPlan(
         from jsonb_to_recordset(${sql.json(pushed as never)}) as p(field text, from_value jsonb, to_value jsonb)
       )
       update mappings set base = ${sql.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${item.version}),
-        status = 'synced', last_synced_at = now(), last_error = null,
+        status = 'synced', last_synced_at = now(), last_error = null, pending_push = null,
         remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
         remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
       where id = ${mapping.id}`;
@@ -345,7 +364,7 @@ async function applyPlan(
     // A pull made a new version that this pass already agrees with: record that version as synced.
     const blockedReason = plan.conflicts.find((c) => c.reason)?.reason ?? null;
     await tx`update mappings set base = ${tx.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${pulled.length ? version : item.version}),
-      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = ${blockedReason},
+      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = ${blockedReason}, pending_push = null,
       remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
       remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
       where id = ${mapping.id}`;
@@ -371,8 +390,8 @@ export async function loadItem(sql: Sql, key: string): Promise<ItemState | null>
 }
 
 export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
-  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null; remote_changed_at: Date | null }[]>`
-    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at
+  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null; remote_changed_at: Date | null; pending_push: SyncBase | null }[]>`
+    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at, pending_push
     from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
   if (!row) return null;
   return {
@@ -386,6 +405,7 @@ export async function loadMapping(sql: Sql, itemKey: string, connectionId: strin
     commentCursor: Number(row.comment_cursor),
     createIntentAt: row.create_intent_at,
     remoteChangedAt: row.remote_changed_at,
+    pendingPush: row.pending_push,
   };
 }
 
