@@ -122,7 +122,8 @@ export class HttpClient {
   }
 }
 
-function safeJson(text: string): unknown {
+/** A body as JSON when it is JSON, else the text (error pages are often HTML). */
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -130,7 +131,8 @@ function safeJson(text: string): unknown {
   }
 }
 
-function networkReason(error: unknown): string {
+/** What a failed fetch says about the network (ECONNREFUSED, ECONNRESET...), without the stack. */
+export function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (error as Error).message;
 }
