@@ -13,6 +13,7 @@ import { runMigrations } from '../src/db/migrate.ts';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../src/sandbox/server.ts';
 import type { SeededProject } from '../src/sandbox/plane/store.ts';
 import { progress } from './progress.ts';
+import { deleteKeys, dropDatabase } from '../test/support/cleanup.ts';
 
 /**
  * A disposable Trackline deployment for one benchmark run: its own database (unique name, dropped
@@ -238,40 +239,11 @@ export class Stack {
     );
     await this.closeSandbox().catch(() => {});
     await this.sql.end({ timeout: 2 }).catch(() => {});
-    await dropDatabase(this.databaseUrl).catch((error) => progress('cleanup', `could not drop ${this.databaseUrl}: ${(error as Error).message}`));
+    await dropDatabase(PG_ADMIN_URL, this.databaseUrl).catch((error) => progress('cleanup', `could not drop ${this.databaseUrl}: ${(error as Error).message}`));
     await deleteKeys(this.redis, this.redisPrefix).catch((error) => progress('cleanup', `could not delete Redis keys ${this.redisPrefix}*: ${(error as Error).message}`));
     this.redis.disconnect();
     rmSync(this.tempDir, { recursive: true, force: true });
   }
-}
-
-async function dropDatabase(databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await admin.end({ timeout: 2 });
-  }
-}
-
-/**
- * Deletes this stack's keys: everything under the prefix, and Bottleneck's clustered limiter keys,
- * which it names `b_<limiter id>_…` with our prefix inside the id.
- */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  for (const pattern of [`${escapeGlob(prefix)}*`, `b_${escapeGlob(prefix)}*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  }
-}
-
-function escapeGlob(s: string): string {
-  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 /** Ctrl-C during a run still drops the databases and keys this run made, then exits. */

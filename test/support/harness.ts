@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { ConfigSchema, type Config } from '../../src/config/schema.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
@@ -8,6 +7,7 @@ import { startWorkers, type RunningWorkers } from '../../src/jobs/worker.ts';
 import { createSandbox } from '../../src/sandbox/server.ts';
 import { createLogger } from '../../src/support/logger.ts';
 import { serve } from '@hono/node-server';
+import { deleteKeys, dropDatabase as dropTestDatabase } from './cleanup.ts';
 import type { Logger } from 'pino';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -255,24 +255,13 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
 }
 
 export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const name = new URL(databaseUrl).pathname.slice(1);
-  const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await admin.end({ timeout: 2 });
-  }
+  await dropTestDatabase(PG_ADMIN_URL, databaseUrl);
 }
 
 export async function deleteRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }
