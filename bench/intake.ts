@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -8,6 +8,7 @@ import { QUEUE } from '../src/queues/names.ts';
 import { signPlaneWebhook } from '../src/sandbox/plane/webhooks.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
 import { runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
+import { describeProfile } from './profile.ts';
 import { progress, sleep } from './progress.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
 
@@ -24,6 +25,8 @@ export interface IntakeOptions {
   warmupS: number;
   durationS: number;
   connections: number;
+  /** Write a CPU profile of `trackline api` here (and summarize it) when set. */
+  profileDir: string | null;
 }
 
 const SECTION = 'intake';
@@ -37,7 +40,9 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
   try {
     progress(SECTION, `run ${options.run}: starting the plain reference and \`trackline api\``);
     const plain = await stack.spawnNode('plain reference', ['--import', 'tsx', join(ROOT, 'bench/plain-server.ts')]);
-    const api = await stack.spawn('api');
+    const profileDir = options.profileDir ? join(options.profileDir, `intake-${Date.now()}`) : null;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const api = await stack.spawn('api', { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
     const template = await captureWebhookBody(stack);
 
     const webhookRequests = (phase: string) =>
@@ -127,6 +132,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     await reconcile.close();
     await api.stop();
     await plain.stop();
+    if (profileDir) notes.push(...describeProfile('intake (webhooks and events)', profileDir));
     return { figures: figures(results as Required<typeof results>), notes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -167,7 +173,7 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', { load: LoadResult; 
  * json.dumps spacing, expanded state and labels): an issue is edited in the sandbox store and the
  * delivery, sent to a throwaway local receiver, is read back from the sender's log.
  */
-async function captureWebhookBody(stack: Stack): Promise<string> {
+export async function captureWebhookBody(stack: Stack): Promise<string> {
   const receiver = createServer((req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(204).end());

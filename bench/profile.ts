@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ROOT } from './stack.ts';
 
 /**
  * Reads a V8 .cpuprofile (node --cpu-prof) and answers where the time went: self time per
@@ -100,4 +102,21 @@ function packageOf(file: string, functionName: string): string {
   if (src) return `trackline src/${src[1]}`;
   if (file.startsWith('node:')) return 'node internals';
   return file;
+}
+
+/** The top costs in the newest (largest) CPU profile in `dir`, as report notes. */
+export function describeProfile(label: string, dir: string): string[] {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
+  if (!file) return [`no CPU profile was written to ${dir}`];
+  const s = summarizeProfile(join(dir, file), 12);
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const rel = relative(ROOT, join(dir, file));
+  return [
+    // Node internals and native code (socket writes, GC) are charged to the package that called
+    // them: "postgres 30%" then means the Postgres client and the syscalls it made.
+    `${label} CPU profile (${rel}): ${pct(s.busyShare)} of ${Math.round(s.totalMs / 1000)} s busy. By package, internals charged to their caller: ${s.attributed.map((p) => `${p.name} ${pct(p.share)}`).join(', ')}.`,
+    `${label} CPU profile, top functions by self time: ${s.functions.map((f) => `${f.name} ${pct(f.share)}`).join('; ')}.`,
+  ];
 }

@@ -18,8 +18,9 @@ import { runBackfill } from './backfill.ts';
  * Runs each benchmark `runs` times (3 by default), each run in its own database and Redis prefix,
  * and writes bench/report.md and bench/report.json with the medians. `--quick` shrinks every
  * workload to a smoke test (one run, a couple of minutes) and writes bench/report-quick.* instead;
- * `--profile` writes a CPU profile of the sync benchmark's `trackline start` process to
- * bench/profiles/. The intake benchmark needs wrk (apt-get install -y wrk).
+ * `--profile` writes CPU profiles of run 1's `trackline api` (intake) and `trackline start` (sync)
+ * to bench/profiles/ and names their top costs in the report. The intake benchmark needs wrk
+ * (apt-get install -y wrk).
  */
 
 const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,economy,budget,backfill'}] [--profile]`;
@@ -35,7 +36,7 @@ const SECTIONS: Section[] = [
   {
     name: 'intake',
     skip: () => (wrkAvailable() ? null : 'wrk is not installed (apt-get update && apt-get install -y wrk)'),
-    run: (run, { quick }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50 }),
+    run: (run, { quick, profileDir }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50, profileDir: run === 1 ? profileDir : null }),
   },
   {
     name: 'sync',

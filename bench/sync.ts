@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Queues } from '../src/queues/queues.ts';
 import { figure, type RunResult } from './figures.ts';
 import { postAtRate, postBatches, upsert } from './orchestrator.ts';
-import { summarizeProfile } from './profile.ts';
+import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
 import { ROOT, Stack } from './stack.ts';
 import { percentile } from './stats.ts';
@@ -88,7 +88,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     progress(SECTION, `run ${options.run}: latency p50 ${p50} ms, p99 ${p99} ms`);
 
     await app.stop();
-    if (profileDir) notes.push(...describeProfile(profileDir));
+    if (profileDir) notes.push(...describeProfile('sync', profileDir));
 
     const reference = await measureNoop(stack, n, count, options.latencyRate);
     progress(SECTION, `run ${options.run}: no-op BullMQ reference: ${Math.round(reference.rate)} jobs/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms`);
@@ -144,21 +144,4 @@ async function measureNoop(stack: Stack, n: number, count: number, rate: number)
     await queues.close();
     await worker.stop();
   }
-}
-
-/** The top costs in the profile of `trackline start`, as report notes. */
-function describeProfile(dir: string): string[] {
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort((a, b) => statSync(join(dir, b)).size - statSync(join(dir, a)).size)[0];
-  if (!file) return [`no CPU profile was written to ${dir}`];
-  const s = summarizeProfile(join(dir, file), 12);
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const rel = relative(ROOT, join(dir, file));
-  return [
-    // Node internals and native code (socket writes, GC) are charged to the package that called
-    // them: "postgres 30%" then means the Postgres client and the syscalls it made.
-    `sync CPU profile (${rel}): ${pct(s.busyShare)} of ${Math.round(s.totalMs / 1000)} s busy. By package, internals charged to their caller: ${s.attributed.map((p) => `${p.name} ${pct(p.share)}`).join(', ')}.`,
-    `sync CPU profile, top functions by self time: ${s.functions.map((f) => `${f.name} ${pct(f.share)}`).join('; ')}.`,
-  ];
 }

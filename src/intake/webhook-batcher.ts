@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
-import type { Queues } from '../queues/queues.ts';
+import { newInboundBatchJobId, type Queues } from '../queues/queues.ts';
 import type { AcceptedWebhook } from './record-webhook.ts';
 
 /**
  * Group commit for webhook intake. Each accepted webhook used to cost one INSERT (one commit, one
  * WAL flush) and one Redis round trip; under load the api spent its time waiting on those. The
  * batcher collects the deliveries that arrive within a few milliseconds of each other, records
- * them with ONE multi-row INSERT (one statement, so one atomic commit), enqueues their inbound
- * jobs with ONE addBulk, and only then answers each request. Nothing is answered before the
+ * them with ONE multi-row INSERT (one statement, so one atomic commit), enqueues ONE inbound job
+ * for all of them (`InboundBatchJob`; its id is stored on each row, so the outbox sweep can tell
+ * a delivery whose job is still queued from one whose job was lost), and only then answers each
+ * request. Nothing is answered before the
  * commit, so DESIGN §5.1 (an accepted request is durable) holds exactly as before.
  *
  * Per request the outcome is what `recordWebhook` gave it alone:
@@ -66,7 +68,7 @@ export class WebhookBatcher {
 
   constructor(
     private readonly sql: Sql,
-    private readonly queues: Pick<Queues, 'enqueueInbound'>,
+    private readonly queues: Pick<Queues, 'enqueueInbound' | 'enqueueInboundBatch'>,
     private readonly log: Pick<Logger, 'warn'>,
     options: WebhookBatcherOptions = {},
   ) {
@@ -112,6 +114,7 @@ export class WebhookBatcher {
     const firsts = new Map<string, Pending>();
     for (const p of batch) if (!firsts.has(keyOf(p.record))) firsts.set(keyOf(p.record), p);
 
+    const jobId = newInboundBatchJobId();
     let inserted: Map<string, string>;
     try {
       const rows = await this.sql<{ id: string; connection_id: string; dedup_key: string }[]>`
@@ -125,6 +128,7 @@ export class WebhookBatcher {
             attempts: 1,
             request: this.sql.json({ event: r.eventName, headers: r.headers, payload: r.payload } as never),
             request_id: r.requestId ?? null,
+            job_id: jobId,
           })),
         )}
         on conflict (direction, connection_id, dedup_key) do nothing
@@ -144,7 +148,7 @@ export class WebhookBatcher {
       const id = inserted.get(key);
       if (id !== undefined && firsts.get(key) === p) accepted.push({ pending: p, deliveryId: id });
     }
-    await this.enqueue(accepted.map((a) => ({ record: a.pending.record, deliveryId: a.deliveryId })));
+    await this.enqueue(accepted.map((a) => ({ record: a.pending.record, deliveryId: a.deliveryId })), jobId);
     const acceptedSet = new Set(accepted.map((a) => a.pending));
     for (const a of accepted) a.pending.resolve({ deliveryId: a.deliveryId, duplicate: false });
     for (const p of batch) if (!acceptedSet.has(p)) p.resolve({ deliveryId: null, duplicate: true });
@@ -173,10 +177,13 @@ export class WebhookBatcher {
     }
   }
 
-  private async enqueue(items: { record: WebhookRecord; deliveryId: string }[]): Promise<void> {
+  /** One job for a committed batch (under its stored job id), or the per-delivery job of the fallback. */
+  private async enqueue(items: { record: WebhookRecord; deliveryId: string }[], batchJobId?: string): Promise<void> {
     if (items.length === 0) return;
+    const jobs = items.map(({ record, deliveryId }) => ({ deliveryId, connectionId: record.connectionId, requestId: record.requestId }));
     try {
-      await this.queues.enqueueInbound(items.map(({ record, deliveryId }) => ({ deliveryId, connectionId: record.connectionId, requestId: record.requestId })));
+      if (batchJobId) await this.queues.enqueueInboundBatch(batchJobId, jobs);
+      else await this.queues.enqueueInbound(jobs);
     } catch (error) {
       // Committed already: the outbox sweep picks up deliveries still "received".
       this.log.warn({ err: (error as Error).message, deliveries: items.length }, 'enqueue failed after commit; the outbox sweep will pick them up');

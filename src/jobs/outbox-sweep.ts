@@ -18,11 +18,15 @@ export async function sweepOutbox(sql: Sql, queues: Queues, options: { callbacks
     order by i.updated_at limit ${limit}`;
   await queues.enqueueReconcile(rows.map((r) => ({ connectionId: r.connection_id, itemKey: r.item_key, reason: 'sweep' as const, readRemote: false })));
 
-  // Webhooks committed but never enqueued (or whose job vanished with a Redis restart).
-  const webhooks = await sql<{ id: string; connection_id: string }[]>`
-    select id, connection_id from deliveries
+  // Webhooks committed but never enqueued (or whose job vanished with a Redis restart). Those of a
+  // batch job still queued or running are left to it: under a backlog that job may well start
+  // later than the grace period, and running a delivery twice at once would race.
+  const received = await sql<{ id: string; connection_id: string; job_id: string | null }[]>`
+    select id, connection_id, job_id from deliveries
     where direction = 'in' and kind = 'webhook' and status = 'received' and created_at < now() - make_interval(secs => ${graceSeconds})
     order by created_at limit ${limit}`;
+  const live = await queues.liveInboundJobs([...new Set(received.flatMap((w) => (w.job_id ? [w.job_id] : [])))]);
+  const webhooks = received.filter((w) => !w.job_id || !live.has(w.job_id));
   await queues.enqueueInbound(webhooks.map((w) => ({ deliveryId: w.id, connectionId: w.connection_id })));
 
   // Changes whose callback never went out.

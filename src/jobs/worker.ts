@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Runtime } from '../runtime.ts';
 import { QUEUE } from '../queues/names.ts';
-import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundJobData, type PollJobData, type CallbackJobData, type PlanJobData } from '../queues/jobs.ts';
+import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundQueueData, type PollJobData, type CallbackJobData, type PlanJobData } from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
 import { createInboundProcessor } from './inbound-job.ts';
 import { createPollProcessor } from './poll-job.ts';
@@ -57,9 +57,9 @@ export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}
       maxStalledCount: 5,
     },
   );
-  const inbound = new Worker<InboundJobData>(
+  const inbound = new Worker<InboundQueueData>(
     QUEUE.inbound,
-    createInboundProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify }),
+    createInboundProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify, retryDelayMs: parseDuration(runtime.config.worker.backoff) ?? 1000 }),
     { connection: redis, prefix, concurrency: 16, lockDuration: lockMs },
   );
   const poll = new Worker<PollJobData>(

@@ -23,6 +23,19 @@ export const InboundJob = z.object({
 });
 export type InboundJobData = z.infer<typeof InboundJob>;
 
+/**
+ * The webhooks one intake commit accepted, as one job. Enqueueing a job per delivery cost the
+ * api more than everything else it does for a webhook (bench/intake.ts: about half the
+ * throughput); one job per commit costs one Redis script for dozens of deliveries. A delivery of
+ * a batch that fails transiently leaves it for a job of its own (`InboundJob`), with its own
+ * retries, so nothing in a batch waits on or retries with a neighbour.
+ */
+export const InboundBatchJob = z.object({ deliveries: z.array(InboundJob).min(1).max(1000) });
+export type InboundBatchJobData = z.infer<typeof InboundBatchJob>;
+
+/** What the inbound queue carries: one delivery (sweep, retry, operator) or a commit's batch. */
+export type InboundQueueData = InboundJobData | InboundBatchJobData;
+
 export const PollJob = z.object({
   connectionId: z.string(),
   /** An operator's `trackline sync --pull-only` asks for a poll now, not on the schedule. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE } from './names.ts';
@@ -8,6 +9,8 @@ import {
   type MaintenanceJobData,
   InboundJob,
   type InboundJobData,
+  InboundBatchJob,
+  type InboundQueueData,
   PollJob,
   type PollJobData,
   CallbackJob,
@@ -43,9 +46,15 @@ export function reconcileDedupId(connectionId: string, itemKey: string): string 
   return `${connectionId}:${itemKey}`;
 }
 
+/** Job ids of the inbound queue: `in-<delivery>` for one delivery, `inb-<uuid>` for a commit's batch. */
+export const inboundJobId = (deliveryId: string) => `in-${deliveryId}`;
+export const newInboundBatchJobId = () => `inb-${randomUUID()}`;
+
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
 export class Queues {
   readonly reconcile: Queue<ReconcileJobData>;
-  readonly inbound: Queue<InboundJobData>;
+  readonly inbound: Queue<InboundQueueData>;
   readonly poll: Queue<PollJobData>;
   readonly callbacks: Queue<CallbackJobData>;
   readonly maintenance: Queue<MaintenanceJobData>;
@@ -80,22 +89,45 @@ export class Queues {
     return job.waitUntilFinished(this.planEvents, timeoutMs);
   }
 
-  /** One inbound job per webhook delivery; the delivery id as job id makes a re-enqueue a no-op. */
-  async enqueueInbound(jobs: InboundJobData[]): Promise<void> {
+  /**
+   * One inbound job per webhook delivery (the sweep, a retry, a batch's failed delivery); the
+   * delivery id as job id makes a re-enqueue a no-op. `delayMs` holds the first attempt back.
+   */
+  async enqueueInbound(jobs: InboundJobData[], options: { delayMs?: number } = {}): Promise<void> {
     if (jobs.length === 0) return;
     await this.inbound.addBulk(
       jobs.map((data) => ({
         name: `${data.connectionId} webhook ${data.deliveryId}`,
         data: InboundJob.parse(data),
-        opts: {
-          jobId: `in-${data.deliveryId}`,
-          attempts: this.settings.attempts,
-          backoff: { type: 'exponential', delay: this.settings.backoffMs, jitter: 0.5 },
-          removeOnComplete: { age: 3600, count: 1000 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
+        opts: { ...this.inboundOptions(), jobId: inboundJobId(data.deliveryId), delay: options.delayMs },
       })),
     );
+  }
+
+  /** The webhooks of one intake commit as one job, under the id their rows were stored with. */
+  async enqueueInboundBatch(jobId: string, deliveries: InboundJobData[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const connections = [...new Set(deliveries.map((d) => d.connectionId))].join(', ');
+    await this.inbound.add(`${connections} webhooks ×${deliveries.length}`, InboundBatchJob.parse({ deliveries }), { ...this.inboundOptions(), jobId });
+  }
+
+  /**
+   * The subset of `jobIds` that are still to run or running on the inbound queue: the sweep
+   * leaves their deliveries alone. One pipelined round trip for all of them.
+   */
+  async liveInboundJobs(jobIds: string[]): Promise<Set<string>> {
+    if (jobIds.length === 0) return new Set();
+    const states = await Promise.all(jobIds.map((id) => this.inbound.getJobState(id)));
+    return new Set(jobIds.filter((_, i) => LIVE_STATES.has(states[i])));
+  }
+
+  private inboundOptions(): JobsOptions {
+    return {
+      attempts: this.settings.attempts,
+      backoff: { type: 'exponential', delay: this.settings.backoffMs, jitter: 0.5 },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
   }
 
   /** A signed callback per change; retried with backoff for about a day before it is failed. */

@@ -29,9 +29,16 @@ async function stored(ids: string[]) {
   return h.sql<{ id: string; status: string; dedup_key: string }[]>`select id, status, dedup_key from deliveries where id in ${h.sql(ids)}`;
 }
 
+/** How many of the deliveries are carried by a queued inbound job (a commit's batch job, or their own). */
 async function enqueued(ids: string[]) {
-  const jobs = await Promise.all(ids.map((id) => h.runtime.queues.inbound.getJob(`in-${id}`)));
-  return jobs.filter((j) => j && j.data.deliveryId).length;
+  const rows = await h.sql<{ id: string; job_id: string | null }[]>`select id, job_id from deliveries where id in ${h.sql(ids)}`;
+  let carried = 0;
+  for (const row of rows) {
+    const job = await h.runtime.queues.inbound.getJob(row.job_id ?? `in-${row.id}`);
+    const data = job?.data;
+    if (data && ('deliveries' in data ? data.deliveries.some((d) => d.deliveryId === row.id) : data.deliveryId === row.id)) carried++;
+  }
+  return carried;
 }
 
 describe('webhook group commit', () => {
@@ -49,6 +56,10 @@ describe('webhook group commit', () => {
     expect(rows).toHaveLength(60);
     expect(rows.every((r) => r.status === 'received')).toBe(true);
     expect(await enqueued(ids)).toBe(60);
+    // One inbound job per commit, not per delivery.
+    const [{ jobs }] = await h.sql<{ jobs: number }[]>`select count(distinct job_id)::int as jobs from deliveries where id in ${h.sql(ids)}`;
+    expect(jobs).toBe(b.stats.batches);
+    expect(await h.runtime.queues.inbound.getJobCountByTypes('waiting')).toBeLessThan(60);
   });
 
   it('a stored delivery and a repeat within the same batch are duplicates; the first copy is accepted once', async () => {
