@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { QUEUE } from '../src/queues/names.ts';
+import type { InboundQueueData } from '../src/queues/jobs.ts';
 import { signPlaneWebhook } from '../src/sandbox/plane/webhooks.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
 import { runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
@@ -76,14 +77,17 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
         }
       };
 
-    const inbound = new Queue(QUEUE.inbound, { connection: stack.redis, prefix: stack.redisPrefix });
+    const inbound = new Queue<InboundQueueData>(QUEUE.inbound, { connection: stack.redis, prefix: stack.redisPrefix });
     const reconcile = new Queue(QUEUE.reconcile, { connection: stack.redis, prefix: stack.redisPrefix });
     const counts = async () => {
       const [row] = await stack.sql<{ webhooks: number; events: number }[]>`
         select count(*) filter (where kind = 'webhook' and status = 'received')::int as webhooks,
                count(*) filter (where kind = 'event')::int as events
         from deliveries where direction = 'in'`;
-      return { ...row, inboundJobs: await inbound.getWaitingCount(), reconcileJobs: await reconcile.getWaitingCount() };
+      // A webhook job carries every delivery of one intake commit: count deliveries, not jobs.
+      const waiting = await inbound.getWaiting(0, -1);
+      const inboundJobs = waiting.reduce((n, job) => n + ('deliveries' in job.data ? job.data.deliveries.length : 1), 0);
+      return { ...row, inboundJobs, reconcileJobs: await reconcile.getWaitingCount() };
     };
 
     // The order rotates per run, so a machine that slows down during a run does not always

@@ -28,7 +28,12 @@ export interface WebhookRecord {
   dedupKey: string;
   eventName: string;
   headers: Record<string, string>;
-  payload: unknown;
+  /**
+   * The payload as the JSON text that was received (and already parsed once, so known to be
+   * valid). It is stored from this text: serializing the parsed value again cost as much as
+   * parsing it, and the text keeps numbers exactly as sent.
+   */
+  payloadJson: string;
   requestId?: string;
 }
 
@@ -37,6 +42,11 @@ export interface WebhookBatcherOptions {
   maxInFlight?: number;
   /** Most deliveries in one batch (one INSERT, one addBulk). */
   maxBatch?: number;
+}
+
+/** What a webhook delivery's `request` column holds: `{ event, headers, payload }`, as JSON text. */
+function requestJson(r: WebhookRecord): string {
+  return `{"event":${JSON.stringify(r.eventName)},"headers":${JSON.stringify(r.headers)},"payload":${r.payloadJson}}`;
 }
 
 interface Pending {
@@ -117,20 +127,15 @@ export class WebhookBatcher {
     const jobId = newInboundBatchJobId();
     let inserted: Map<string, string>;
     try {
+      // One statement with one array per column: its text is the same for every batch size, so
+      // it is prepared once, and binding a few arrays is cheaper than 8 parameters a row.
+      const records = [...firsts.values()].map((p) => p.record);
       const rows = await this.sql<{ id: string; connection_id: string; dedup_key: string }[]>`
-        insert into deliveries ${this.sql(
-          [...firsts.values()].map(({ record: r }) => ({
-            direction: 'in',
-            kind: 'webhook',
-            connection_id: r.connectionId,
-            dedup_key: r.dedupKey,
-            status: 'received',
-            attempts: 1,
-            request: this.sql.json({ event: r.eventName, headers: r.headers, payload: r.payload } as never),
-            request_id: r.requestId ?? null,
-            job_id: jobId,
-          })),
-        )}
+        insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id, job_id)
+        select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, t.request::jsonb, t.request_id, ${jobId}::text
+        from unnest(${records.map((r) => r.connectionId)}::text[], ${records.map((r) => r.dedupKey)}::text[],
+                    ${records.map(requestJson)}::text[], ${records.map((r) => r.requestId ?? null)}::text[])
+          as t(connection_id, dedup_key, request, request_id)
         on conflict (direction, connection_id, dedup_key) do nothing
         returning id, connection_id, dedup_key`;
       inserted = new Map(rows.map((row) => [`${row.connection_id}\u0000${row.dedup_key}`, row.id]));
@@ -162,7 +167,7 @@ export class WebhookBatcher {
         const rows = await this.sql<{ id: string }[]>`
           insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id)
           values ('in', 'webhook', ${r.connectionId}, ${r.dedupKey}, 'received', 1,
-            ${this.sql.json({ event: r.eventName, headers: r.headers, payload: r.payload } as never)}, ${r.requestId ?? null})
+            ${requestJson(r)}::text::jsonb, ${r.requestId ?? null})
           on conflict (direction, connection_id, dedup_key) do nothing
           returning id`;
         if (rows.length === 0) {

@@ -24,7 +24,7 @@ const planLabel = () => plane().labelsOf(h.project.projectId).find((l) => l.name
 /** A Plane v1 "issue created" webhook for a person's new issue labelled for import. */
 function personIssue(name: string) {
   const issue = plane().createAsPerson(h.project.projectId, { name, labels: [planLabel()] });
-  return { issue, record: { connectionId: 'plane-main', dedupKey: `batch-${issue.id}`, eventName: 'issue.created', headers: { 'x-plane-event': 'issue' }, payload: { event: 'issue', action: 'created', webhook_id: 'w', workspace_id: 'ws', data: { id: issue.id, name } } } };
+  return { issue, record: { connectionId: 'plane-main', dedupKey: `batch-${issue.id}`, eventName: 'issue.created', headers: { 'x-plane-event': 'issue' }, payloadJson: JSON.stringify({ event: 'issue', action: 'created', webhook_id: 'w', workspace_id: 'ws', data: { id: issue.id, name } }) } };
 }
 
 /** The deliveries' rows in the order of `ids` (one commit's rows share their created_at). */

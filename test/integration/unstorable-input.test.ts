@@ -23,12 +23,25 @@ describe('input that parses but cannot be stored as sent', () => {
     ['a NUL in a custom field name', event('"fields":{"a\\u0000":1}'), /u0000/],
     ['nesting 10,000 deep', event(`"fields":{"d":${'['.repeat(10_000)}${']'.repeat(10_000)}}`), /nests deeper/],
     ['a number beyond a double', event('"fields":{"n":1e400}'), /too large/],
+    // The cheap look before the walk must not miss these: upper-case escapes, a huge number with a
+    // small exponent, nesting just past the limit.
+    ['an unpaired surrogate escaped in upper case', event('"title":"a\\uDBFFb"'), /unpaired surrogate/],
+    ['a 250-digit number with a two-digit exponent', event(`"fields":{"n":1${'0'.repeat(250)}e99}`), /too large/],
+    ['nesting just past the limit', event(`"fields":{"d":${'['.repeat(130)}${']'.repeat(130)}}`), /nests deeper/],
     ['invalid UTF-8', Buffer.concat([Buffer.from(event('"title":"a')), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]), /UTF-8/],
   ])('%s: 400, nothing written', async (_, body, message) => {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
     expect(await h.sql`select 1 from items where key = 'u/1'`).toEqual([]);
+  });
+
+  it('a paired surrogate escape (an emoji) and big but finite numbers are stored as sent', async () => {
+    const res = await post('{"type":"item.upserted","item":{"key":"u/emoji","title":"ok \\ud83d\\ude00","fields":{"n":1e300,"m":12345678901234567890}}}');
+    expect(res.status).toBe(202);
+    const [row] = await h.sql<{ desired: { title: string }; custom: Record<string, unknown> }[]>`select desired, custom from items where key = 'u/emoji'`;
+    expect(row.desired.title).toBe('ok \u{1F600}');
+    expect(row.custom).toEqual({ n: 1e300, m: 12345678901234567890 });
   });
 
   it('a body declared as something other than JSON: 415', async () => {

@@ -18,7 +18,7 @@ const record = (dedupKey: string, payload: unknown = { event: 'issue', data: { i
   dedupKey,
   eventName: 'issue.updated',
   headers: { 'content-type': 'application/json' },
-  payload,
+  payloadJson: JSON.stringify(payload),
 });
 
 function batcher() {
@@ -55,6 +55,9 @@ describe('webhook group commit', () => {
     const rows = await stored(ids);
     expect(rows).toHaveLength(60);
     expect(rows.every((r) => r.status === 'received')).toBe(true);
+    // Stored as JSON, from the text received: the payload is an object, not a string of JSON.
+    const [one] = await h.sql<{ request: { event: string; headers: Record<string, string>; payload: { data: { id: string } } } }[]>`select request from deliveries where id = ${ids[7]}`;
+    expect(one.request).toEqual({ event: 'issue.updated', headers: { 'content-type': 'application/json' }, payload: { event: 'issue', data: { id: 'concurrent-7' } } });
     expect(await enqueued(ids)).toBe(60);
     // One inbound job per commit, not per delivery.
     const [{ jobs }] = await h.sql<{ jobs: number }[]>`select count(distinct job_id)::int as jobs from deliveries where id in ${h.sql(ids)}`;

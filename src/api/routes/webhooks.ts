@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
+import { requestHeaders } from '../middleware/request-headers.ts';
 import { recordRejectedWebhook, redactHeaders } from '../../intake/record-webhook.ts';
 import { WebhookBatcher } from '../../intake/webhook-batcher.ts';
 import { createWebhookHandler } from '../../trackers/index.ts';
@@ -22,7 +23,7 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
     const connectionId = c.req.param('connectionId');
     if (!known.has(connectionId)) throw new ApiError('not_found', `no connection "${connectionId}"`);
     const handler = handlerFor(connectionId)!;
-    const headers = Object.fromEntries(c.req.raw.headers.entries());
+    const headers = requestHeaders(c);
     const reject = async (status: 401 | 400 | 413, reason: string) => {
       await recordRejectedWebhook(sql, { connectionId, reason, status, headers: redactHeaders(headers), requestId: c.var.requestId });
       log.warn({ connection: connectionId, reason, requestId: c.var.requestId }, 'webhook rejected');
@@ -53,7 +54,7 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       dedupKey: handler.dedupKey(headers, payload, raw),
       eventName: handler.eventName(headers, payload),
       headers: redactHeaders(headers),
-      payload,
+      payloadJson: raw.toString('utf8'),
       requestId: c.var.requestId,
     });
     if (accepted.duplicate) return c.json({ status: 'duplicate' }, 200);
