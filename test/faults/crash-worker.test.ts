@@ -119,16 +119,13 @@ describe(`SIGKILL a worker during 500 syncs (seed ${SEED})`, () => {
 });
 
 /**
- * FAILS TODAY, on purpose (a lost update, DESIGN 5.3; found by the test above, which fails with
- * some seeds for this reason). A worker writes state "done" to Plane and is killed before it
- * records the new base; the orchestrator then moves the item back to the value the base still
- * holds. The next reconcile sees no local change (local equals the stale base), writes nothing,
- * and records the item as synced: Plane keeps "done" for good. (Were the remote read, the write
- * that landed would look like a person's edit and "done" would be pulled into the item instead.)
- * The fix needs a durable record of the write in flight, as creates have (create_intent_at): the
- * fields and values being pushed, saved before the call, so the next attempt reads the issue and
- * takes a match as its own write landing. That is a schema change plus a few dozen lines in
- * src/sync/reconcile.ts, left to the owner of the engine (see the fault-suite report).
+ * A lost update, found by the test above (DESIGN 5.3; it failed with some seeds for this reason),
+ * kept as a regression test. A worker writes state "done" to Plane and is killed before it records
+ * the new base; the orchestrator then moves the item back to the value the base still holds. The
+ * next reconcile used to see no local change (local equals the stale base), write nothing, and
+ * record the item as synced: Plane kept "done" for good. The push intent (`mappings.pending_push`,
+ * the fields and values being pushed) is now recorded before the call, so the next attempt reads
+ * the issue and takes a match as its own write landing.
  */
 describe('a write that landed just before its worker was killed', () => {
   it('is not left in Plane when the item moves back to its previous value', async () => {

@@ -299,14 +299,12 @@ describe('Postgres stopped under load, against a `trackline start` process', () 
   }, 150_000);
 
   /**
-   * FAILS TODAY, on purpose: postgres.js 3.4.9 (the newest release) has a bug in its write batching
-   * (porsager/postgres#1154, #1208; fixes proposed in PRs #1168, #1176, #1209, none released): when a
-   * connection closes while a small write is queued for the next tick, the queued write runs on a
-   * null socket and throws an uncaught TypeError ("Cannot read properties of null (reading
-   * 'write')" at nextWrite), which ends the process; and the write timer is left set, so that pooled
-   * connection stops sending until it times out (each query on it waits connect_timeout, 5 s).
-   * Restarting Postgres a few times under load reproduces it nearly every run. It is not
-   * Trackline's code; see the fault-suite report for the options (patch the dependency, pin a fork).
+   * Found a bug in postgres.js 3.4.9 (the newest release; porsager/postgres#1154, #1208): when a
+   * connection closes while a small write is queued for the next tick, the queued write ran on a
+   * null socket and threw an uncaught TypeError that ended the process, and the write timer was
+   * left set, so that pooled connection stopped sending until it timed out (each query on it waited
+   * connect_timeout, 5 s). Restarting Postgres a few times under load reproduced it nearly every
+   * run. patches/postgres+3.4.9.patch (applied at install by patch-package) fixes both.
    */
   it('restarted 6 times under concurrent load: the process survives and every request is answered within 1 s', async () => {
     const answers: { status: number; ms: number; error?: string }[] = [];
