@@ -67,10 +67,19 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
     const accepted = log.filter((e) => e.status !== 429 && Date.parse(e.at) >= from && Date.parse(e.at) <= to).length;
     const perSecond = (accepted / (to - from)) * 1000;
     const refused = log.filter((e) => e.status === 429).length;
+    // For each 429: the arrival gaps of the requests the sandbox had accepted within the window
+    // before it, to tell a burst from our own pacing apart from arrival jitter.
+    const notes = log.flatMap((e, i) => {
+      if (e.status !== 429) return [];
+      const at = Date.parse(e.at);
+      const window = log.slice(0, i).filter((p) => p.status !== 429 && Date.parse(p.at) > at - 1000).map((p) => Date.parse(p.at));
+      const gaps = [...window, at].map((t, j, all) => (j === 0 ? 0 : t - all[j - 1])).slice(1);
+      return [`429 at +${((at - first) / 1000).toFixed(1)} s (${e.method} ${e.path}): the ${window.length} accepted requests before it in its 1 s window arrived with gaps of ${gaps.join(', ')} ms`];
+    });
     progress(SECTION, `run ${options.run}: ${log.length} requests in ${((last - first) / 1000).toFixed(1)} s; steady part ${perSecond.toFixed(2)}/s of ${rps}/s; ${refused} answered 429`);
     const budgetRef = { label: `the tracker's budget (${rps}/s)`, unit: 'req/s', value: rps };
     return {
-      notes: [],
+      notes,
       figures: [
         figure({
           id: 'budget.use',

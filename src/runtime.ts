@@ -64,6 +64,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       prefix: env.TRACKLINE_REDIS_PREFIX,
       attempts: config.worker.attempts,
       backoffMs: parseDuration(config.worker.backoff) ?? 1000,
+      onError: throttledWarning(log, 'queue connection error (Redis unreachable?); jobs are enqueued again once it is back'),
     };
     const queues = new Queues(producerRedis, queueSettings);
     closers.unshift(() => queues.close());
@@ -121,4 +122,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await db.close();
     throw error;
   }
+}
+
+/** A warning logged at most once per `everyMs` per queue: an outage is one line every 10 s, not a flood. */
+function throttledWarning(log: Logger, message: string, everyMs = 10_000) {
+  const lastAt = new Map<string, number>();
+  return (error: Error, queue: string) => {
+    const now = Date.now();
+    if (now - (lastAt.get(queue) ?? 0) < everyMs) return;
+    lastAt.set(queue, now);
+    log.warn({ queue, err: error.message }, message);
+  };
 }

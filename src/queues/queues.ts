@@ -23,6 +23,11 @@ export interface QueueSettings {
   prefix: string;
   attempts: number;
   backoffMs: number;
+  /**
+   * Told about connection errors of the queues (Redis down or restarting). Without a listener
+   * BullMQ prints each one with its stack to stderr, several times a second during an outage.
+   */
+  onError?: (error: Error, queue: string) => void;
 }
 
 /**
@@ -69,6 +74,8 @@ export class Queues {
     this.callbacks = new Queue(QUEUE.callbacks, options);
     this.maintenance = new Queue(QUEUE.maintenance, options);
     this.plans = new Queue(QUEUE.plans, options);
+    const onError = settings.onError;
+    if (onError) for (const queue of this.all()) queue.on('error', (error) => onError(error, queue.name));
   }
 
   all(): Queue[] {
