@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
+import { WindowGate } from './window-gate.ts';
 
 /**
  * Paces every call made with one tracker credential, across every worker process, through Redis.
@@ -13,6 +14,15 @@ import type { Redis } from 'ioredis';
  *
  * Bottleneck's clustered reservoir is not used: with ioredis 6 its jobs never ran in our checks,
  * and spacing alone already enforces the rate without the refill burst a reservoir allows.
+ *
+ * Spacing is decided when a call is granted its slot, and the call goes out a little later: after
+ * Redis answers, a timer fires and the event loop gets to it. A call held back 40 ms by a busy
+ * process (GC, a 2-core machine shared with Postgres) met the next calls on time, and a strict
+ * sliding window such as Plane's then saw one request too many (bench/budget.ts: about one 429 in
+ * 1,000 requests with 3 worker processes). So each call is also checked against the sent calls
+ * themselves at the moment it goes out: a sliding window of the same budget, a little wider
+ * (`SEND_WINDOW_SLACK_MS`), shared through Redis (WindowGate). On time, it never holds a call; a
+ * late call waits the few ms that keep the window.
  */
 export interface PacerOptions {
   /** Shared id for the credential (a hash: never the credential itself). */
@@ -25,6 +35,9 @@ export interface PacerOptions {
   maxConcurrent?: number;
 }
 
+/** How much wider than the tracker's window the send-time check is: room for network jitter. */
+export const SEND_WINDOW_SLACK_MS = 25;
+
 export class RateLimitedError extends Error {
   constructor(readonly waitMs: number, readonly reason: string) {
     super(`rate limited: ${reason}; resuming in ${Math.ceil(waitMs / 1000)} s`);
@@ -34,12 +47,13 @@ export class RateLimitedError extends Error {
 
 export class Pacer {
   private readonly limiter: Bottleneck | null;
+  private readonly sent: WindowGate | null;
   private pausedUntil = 0;
   private pauseCheckedAt = 0;
   private readonly pauseKey: string;
   readonly spacingMs: number;
   /** Counters for /v1/connections and /metrics. */
-  readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string };
+  readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string, heldMs: 0 };
 
   constructor(
     private readonly redis: Redis,
@@ -65,6 +79,7 @@ export class Pacer {
             timeout: 10 * 60_000,
           })
         : null;
+    this.sent = this.limiter && requests && perMs ? new WindowGate(redis, `${keyPrefix}:sent:${options.id}`, [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }]) : null;
     this.limiter?.on('error', () => {
       /* surfaced through failing schedule() calls */
     });
@@ -85,11 +100,16 @@ export class Pacer {
       await this.waitForPause(inlineWaitMaxMs);
       // A pause that began while this call waited for its slot gives the slot back and queues
       // again once the pause ends: waiting inside the slot would release every held call at once.
-      // The check inside the slot is synchronous (this process's view): a Redis round trip here
-      // would add jitter between the slot and the request, and jitter is what tips a strict
-      // sliding window over. Other processes' pauses were read just before queueing.
+      // The pause check inside the slot is this process's view (other processes' pauses were read
+      // just before queueing); the send-time window check after it records the call at the
+      // moment it goes out, which is the time the tracker's window counts.
       const outcome = await this.limiter.schedule(async () => {
         if (this.pausedUntil > Date.now()) return { paused: true as const };
+        if (this.sent) {
+          const waitedBefore = this.sent.stats.waitedMs;
+          await this.sent.acquire('calls');
+          this.stats.heldMs += this.sent.stats.waitedMs - waitedBefore;
+        }
         this.stats.calls++;
         return { paused: false as const, value: await fn() };
       });

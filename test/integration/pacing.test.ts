@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Bottleneck from 'bottleneck';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
+import { Pacer } from '../../src/pacing/pacer.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -27,4 +29,29 @@ describe('pacing from the connection budget', () => {
     const busiest = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 5000).length));
     expect(busiest).toBeLessThanOrEqual(10);
   }, 30_000);
+});
+
+describe('a call that goes out late', () => {
+  it('is held so the calls actually sent never exceed the budget in any window (a busy event loop cannot tip it over)', async () => {
+    const pacer = new Pacer(h.runtime.producerRedis, new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }), { id: `late-${Date.now()}`, requests: 10, perMs: 1000 }, h.redisPrefix);
+    try {
+      const sentAt: number[] = [];
+      const started = Date.now();
+      const calls = Array.from({ length: 12 }, () => pacer.schedule(async () => void sentAt.push(Date.now())));
+      // The second call's slot is at ~104 ms; the event loop is busy from 50 to 200 ms, so that call
+      // goes out ~100 ms late while the ones after it keep their slots.
+      await new Promise((r) => setTimeout(r, 50 - (Date.now() - started)));
+      const until = Date.now() + 150;
+      while (Date.now() < until) {
+        /* a long synchronous task */
+      }
+      await Promise.all(calls);
+      sentAt.sort((a, b) => a - b);
+      for (let i = 0; i + 10 < sentAt.length; i++) expect(sentAt[i + 10] - sentAt[i]).toBeGreaterThanOrEqual(1000);
+      // Spacing alone would have sent the 12th call within 1 s of the late one: the send-time check held it.
+      expect(pacer.stats.heldMs).toBeGreaterThan(0);
+    } finally {
+      await pacer.close();
+    }
+  }, 20_000);
 });
