@@ -6,7 +6,7 @@ import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from '../trackers/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
-import { applyResolutions, pendingResolutions } from './resolve-conflict.ts';
+import { applyResolutions, type PendingResolution } from './resolve-conflict.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -46,6 +46,8 @@ export interface ReconcileOutcome {
   conflicts: number;
   comments: number;
   version: number;
+  /** The item's version when this pass recorded its result, if it read it then (saves a query). */
+  latestVersion?: number;
   warnings: string[];
 }
 
@@ -73,9 +75,15 @@ export async function reconcilePair(input: ReconcileInput): Promise<ReconcileOut
     outcome = await reconcileOnce(input, outcome);
     // The last allowed pass needs no version check: nothing would act on it.
     if (pass === passes - 1) break;
-    const [row] = await input.sql<{ version: string }[]>`select version from items where key = ${input.itemKey}`;
+    if (outcome.action === 'skipped' || outcome.action === 'remote_deleted') break;
+    let latest = outcome.latestVersion;
+    if (latest === undefined) {
+      const [row] = await input.sql<{ version: string }[]>`select version from items where key = ${input.itemKey}`;
+      if (!row) break;
+      latest = Number(row.version);
+    }
     // Snapshot semantics: a change that arrived while this pass ran is synced before finishing.
-    if (!row || Number(row.version) <= outcome.version || outcome.action === 'skipped' || outcome.action === 'remote_deleted') break;
+    if (latest <= outcome.version) break;
   }
   return outcome!;
 }
@@ -88,8 +96,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const ctx: CallContext = { deliveryId: input.deliveryId, warn: (m) => warnings.push(m) };
   const actor = `sync:${config.id}`;
 
-  const item = await loadItem(sql, itemKey);
-  const mapping = await loadMapping(sql, itemKey, config.id);
+  const { item, mapping, heldFields, resolutions, newComments } = await loadPair(sql, itemKey, config.id);
   const outcome: ReconcileOutcome = {
     // A later pass that finds nothing new keeps what an earlier pass did.
     action: previous && previous.action !== 'unchanged' ? previous.action : 'unchanged',
@@ -165,9 +172,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   }
 
   const ref = { id: mapping.remoteId ?? remote!.id, key: mapping.remoteKey ?? remote?.key };
-  const heldFields = await openConflictFields(sql, itemKey, config.id);
   // Operators' resolutions are carried out here, inside the pair's one-at-a-time reconcile.
-  const resolutions = await pendingResolutions(sql, itemKey, config.id);
   if (resolutions.length) base = applyResolutions(base, item.desired as Record<string, unknown>, resolutions, connection.translate);
   // Reading the remote before writing costs budget; it is needed only when the remote side can
   // win or be merged, or a remote change is known to be waiting (webhook, poll).
@@ -249,7 +254,8 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   // and the poll would take this write's timestamp as already seen. Flag a pull so it is not lost.
   const written = after;
   const unseen = remote === null && written !== null && SYNC_FIELDS.some((f) => supported.has(f) && !pushedFields.includes(f) && written.fields[f] !== undefined && !sameValue(f, written.fields[f], base.remote[f]));
-  const changeId = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy, resolutionIds: resolutions.map((r) => r.id) });
+  const { changeId, latestVersion } = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy, resolutionIds: resolutions.map((r) => r.id) });
+  outcome.latestVersion = latestVersion;
   if (unseen) await sql`update mappings set remote_changed_at = date_trunc('milliseconds', now()), remote_updated_at = null where id = ${mapping.id}`;
   if (remote && mapping.remoteChangedAt) {
     // Read and applied: the pull request is served, unless a newer one came in meanwhile (the
@@ -259,8 +265,9 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   if (changeId) outcome.changeIds.push(changeId);
 
   // The cursor read with the mapping is still current: only deliverComments moves it, and two
-  // reconciles of one pair never run at once.
-  outcome.comments += await deliverComments(sql, connection, itemKey, ref, mapping.commentCursor, ctx);
+  // reconciles of one pair never run at once. A comment recorded after the load bumped the item's
+  // version, so the next pass (or the job parked behind this one) delivers it.
+  if (newComments) outcome.comments += await deliverComments(sql, connection, itemKey, ref, mapping.commentCursor, ctx);
   outcome.pushed = [...new Set([...outcome.pushed, ...pushedFields])];
   outcome.pulled = [...new Set([...outcome.pulled, ...(Object.keys(plan.pull) as FieldName[])])];
   outcome.conflicts += plan.conflicts.length;
@@ -303,7 +310,7 @@ async function createExactlyOnce(
 async function applyPlan(
   sql: Sql,
   args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string; resolutionIds: number[] },
-): Promise<number | null> {
+): Promise<{ changeId: number | null; latestVersion?: number }> {
   const { item, mapping, plan, connectionId, actor } = args;
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
   if (pulled.length === 0 && plan.conflicts.length === 0 && args.resolutionIds.length === 0) {
@@ -311,7 +318,8 @@ async function applyPlan(
     // (atomic on its own, like the transaction below) instead of BEGIN, one INSERT per field, the
     // UPDATE and COMMIT. Round trips to Postgres were the largest cost of a sync (bench/sync.ts).
     const pushed = Object.entries(plan.push).map(([field, value]) => ({ field, from_value: mapping.base?.remote[field as FieldName] ?? null, to_value: value ?? null }));
-    await sql`
+    // It also reads the item's version as of now: whether the item changed while this pass ran.
+    const [row] = await sql<{ latest: string | null }[]>`
       with pushed as (
         insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
         select ${item.key}, ${actor}, 'field.pushed', ${connectionId}, p.field, coalesce(p.from_value, 'null'::jsonb), coalesce(p.to_value, 'null'::jsonb)
@@ -321,8 +329,9 @@ async function applyPlan(
         status = 'synced', last_synced_at = now(), last_error = null, pending_push = null,
         remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
         remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
-      where id = ${mapping.id}`;
-    return null;
+      where id = ${mapping.id}
+      returning (select version from items where key = ${item.key}) as latest`;
+    return { changeId: null, latestVersion: row?.latest == null ? undefined : Number(row.latest) };
   }
   let changeId: number | null = null;
   await sql.begin(async (tx) => {
@@ -369,7 +378,7 @@ async function applyPlan(
       remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
       where id = ${mapping.id}`;
   });
-  return changeId;
+  return { changeId };
 }
 
 async function deliverComments(sql: Sql, connection: Connection, itemKey: string, ref: { id: string; key?: string | null }, cursor: number, ctx: CallContext): Promise<number> {
@@ -383,17 +392,73 @@ async function deliverComments(sql: Sql, connection: Connection, itemKey: string
   return pending.length;
 }
 
+/**
+ * Everything a reconcile pass reads before deciding, in ONE query: the item, its mapping for the
+ * connection, the fields held by open conflicts, the operators' resolutions still to carry out,
+ * and whether comments wait to be delivered. Four or five round trips used to be a third of a
+ * sync's Postgres time (bench/sync.ts profile: each one a socket write and a wake-up of both sides).
+ */
+export async function loadPair(sql: Sql, itemKey: string, connectionId: string): Promise<{
+  item: ItemState | null;
+  mapping: MappingState | null;
+  heldFields: Set<FieldName>;
+  resolutions: PendingResolution[];
+  newComments: boolean;
+}> {
+  const [row] = await sql<
+    ({ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null } & Partial<MappingRow> & {
+      held_fields: FieldName[];
+      resolutions: { id: number; field: string; resolution: 'local' | 'remote'; remote_value: unknown }[];
+      new_comments: boolean;
+    })[]
+  >`
+    select i.key, i.kind, i.desired, i.version, i.deleted_at,
+      m.id, m.remote_id, m.remote_key, m.link_to, m.base, m.status, m.synced_version, m.comment_cursor, m.create_intent_at, m.remote_changed_at, m.pending_push,
+      array(select distinct c.field from conflicts c where c.item_key = i.key and c.connection_id = ${connectionId} and c.status = 'open') as held_fields,
+      (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
+        from conflicts c where c.item_key = i.key and c.connection_id = ${connectionId} and c.status = 'resolved' and c.applied_at is null
+          and c.resolution in ('local', 'remote')) as resolutions,
+      exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments
+    from items i left join mappings m on m.item_key = i.key and m.connection_id = ${connectionId}
+    where i.key = ${itemKey}`;
+  if (!row) return { item: null, mapping: null, heldFields: new Set(), resolutions: [], newComments: false };
+  return {
+    item: { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null },
+    mapping: row.id == null ? null : toMappingState(row as MappingRow),
+    heldFields: new Set(row.held_fields),
+    resolutions: row.resolutions.map((r) => ({ id: Number(r.id), field: r.field, use: r.resolution, remoteValue: r.remote_value })),
+    newComments: row.new_comments,
+  };
+}
+
 export async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
   const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
     select key, kind, desired, version, deleted_at from items where key = ${key}`;
   return row ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null } : null;
 }
 
+interface MappingRow {
+  id: string;
+  remote_id: string | null;
+  remote_key: string | null;
+  link_to: string | null;
+  base: SyncBase | null;
+  status: string;
+  synced_version: string;
+  comment_cursor: string;
+  create_intent_at: Date | null;
+  remote_changed_at: Date | null;
+  pending_push: SyncBase | null;
+}
+
 export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
-  const [row] = await sql<{ id: string; remote_id: string | null; remote_key: string | null; link_to: string | null; base: SyncBase | null; status: string; synced_version: string; comment_cursor: string; create_intent_at: Date | null; remote_changed_at: Date | null; pending_push: SyncBase | null }[]>`
+  const [row] = await sql<MappingRow[]>`
     select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at, pending_push
     from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
-  if (!row) return null;
+  return row ? toMappingState(row) : null;
+}
+
+function toMappingState(row: MappingRow): MappingState {
   return {
     id: Number(row.id),
     remoteId: row.remote_id,
