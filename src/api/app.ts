@@ -33,7 +33,7 @@ export function createApp(services: ApiServices) {
 
   const v1 = new Hono<AppEnv>();
   v1.use(bearerAuth({ tokens: services.config.api.tokens }));
-  v1.route('/events', eventsRoutes);
+  v1.route('/events', eventsRoutes());
   v1.route('/items', itemsRoutes);
   v1.route('/changes', changesRoutes);
   v1.route('/conflicts', conflictsRoutes);

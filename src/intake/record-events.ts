@@ -11,9 +11,17 @@ export interface AcceptedEvent {
   version: number;
 }
 
+/** One api request's events, as recorded together with other requests' in one transaction. */
+export interface EventsRequest {
+  events: OrchestratorEvent[];
+  requestId?: string;
+  /** What the request's delivery row keeps (a summary: counts and keys, never the body). */
+  request: Record<string, unknown>;
+}
+
 export interface RecordedEvents {
-  deliveryId: string;
-  accepted: AcceptedEvent[];
+  /** Per request, in the order given: its delivery row and its accepted events. */
+  requests: { deliveryId: string; accepted: AcceptedEvent[] }[];
   /** The (connection, item) pairs to reconcile once the transaction has committed. */
   reconciles: ReconcileJobData[];
 }
@@ -44,26 +52,30 @@ interface ActivityRow {
   detail: Record<string, unknown>;
 }
 
-/**
- * Records a request's events durably in one transaction: the items' new desired state and
- * versions, the audit trail, comments, the (item, connection) mappings still to sync, and the
- * inbound delivery. Nothing is enqueued here: the caller enqueues after commit, and the outbox
- * sweep re-enqueues whatever a crash in between left behind (mappings behind their item's
- * version), so an accepted event is never lost.
- */
-export async function recordEvents(
-  tx: Sql,
-  events: OrchestratorEvent[],
-  ctx: { connections: ConnectionRegistry; requestId?: string; request: Record<string, unknown> },
-): Promise<RecordedEvents> {
+/** Refuses links to connections that are not configured (a 400 naming the event), before anything is written. */
+export function checkLinks(events: OrchestratorEvent[], connections: ConnectionRegistry): void {
   for (const [i, event] of events.entries()) {
     if (event.type !== 'item.upserted' || !event.item.links) continue;
     for (const connectionId of Object.keys(event.item.links)) {
-      if (!ctx.connections.get(connectionId)) {
+      if (!connections.get(connectionId)) {
         throw new EventRejectedError(`events[${i}].item.links.${connectionId}`, `unknown connection "${connectionId}"`);
       }
     }
   }
+}
+
+/**
+ * Records requests' events durably in one transaction (one request, or several that arrived
+ * together: the api's group commit), applied in the order given as if each request had been
+ * recorded alone after the one before: the items' new desired state and versions, the audit
+ * trail, comments, the (item, connection) mappings still to sync, and one inbound delivery per
+ * request. Nothing is enqueued here: the caller enqueues after commit, and the outbox sweep
+ * re-enqueues whatever a crash in between left behind (mappings behind their item's version), so
+ * an accepted event is never lost.
+ */
+export async function recordEvents(tx: Sql, requests: EventsRequest[], connections: ConnectionRegistry): Promise<RecordedEvents> {
+  for (const request of requests) checkLinks(request.events, connections);
+  const events = requests.flatMap((r) => r.events);
 
   // Lock every item row this request touches, in key order so concurrent batches never deadlock.
   // Rows for new keys are created first (version 0) so that two requests creating the same new
@@ -79,9 +91,10 @@ export async function recordEvents(
   const activity: ActivityRow[] = [];
   const commentRows: { item_key: string; body: string; actor: string | null }[] = [];
   const links: { item_key: string; connection_id: string; link_to: string }[] = [];
-  const accepted: AcceptedEvent[] = [];
+  const acceptedBy: AcceptedEvent[][] = requests.map(() => []);
+  const owner = requests.flatMap((r, i) => r.events.map(() => i));
 
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     const item = state.get(eventKey(event))!;
     const id = `evt_${randomUUID()}`;
     const detail: Record<string, unknown> = { event: id, ...(event.actor ? { by: event.actor } : {}) };
@@ -132,7 +145,7 @@ export async function recordEvents(
       item.deleted = true;
       activity.push({ item_key: item.key, actor: 'orchestrator', action: 'item.deleted', field: null, from_value: null, to_value: null, detail });
     }
-    accepted.push({ id, key: item.key, version: item.version });
+    acceptedBy[owner[index]].push({ id, key: item.key, version: item.version });
   }
 
   const updated = [...state.values()].map((i) => ({ key: i.key, kind: i.kind, desired: i.desired, custom: i.custom, version: i.version, deleted: i.deleted }));
@@ -149,7 +162,7 @@ export async function recordEvents(
   // The mappings still to sync: one per item and connection that pushes it.
   const pairs = new Map<string, { item_key: string; connection_id: string }>();
   for (const item of state.values()) {
-    for (const connection of ctx.connections.carrying(item.kind)) {
+    for (const connection of connections.carrying(item.kind)) {
       if (connection.config.direction === 'pull') continue;
       pairs.set(`${connection.config.id}:${item.key}`, { item_key: item.key, connection_id: connection.config.id });
     }
@@ -164,20 +177,29 @@ export async function recordEvents(
       where item_key = ${link.item_key} and connection_id = ${link.connection_id} and remote_id is null`;
   }
 
-  const [delivery] = await tx<{ id: string }[]>`
-    insert into deliveries (direction, kind, status, item_key, request, request_id, attempts)
-    values ('in', 'event', 'accepted', ${keys.length === 1 ? keys[0] : null}, ${tx.json(ctx.request as never)}, ${ctx.requestId ?? null}, 1)
-    returning id`;
+  // Ids made here: one statement inserts every request's row, and each request needs its own id back.
+  const deliveryIds = requests.map(() => randomUUID());
+  await tx`
+    insert into deliveries (id, direction, kind, status, item_key, request, request_id, attempts)
+    select d.id, 'in', 'event', 'accepted', d.item_key, d.request, d.request_id, 1
+    from jsonb_to_recordset(${tx.json(
+      requests.map((r, i) => {
+        const itemKeys = [...new Set(r.events.map(eventKey))];
+        return { id: deliveryIds[i], item_key: itemKeys.length === 1 ? itemKeys[0] : null, request: r.request, request_id: r.requestId ?? null };
+      }) as never,
+    )}) as d(id uuid, item_key text, request jsonb, request_id text)`;
 
+  const requestIdByKey = new Map<string, string | undefined>();
+  for (const r of requests) for (const e of r.events) if (!requestIdByKey.has(eventKey(e))) requestIdByKey.set(eventKey(e), r.requestId);
   return {
-    deliveryId: delivery.id,
-    accepted,
+    requests: requests.map((r, i) => ({ deliveryId: deliveryIds[i], accepted: acceptedBy[i] })),
     reconciles: [...pairs.values()].map((p) => ({
       connectionId: p.connection_id,
       itemKey: p.item_key,
       reason: 'event' as const,
       readRemote: false,
-      requestId: ctx.requestId,
+      // The first request that touched the item: its id follows the change into the job's logs.
+      requestId: requestIdByKey.get(p.item_key),
     })),
   };
 }

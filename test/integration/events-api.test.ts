@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { EventBatcher } from '../../src/intake/event-batcher.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -162,5 +163,60 @@ describe('the activity table is append-only in the database', () => {
     await expect(h.sql`truncate activity`).rejects.toThrow(/append-only/);
     const [row] = await h.sql`select count(*)::int as n from activity where actor <> 'orchestrator' and actor not like 'sync:%'`;
     expect(row.n).toBe(0);
+  });
+});
+
+describe('POST /v1/events: group commit', () => {
+  it('concurrent requests share transactions; each is committed, with its delivery, and enqueued before it is answered', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `group/${i}`);
+    const answers = await Promise.all(keys.map((key) => h.postEvents(upsert(key, { state: 'doing' }))));
+    expect(answers.map((a) => a.status)).toEqual(keys.map(() => 202));
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as { events: { id: string; key: string; version: number }[] }[];
+    expect(bodies.map((b) => b.events.map((e) => [e.key, e.version]))).toEqual(keys.map((k) => [[k, 1]]));
+    const deliveries = await h.sql<{ item_key: string; created_at: Date }[]>`select item_key, created_at from deliveries where kind = 'event' and item_key like 'group/%'`;
+    expect(deliveries.map((d) => d.item_key).sort()).toEqual([...keys].sort());
+    // Rows written in one transaction share its now(): fewer commit times than requests.
+    expect(new Set(deliveries.map((d) => d.created_at.getTime())).size).toBeLessThan(keys.length);
+    // Every item's reconcile job is queued (no workers run in this file).
+    const jobs = await h.runtime.queues.reconcile.getJobs(['waiting', 'prioritized']);
+    const queued = new Set(jobs.map((j) => j.data.itemKey));
+    expect(keys.every((k) => queued.has(k))).toBe(true);
+  });
+
+  it('one Idempotency-Key sent five times at once: recorded once, the other four replay its answer', async () => {
+    const body = upsert('group/idem', { state: 'done' });
+    const answers = await Promise.all(Array.from({ length: 5 }, () => h.postEvents(body, { 'idempotency-key': 'group-key-1' })));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(4);
+    const bodies = await Promise.all(answers.map((a) => a.json()));
+    expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+    const [item] = await h.sql`select version from items where key = 'group/idem'`;
+    expect(Number(item.version)).toBe(1);
+    // The same key with another body, at the same time as a copy of the first: refused, not recorded.
+    const [copy, other] = await Promise.all([h.postEvents(body, { 'idempotency-key': 'group-key-1' }), h.postEvents(upsert('group/idem', { state: 'planned' }), { 'idempotency-key': 'group-key-1' })]);
+    expect(copy.status).toBe(202);
+    expect(other.status).toBe(422);
+    expect((await errorOf(other)).code).toBe('idempotency_key_reused');
+    const [after] = await h.sql`select version, desired->>'state' as state from items where key = 'group/idem'`;
+    expect([Number(after.version), after.state]).toEqual([1, 'done']);
+  });
+
+  it('requests in one batch apply in arrival order; one that fails is refused alone and its neighbours are recorded', async () => {
+    const batcher = new EventBatcher(h.sql, h.runtime.connections, h.runtime.queues, h.runtime.log);
+    const request = (key: string, title: string, links?: Record<string, string>) => ({ events: [{ type: 'item.upserted' as const, item: { key, title, ...(links ? { links } : {}) } }], request: {} });
+    const [first, second, bad, third] = await Promise.allSettled([
+      batcher.accept(request('group/order', 'first')),
+      batcher.accept(request('group/order', 'second')),
+      // Past the route's checks (a caller of the batcher could skip them): fails inside the transaction.
+      batcher.accept(request('group/bad', 'bad', { 'no-such-connection': 'X-1' })),
+      batcher.accept(request('group/order', 'third')),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(batcher.stats.fallbacks).toBe(1);
+    const versions = [first, second, third].map((r) => (r.status === 'fulfilled' && r.value.kind === 'recorded' ? r.value.accepted[0].version : null));
+    expect(versions).toEqual([1, 2, 3]);
+    const [item] = await h.sql`select version, desired->>'title' as title from items where key = 'group/order'`;
+    expect([Number(item.version), item.title]).toEqual([3, 'third']);
+    expect(await h.sql`select 1 from items where key = 'group/bad'`).toEqual([]);
   });
 });
