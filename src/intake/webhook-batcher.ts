@@ -127,15 +127,16 @@ export class WebhookBatcher {
     const jobId = newInboundBatchJobId();
     let inserted: Map<string, string>;
     try {
-      // One statement with one array per column: its text is the same for every batch size, so
-      // it is prepared once, and binding a few arrays is cheaper than 8 parameters a row.
+      // One statement, the same for every batch size (prepared once). The requests travel as ONE
+      // JSON array text that Postgres parses once into the rows' jsonb: a text[] parameter made
+      // postgres.js escape every quote of every payload in JavaScript (a tenth of the intake's CPU).
       const records = [...firsts.values()].map((p) => p.record);
       const rows = await this.sql<{ id: string; connection_id: string; dedup_key: string }[]>`
         insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id, job_id)
-        select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, t.request::jsonb, t.request_id, ${jobId}::text
-        from unnest(${records.map((r) => r.connectionId)}::text[], ${records.map((r) => r.dedupKey)}::text[],
-                    ${records.map(requestJson)}::text[], ${records.map((r) => r.requestId ?? null)}::text[])
-          as t(connection_id, dedup_key, request, request_id)
+        select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, r.request, t.request_id, ${jobId}::text
+        from unnest(${records.map((r) => r.connectionId)}::text[], ${records.map((r) => r.dedupKey)}::text[], ${records.map((r) => r.requestId ?? null)}::text[])
+            with ordinality as t(connection_id, dedup_key, request_id, n)
+          join jsonb_array_elements(${`[${records.map(requestJson).join(',')}]`}::text::jsonb) with ordinality as r(request, n) on r.n = t.n
         on conflict (direction, connection_id, dedup_key) do nothing
         returning id, connection_id, dedup_key`;
       inserted = new Map(rows.map((row) => [`${row.connection_id}\u0000${row.dedup_key}`, row.id]));

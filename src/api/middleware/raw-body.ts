@@ -60,8 +60,14 @@ export function parseJson(raw: Buffer): unknown {
 
 /** A `\u` escape of U+0000 or of a surrogate half: the only way such text gets into a string. */
 const RISKY_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
-/** An exponent of three digits or a run of 200 digits: every number JSON.parse makes infinite has one (with an exponent under 100 it needs over 200 digits before the point). */
-const RISKY_NUMBER = /[eE]\+?\d{3}|\d{200}/;
+/**
+ * A number (a value after ":", "," or "[") with an exponent of three digits or 200 digits in a row:
+ * every number JSON.parse makes infinite has one (with an exponent under 100 it needs over 200
+ * digits before the point). Anchored on the value position because uuids and timestamps inside
+ * strings ("…3e027…") would otherwise match nearly every tracker payload. Written so that no
+ * part can match the same digits two ways: a megabyte of digits costs one linear pass.
+ */
+const RISKY_NUMBER = /[:,[]\s*-?(?:(?:\d+(?:\.\d*)?|\.\d+)[eE]\+?\d{3}|\d{200})/;
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 
