@@ -8,7 +8,8 @@ import { QUEUE } from '../src/queues/names.ts';
 import type { InboundQueueData } from '../src/queues/jobs.ts';
 import { signPlaneWebhook } from '../src/sandbox/plane/webhooks.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
-import { runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
+import { openLoop, runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
+import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
 import { progress, sleep } from './progress.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
@@ -26,6 +27,9 @@ export interface IntakeOptions {
   warmupS: number;
   durationS: number;
   connections: number;
+  /** The fixed rate (requests per second) and length of the open-loop latency phase. */
+  openLoopRate: number;
+  openLoopS: number;
   /** Write a CPU profile of `trackline api` here (and summarize it) when set. */
   profileDir: string | null;
 }
@@ -132,12 +136,24 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
           (durable !== undefined ? `, durable ${durable}/${accepted}` : ''),
       );
     }
+    // Below saturation: the same signed webhooks on a fixed schedule, and the plain endpoint at the
+    // same rate, for the latency a tracker sees on a normal day.
+    const open: Record<'plain' | 'webhooks', { p50: number; p99: number }> = { plain: { p50: 0, p99: 0 }, webhooks: { p50: 0, p99: 0 } };
+    for (const phase of ['plain', 'webhooks'] as const) {
+      const requests = [...webhookRequests(`o${phase[0]}`)(Math.round(options.openLoopRate * options.openLoopS))];
+      const target = phase === 'plain' ? plain.url! : api.url!;
+      const { latenciesMs, statuses } = await openLoop({ url: target, path: `/webhooks/${CONNECTION_ID}`, requests, ratePerS: options.openLoopRate });
+      open[phase] = { p50: percentile(latenciesMs, 50), p99: percentile(latenciesMs, 99) };
+      const other = Object.entries(statuses).filter(([st]) => st !== '202');
+      if (other.length) notes.push(`${phase} at ${options.openLoopRate}/s: besides 202, answers ${JSON.stringify(Object.fromEntries(other))}`);
+      progress(SECTION, `run ${options.run}: ${phase} at ${options.openLoopRate}/s (open loop): p50 ${open[phase].p50.toFixed(2)} ms, p99 ${open[phase].p99.toFixed(2)} ms`);
+    }
     await inbound.close();
     await reconcile.close();
     await api.stop();
     await plain.stop();
     if (profileDir) notes.push(...describeProfile('intake (webhooks and events)', profileDir));
-    return { figures: figures(results as Required<typeof results>), notes };
+    return { figures: [...figures(results as Required<typeof results>), ...openLoopFigures(open, options.openLoopRate)], notes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await stack.close();
@@ -170,6 +186,22 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', { load: LoadResult; 
     );
   }
   return out;
+}
+
+function openLoopFigures(open: Record<'plain' | 'webhooks', { p50: number; p99: number }>, rate: number): Figure[] {
+  const what = `Signed Plane webhooks at ${rate}/s (fixed rate, below saturation)`;
+  return [
+    figure({ id: 'intake.webhooks.open.p50', section: SECTION, label: `${what}: p50 latency`, unit: 'ms', value: open.webhooks.p50, reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 } }),
+    figure({
+      id: 'intake.webhooks.open.p99',
+      section: SECTION,
+      label: `${what}: p99 latency`,
+      unit: 'ms',
+      value: open.webhooks.p99,
+      reference: { label: `plain endpoint p99 at ${rate}/s`, unit: 'ms', value: open.plain.p99 },
+      goal: { on: 'value', op: '<', target: 10, source: 'the benchmark brief’s p99 < 10 ms, here below saturation (the 50-connection figure above is the saturated one)' },
+    }),
+  ];
 }
 
 /**

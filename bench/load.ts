@@ -164,3 +164,45 @@ export async function runWrk(options: {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Open-loop load: requests sent on a fixed schedule (`ratePerS`), whatever the answers do, each
+ * timed from its scheduled send to its answer. This is latency below saturation; wrk's closed
+ * loop (a new request only when one is answered) measures the saturated server, where latency is
+ * mostly the queue of the other 49 connections.
+ */
+export async function openLoop(options: { url: string; path: string; requests: LoadRequest[]; ratePerS: number }): Promise<{ latenciesMs: number[]; statuses: Record<string, number> }> {
+  const { Agent, request } = await import('node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const target = new URL(options.path, options.url);
+  const latenciesMs: number[] = [];
+  const statuses: Record<string, number> = {};
+  const start = performance.now() + 20;
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < options.requests.length; i++) {
+    const due = start + (i * 1000) / options.ratePerS;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const { headers, body } = options.requests[i];
+    inFlight.push(
+      new Promise<void>((resolve) => {
+        const req = request(target, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            latenciesMs.push(performance.now() - due);
+            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
+            resolve();
+          });
+        });
+        req.on('error', () => {
+          statuses.error = (statuses.error ?? 0) + 1;
+          resolve();
+        });
+        req.end(body);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  return { latenciesMs: latenciesMs.sort((a, b) => a - b), statuses };
+}

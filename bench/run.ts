@@ -36,7 +36,7 @@ const SECTIONS: Section[] = [
   {
     name: 'intake',
     skip: () => (wrkAvailable() ? null : 'wrk is not installed (apt-get update && apt-get install -y wrk)'),
-    run: (run, { quick, profileDir }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50, profileDir: run === 1 ? profileDir : null }),
+    run: (run, { quick, profileDir }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50, openLoopRate: 500, openLoopS: quick ? 2 : 5, profileDir: run === 1 ? profileDir : null }),
   },
   {
     name: 'sync',
