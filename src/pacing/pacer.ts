@@ -22,7 +22,9 @@ import { WindowGate } from './window-gate.ts';
  * 1,000 requests with 3 worker processes). So each call is also checked against the sent calls
  * themselves at the moment it goes out: a sliding window of the same budget, a little wider
  * (`SEND_WINDOW_SLACK_MS`), shared through Redis (WindowGate). On time, it never holds a call; a
- * late call waits the few ms that keep the window.
+ * late call waits the few ms that keep the window. Once answered, a call is moved to the moment of
+ * its answer: it reached the tracker somewhere in between, and a cold process's first request can
+ * leave tens of ms after its check (bench/budget.ts caught one at start-up).
  */
 export interface PacerOptions {
   /** Shared id for the credential (a hash: never the credential itself). */
@@ -105,13 +107,20 @@ export class Pacer {
       // moment it goes out, which is the time the tracker's window counts.
       const outcome = await this.limiter.schedule(async () => {
         if (this.pausedUntil > Date.now()) return { paused: true as const };
-        if (this.sent) {
-          const waitedBefore = this.sent.stats.waitedMs;
-          await this.sent.acquire('calls');
-          this.stats.heldMs += this.sent.stats.waitedMs - waitedBefore;
+        if (!this.sent) {
+          this.stats.calls++;
+          return { paused: false as const, value: await fn() };
         }
+        const waitedBefore = this.sent.stats.waitedMs;
+        const call = await this.sent.acquire('calls');
+        this.stats.heldMs += this.sent.stats.waitedMs - waitedBefore;
         this.stats.calls++;
-        return { paused: false as const, value: await fn() };
+        try {
+          return { paused: false as const, value: await fn() };
+        } finally {
+          // Answered, so it reached the tracker by now: from here on it counts from this moment.
+          await this.sent.settle('calls', call).catch(() => undefined);
+        }
       });
       if (!outcome.paused) return outcome.value;
     }

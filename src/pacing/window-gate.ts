@@ -41,6 +41,14 @@ redis.call('PEXPIRE', KEYS[1], longest)
 return 0
 `;
 
+// Moves an event recorded by acquire() to now: used once the event is known to have happened.
+const SETTLE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 0
+`;
+
 export class WindowGate {
   /** Counters for tests and metrics. */
   readonly stats = { passed: 0, waited: 0, waitedMs: 0 };
@@ -54,15 +62,18 @@ export class WindowGate {
     private readonly inlineWaitMaxMs = 5_000,
   ) {}
 
-  /** Waits until one more event for `subject` fits every window, then records it. */
-  async acquire(subject: string): Promise<void> {
+  /**
+   * Waits until one more event for `subject` fits every window, then records it (now, by Redis'
+   * clock). Returns the event's id, for `settle`.
+   */
+  async acquire(subject: string): Promise<string> {
     const args = this.windows.flatMap((w) => [String(w.limit), String(w.perMs)]);
     for (;;) {
       const member = `${process.pid}:${Date.now()}:${++this.sequence}:${Math.random().toString(36).slice(2, 8)}`;
       const wait = Number(await this.redis.eval(SCRIPT, 1, `${this.keyPrefix}:${subject}`, member, ...args));
       if (!(wait > 0)) {
         this.stats.passed++;
-        return;
+        return member;
       }
       if (wait > this.inlineWaitMaxMs) {
         throw new RateLimitedError(wait, `per-subject limit (${this.windows.map((w) => `${w.limit} per ${w.perMs / 1000} s`).join(', ')}) for ${subject}`);
@@ -71,5 +82,14 @@ export class WindowGate {
       this.stats.waitedMs += wait;
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+
+  /**
+   * Moves a recorded event to now. For an event that happens some time after it was let through (a
+   * request goes out after its acquire, and a cold process can take tens of ms to send its first),
+   * the window then holds it from the latest moment it can have happened, never too early.
+   */
+  async settle(subject: string, member: string): Promise<void> {
+    await this.redis.eval(SETTLE, 1, `${this.keyPrefix}:${subject}`, member);
   }
 }

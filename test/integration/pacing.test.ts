@@ -54,4 +54,26 @@ describe('a call that goes out late', () => {
       await pacer.close();
     }
   }, 20_000);
+
+  it('counts from its answer: a process whose first request takes 80 ms to leave (cold) does not let the eleventh through early', async () => {
+    // Two pacers for one credential: two worker processes sharing the budget through Redis.
+    const id = `slow-${Date.now()}`;
+    const pacers = [0, 1].map(() => new Pacer(h.runtime.producerRedis, new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }), { id, requests: 10, perMs: 1000 }, h.redisPrefix));
+    try {
+      const arrivedAt: number[] = [];
+      const arrive = async () => void arrivedAt.push(Date.now());
+      // The cold process's first request reaches the tracker 80 ms after it was let through.
+      const cold = pacers[0].schedule(async () => {
+        await new Promise((r) => setTimeout(r, 80));
+        await arrive();
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      const warm = Array.from({ length: 10 }, () => pacers[1].schedule(arrive));
+      await Promise.all([cold, ...warm]);
+      arrivedAt.sort((a, b) => a - b);
+      expect(arrivedAt[10] - arrivedAt[0]).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await Promise.all(pacers.map((p) => p.close()));
+    }
+  }, 20_000);
 });

@@ -24,10 +24,11 @@ import {
  * one issue to 20 per 2 s and 100 per 30 s whoever makes them (docs/trackers.md 4.6).
  */
 export interface IssueWriteGate {
-  acquire(subject: string): Promise<void>;
+  /** Waits until one more write to the issue fits; resolves with the write's id (unused here). */
+  acquire(subject: string): Promise<unknown>;
 }
 
-export const openWriteGate: IssueWriteGate = { acquire: async () => {} };
+export const openWriteGate: IssueWriteGate = { acquire: async () => undefined };
 
 const API = '/rest/api/3';
 const enc = encodeURIComponent;
