@@ -130,7 +130,8 @@ export const ConfigSchema = z
         lock_duration: duration.default('30s'),
         /**
          * Minimum time between two syncs of one item to one connection. The first change syncs
-         * at once; changes within the window coalesce into one trailing sync. "0" turns it off.
+         * at once; changes within the window coalesce into one trailing sync, made once the item
+         * has been quiet this long (at most 4 windows after the burst began). "0" turns it off.
          */
         coalesce_window: duration.default('500ms'),
       })

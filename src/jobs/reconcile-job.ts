@@ -78,16 +78,40 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
 }
 
 /**
- * Leading-edge throttle per pair: the first change in a while syncs at once (low latency), a
- * change arriving within `coalesceMs` of the last sync waits for the rest of that window.
+ * Leading edge, then debounce, per pair. The first change in a while syncs at once (low latency).
+ * A change within `coalesceMs` of a sync waits: it becomes the trailing sync, and that sync waits
+ * until the item has been quiet for `coalesceMs`, so a burst of events costs one write at its start
+ * and one after it however long it lasts (bench/economy.ts: a 100-update burst that took 600 ms to
+ * send cost a write per window, 3, before). A steady stream still reaches the tracker: a burst is
+ * cut after MAX_BURST_WINDOWS windows.
  */
+const MAX_BURST_WINDOWS = 4;
+
 async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Promise<number> {
   if (deps.coalesceMs <= 0 || data.reason === 'operator') return 0;
-  const key = `${deps.keyPrefix}:recent:${data.connectionId}:${data.itemKey}`;
-  const taken = await deps.redis.set(key, '1', 'PX', deps.coalesceMs, 'NX');
-  if (taken === 'OK') return 0;
-  const ttl = await deps.redis.pttl(key);
-  return ttl > 0 ? ttl : 0;
+  const pair = `${data.connectionId}:${data.itemKey}`;
+  const recentKey = `${deps.keyPrefix}:recent:${pair}`;
+  // Exists while a burst is under way, for at most MAX_BURST_WINDOWS windows.
+  const burstKey = `${deps.keyPrefix}:burst:${pair}`;
+  const taken = await deps.redis.set(recentKey, '1', 'PX', deps.coalesceMs, 'NX');
+  if (taken !== 'OK') {
+    await deps.redis.set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX');
+    const ttl = await deps.redis.pttl(recentKey);
+    return ttl > 0 ? ttl : 0;
+  }
+  const burstLeftMs = await deps.redis.pttl(burstKey);
+  if (burstLeftMs <= 0) return 0;
+  // A trailing sync: wait while the item still changes (its updated_at, on Postgres' clock).
+  const [row] = await deps.sql<{ quiet_ms: number }[]>`
+    select floor(extract(epoch from (clock_timestamp() - updated_at)) * 1000)::int as quiet_ms from items where key = ${data.itemKey}`;
+  const quietMs = row?.quiet_ms ?? Number.POSITIVE_INFINITY;
+  if (quietMs < deps.coalesceMs) {
+    // Not running yet: the window key goes back, so the next wake-up decides afresh.
+    await deps.redis.del(recentKey);
+    return Math.max(1, Math.min(deps.coalesceMs - quietMs, burstLeftMs));
+  }
+  await deps.redis.del(burstKey);
+  return 0;
 }
 
 function rateLimitWait(error: unknown): number | null {

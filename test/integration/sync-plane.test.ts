@@ -131,6 +131,41 @@ describe('coalescing', () => {
     expect(stateName(issue.state)).toBe('Done');
     expect(labelNames(issue.labels)).toEqual(['l1']);
   });
+
+  it('a burst longer than the window (24 updates one after another over ~1.2 s) costs one leading and one trailing write', async () => {
+    await upsert('burst/2', { title: 'Slow burst', state: 'planned' });
+    await synced('burst/2');
+    h.sandbox.log.clear();
+    const started = Date.now();
+    for (let i = 1; i <= 24; i++) {
+      expect((await upsert('burst/2', { title: `Slow burst ${i}` })).status).toBe(202);
+      await new Promise((r) => setTimeout(r, Math.max(0, started + i * 50 - Date.now())));
+    }
+    expect(Date.now() - started).toBeGreaterThan(1000);
+    await synced('burst/2', (await item('burst/2')).version);
+    const writes = h.sandbox.log.writes({ pathIncludes: '/work-items/' }).filter((w) => !w.path.includes('/labels/'));
+    expect(writes.length).toBeLessThanOrEqual(2);
+    expect(issuesFor('burst/2')[0].name).toBe('Slow burst 24');
+  });
+
+  it('a steady stream of changes still reaches Plane while it lasts (a burst is cut after 4 windows)', async () => {
+    await upsert('burst/3', { title: 'Stream', state: 'planned' });
+    await synced('burst/3');
+    h.sandbox.log.clear();
+    const started = Date.now();
+    // A change every 100 ms for 3.5 s: never quiet for a whole window.
+    for (let i = 1; Date.now() - started < 3500; i++) {
+      await upsert('burst/3', { title: `Stream ${i}` });
+      await new Promise((r) => setTimeout(r, Math.max(0, started + i * 100 - Date.now())));
+    }
+    const writes = h.sandbox.log.writes({ pathIncludes: '/work-items/' }).filter((w) => !w.path.includes('/labels/'));
+    // The stream began right after the create's sync, inside its window: the first write of the
+    // stream comes when the burst is cut, 4 windows (2 s) in, not when the stream ends.
+    const during = writes.map((w) => Date.parse(w.at as unknown as string) - started).filter((t) => t < 3500);
+    expect(during.length).toBeGreaterThanOrEqual(1);
+    expect(during[0]).toBeLessThan(2700);
+    await synced('burst/3', (await item('burst/3')).version);
+  });
 });
 
 describe('pacing and retries', () => {
