@@ -184,12 +184,15 @@ export async function openLoop(options: { url: string; path: string; requests: L
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const { headers, body } = options.requests[i];
+    // Timed from the scheduled moment, so a generator running late does not hide the server's
+    // queue (coordinated omission); from the send itself when a timer fired a little early.
+    const from = Math.min(due, performance.now());
     inFlight.push(
       new Promise<void>((resolve) => {
         const req = request(target, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
           res.resume();
           res.on('end', () => {
-            latenciesMs.push(performance.now() - due);
+            latenciesMs.push(performance.now() - from);
             statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
             resolve();
           });
