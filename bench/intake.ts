@@ -140,8 +140,10 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     // same rate, for the latency a tracker sees on a normal day.
     const open: Record<'plain' | 'webhooks', { p50: number; p99: number }> = { plain: { p50: 0, p99: 0 }, webhooks: { p50: 0, p99: 0 } };
     for (const phase of ['plain', 'webhooks'] as const) {
-      const requests = [...webhookRequests(`o${phase[0]}`)(Math.round(options.openLoopRate * options.openLoopS))];
       const target = phase === 'plain' ? plain.url! : api.url!;
+      // A second at the rate first, unmeasured: the phases before leave the server busy for a moment.
+      await openLoop({ url: target, path: `/webhooks/${CONNECTION_ID}`, requests: [...webhookRequests(`u${phase[0]}`)(options.openLoopRate)], ratePerS: options.openLoopRate });
+      const requests = [...webhookRequests(`o${phase[0]}`)(Math.round(options.openLoopRate * options.openLoopS))];
       const { latenciesMs, statuses } = await openLoop({ url: target, path: `/webhooks/${CONNECTION_ID}`, requests, ratePerS: options.openLoopRate });
       open[phase] = { p50: percentile(latenciesMs, 50), p99: percentile(latenciesMs, 99) };
       const other = Object.entries(statuses).filter(([st]) => st !== '202');
