@@ -127,7 +127,7 @@ async function main(): Promise<number> {
   }
   // Figures with the same id from several runs fold into medians.
   report.figures = summarize(perRun);
-  if (mode.profileDir) report.notes.push(`CPU profile of the sync benchmark's \`trackline start\` (run 1) written to bench/profiles/ (open in Chrome DevTools).`);
+  if (mode.profileDir) report.notes.push('CPU profiles of run 1 (intake: `trackline api`; sync: `trackline start`) written to bench/profiles/ (open in Chrome DevTools).');
   report.durationS = (Date.now() - started) / 1000;
   // A smoke run must not overwrite the last real measurement.
   const name = quick ? 'report-quick' : 'report';
