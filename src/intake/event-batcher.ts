@@ -3,12 +3,13 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { recordEvents, type AcceptedEvent, type EventsRequest } from './record-events.ts';
+import { GroupCommit, type GroupCommitOptions, type GroupEntry } from './group-commit.ts';
 
 /**
  * Group commit for POST /v1/events. Each request used to be its own transaction: BEGIN, six or
  * so statements, COMMIT, each a round trip, and the api spent its time waiting on them (bench/
  * intake.ts: about 500 requests per second at 50 concurrent callers). The batcher records the
- * requests that arrive within one event-loop turn of each other in ONE transaction, as if each
+ * requests that arrive together (GroupCommit forms the batches) in ONE transaction, as if each
  * had been recorded alone after the one before (`recordEvents` applies them in arrival order),
  * enqueues their reconciles with one addBulk, and only then answers each request. Nothing is
  * answered before the commit (DESIGN §5.1).
@@ -32,86 +33,54 @@ export type EventsOutcome =
   | { kind: 'replay'; status: number; response: unknown }
   | { kind: 'key_reused' };
 
-interface Pending {
-  record: EventsRecord;
-  resolve(outcome: EventsOutcome): void;
-  reject(error: unknown): void;
-}
-
-// As for webhooks (webhook-batcher.ts): a few batches in flight keep Postgres, Redis and the event
-// loop busy together. 64 requests of up to 500 events each stay one reasonable transaction.
-const DEFAULTS = { maxInFlight: 4, maxBatch: 64 };
+type Pending = GroupEntry<EventsRecord, EventsOutcome>;
 
 export class EventBatcher {
-  /** Counters for tests and metrics: batches, requests, the largest batch, fallbacks to one by one. */
-  readonly stats = { batches: 0, requests: 0, largest: 0, fallbacks: 0 };
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private inFlight = 0;
+  private readonly group: GroupCommit<EventsRecord, EventsOutcome>;
+  private fallbacks = 0;
 
   constructor(
     private readonly sql: Sql,
     private readonly connections: ConnectionRegistry,
     private readonly queues: Pick<Queues, 'enqueueReconcile'>,
     private readonly log: Pick<Logger, 'warn'>,
-    private readonly options: { maxInFlight: number; maxBatch: number } = DEFAULTS,
-  ) {}
+    // 64 requests of up to 500 events each stay one reasonable transaction.
+    options: GroupCommitOptions = { maxInFlight: 4, maxBatch: 64 },
+  ) {
+    this.group = new GroupCommit((batch) => this.commitBatch(batch), options);
+  }
 
   /** Resolves once the request's events are committed (and their jobs enqueued, or left to the sweep). */
   accept(record: EventsRecord): Promise<EventsOutcome> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      this.schedule();
-    });
+    return this.group.accept(record);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    // After the current I/O phase: every request whose body was read in this poll joins the batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    while (this.pending.length && this.inFlight < this.options.maxInFlight) {
-      const batch = this.pending.splice(0, this.options.maxBatch);
-      this.inFlight++;
-      void this.commitBatch(batch).finally(() => {
-        this.inFlight--;
-        this.drain();
-      });
-    }
+  /** Counters for tests and metrics: batches, requests, the largest batch, fallbacks to one by one. */
+  get stats() {
+    const { batches, entries, largest } = this.group.stats;
+    return { batches, requests: entries, largest, fallbacks: this.fallbacks };
   }
 
   private async commitBatch(batch: Pending[]): Promise<void> {
-    this.stats.batches++;
-    this.stats.requests += batch.length;
-    this.stats.largest = Math.max(this.stats.largest, batch.length);
     // A key twice in one batch: the later copy waits for the next batch and its committed answer.
     const seen = new Set<string>();
     const now: Pending[] = [];
     const later: Pending[] = [];
     for (const p of batch) {
-      const id = p.record.idempotency && `${p.record.idempotency.principal}\u0000${p.record.idempotency.key}`;
+      const id = p.item.idempotency && `${p.item.idempotency.principal}\u0000${p.item.idempotency.key}`;
       if (id && seen.has(id)) later.push(p);
       else {
         if (id) seen.add(id);
         now.push(p);
       }
     }
-    if (later.length) {
-      this.pending.unshift(...later);
-      this.schedule();
-    }
+    if (later.length) this.group.retryLater(later);
     try {
       await this.commit(now);
     } catch {
       // The transaction is atomic: nothing of it was stored. One by one, each request gets its
       // own outcome (and a bad one its own error).
-      this.stats.fallbacks++;
+      this.fallbacks++;
       for (const p of now) {
         try {
           await this.commit([p]);
@@ -130,12 +99,12 @@ export class EventBatcher {
       if (toRecord.length === 0) return [];
       const recorded = await recordEvents(
         tx as unknown as Sql,
-        toRecord.map((p) => p.record),
+        toRecord.map((p) => p.item),
         this.connections,
       );
       toRecord.forEach((p, i) => outcomes.set(p, { kind: 'recorded', accepted: recorded.requests[i].accepted }));
       const answers = toRecord.flatMap((p, i) =>
-        p.record.idempotency ? [{ principal: p.record.idempotency.principal, key: p.record.idempotency.key, response: { events: recorded.requests[i].accepted } }] : [],
+        p.item.idempotency ? [{ principal: p.item.idempotency.principal, key: p.item.idempotency.key, response: { events: recorded.requests[i].accepted } }] : [],
       );
       if (answers.length) {
         await tx`update idempotency_keys k set status = 202, response = a.response
@@ -159,10 +128,10 @@ export class EventBatcher {
    * key's row); the requests left to record are returned in arrival order.
    */
   private async claimKeys(tx: Sql, batch: Pending[], outcomes: Map<Pending, EventsOutcome>): Promise<Pending[]> {
-    const keyed = batch.filter((p) => p.record.idempotency);
+    const keyed = batch.filter((p) => p.item.idempotency);
     if (keyed.length === 0) return batch;
     // In one order for every batch, so two batches taking overlapping keys cannot deadlock.
-    const keys = keyed.map((p) => p.record.idempotency!).sort((a, b) => (a.principal === b.principal ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.principal < b.principal ? -1 : 1));
+    const keys = keyed.map((p) => p.item.idempotency!).sort((a, b) => (a.principal === b.principal ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.principal < b.principal ? -1 : 1));
     const claimed = await tx<{ principal: string; key: string }[]>`
       insert into idempotency_keys (principal, key, request_hash, status, response)
       select k.principal, k.key, k.request_hash, 0, '{}'::jsonb
@@ -170,16 +139,16 @@ export class EventBatcher {
         as k(principal text, key text, request_hash text)
       on conflict do nothing returning principal, key`;
     const taken = new Set(claimed.map((c) => `${c.principal}\u0000${c.key}`));
-    const others = keyed.filter((p) => !taken.has(`${p.record.idempotency!.principal}\u0000${p.record.idempotency!.key}`));
+    const others = keyed.filter((p) => !taken.has(`${p.item.idempotency!.principal}\u0000${p.item.idempotency!.key}`));
     if (others.length) {
       const priors = await tx<{ principal: string; key: string; request_hash: string; status: number; response: unknown }[]>`
         select i.principal, i.key, i.request_hash, i.status, i.response from idempotency_keys i
-        join jsonb_to_recordset(${tx.json(others.map((p) => ({ principal: p.record.idempotency!.principal, key: p.record.idempotency!.key })) as never)})
+        join jsonb_to_recordset(${tx.json(others.map((p) => ({ principal: p.item.idempotency!.principal, key: p.item.idempotency!.key })) as never)})
           as k(principal text, key text) on k.principal = i.principal and k.key = i.key`;
       const byKey = new Map(priors.map((r) => [`${r.principal}\u0000${r.key}`, r]));
       for (const p of others) {
-        const prior = byKey.get(`${p.record.idempotency!.principal}\u0000${p.record.idempotency!.key}`)!;
-        outcomes.set(p, prior.request_hash === p.record.idempotency!.requestHash ? { kind: 'replay', status: prior.status, response: prior.response } : { kind: 'key_reused' });
+        const prior = byKey.get(`${p.item.idempotency!.principal}\u0000${p.item.idempotency!.key}`)!;
+        outcomes.set(p, prior.request_hash === p.item.idempotency!.requestHash ? { kind: 'replay', status: prior.status, response: prior.response } : { kind: 'key_reused' });
       }
     }
     return batch.filter((p) => !outcomes.has(p));

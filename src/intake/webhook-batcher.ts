@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
 import { newInboundBatchJobId, type Queues } from '../queues/queues.ts';
 import type { AcceptedWebhook } from './record-webhook.ts';
+import { GroupCommit, type GroupCommitOptions, type GroupEntry } from './group-commit.ts';
 
 /**
  * Group commit for webhook intake. Each accepted webhook used to cost one INSERT (one commit, one
@@ -10,8 +11,8 @@ import type { AcceptedWebhook } from './record-webhook.ts';
  * them with ONE multi-row INSERT (one statement, so one atomic commit), enqueues ONE inbound job
  * for all of them (`InboundBatchJob`; its id is stored on each row, so the outbox sweep can tell
  * a delivery whose job is still queued from one whose job was lost), and only then answers each
- * request. Nothing is answered before the
- * commit, so DESIGN §5.1 (an accepted request is durable) holds exactly as before.
+ * request (GroupCommit forms the batches). Nothing is answered before the commit, so DESIGN §5.1
+ * (an accepted request is durable) holds exactly as before.
  *
  * Per request the outcome is what `recordWebhook` gave it alone:
  * - a delivery whose dedup key is already stored, or repeated earlier in the same batch, is a
@@ -37,92 +38,44 @@ export interface WebhookRecord {
   requestId?: string;
 }
 
-export interface WebhookBatcherOptions {
-  /** Most batches being committed at once; later deliveries gather into the next batch meanwhile. */
-  maxInFlight?: number;
-  /** Most deliveries in one batch (one INSERT, one addBulk). */
-  maxBatch?: number;
-}
-
 /** What a webhook delivery's `request` column holds: `{ event, headers, payload }`, as JSON text. */
 function requestJson(r: WebhookRecord): string {
   return `{"event":${JSON.stringify(r.eventName)},"headers":${JSON.stringify(r.headers)},"payload":${r.payloadJson}}`;
 }
 
-interface Pending {
-  record: WebhookRecord;
-  resolve(result: AcceptedWebhook): void;
-  reject(error: unknown): void;
-}
+type Pending = GroupEntry<WebhookRecord, AcceptedWebhook>;
 
-// Measured with bench/intake.ts at 50 concurrent senders: a few batches in flight keep Postgres,
-// Redis and the event loop busy at the same time; one giant batch at a time leaves each idle while
-// another works. 64 rows keep one statement far under Postgres' 65,535 bind parameters (8 a row).
-const DEFAULTS = { maxInFlight: 4, maxBatch: 64 };
-
-/**
- * Batches form by themselves ("smart batching"): a delivery is written at the end of the event
- * loop turn it arrived in, together with every other delivery parsed in that turn, unless
- * `maxInFlight` batches are already committing; then it waits for the first of them to finish and
- * goes with everything that gathered meanwhile. An idle api therefore adds no delay at all, and a
- * busy one writes bigger batches exactly when commits are the bottleneck.
- */
 export class WebhookBatcher {
-  /** Counters for tests and metrics: how many batches, how many deliveries, the largest batch. */
-  readonly stats = { batches: 0, deliveries: 0, largest: 0, fallbacks: 0 };
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private inFlight = 0;
-  private readonly maxInFlight: number;
-  private readonly maxBatch: number;
+  private readonly group: GroupCommit<WebhookRecord, AcceptedWebhook>;
+  private fallbacks = 0;
 
   constructor(
     private readonly sql: Sql,
     private readonly queues: Pick<Queues, 'enqueueInbound' | 'enqueueInboundBatch'>,
     private readonly log: Pick<Logger, 'warn'>,
-    options: WebhookBatcherOptions = {},
+    // 64 rows keep one statement's parameters small (its arrays hold one value per row).
+    options: GroupCommitOptions = { maxInFlight: 4, maxBatch: 64 },
   ) {
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULTS.maxInFlight);
-    this.maxBatch = Math.max(1, options.maxBatch ?? DEFAULTS.maxBatch);
+    this.group = new GroupCommit((batch) => this.commit(batch), options);
   }
 
   /** Resolves once the delivery is committed (and its job enqueued, or left for the sweep). */
   accept(record: WebhookRecord): Promise<AcceptedWebhook> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate runs after the current I/O phase: every request whose body arrived in the
-        // same poll joins this batch.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.drain();
-        });
-      }
-    });
+    return this.group.accept(record);
   }
 
-  /** Starts batches while there is work and a free slot. */
-  private drain(): void {
-    while (this.pending.length && this.inFlight < this.maxInFlight) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      this.inFlight++;
-      void this.commit(batch).finally(() => {
-        this.inFlight--;
-        this.drain();
-      });
-    }
+  /** Counters for tests and metrics: batches, deliveries, the largest batch, fallbacks to one by one. */
+  get stats() {
+    const { batches, entries, largest } = this.group.stats;
+    return { batches, deliveries: entries, largest, fallbacks: this.fallbacks };
   }
 
   private async commit(batch: Pending[]): Promise<void> {
-    this.stats.batches++;
-    this.stats.deliveries += batch.length;
-    this.stats.largest = Math.max(this.stats.largest, batch.length);
     const keyOf = (r: WebhookRecord) => `${r.connectionId}\u0000${r.dedupKey}`;
     // A redelivery inside the same batch is a duplicate of its first copy: inserting both in one
     // statement would make the answer depend on row order.
     const firsts = new Map<string, Pending>();
-    for (const p of batch) if (!firsts.has(keyOf(p.record))) firsts.set(keyOf(p.record), p);
+    for (const p of batch) if (!firsts.has(keyOf(p.item))) firsts.set(keyOf(p.item), p);
 
     const jobId = newInboundBatchJobId();
     let inserted: Map<string, string>;
@@ -130,7 +83,7 @@ export class WebhookBatcher {
       // One statement, the same for every batch size (prepared once). The requests travel as ONE
       // JSON array text that Postgres parses once into the rows' jsonb: a text[] parameter made
       // postgres.js escape every quote of every payload in JavaScript (a tenth of the intake's CPU).
-      const records = [...firsts.values()].map((p) => p.record);
+      const records = [...firsts.values()].map((p) => p.item);
       const rows = await this.sql<{ id: string; connection_id: string; dedup_key: string }[]>`
         insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id, job_id)
         select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, r.request, t.request_id, ${jobId}::text
@@ -143,18 +96,18 @@ export class WebhookBatcher {
     } catch {
       // The statement is atomic: nothing of it was stored. One by one, each request gets its own
       // outcome (and a bad payload its own error).
-      this.stats.fallbacks++;
+      this.fallbacks++;
       await this.commitEach(batch);
       return;
     }
 
     const accepted: { pending: Pending; deliveryId: string }[] = [];
     for (const p of batch) {
-      const key = keyOf(p.record);
+      const key = keyOf(p.item);
       const id = inserted.get(key);
       if (id !== undefined && firsts.get(key) === p) accepted.push({ pending: p, deliveryId: id });
     }
-    await this.enqueue(accepted.map((a) => ({ record: a.pending.record, deliveryId: a.deliveryId })), jobId);
+    await this.enqueue(accepted.map((a) => ({ record: a.pending.item, deliveryId: a.deliveryId })), jobId);
     const acceptedSet = new Set(accepted.map((a) => a.pending));
     for (const a of accepted) a.pending.resolve({ deliveryId: a.deliveryId, duplicate: false });
     for (const p of batch) if (!acceptedSet.has(p)) p.resolve({ deliveryId: null, duplicate: true });
@@ -163,7 +116,7 @@ export class WebhookBatcher {
   /** The fallback: the same statement per delivery, in arrival order, each settling its own request. */
   private async commitEach(batch: Pending[]): Promise<void> {
     for (const p of batch) {
-      const r = p.record;
+      const r = p.item;
       try {
         const rows = await this.sql<{ id: string }[]>`
           insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id)
