@@ -12,6 +12,7 @@
 //    raises both `comment_created` and `jira:issue_updated` (issue_commented) (§4.4).
 
 import { createHmac, randomUUID } from 'node:crypto';
+import { DeliveryQueue } from '../delivery-queue.ts';
 import { commentJson, issueJson, userJson, type JiraChangeEvent, type JiraStore } from './store.ts';
 
 export const JIRA_WEBHOOK_EVENTS = ['jira:issue_created', 'jira:issue_updated', 'jira:issue_deleted', 'comment_created'] as const;
@@ -65,13 +66,9 @@ export class JiraWebhookSender {
   readonly #options: Required<JiraWebhookSenderOptions>;
   readonly #targets = new Map<number, JiraWebhookTarget>();
   readonly #log: JiraWebhookDelivery[] = [];
-  readonly #chains = new Map<string, Promise<void>>();
-  readonly #pending = new Set<Promise<void>>();
-  readonly #timers = new Set<{ timer: NodeJS.Timeout; resolve(): void }>();
-  readonly #aborts = new Set<AbortController>();
+  readonly #queue = new DeliveryQueue('jira');
   readonly #unsubscribe: () => void;
   #nextId = 1;
-  #disposed = false;
 
   constructor(store: JiraStore, options: JiraWebhookSenderOptions = {}) {
     this.#store = store;
@@ -121,25 +118,20 @@ export class JiraWebhookSender {
   }
 
   /** Resolves once every queued delivery has been answered or has given up. */
-  async drain(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  drain(): Promise<void> {
+    return this.#queue.drain();
   }
 
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (this.#queue.disposed) return;
     this.#unsubscribe();
-    for (const t of this.#timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    for (const a of this.#aborts) a.abort();
+    this.#queue.dispose();
   }
 
   // ---------------------------------------------------------------- events
 
   #onChange(event: JiraChangeEvent): void {
-    if (this.#disposed) return;
+    if (this.#queue.disposed) return;
     const payloads = this.#payloads(event);
     for (const target of this.#targets.values()) {
       if (!target.enabled) continue;
@@ -206,20 +198,11 @@ export class JiraWebhookSender {
   }
 
   #enqueue(key: string, target: JiraWebhookTarget, event: string, body: string, identifier: string): void {
-    const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.#deliver(target, event, body, identifier))
-      .catch((error: unknown) => console.error('[sandbox] jira webhook delivery failed', error));
-    this.#chains.set(key, next);
-    this.#pending.add(next);
-    void next.finally(() => {
-      this.#pending.delete(next);
-      if (this.#chains.get(key) === next) this.#chains.delete(key);
-    });
+    this.#queue.enqueue(key, () => this.#deliver(target, event, body, identifier));
   }
 
   async #deliver(target: JiraWebhookTarget, event: string, body: string, identifier: string): Promise<void> {
-    for (let attempt = 0; !this.#disposed; attempt++) {
+    for (let attempt = 0; !this.#queue.disposed; attempt++) {
       const headers: Record<string, string> = {
         'Content-Type': 'application/json; charset=utf-8',
         'User-Agent': 'Atlassian Webhook HTTP Client',
@@ -228,40 +211,23 @@ export class JiraWebhookSender {
       };
       if (attempt > 0) headers['X-Atlassian-Webhook-Retry'] = String(attempt);
       if (target.secret) headers['X-Hub-Signature'] = signJiraWebhook(target.secret, body);
-      const abort = new AbortController();
-      this.#aborts.add(abort);
-      const timer = setTimeout(() => abort.abort(), this.#options.timeoutMs);
       let status = 0;
       let error: string | undefined;
       try {
-        const res = await fetch(target.url, { method: 'POST', headers, body, signal: abort.signal });
-        await res.arrayBuffer().catch(() => undefined);
-        status = res.status;
+        status = await this.#queue.withAbort(async (signal) => {
+          const res = await fetch(target.url, { method: 'POST', headers, body, signal });
+          await res.arrayBuffer().catch(() => undefined);
+          return res.status;
+        }, this.#options.timeoutMs);
       } catch (e) {
-        if (this.#disposed) return;
+        if (this.#queue.disposed) return;
         error = (e as Error).message;
-      } finally {
-        clearTimeout(timer);
-        this.#aborts.delete(abort);
       }
       this.#log.push({ at: new Date().toISOString(), webhookId: target.id, url: target.url, event, identifier, attempt, headers, body, status, ...(error ? { error } : {}) });
       const retry = status === 0 || status >= 500 || RETRY_STATUSES.has(status);
       if (!retry || attempt >= this.#options.maxRetries) return;
-      await this.#sleep(this.#options.retryDelayMs);
+      await this.#queue.sleep(this.#options.retryDelayMs);
     }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#timers.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#timers.add(entry);
-    });
   }
 }
 

@@ -10,6 +10,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { DeliveryQueue } from '../delivery-queue.ts';
 import {
   commentToJson,
   issueExpandToJson,
@@ -114,14 +115,10 @@ export class PlaneWebhookSender {
   readonly #options: Required<PlaneWebhookSenderOptions>;
   readonly #targets = new Map<string, PlaneWebhookTarget>();
   readonly #log: PlaneWebhookDelivery[] = [];
-  /** Tail of each (webhook, issue) queue: deliveries about one issue go out in order. */
-  readonly #chains = new Map<string, Promise<void>>();
-  readonly #pending = new Set<Promise<void>>();
-  readonly #sleeps = new Set<{ timer: NodeJS.Timeout; resolve(): void }>();
-  readonly #aborts = new Set<AbortController>();
+  /** Keyed by (webhook, issue): deliveries about one issue go out in order. */
+  readonly #queue = new DeliveryQueue('plane');
   readonly #unsubscribe: () => void;
   #enabled = true;
-  #disposed = false;
 
   constructor(store: PlaneStore, options: PlaneWebhookSenderOptions = {}) {
     this.#store = store;
@@ -194,27 +191,21 @@ export class PlaneWebhookSender {
   }
 
   /** Resolves once every queued delivery has been sent or has given up (retries included). */
-  async drain(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  drain(): Promise<void> {
+    return this.#queue.drain();
   }
 
   /** Stops listening and abandons queued deliveries and retries; drain() then resolves. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (this.#queue.disposed) return;
     this.#unsubscribe();
-    for (const s of this.#sleeps) {
-      clearTimeout(s.timer);
-      s.resolve();
-    }
-    this.#sleeps.clear();
-    for (const a of this.#aborts) a.abort();
+    this.#queue.dispose();
   }
 
   // ---------------------------------------------------------------- events → jobs
 
   #onChange(event: PlaneChangeEvent): void {
-    if (!this.#enabled || this.#disposed) return;
+    if (!this.#enabled || this.#queue.disposed) return;
     const issueId = event.entity === 'issue' ? event.id : event.issueId;
     if (!issueId) return;
     for (const target of this.#targets.values()) {
@@ -326,18 +317,7 @@ export class PlaneWebhookSender {
   // ---------------------------------------------------------------- delivery
 
   #enqueue(key: string, job: Job): void {
-    const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.#deliver(job))
-      // #deliver handles network errors itself; anything else is a sandbox bug, which must not
-      // stall the deliveries queued behind it.
-      .catch((error: unknown) => console.error('[sandbox] plane webhook delivery failed', error));
-    this.#chains.set(key, next);
-    this.#pending.add(next);
-    void next.finally(() => {
-      this.#pending.delete(next);
-      if (this.#chains.get(key) === next) this.#chains.delete(key);
-    });
+    this.#queue.enqueue(key, () => this.#deliver(job));
   }
 
   /**
@@ -348,7 +328,7 @@ export class PlaneWebhookSender {
    */
   async #deliver(job: Job): Promise<void> {
     const { target } = job;
-    for (let attempt = 0; !this.#disposed; attempt++) {
+    for (let attempt = 0; !this.#queue.disposed; attempt++) {
       const deliveryId = randomUUID();
       const body = job.render(deliveryId);
       const headers: Record<string, string> = {
@@ -364,42 +344,25 @@ export class PlaneWebhookSender {
       headers.Accept = '*/*';
       headers['Content-Length'] = String(Buffer.byteLength(body));
 
-      const abort = new AbortController();
-      this.#aborts.add(abort);
       try {
-        const status = await post(target.url, headers, body, this.#options.timeoutMs, abort.signal);
+        const status = await this.#queue.withAbort((signal) => post(target.url, headers, body, this.#options.timeoutMs, signal));
         this.#record({ webhookId: target.id, url: target.url, event: job.event, attempt, headers, body, status });
         return;
       } catch (error) {
-        if (this.#disposed) return;
+        if (this.#queue.disposed) return;
         this.#record({ webhookId: target.id, url: target.url, event: job.event, attempt, headers, body, status: 0, error: (error as Error).message });
         if (attempt >= this.#options.maxRetries) {
           if (this.#options.deactivateOnFailure) target.isActive = false;
           return;
         }
-      } finally {
-        this.#aborts.delete(abort);
       }
-      await this.#sleep(this.#options.retryDelayMs);
+      await this.#queue.sleep(this.#options.retryDelayMs);
     }
   }
 
   #record(entry: Omit<PlaneWebhookDelivery, 'at'>): void {
     this.#log.push({ at: new Date().toISOString(), ...entry });
     if (this.#log.length > this.#options.logLimit) this.#log.splice(0, this.#log.length - this.#options.logLimit);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#sleeps.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#sleeps.add(entry);
-    });
   }
 }
 
