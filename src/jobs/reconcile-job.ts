@@ -1,6 +1,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
@@ -93,13 +93,12 @@ async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Pro
   const recentKey = `${deps.keyPrefix}:recent:${pair}`;
   // Exists while a burst is under way, for at most MAX_BURST_WINDOWS windows.
   const burstKey = `${deps.keyPrefix}:burst:${pair}`;
-  const taken = await deps.redis.set(recentKey, '1', 'PX', deps.coalesceMs, 'NX');
+  // One round trip on the common path: take the window, and see whether a burst is under way.
+  const [taken, burstLeftMs] = await pipelined<[string | null, number]>(deps.redis.pipeline().set(recentKey, '1', 'PX', deps.coalesceMs, 'NX').pttl(burstKey));
   if (taken !== 'OK') {
-    await deps.redis.set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX');
-    const ttl = await deps.redis.pttl(recentKey);
+    const [, ttl] = await pipelined<[unknown, number]>(deps.redis.pipeline().set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX').pttl(recentKey));
     return ttl > 0 ? ttl : 0;
   }
-  const burstLeftMs = await deps.redis.pttl(burstKey);
   if (burstLeftMs <= 0) return 0;
   // A trailing sync: wait while the item still changes (its updated_at, on Postgres' clock).
   const [row] = await deps.sql<{ quiet_ms: number }[]>`
@@ -112,6 +111,14 @@ async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Pro
   }
   await deps.redis.del(burstKey);
   return 0;
+}
+
+/** The replies of a pipeline, in order; the first error among them is thrown. */
+async function pipelined<T extends unknown[]>(pipeline: ChainableCommander): Promise<T> {
+  const replies = (await pipeline.exec()) ?? [];
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return replies.map(([, value]) => value) as T;
 }
 
 function rateLimitWait(error: unknown): number | null {
