@@ -39,6 +39,11 @@ export const MAX_JSON_DEPTH = 128;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function parseJson(raw: Buffer): unknown {
+  return parseJsonText(raw).value;
+}
+
+/** parseJson that also hands back the decoded text (the webhook intake stores it as received). */
+export function parseJsonText(raw: Buffer): { value: unknown; text: string } {
   let text: string;
   try {
     // Fatal decoding: invalid UTF-8 is refused rather than turned into U+FFFD and stored.
@@ -55,7 +60,7 @@ export function parseJson(raw: Buffer): unknown {
   }
   const problem = mayBeUnstorable(raw, text) ? unstorable(value) : null;
   if (problem) throw new ApiError('invalid_json', `the request body ${problem}`);
-  return value;
+  return { value, text };
 }
 
 /** A `\u` escape of U+0000 or of a surrogate half: the only way such text gets into a string. */

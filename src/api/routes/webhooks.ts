@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { parseJson, readRawBody } from '../middleware/raw-body.ts';
+import { parseJsonText, readRawBody } from '../middleware/raw-body.ts';
 import { requestHeaders } from '../middleware/request-headers.ts';
 import { recordRejectedWebhook, redactHeaders } from '../../intake/record-webhook.ts';
 import { WebhookBatcher } from '../../intake/webhook-batcher.ts';
@@ -42,8 +42,9 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       throw new ApiError('unauthorized', `webhook signature check failed: ${verdict.reason}`);
     }
     let payload: unknown;
+    let payloadJson: string;
     try {
-      payload = parseJson(raw);
+      ({ value: payload, text: payloadJson } = parseJsonText(raw));
     } catch (error) {
       await reject(400, 'signed body is not valid JSON');
       throw error;
@@ -54,7 +55,7 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       dedupKey: handler.dedupKey(headers, payload, raw),
       eventName: handler.eventName(headers, payload),
       headers: redactHeaders(headers),
-      payloadJson: raw.toString('utf8'),
+      payloadJson,
       requestId: c.var.requestId,
     });
     if (accepted.duplicate) return c.json({ status: 'duplicate' }, 200);
