@@ -14,6 +14,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 import { mountOperatorRoutes } from './admin/operator.ts';
 import { accessLog } from './middleware/access-log.ts';
+import { isStorageUnavailable } from '../support/storage-errors.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
 export function createApp(services: ApiServices) {
@@ -44,7 +45,8 @@ export function createApp(services: ApiServices) {
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error);
-    if (isUnavailable(error)) {
+    // Postgres or Redis unreachable: a 503 the caller can retry, never a 500.
+    if (isStorageUnavailable(error)) {
       services.log.warn({ err: (error as Error).message, requestId: c.var.requestId }, 'dependency unavailable');
       return errorResponse(c, new ApiError('unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }));
     }
@@ -56,11 +58,4 @@ export function createApp(services: ApiServices) {
 
 function errorResponse(c: { var: { requestId?: string }; json: (body: unknown, status: number, headers?: Record<string, string>) => Response }, error: ApiError) {
   return c.json({ error: { code: error.code, message: error.message, requestId: c.var.requestId ?? null } }, statusFor(error.code), error.headers);
-}
-
-/** Postgres or Redis unreachable: a 503 the caller can retry, never a 500. */
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  const message = (error as Error)?.message ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_|57P0|08)/.test(code) || /Stream isn't writeable|Connection is closed/.test(message);
 }

@@ -9,6 +9,7 @@ import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
 import { RateLimitedError } from '../pacing/pacer.ts';
 import { TrackerError } from '../trackers/errors.ts';
 import { finishDelivery, startJobDelivery } from './deliveries.ts';
+import { isRetryableStorageError } from '../support/storage-errors.ts';
 
 export interface ReconcileJobDeps {
   sql: Sql;
@@ -63,7 +64,7 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
         await job.moveToDelayed(Date.now() + waitMs, token);
         throw new DelayedError();
       }
-      const permanent = error instanceof TrackerError ? !error.retryable : !(error instanceof RateLimitedError) && !isTransient(error);
+      const permanent = error instanceof TrackerError ? !error.retryable : !(error instanceof RateLimitedError) && !isRetryableStorageError(error);
       const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const message = (error as Error).message;
       await deps.sql`update mappings set last_error = ${message}, status = ${final ? 'error' : 'retrying'},
@@ -125,12 +126,6 @@ function rateLimitWait(error: unknown): number | null {
   if (error instanceof RateLimitedError) return error.waitMs;
   if (error instanceof TrackerError && error.kind === 'rate_limited') return error.details.retryAfterMs ?? 60_000;
   return null;
-}
-
-/** Database and Redis hiccups are worth a retry; programming errors are not, but are rare. */
-function isTransient(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return typeof code === 'string' && /^(ECONN|ETIMEDOUT|EPIPE|57P|08|40001|40P01)/.test(code);
 }
 
 /** A pulled change is now the item's latest version: every other connection carrying it syncs. */
