@@ -3,7 +3,7 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { recordEvents, type AcceptedEvent, type EventsRequest } from './record-events.ts';
-import { GroupCommit, type GroupCommitOptions, type GroupEntry } from './group-commit.ts';
+import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../support/group-commit.ts';
 
 /**
  * Group commit for POST /v1/events. Each request used to be its own transaction: BEGIN, six or

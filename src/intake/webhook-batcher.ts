@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../db/client.ts';
 import { newInboundBatchJobId, type Queues } from '../queues/queues.ts';
 import type { AcceptedWebhook } from './record-webhook.ts';
-import { GroupCommit, type GroupCommitOptions, type GroupEntry } from './group-commit.ts';
+import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../support/group-commit.ts';
 
 /**
  * Group commit for webhook intake. Each accepted webhook used to cost one INSERT (one commit, one

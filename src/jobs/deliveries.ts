@@ -1,5 +1,68 @@
 import type { Sql } from '../db/client.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
+import { StatementBatch, batchPerHandle } from '../support/statement-batch.ts';
+
+interface DeliveryStart {
+  kind: string;
+  connection_id: string;
+  item_key: string | null;
+  dedup_key: string;
+  attempt: number;
+  request: Record<string, unknown>;
+  job_id: string | null;
+  request_id: string | null;
+}
+
+interface DeliveryFinish {
+  id: string;
+  status: string;
+  error: string | null;
+  result: Record<string, unknown> | null;
+}
+
+/**
+ * Concurrent jobs start and finish their delivery rows in shared statements (StatementBatch): one
+ * INSERT for every job that started in the same event loop turn, one UPDATE for every job that
+ * finished. Each row is still written before its job goes on.
+ */
+const startBatch = batchPerHandle(
+  (sql: Sql) =>
+    new StatementBatch<DeliveryStart, string>(async (starts) => {
+      // A retry of a job finds its row by (connection, job) and appends to its attempt log.
+      const rows = await sql<{ id: string; connection_id: string; dedup_key: string }[]>`
+        insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, request, job_id, request_id, attempt_log)
+        select 'out', v.kind, v.connection_id, v.item_key, v.dedup_key, 'processing', v.attempt, v.request, v.job_id, v.request_id,
+          jsonb_build_array(jsonb_build_object('attempt', v.attempt, 'startedAt', now()))
+        from jsonb_to_recordset(${sql.json(starts.map((s, ord) => ({ ...s, ord })) as never)})
+          as v(ord int, kind text, connection_id text, item_key text, dedup_key text, attempt int, request jsonb, job_id text, request_id text)
+        order by v.ord
+        on conflict (direction, connection_id, dedup_key) do update
+          set status = 'processing', attempts = excluded.attempts, updated_at = now(),
+            attempt_log = deliveries.attempt_log || jsonb_build_array(jsonb_build_object('attempt', excluded.attempts, 'startedAt', now()))
+        returning id, connection_id, dedup_key`;
+      const ids = new Map(rows.map((r) => [`${r.connection_id}\u0000${r.dedup_key}`, r.id]));
+      return starts.map((s) => {
+        const id = ids.get(`${s.connection_id}\u0000${s.dedup_key}`);
+        if (!id) throw new Error(`delivery row for ${s.dedup_key} was not written`);
+        return id;
+      });
+    }),
+);
+
+const finishBatch = batchPerHandle(
+  (sql: Sql) =>
+    new StatementBatch<DeliveryFinish, void>(async (finishes) => {
+      // The last attempt entry gets its end, status and error.
+      await sql`
+        update deliveries d set status = v.status, last_error = v.error, result = v.result, updated_at = now(),
+          attempt_log = case when jsonb_array_length(d.attempt_log) = 0 then d.attempt_log
+            else jsonb_set(d.attempt_log, array[(jsonb_array_length(d.attempt_log) - 1)::text],
+              d.attempt_log -> (jsonb_array_length(d.attempt_log) - 1) || jsonb_build_object('endedAt', now(), 'status', v.status, 'error', v.error)) end
+        from jsonb_to_recordset(${sql.json(finishes as never)}) as v(id uuid, status text, error text, result jsonb)
+        where d.id = v.id`;
+      return finishes.map(() => undefined);
+    }),
+);
 
 /** The outbound delivery row of a job: one per BullMQ job, updated on every attempt. */
 export async function startJobDelivery(
@@ -11,20 +74,22 @@ export async function startJobDelivery(
   request: Record<string, unknown>,
   requestId?: string,
 ): Promise<string> {
-  const [row] = await sql<{ id: string }[]>`
-    insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, request, job_id, request_id, attempt_log)
-    values ('out', ${kind}, ${connectionId}, ${itemKey}, ${`job:${job.id}`}, 'processing', ${job.attemptsMade + 1}, ${sql.json(request as never)}, ${job.id ?? null}, ${requestId ?? null},
-      jsonb_build_array(jsonb_build_object('attempt', ${job.attemptsMade + 1}::int, 'startedAt', now())))
-    on conflict (direction, connection_id, dedup_key) do update
-      set status = 'processing', attempts = excluded.attempts, updated_at = now(),
-        attempt_log = deliveries.attempt_log || jsonb_build_array(jsonb_build_object('attempt', ${job.attemptsMade + 1}::int, 'startedAt', now()))
-    returning id`;
+  const id = await startBatch(sql).run({
+    kind,
+    connection_id: connectionId,
+    item_key: itemKey,
+    dedup_key: `job:${job.id}`,
+    attempt: job.attemptsMade + 1,
+    request,
+    job_id: job.id ?? null,
+    request_id: requestId ?? null,
+  });
   // Tracker calls of this attempt carry only the delivery id: this lets their log lines name the request.
-  bindDeliveryContext(row.id, { requestId, kind, job: job.id });
+  bindDeliveryContext(id, { requestId, kind, job: job.id });
   // The delivery row is made here, after the job was named, so the job's log (Bull Board's Logs
   // tab) is where an operator looking at a job finds its delivery. A failed write only loses that line.
-  await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${row.id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
-  return row.id;
+  await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
+  return id;
 }
 
 export async function finishDelivery(
@@ -33,11 +98,5 @@ export async function finishDelivery(
   status: 'succeeded' | 'failed' | 'retrying' | 'waiting',
   result: { error?: string; outcome?: Record<string, unknown> },
 ): Promise<void> {
-  // The last attempt entry gets its end, status and error.
-  await sql`update deliveries set status = ${status}, last_error = ${result.error ?? null},
-    result = ${result.outcome ? sql.json(result.outcome as never) : null}, updated_at = now(),
-    attempt_log = case when jsonb_array_length(attempt_log) = 0 then attempt_log
-      else jsonb_set(attempt_log, array[(jsonb_array_length(attempt_log) - 1)::text],
-        attempt_log -> (jsonb_array_length(attempt_log) - 1) || jsonb_build_object('endedAt', now(), 'status', ${status}::text, 'error', ${result.error ?? null}::text)) end
-    where id = ${id}`;
+  await finishBatch(sql).run({ id, status, error: result.error ?? null, result: result.outcome ?? null });
 }

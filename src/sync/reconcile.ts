@@ -6,35 +6,14 @@ import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from '../trackers/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
-import { applyResolutions, type PendingResolution } from './resolve-conflict.ts';
+import { applyResolutions } from './resolve-conflict.ts';
+import { loadPair, recordPendingPush, recordPushed, toMappingState, type ItemState, type MappingRow, type MappingState } from './pair-statements.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
  * the base, write what must change, record what happened. The job wrapper runs it; BullMQ's
  * per-pair deduplication guarantees two of these never run at once for one pair.
  */
-
-interface ItemState {
-  key: string;
-  kind: string | null;
-  desired: FieldValues;
-  version: number;
-  deleted: boolean;
-}
-
-interface MappingState {
-  id: number;
-  remoteId: string | null;
-  remoteKey: string | null;
-  linkTo: string | null;
-  base: SyncBase | null;
-  status: string;
-  syncedVersion: number;
-  commentCursor: number;
-  createIntentAt: Date | null;
-  remoteChangedAt: Date | null;
-  pendingPush: SyncBase | null;
-}
 
 export interface ReconcileOutcome {
   action: 'created' | 'linked' | 'updated' | 'unchanged' | 'skipped' | 'deleted' | 'remote_deleted';
@@ -223,7 +202,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     let blocked: PartialUpdateError | null = null;
     const intent: SyncBase = { local: {}, remote: plan.push };
     for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
-    await sql`update mappings set pending_push = ${sql.json(intent as never)} where id = ${mapping.id}`;
+    await recordPendingPush(sql, mapping.id, intent);
     try {
       after = await adapter.update(ref, plan.push, ctx);
     } catch (error) {
@@ -315,23 +294,20 @@ async function applyPlan(
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
   if (pulled.length === 0 && plan.conflicts.length === 0 && args.resolutionIds.length === 0) {
     // The common case, only pushes to record: the audit rows and the new base in ONE statement
-    // (atomic on its own, like the transaction below) instead of BEGIN, one INSERT per field, the
-    // UPDATE and COMMIT. Round trips to Postgres were the largest cost of a sync (bench/sync.ts).
-    const pushed = Object.entries(plan.push).map(([field, value]) => ({ field, from_value: mapping.base?.remote[field as FieldName] ?? null, to_value: value ?? null }));
-    // It also reads the item's version as of now: whether the item changed while this pass ran.
-    const [row] = await sql<{ latest: string | null }[]>`
-      with pushed as (
-        insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
-        select ${item.key}, ${actor}, 'field.pushed', ${connectionId}, p.field, coalesce(p.from_value, 'null'::jsonb), coalesce(p.to_value, 'null'::jsonb)
-        from jsonb_to_recordset(${sql.json(pushed as never)}) as p(field text, from_value jsonb, to_value jsonb)
-      )
-      update mappings set base = ${sql.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${item.version}),
-        status = 'synced', last_synced_at = now(), last_error = null, pending_push = null,
-        remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
-        remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
-      where id = ${mapping.id}
-      returning (select version from items where key = ${item.key}) as latest`;
-    return { changeId: null, latestVersion: row?.latest == null ? undefined : Number(row.latest) };
+    // shared with the other passes finishing now (pair-statements.ts), instead of BEGIN, one
+    // INSERT per field, the UPDATE and COMMIT. Round trips to Postgres were the largest cost of a
+    // sync (bench/sync.ts).
+    const latestVersion = await recordPushed(sql, {
+      mappingId: mapping.id,
+      itemKey: item.key,
+      connectionId,
+      actor,
+      pushed: Object.entries(plan.push).map(([field, value]) => ({ field, from_value: mapping.base?.remote[field as FieldName] ?? null, to_value: value ?? null })),
+      nextBase: plan.nextBase,
+      version: item.version,
+      remote: { key: args.remote?.key ?? null, url: args.remote?.url ?? null, updatedAt: args.remote?.updatedAt ?? null },
+    });
+    return { changeId: null, latestVersion };
   }
   let changeId: number | null = null;
   await sql.begin(async (tx) => {
@@ -392,63 +368,10 @@ async function deliverComments(sql: Sql, connection: Connection, itemKey: string
   return pending.length;
 }
 
-/**
- * Everything a reconcile pass reads before deciding, in ONE query: the item, its mapping for the
- * connection, the fields held by open conflicts, the operators' resolutions still to carry out,
- * and whether comments wait to be delivered. Four or five round trips used to be a third of a
- * sync's Postgres time (bench/sync.ts profile: each one a socket write and a wake-up of both sides).
- */
-export async function loadPair(sql: Sql, itemKey: string, connectionId: string): Promise<{
-  item: ItemState | null;
-  mapping: MappingState | null;
-  heldFields: Set<FieldName>;
-  resolutions: PendingResolution[];
-  newComments: boolean;
-}> {
-  const [row] = await sql<
-    ({ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null } & Partial<MappingRow> & {
-      held_fields: FieldName[];
-      resolutions: { id: number; field: string; resolution: 'local' | 'remote'; remote_value: unknown }[];
-      new_comments: boolean;
-    })[]
-  >`
-    select i.key, i.kind, i.desired, i.version, i.deleted_at,
-      m.id, m.remote_id, m.remote_key, m.link_to, m.base, m.status, m.synced_version, m.comment_cursor, m.create_intent_at, m.remote_changed_at, m.pending_push,
-      array(select distinct c.field from conflicts c where c.item_key = i.key and c.connection_id = ${connectionId} and c.status = 'open') as held_fields,
-      (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
-        from conflicts c where c.item_key = i.key and c.connection_id = ${connectionId} and c.status = 'resolved' and c.applied_at is null
-          and c.resolution in ('local', 'remote')) as resolutions,
-      exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments
-    from items i left join mappings m on m.item_key = i.key and m.connection_id = ${connectionId}
-    where i.key = ${itemKey}`;
-  if (!row) return { item: null, mapping: null, heldFields: new Set(), resolutions: [], newComments: false };
-  return {
-    item: { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null },
-    mapping: row.id == null ? null : toMappingState(row as MappingRow),
-    heldFields: new Set(row.held_fields),
-    resolutions: row.resolutions.map((r) => ({ id: Number(r.id), field: r.field, use: r.resolution, remoteValue: r.remote_value })),
-    newComments: row.new_comments,
-  };
-}
-
 export async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
   const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
     select key, kind, desired, version, deleted_at from items where key = ${key}`;
   return row ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null } : null;
-}
-
-interface MappingRow {
-  id: string;
-  remote_id: string | null;
-  remote_key: string | null;
-  link_to: string | null;
-  base: SyncBase | null;
-  status: string;
-  synced_version: string;
-  comment_cursor: string;
-  create_intent_at: Date | null;
-  remote_changed_at: Date | null;
-  pending_push: SyncBase | null;
 }
 
 export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
@@ -456,22 +379,6 @@ export async function loadMapping(sql: Sql, itemKey: string, connectionId: strin
     select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at, pending_push
     from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
   return row ? toMappingState(row) : null;
-}
-
-function toMappingState(row: MappingRow): MappingState {
-  return {
-    id: Number(row.id),
-    remoteId: row.remote_id,
-    remoteKey: row.remote_key,
-    linkTo: row.link_to,
-    base: row.base,
-    status: row.status,
-    syncedVersion: Number(row.synced_version),
-    commentCursor: Number(row.comment_cursor),
-    createIntentAt: row.create_intent_at,
-    remoteChangedAt: row.remote_changed_at,
-    pendingPush: row.pending_push,
-  };
 }
 
 /** An event linked an item to an issue another item already holds on this connection. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GroupCommit, type GroupEntry } from '../../src/intake/group-commit.ts';
+import { GroupCommit, type GroupEntry } from '../../src/support/group-commit.ts';
 
 describe('GroupCommit', () => {
   it('entries of one event-loop turn form one batch; later ones gather while maxInFlight batches commit', async () => {

@@ -1,7 +1,8 @@
 /**
- * The batching half of a group commit, shared by the webhook and the event intake: requests that
- * arrive together are handed to `commit` as one batch, and each request's promise settles only
- * when `commit` settles that request's entry (after its batch committed).
+ * The batching half of a group commit, shared by the webhook and event intake and by the workers'
+ * statement batches (statement-batch.ts): requests that arrive together are handed to `commit` as
+ * one batch, and each request's promise settles only when `commit` settles that request's entry
+ * (after its batch committed).
  *
  * Batches form by themselves ("smart batching"): an entry is committed at the end of the event
  * loop turn it arrived in, together with every other entry of that turn, unless `maxInFlight`
