@@ -108,7 +108,7 @@ export class EventBatcher {
       );
       if (answers.length) {
         await tx`update idempotency_keys k set status = 202, response = a.response
-          from jsonb_to_recordset(${tx.json(answers as never)}) as a(principal text, key text, response jsonb)
+          from (select * from jsonb_to_recordset(${tx.json(answers as never)}) as a(principal text, key text, response jsonb) limit ${answers.length}) a
           where k.principal = a.principal and k.key = a.key`;
       }
       return recorded.reconciles;
@@ -143,8 +143,8 @@ export class EventBatcher {
     if (others.length) {
       const priors = await tx<{ principal: string; key: string; request_hash: string; status: number; response: unknown }[]>`
         select i.principal, i.key, i.request_hash, i.status, i.response from idempotency_keys i
-        join jsonb_to_recordset(${tx.json(others.map((p) => ({ principal: p.item.idempotency!.principal, key: p.item.idempotency!.key })) as never)})
-          as k(principal text, key text) on k.principal = i.principal and k.key = i.key`;
+        join (select * from jsonb_to_recordset(${tx.json(others.map((p) => ({ principal: p.item.idempotency!.principal, key: p.item.idempotency!.key })) as never)})
+          as k(principal text, key text) limit ${others.length}) k on k.principal = i.principal and k.key = i.key`;
       const byKey = new Map(priors.map((r) => [`${r.principal}\u0000${r.key}`, r]));
       for (const p of others) {
         const prior = byKey.get(`${p.item.idempotency!.principal}\u0000${p.item.idempotency!.key}`)!;

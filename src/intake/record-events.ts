@@ -152,7 +152,8 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   await tx`
     update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
       deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now()
-    from jsonb_to_recordset(${tx.json(updated as never)}) as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean)
+    from (select * from jsonb_to_recordset(${tx.json(updated as never)}) as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean)
+      limit ${updated.length}) v
     where i.key = v.key`;
   if (activity.length) {
     await tx`insert into activity ${tx(activity.map((a) => ({ ...a, from_value: tx.json(a.from_value as never), to_value: tx.json(a.to_value as never), detail: tx.json(a.detail as never) })))}`;

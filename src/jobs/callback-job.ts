@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.ts';
 import type { Queues } from '../queues/queues.ts';
 import { CallbackJob, type CallbackJobData } from '../queues/jobs.ts';
 import { readChange, refuseChange } from '../sync/change-feed.ts';
-import { finishDelivery, startJobDelivery } from './deliveries.ts';
+import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 
 export interface CallbackJobDeps {
   sql: Sql;
@@ -76,6 +76,7 @@ export function createCallbackProcessor(deps: CallbackJobDeps) {
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (final) await deps.sql`update changes set callback_status = 'failed' where id = ${change!.id}`;
       await finishDelivery(deps.sql, deliveryId, final ? 'failed' : 'retrying', { error: message, outcome: status ? { status } : undefined });
+      await noteJobFailure(job, deliveryId, message);
       deps.log.warn({ change: change!.id, err: message, attempt: job.attemptsMade + 1 }, 'callback failed');
       void token;
       throw new Error(message);

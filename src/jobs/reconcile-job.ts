@@ -8,7 +8,7 @@ import { ReconcileJob, type ReconcileJobData } from '../queues/jobs.ts';
 import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
 import { RateLimitedError } from '../pacing/pacer.ts';
 import { TrackerError } from '../trackers/errors.ts';
-import { finishDelivery, startJobDelivery } from './deliveries.ts';
+import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
 
 export interface ReconcileJobDeps {
@@ -71,6 +71,7 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
         failed_version = case when ${final} then (select version from items where key = ${data.itemKey}) else failed_version end,
         updated_at = now() where item_key = ${data.itemKey} and connection_id = ${data.connectionId}`;
       await finishDelivery(deps.sql, deliveryId, final ? 'failed' : 'retrying', { error: message });
+      await noteJobFailure(job, deliveryId, message);
       log.warn({ err: message, attempt: job.attemptsMade + 1, final }, 'reconcile failed');
       if (permanent) throw new UnrecoverableError(message);
       throw error;

@@ -96,7 +96,8 @@ const loadBatch = batchPerHandle(
             from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'resolved' and c.applied_at is null
               and c.resolution in ('local', 'remote')) as resolutions,
           exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments
-        from unnest(${pairs.map((p) => p.itemKey)}::text[], ${pairs.map((p) => p.connectionId)}::text[]) with ordinality as p(item_key, connection_id, ord)
+        from (select * from unnest(${pairs.map((p) => p.itemKey)}::text[], ${pairs.map((p) => p.connectionId)}::text[]) with ordinality as p(item_key, connection_id, ord)
+          limit ${pairs.length}) p
         join items i on i.key = p.item_key
         left join mappings m on m.item_key = i.key and m.connection_id = p.connection_id`;
       const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
@@ -123,7 +124,7 @@ const pendingPushBatch = batchPerHandle(
   (sql: Sql) =>
     new StatementBatch<{ id: number; intent: SyncBase }, void>(async (intents) => {
       await sql`update mappings m set pending_push = v.intent
-        from jsonb_to_recordset(${sql.json(intents as never)}) as v(id bigint, intent jsonb) where m.id = v.id`;
+        from (select * from jsonb_to_recordset(${sql.json(intents as never)}) as v(id bigint, intent jsonb) limit ${intents.length}) v where m.id = v.id`;
       return intents.map(() => undefined);
     }),
 );
@@ -168,6 +169,7 @@ const pushedBatch = batchPerHandle(
         with v as materialized (
           select * from jsonb_to_recordset(${sql.json(values as never)}) as v(ord int, mapping_id bigint, item_key text, connection_id text, actor text,
             pushed jsonb, base jsonb, version bigint, remote_key text, remote_url text, remote_updated_at text)
+          limit ${values.length}
         ), pushed as (
           insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
           select v.item_key, v.actor, 'field.pushed', v.connection_id, p.field, coalesce(p.from_value, 'null'::jsonb), coalesce(p.to_value, 'null'::jsonb)

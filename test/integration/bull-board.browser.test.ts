@@ -81,9 +81,9 @@ describe('Bull Board in a browser', () => {
     const card = page.locator('[class*="card-"]').filter({ has: page.getByRole('link', { name: new RegExp(`#${failed.job_id}\\s*${escape(jobName)}`) }) });
     await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);
     await card.getByText('answered 422').first().waitFor();
-    // The job's log names its delivery row, for GET /v1/deliveries/{id}.
+    // The job's log names the failed attempt's delivery row (for GET /v1/deliveries/{id}) and why it failed.
     await card.getByRole('tab', { name: 'Logs' }).click();
-    await card.getByText(`attempt 1: delivery ${failed.id}`).waitFor();
+    await card.getByText(`attempt 1 failed: delivery ${failed.id}: `).waitFor();
     await page.screenshot({ path: join(screenshots, '1-failed-job.png'), fullPage: true });
 
     // The card's retry action (the circular-arrows button; its label is a tooltip).

@@ -198,10 +198,15 @@ describe('pacing and retries', () => {
     expect(issuesFor('flaky/1')).toHaveLength(1);
     // The delivery row is finished just after the mapping: wait for it rather than race it.
     const delivery = await waitFor(async () => {
-      const [d] = await h.sql`select status, attempts from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
+      const [d] = await h.sql`select id, status, attempts, job_id from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
       return d?.status === 'succeeded' ? d : null;
     });
     expect(delivery.attempts).toBe(4);
+    // The job's log (Bull Board's Logs tab) names the delivery: each failure with its reason, each retry.
+    const { logs } = await h.runtime.queues.reconcile.getJobLogs(delivery.job_id);
+    expect(logs.filter((l) => l.startsWith(`attempt 1 failed: delivery ${delivery.id}: `) && /500/.test(l))).toHaveLength(1);
+    expect(logs.filter((l) => l.startsWith(`attempt 4: delivery ${delivery.id}`))).toHaveLength(1);
+    expect(logs.filter((l) => l.startsWith('attempt 1:'))).toHaveLength(0);
   });
 
   it('a 404 fails the job at once, and the delivery shows why', async () => {
