@@ -1,3 +1,4 @@
+import { request as undiciRequest } from 'undici';
 import type { Pacer } from '../pacing/pacer.ts';
 import type { CallRecorder } from './call-recorder.ts';
 import { TrackerError, kindForStatus } from './errors.ts';
@@ -24,7 +25,7 @@ export interface HttpClientOptions {
   pacer: Pacer;
   recorder: CallRecorder;
   timeoutMs: number;
-  readSignals(status: number, headers: Headers): RateSignals;
+  readSignals(status: number, headers: ResponseHeaders): RateSignals;
   /** How a tracker's error body reads for an operator (short, no secrets). */
   describeError?(status: number, body: unknown): string | undefined;
 }
@@ -39,16 +40,23 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+/** A response's headers, read by name (case-insensitive), as the trackers' rate-signal readers need. */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+}
+
 export interface HttpResponse<T> {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   data: T;
 }
 
 /**
- * A small fetch-based client: paced, timed out, recorded, and turning every failure into a
- * TrackerError that says whether a retry can help. Used instead of the Plane SDK, which drops
- * the response headers the pacer needs (docs/trackers.md section 6).
+ * A small HTTP client: paced, timed out, recorded, and turning every failure into a TrackerError
+ * that says whether a retry can help. Used instead of the Plane SDK, which drops the response
+ * headers the pacer needs (docs/trackers.md section 6). It sends with undici's `request`, the
+ * client under Node's fetch without the WHATWG Request/Response/stream layers, which were about a
+ * tenth of a busy worker's CPU (bench/sync.ts profile); keep-alive connections are undici's.
  */
 export class HttpClient {
   constructor(readonly options: HttpClientOptions) {}
@@ -64,10 +72,12 @@ export class HttpClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const started = performance.now();
     const at = new Date();
-    let response: Response;
+    let status: number;
+    let headers: ResponseHeaders;
+    let text: string;
     try {
-      response = await fetch(url, {
-        method,
+      const response = await undiciRequest(url, {
+        method: method as never,
         headers: {
           accept: 'application/json',
           ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -77,6 +87,9 @@ export class HttpClient {
         body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
         signal: AbortSignal.timeout(timeoutMs),
       });
+      status = response.statusCode;
+      headers = headerReader(response.headers);
+      text = await response.body.text();
     } catch (error) {
       const durationMs = Math.round(performance.now() - started);
       const timedOut = (error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError';
@@ -84,30 +97,29 @@ export class HttpClient {
       recorder.record({ connectionId, deliveryId: opts.deliveryId, method, path, durationMs, error: message, at });
       throw new TrackerError(timedOut ? 'timeout' : 'network', `${method} ${path}: ${message}`, { method, path });
     }
-    const text = await response.text();
     const durationMs = Math.round(performance.now() - started);
-    const signals = this.options.readSignals(response.status, response.headers);
+    const signals = this.options.readSignals(status, headers);
     const data = text ? safeJson(text) : null;
-    const ok = (response.status >= 200 && response.status < 300) || response.status === 304 || opts.accept?.includes(response.status);
-    const errorText = ok ? undefined : this.describe(response.status, data, text);
+    const ok = (status >= 200 && status < 300) || status === 304 || opts.accept?.includes(status);
+    const errorText = ok ? undefined : this.describe(status, data, text);
     recorder.record({
       connectionId,
       deliveryId: opts.deliveryId,
       method,
       path,
-      status: response.status,
+      status,
       durationMs,
       rateLimit: Object.keys(signals.keep).length ? signals.keep : undefined,
       error: errorText,
       at,
     });
     if (signals.pauseMs && signals.pauseMs > 0) {
-      await this.options.pacer.pause(signals.pauseMs, signals.reason ?? `HTTP ${response.status}`);
+      await this.options.pacer.pause(signals.pauseMs, signals.reason ?? `HTTP ${status}`);
     }
-    if (ok) return { status: response.status, headers: response.headers, data: data as T };
-    const kind = signals.limited ? 'rate_limited' : kindForStatus(response.status);
-    throw new TrackerError(kind, `${method} ${path} answered ${response.status}: ${errorText}`, {
-      status: response.status,
+    if (ok) return { status, headers, data: data as T };
+    const kind = signals.limited ? 'rate_limited' : kindForStatus(status);
+    throw new TrackerError(kind, `${method} ${path} answered ${status}: ${errorText}`, {
+      status,
       retryAfterMs: signals.pauseMs,
       method,
       path,
@@ -131,8 +143,23 @@ export function safeJson(text: string): unknown {
   }
 }
 
-/** What a failed fetch says about the network (ECONNREFUSED, ECONNRESET...), without the stack. */
+/**
+ * What a failed call says about the network (ECONNREFUSED, ECONNRESET...), without the stack:
+ * fetch wraps the socket's error as `cause`, undici's `request` throws it (or its own
+ * UND_ERR_SOCKET) directly.
+ */
 export function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+  const code = (error as { code?: unknown }).code;
+  return cause?.code ?? (typeof code === 'string' ? code : undefined) ?? cause?.message ?? (error as Error).message;
+}
+
+/** undici gives headers as an object of lower-case names (a repeated header as an array). */
+function headerReader(raw: Record<string, string | string[] | undefined>): ResponseHeaders {
+  return {
+    get(name) {
+      const value = raw[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { RateSignals } from '../http-client.ts';
+import type { RateSignals, ResponseHeaders } from '../http-client.ts';
 
 /**
  * Jira Cloud's budget signals (docs/trackers.md 4.6):
@@ -41,7 +41,7 @@ export interface JiraSignalOptions {
  * Builds the reader for one connection. It remembers how many 429s in a row came without a hint,
  * for the exponential backoff; any other answer resets the count.
  */
-export function createJiraSignalReader(options: JiraSignalOptions = {}): (status: number, headers: Headers) => RateSignals {
+export function createJiraSignalReader(options: JiraSignalOptions = {}): (status: number, headers: ResponseHeaders) => RateSignals {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   let blindRefusals = 0;

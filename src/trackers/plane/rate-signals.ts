@@ -1,4 +1,4 @@
-import type { RateSignals } from '../http-client.ts';
+import type { RateSignals, ResponseHeaders } from '../http-client.ts';
 
 /**
  * Plane's budget signals (apps/api/plane/api/rate_limit.py): allowed responses carry
@@ -10,7 +10,7 @@ import type { RateSignals } from '../http-client.ts';
  * now + 60 s, so pausing until it would halve the throughput for nothing. If another client
  * shares the key and the window really is full, the 429's Retry-After says exactly how long.
  */
-export function readPlaneSignals(status: number, headers: Headers): RateSignals {
+export function readPlaneSignals(status: number, headers: ResponseHeaders): RateSignals {
   const keep: Record<string, string> = {};
   for (const name of ['x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after']) {
     const value = headers.get(name);
