@@ -44,19 +44,29 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
     }
-    const deliveryId = await startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
+    // The delivery row and the pair's first read go to Postgres together: neither needs the other
+    // (one round trip less per job; bench/sync.ts). Handled at once so a failed write is never an
+    // unhandled rejection while the pass still runs; it is awaited below.
+    const delivery = startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
+    delivery.catch(() => undefined);
+    let deliveryId: string | undefined;
     try {
       // With a coalescing window, a change landing while this runs is synced by the job BullMQ
       // parks behind this one (keepLastIfActive), after the window: syncing it here at once, in a
       // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
       // 3-5 writes for a 100-update burst instead of 2).
-      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId, maxPasses: deps.coalesceMs > 0 ? 1 : undefined });
+      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId: delivery, maxPasses: deps.coalesceMs > 0 ? 1 : undefined });
+      deliveryId = await delivery;
       await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
       await deps.notify(outcome.changeIds);
       if (outcome.pulled.length) await enqueueOthers(deps, data);
       log.debug({ outcome }, 'reconciled');
       return outcome;
     } catch (error) {
+      deliveryId ??= await delivery.catch(() => undefined);
+      // No delivery row: Postgres could not take it, so nothing below could be recorded either.
+      // BullMQ retries the job (storage errors are retryable).
+      if (deliveryId === undefined) throw error;
       const waitMs = rateLimitWait(error);
       if (waitMs !== null && token) {
         await finishDelivery(deps.sql, deliveryId, 'waiting', { error: (error as Error).message });

@@ -35,7 +35,11 @@ export interface ReconcileInput {
   connection: Connection;
   itemKey: string;
   readRemote: boolean;
-  deliveryId?: string;
+  /**
+   * The delivery row the tracker calls are recorded under. A promise when the caller is still
+   * writing it: the pass reads the pair meanwhile and waits for the id before its first call.
+   */
+  deliveryId?: string | Promise<string>;
   /**
    * Passes at most (default MAX_PASSES). 1 when the caller guarantees a later run for a change
    * that lands meanwhile (the reconcile job with a coalescing window: BullMQ parks the next job
@@ -72,10 +76,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const config = connection.config;
   const adapter = connection.adapter();
   const warnings: string[] = previous?.warnings ?? [];
-  const ctx: CallContext = { deliveryId: input.deliveryId, warn: (m) => warnings.push(m) };
   const actor = `sync:${config.id}`;
 
-  const { item, mapping, heldFields, resolutions, newComments } = await loadPair(sql, itemKey, config.id);
+  const [{ item, mapping, heldFields, resolutions, newComments }, deliveryId] = await Promise.all([loadPair(sql, itemKey, config.id), input.deliveryId]);
+  const ctx: CallContext = { deliveryId, warn: (m) => warnings.push(m) };
   const outcome: ReconcileOutcome = {
     // A later pass that finds nothing new keeps what an earlier pass did.
     action: previous && previous.action !== 'unchanged' ? previous.action : 'unchanged',
