@@ -1,4 +1,4 @@
-import { request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest } from 'undici';
 import type { Pacer } from '../pacing/pacer.ts';
 import type { CallRecorder } from './call-recorder.ts';
 import { TrackerError, kindForStatus } from './errors.ts';
@@ -39,6 +39,15 @@ export interface RequestOptions {
   accept?: number[];
   headers?: Record<string, string>;
 }
+
+/**
+ * The connections tracker calls go over (keep-alive, per origin), apart from the process's other
+ * HTTP. Keep the undici dependency on the major Node bundles (6 for Node 20): loading undici makes
+ * its Agent the process-wide dispatcher that Node's own fetch (Octokit, callbacks) then uses too,
+ * and undici 7's Agent refused requests from Node 20's fetch ("invalid content-length header",
+ * seen in test/faults/convergence.test.ts).
+ */
+const trackerAgent = new Agent();
 
 /** A response's headers, read by name (case-insensitive), as the trackers' rate-signal readers need. */
 export interface ResponseHeaders {
@@ -86,6 +95,7 @@ export class HttpClient {
         },
         body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
         signal: AbortSignal.timeout(timeoutMs),
+        dispatcher: trackerAgent,
       });
       status = response.statusCode;
       headers = headerReader(response.headers);

@@ -40,6 +40,15 @@ async function start(options: SandboxOptions = {}): Promise<Ctx> {
   return current;
 }
 
+/**
+ * A Plane timestamp in microseconds. Compared as numbers, not strings: like Python's isoformat,
+ * the sandbox leaves out a zero fraction ("…:45Z"), which sorts after "…:45.000001Z" as text.
+ */
+function micros(timestamp: string): number {
+  const fraction = /\.(\d+)Z$/.exec(timestamp)?.[1] ?? '';
+  return Date.parse(timestamp) * 1000 + Number(fraction.padEnd(6, '0').slice(3));
+}
+
 async function json<T = Record<string, any>>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
@@ -196,11 +205,11 @@ describe('work items', () => {
     expect(patched.status).toBe(200);
     const body = await json(patched);
     expect(body.state).toBe(project.states.Done);
-    expect(body.updated_at > created.updated_at).toBe(true);
+    expect(micros(body.updated_at)).toBeGreaterThan(micros(created.updated_at));
     expect(body.completed_at).not.toBeNull();
     // A PATCH that changes nothing still bumps updated_at.
     const again = await json(await call('PATCH', `${base}/work-items/${created.id}/`, { state: project.states.Done }));
-    expect(again.updated_at > body.updated_at).toBe(true);
+    expect(micros(again.updated_at)).toBeGreaterThan(micros(body.updated_at));
     const read = await json(await call('GET', `${base}/work-items/${created.id}/`));
     expect(read.updated_at).toBe(again.updated_at);
   });
@@ -209,11 +218,11 @@ describe('work items', () => {
     const { call, base } = await start({ plane: { activityBump: 'sync' } });
     const created = await json(await call('POST', `${base}/work-items/`, { name: 'x' }));
     const read = await json(await call('GET', `${base}/work-items/${created.id}/`));
-    expect(read.updated_at > created.updated_at).toBe(true);
+    expect(micros(read.updated_at)).toBeGreaterThan(micros(created.updated_at));
     const patched = await json(await call('PATCH', `${base}/work-items/${created.id}/`, { name: 'y' }));
-    expect(patched.updated_at > read.updated_at).toBe(true);
+    expect(micros(patched.updated_at)).toBeGreaterThan(micros(read.updated_at));
     const reread = await json(await call('GET', `${base}/work-items/${created.id}/`));
-    expect(reread.updated_at > patched.updated_at).toBe(true);
+    expect(micros(reread.updated_at)).toBeGreaterThan(micros(patched.updated_at));
   });
 
   it('has no PUT (405), 404s unknown ids in Plane shape, deletes with 204', async () => {
