@@ -33,19 +33,24 @@ export class BufferedCallLog implements CallRecorder {
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(async () => {
       try {
-        await this.sql`insert into tracker_calls ${this.sql(
-          batch.map((c) => ({
-            delivery_id: c.deliveryId ?? null,
-            connection_id: c.connectionId,
-            method: c.method,
-            path: c.path,
-            status: c.status ?? null,
-            duration_ms: c.durationMs,
-            rate_limit: c.rateLimit ? this.sql.json(c.rateLimit) : null,
-            error: c.error ?? null,
-            at: c.at,
-          })),
-        )}`;
+        // The rows travel as one JSON parameter: one statement text for every batch size, so it is
+        // prepared once, where `insert ... ${sql(rows)}` made a new statement of 9 parameters a
+        // row for every size (a few hundred parameters, parsed afresh, four times a second).
+        const rows = batch.map((c) => ({
+          delivery_id: c.deliveryId ?? null,
+          connection_id: c.connectionId,
+          method: c.method,
+          path: c.path,
+          status: c.status ?? null,
+          duration_ms: c.durationMs,
+          rate_limit: c.rateLimit ?? null,
+          error: c.error ?? null,
+          at: c.at.toISOString(),
+        }));
+        await this.sql`insert into tracker_calls (delivery_id, connection_id, method, path, status, duration_ms, rate_limit, error, at)
+          select delivery_id, connection_id, method, path, status, duration_ms, rate_limit, error, at
+          from jsonb_to_recordset(${this.sql.json(rows as never)})
+            as c(delivery_id uuid, connection_id text, method text, path text, status int, duration_ms int, rate_limit jsonb, error text, at timestamptz)`;
       } catch (error) {
         this.onError(error);
       }

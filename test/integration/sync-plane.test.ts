@@ -31,12 +31,11 @@ async function synced(key: string, version?: number) {
 const upsert = (key: string, fields: Record<string, unknown>) => h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
 
 describe('an item.upserted for a new key', () => {
-  it('creates exactly one Plane issue with the mapped state, labels and priority, quickly', async () => {
-    const started = Date.now();
+  // How fast is bench/sync.ts's business (event-to-write latency), not a wall-clock assertion here.
+  it('creates exactly one Plane issue with the mapped state, labels and priority', async () => {
     const res = await upsert('user-auth/WP02', { kind: 'work_package', title: 'WP02: Models layer', body: 'Build the **models**.', state: 'doing', labels: ['backend', 'db'], priority: 'critical', assignees: ['alice'] });
     expect(res.status).toBe(202);
     const it = await synced('user-auth/WP02');
-    const elapsed = Date.now() - started;
     const issues = issuesFor('user-auth/WP02');
     expect(issues).toHaveLength(1);
     const issue = issues[0];
@@ -51,7 +50,6 @@ describe('an item.upserted for a new key', () => {
     const c = it.connections[0];
     expect(c.remoteKey).toBe(`ET-${issue.sequence_id}`);
     expect(c.url).toBe(`${h.sandboxUrl}/acme/browse/ET-${issue.sequence_id}/`);
-    expect(elapsed).toBeLessThan(2000);
     // The activity trail says who changed what.
     const trail = (await (await h.api('GET', '/v1/items/user-auth%2FWP02/activity')).json()) as { activity: { actor: string; action: string; field: string | null; to: unknown }[] };
     expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'orchestrator', action: 'field.changed', field: 'state', to: 'doing' }));
