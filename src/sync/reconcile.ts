@@ -101,8 +101,13 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   if (item.deleted) {
     // The remote issue is left as it is (people may still need it); the pair stops syncing.
     if (mapping.status !== 'deleted') {
-      await sql`update mappings set status = 'deleted', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
-      await audit(sql, itemKey, actor, 'sync.stopped', config.id, { reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey });
+      // With its audit row, in one statement (see the create below).
+      await sql`
+        with stopped as (
+          insert into activity (item_key, actor, action, connection_id, detail)
+          values (${itemKey}, ${actor}, 'sync.stopped', ${config.id}, ${sql.json({ reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey } as never)})
+        )
+        update mappings set status = 'deleted', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
     } else {
       await sql`update mappings set synced_version = ${item.version} where id = ${mapping.id}`;
     }
@@ -118,8 +123,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       // The existing issue is the starting point both sides agree on; the item's own asserted
       // fields then push as local changes.
       base = { local: onlySupported(translateAll(connection, remote.fields, 'toLocal'), supported), remote: remote.fields };
-      await claimRemote(sql, mapping.id, remote, base);
-      await audit(sql, itemKey, actor, 'remote.linked', config.id, { remote: remote.key, url: remote.url });
+      await claimRemote(sql, mapping.id, remote, base, { itemKey, actor, connectionId: config.id });
       outcome.action = 'linked';
     } else if (!config.create_missing) {
       await sql`update mappings set status = 'unmapped', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
@@ -144,11 +148,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
         await audit(sql, itemKey, actor, 'conflict.opened', config.id, { field: held.field, reason: held.message });
         warnings.push(held.message);
       }
-      await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
-        base = ${sql.json(base as never)}, status = ${held ? 'conflict' : 'synced'}, synced_version = ${item.version}, last_synced_at = now(),
-        last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
+      // The mapping and its audit row in one statement: whoever sees the pair synced also finds
+      // "remote.created" in its trail (two statements let a reader in between).
+      await sql`
+        with created as (
+          insert into activity (item_key, actor, action, connection_id, detail)
+          values (${itemKey}, ${actor}, 'remote.created', ${config.id}, ${sql.json({ remote: remote.key, url: remote.url, fields: remote.fields } as never)})
+        )
+        update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
+          base = ${sql.json(base as never)}, status = ${held ? 'conflict' : 'synced'}, synced_version = ${item.version}, last_synced_at = now(),
+          last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
         where id = ${mapping.id}`;
-      await audit(sql, itemKey, actor, 'remote.created', config.id, { remote: remote.key, url: remote.url, fields: remote.fields });
       outcome.comments += await deliverComments(sql, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
       return { ...outcome, action: 'created', remoteKey: remote.key, pushed: [...new Set([...outcome.pushed, ...(Object.keys(local) as FieldName[])])] };
     }
@@ -388,15 +398,21 @@ export async function loadMapping(sql: Sql, itemKey: string, connectionId: strin
 /** An event linked an item to an issue another item already holds on this connection. */
 export class LinkTakenError extends Error {}
 
-async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, base: SyncBase): Promise<void> {
+async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, base: SyncBase, by: { itemKey: string; actor: string; connectionId: string }): Promise<void> {
   const [holder] = await sql<{ item_key: string }[]>`
     select item_key from mappings where connection_id = (select connection_id from mappings where id = ${mappingId})
       and remote_id = ${remote.id} and id <> ${mappingId}`;
   if (holder) {
     throw new LinkTakenError(`${remote.key} is already synced with item "${holder.item_key}"; one issue carries one item per connection (link another issue, or unlink that item)`);
   }
-  await sql`update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
-    status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
+  // With its audit row, in one statement (see the create above).
+  await sql`
+    with linked as (
+      insert into activity (item_key, actor, action, connection_id, detail)
+      values (${by.itemKey}, ${by.actor}, 'remote.linked', ${by.connectionId}, ${sql.json({ remote: remote.key, url: remote.url } as never)})
+    )
+    update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
+      status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
 }
 
 export async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
