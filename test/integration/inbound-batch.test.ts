@@ -40,6 +40,7 @@ describe('inbound batches', () => {
     // The import of the second issue reads it from Plane: that read fails once with a 500.
     h.sandbox.faults.inject({ tracker: 'plane', method: 'GET', pathIncludes: made[1].issue.id, status: 500, times: 1 });
     const accepted = await Promise.all(made.map((m) => batcher.accept(m.record)));
+    await batcher.drained();
     const ids = accepted.map((a) => a.deliveryId!);
     const rows = await deliveryRows(ids);
     expect(new Set(rows.map((r) => r.job_id)).size).toBe(1);
@@ -70,6 +71,7 @@ describe('inbound batches', () => {
     const batcher = new WebhookBatcher(h.sql, h.runtime.queues, h.runtime.log);
     const made = ['Sweep one', 'Sweep two'].map(personIssue);
     const accepted = await Promise.all(made.map((m) => batcher.accept(m.record)));
+    await batcher.drained();
     const ids = accepted.map((a) => a.deliveryId!);
     const [{ job_id: batchJobId }] = await deliveryRows(ids);
     // Past the grace period, with the batch job still waiting (no workers run): nothing to sweep.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { WebhookBatcher, type WebhookRecord } from '../../src/intake/webhook-batcher.ts';
 import { signPlaneWebhook } from '../../src/sandbox/plane/webhooks.ts';
 import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
@@ -42,7 +42,7 @@ async function enqueued(ids: string[]) {
 }
 
 describe('webhook group commit', () => {
-  it('concurrent deliveries share commits; each is committed and enqueued before it is answered', async () => {
+  it('concurrent deliveries share commits; each is committed before it is answered, and its job follows', async () => {
     const b = batcher();
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => b.accept(record(`concurrent-${i}`))));
     expect(results.every((r) => !r.duplicate && r.deliveryId)).toBe(true);
@@ -58,6 +58,7 @@ describe('webhook group commit', () => {
     // Stored as JSON, from the text received: the payload is an object, not a string of JSON.
     const [one] = await h.sql<{ request: { event: string; headers: Record<string, string>; payload: { data: { id: string } } } }[]>`select request from deliveries where id = ${ids[7]}`;
     expect(one.request).toEqual({ event: 'issue.updated', headers: { 'content-type': 'application/json' }, payload: { event: 'issue', data: { id: 'concurrent-7' } } });
+    await b.drained();
     expect(await enqueued(ids)).toBe(60);
     // One inbound job per commit, not per delivery.
     const [{ jobs }] = await h.sql<{ jobs: number }[]>`select count(distinct job_id)::int as jobs from deliveries where id in ${h.sql(ids)}`;
@@ -76,6 +77,7 @@ describe('webhook group commit', () => {
     const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key in ('dup-stored', 'dup-twice', 'dup-fresh')`;
     expect(n).toBe(3);
     const accepted = [first, copyA, copyB, fresh].filter((r) => !r.duplicate).map((r) => r.deliveryId!);
+    await b.drained();
     expect(await enqueued(accepted)).toBe(3);
   });
 
@@ -90,9 +92,37 @@ describe('webhook group commit', () => {
     expect(b.stats.fallbacks).toBeGreaterThanOrEqual(1);
     const ids = results.map((r) => r.deliveryId!);
     expect(await stored(ids)).toHaveLength(5);
+    await b.drained();
     expect(await enqueued(ids)).toBe(5);
     const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key = 'refused'`;
     expect(n).toBe(0);
+  });
+
+  it('answers without waiting for Redis, up to a bound; past it, answers wait for their enqueue', async () => {
+    // Redis that holds every enqueue until released.
+    const held: Array<() => void> = [];
+    const slowQueues = {
+      enqueueInboundBatch: () => new Promise<void>((resolve) => held.push(resolve)),
+      enqueueInbound: () => new Promise<void>((resolve) => held.push(resolve)),
+    };
+    const b = new WebhookBatcher(h.sql, slowQueues as never, h.runtime.log, { maxBackgroundEnqueues: 2 });
+    // Two batches are answered at once, their jobs still on the way.
+    expect((await b.accept(record('slow-1'))).duplicate).toBe(false);
+    expect((await b.accept(record('slow-2'))).duplicate).toBe(false);
+    expect(held).toHaveLength(2);
+    // The third is committed but not answered until an enqueue is let through.
+    let third = false;
+    const pending = b.accept(record('slow-3')).then(() => (third = true));
+    await waitFor(async () => held.length === 3);
+    const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key = 'slow-3'`;
+    expect(n).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(third).toBe(false);
+    held[2]();
+    await pending;
+    expect(third).toBe(true);
+    for (const release of held) release();
+    await b.drained();
   });
 
   it('over HTTP: 50 signed webhooks at once are all accepted, durable, and committed in fewer transactions than requests', async () => {
@@ -108,7 +138,8 @@ describe('webhook group commit', () => {
     expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 202));
     const ids = answers.map((a) => a.body.delivery!);
     expect(await stored(ids)).toHaveLength(50);
-    expect(await enqueued(ids)).toBe(50);
+    // The jobs are enqueued beside the answers: they follow within moments.
+    await waitFor(async () => (await enqueued(ids)) === 50, 5_000);
     // Rows written by one statement share its transaction's now(): fewer distinct commit times
     // than requests means requests were committed together.
     const [{ commits }] = await h.sql<{ commits: number }[]>`select count(distinct created_at)::int as commits from deliveries where id in ${h.sql(ids)}`;

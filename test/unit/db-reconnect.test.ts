@@ -23,7 +23,9 @@ describe('the database pool while Postgres is unreachable', () => {
         const started = performance.now();
         const error = await db.sql`select 1`.then(() => null, (e: { code?: string }) => e);
         expect(error?.code).toBe('ECONNREFUSED');
-        expect(performance.now() - started, `query ${i + 1}`).toBeLessThan(1000);
+        // The unbounded backoff reaches 20 s by the 6th query; 3 s leaves room for a busy machine
+        // (a 1 s bound failed once while the whole suite ran in parallel).
+        expect(performance.now() - started, `query ${i + 1}`).toBeLessThan(3000);
       }
     } finally {
       await db.close();
