@@ -107,6 +107,7 @@ export class EventBatcher {
         p.item.idempotency ? [{ principal: p.item.idempotency.principal, key: p.item.idempotency.key, response: { events: recorded.requests[i].accepted } }] : [],
       );
       if (answers.length) {
+        // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
         await tx`update idempotency_keys k set status = 202, response = a.response
           from (select * from jsonb_to_recordset(${tx.json(answers as never)}) as a(principal text, key text, response jsonb) limit ${answers.length}) a
           where k.principal = a.principal and k.key = a.key`;

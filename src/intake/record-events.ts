@@ -149,6 +149,7 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   }
 
   const updated = [...state.values()].map((i) => ({ key: i.key, kind: i.kind, desired: i.desired, custom: i.custom, version: i.version, deleted: i.deleted }));
+  // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
   await tx`
     update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
       deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now()

@@ -67,9 +67,9 @@ export class WebhookBatcher {
     private readonly sql: Sql,
     private readonly queues: Pick<Queues, 'enqueueInbound' | 'enqueueInboundBatch'>,
     private readonly log: Pick<Logger, 'warn'>,
-    // 64 rows keep one statement's parameters small (its arrays hold one value per row).
     options: WebhookBatcherOptions = {},
   ) {
+    // 64 rows keep one statement's parameters small (its arrays hold one value per row).
     this.group = new GroupCommit((batch) => this.commit(batch), { maxInFlight: options.maxInFlight ?? 4, maxBatch: options.maxBatch ?? 64 });
     this.maxBackgroundEnqueues = Math.max(0, options.maxBackgroundEnqueues ?? 32);
   }
@@ -79,7 +79,7 @@ export class WebhookBatcher {
     while (this.enqueuing.size) await Promise.all([...this.enqueuing]);
   }
 
-  /** Resolves once the delivery is committed (and its job enqueued, or left for the sweep). */
+  /** Resolves once the delivery is committed; its job is enqueued beside the answer (see drained()). */
   accept(record: WebhookRecord): Promise<AcceptedWebhook> {
     return this.group.accept(record);
   }

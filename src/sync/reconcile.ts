@@ -103,10 +103,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     if (mapping.status !== 'deleted') {
       // With its audit row, in one statement (see the create below).
       await sql`
-        with stopped as (
-          insert into activity (item_key, actor, action, connection_id, detail)
-          values (${itemKey}, ${actor}, 'sync.stopped', ${config.id}, ${sql.json({ reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey } as never)})
-        )
+        with stopped as (${auditRow(sql, itemKey, actor, 'sync.stopped', config.id, { reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey })})
         update mappings set status = 'deleted', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
     } else {
       await sql`update mappings set synced_version = ${item.version} where id = ${mapping.id}`;
@@ -151,10 +148,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       // The mapping and its audit row in one statement: whoever sees the pair synced also finds
       // "remote.created" in its trail (two statements let a reader in between).
       await sql`
-        with created as (
-          insert into activity (item_key, actor, action, connection_id, detail)
-          values (${itemKey}, ${actor}, 'remote.created', ${config.id}, ${sql.json({ remote: remote.key, url: remote.url, fields: remote.fields } as never)})
-        )
+        with created as (${auditRow(sql, itemKey, actor, 'remote.created', config.id, { remote: remote.key, url: remote.url, fields: remote.fields })})
         update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
           base = ${sql.json(base as never)}, status = ${held ? 'conflict' : 'synced'}, synced_version = ${item.version}, last_synced_at = now(),
           last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
@@ -407,10 +401,7 @@ async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, bas
   }
   // With its audit row, in one statement (see the create above).
   await sql`
-    with linked as (
-      insert into activity (item_key, actor, action, connection_id, detail)
-      values (${by.itemKey}, ${by.actor}, 'remote.linked', ${by.connectionId}, ${sql.json({ remote: remote.key, url: remote.url } as never)})
-    )
+    with linked as (${auditRow(sql, by.itemKey, by.actor, 'remote.linked', by.connectionId, { remote: remote.key, url: remote.url })})
     update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
       status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
 }
@@ -421,7 +412,12 @@ export async function openConflictFields(sql: Sql, itemKey: string, connectionId
 }
 
 export async function audit(sql: Sql, itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>): Promise<void> {
-  await sql`insert into activity (item_key, actor, action, connection_id, detail) values (${itemKey}, ${actor}, ${action}, ${connectionId}, ${sql.json(detail as never)})`;
+  await sql`${auditRow(sql, itemKey, actor, action, connectionId, detail)}`;
+}
+
+/** The INSERT of one audit row, as a fragment: alone (audit) or beside the statement it records. */
+function auditRow(sql: Sql, itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>) {
+  return sql`insert into activity (item_key, actor, action, connection_id, detail) values (${itemKey}, ${actor}, ${action}, ${connectionId}, ${sql.json(detail as never)})`;
 }
 
 export function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {

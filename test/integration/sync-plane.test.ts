@@ -78,6 +78,24 @@ describe('an item.upserted for a new key', () => {
     const now = plane().issue(h.project.projectId, existing.id)!;
     expect(stateName(now.state)).toBe('In Progress');
     expect(now.name).toBe('Filed by a person');
+    // Linked, in the same statement that marked the pair synced: the trail has it at once.
+    const trail = (await (await h.api('GET', '/v1/items/linked%2F1/activity')).json()) as { activity: { actor: string; action: string; detail: Record<string, unknown> | null }[] };
+    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'remote.linked', detail: expect.objectContaining({ remote: `ET-${existing.sequence_id}` }) }));
+  });
+
+  it('an item deleted by the orchestrator stops syncing; its Plane issue stays, and the trail says so', async () => {
+    await upsert('deleted/1', { title: 'Short-lived', state: 'doing' });
+    await synced('deleted/1');
+    const [issue] = issuesFor('deleted/1');
+    expect((await h.postEvents({ type: 'item.deleted', key: 'deleted/1', actor: 'agent:planner' })).status).toBe(202);
+    const stopped = await waitFor(async () => {
+      const c = (await item('deleted/1')).connections[0];
+      return c.status === 'deleted' ? c : null;
+    });
+    expect(stopped.remoteKey).toBe(`ET-${issue.sequence_id}`);
+    expect(plane().issue(h.project.projectId, issue.id)?.deleted_at ?? null).toBeNull();
+    const trail = (await (await h.api('GET', '/v1/items/deleted%2F1/activity')).json()) as { activity: { actor: string; action: string; detail: Record<string, unknown> | null }[] };
+    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'sync.stopped', detail: expect.objectContaining({ remote: `ET-${issue.sequence_id}` }) }));
   });
 
   it('refuses, clearly, a second item linked to an issue that already carries one', async () => {
