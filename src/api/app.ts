@@ -1,5 +1,4 @@
-import { Hono } from 'hono';
-import { requestId } from 'hono/request-id';
+import { Hono, type Context } from 'hono';
 import type { AppEnv, ApiServices } from './context.ts';
 import { ApiError, statusFor } from './errors.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
@@ -13,19 +12,13 @@ import { connectionsRoutes } from './routes/connections.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 import { mountOperatorRoutes } from './admin/operator.ts';
-import { accessLog } from './middleware/access-log.ts';
+import { requestContext } from './middleware/request-context.ts';
 import { isStorageUnavailable } from '../support/storage-errors.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
 export function createApp(services: ApiServices) {
   const app = new Hono<AppEnv>();
-  app.use(requestId({ headerName: 'x-request-id', limitLength: 128 }));
-  app.use(async (c, next) => {
-    c.set('services', services);
-    await next();
-  });
-
-  app.use(accessLog());
+  app.use(requestContext(services));
   mountOperatorRoutes(app, services);
   app.route('/', healthRoutes);
   app.route('/', docsRoutes());
@@ -47,15 +40,15 @@ export function createApp(services: ApiServices) {
     if (error instanceof ApiError) return errorResponse(c, error);
     // Postgres or Redis unreachable: a 503 the caller can retry, never a 500.
     if (isStorageUnavailable(error)) {
-      services.log.warn({ err: (error as Error).message, requestId: c.var.requestId }, 'dependency unavailable');
+      services.log.warn({ err: (error as Error).message, requestId: c.get('requestId') }, 'dependency unavailable');
       return errorResponse(c, new ApiError('unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }));
     }
-    services.log.error({ err: error, requestId: c.var.requestId, path: c.req.path }, 'unhandled error');
+    services.log.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return errorResponse(c, new ApiError('internal', 'internal error; the request id is in the logs'));
   });
   return app;
 }
 
-function errorResponse(c: { var: { requestId?: string }; json: (body: unknown, status: number, headers?: Record<string, string>) => Response }, error: ApiError) {
-  return c.json({ error: { code: error.code, message: error.message, requestId: c.var.requestId ?? null } }, statusFor(error.code), error.headers);
+function errorResponse(c: Context<AppEnv>, error: ApiError) {
+  return c.json({ error: { code: error.code, message: error.message, requestId: c.get('requestId') ?? null } }, statusFor(error.code), error.headers);
 }

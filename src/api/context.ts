@@ -18,6 +18,7 @@ export interface ApiServices {
   metrics?: Metrics;
 }
 
+/** Read with `c.get(name)`: hono's `c.var` copies every variable into a new object on each access. */
 export type AppEnv = {
   Variables: {
     services: ApiServices;

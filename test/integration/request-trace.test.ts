@@ -76,6 +76,30 @@ describe('one request id from intake to tracker calls', () => {
     expect(webhook).toBeTruthy();
   });
 
+  it('takes a sane caller id, replaces an unsafe or overlong one, over HTTP and in-process alike', async () => {
+    const api = await h.listenApi();
+    const send = async (via: 'http' | 'app', id: string | undefined) => {
+      const headers: Record<string, string> = id === undefined ? {} : { 'x-request-id': id };
+      // No bearer token: the 401 is enough to see the id in the header, the error body and the access line.
+      const res = via === 'http' ? await fetch(`${api}/v1/events`, { method: 'POST', headers, body: '{}' }) : await h.app.request('/v1/events', { method: 'POST', headers, body: '{}' });
+      const body = (await res.json()) as { error: { requestId: string } };
+      expect(res.status).toBe(401);
+      expect(body.error.requestId).toBe(res.headers.get('x-request-id'));
+      await waitFor(() => lines.some((l) => l.msg === 'request' && l.requestId === body.error.requestId && l.status === 401));
+      return body.error.requestId;
+    };
+    for (const via of ['http', 'app'] as const) {
+      expect(await send(via, `sane-id_${via}=1`)).toBe(`sane-id_${via}=1`);
+      for (const unsafe of [undefined, '', 'has space', 'semi;colon', `x${'a'.repeat(128)}`]) {
+        const given = await send(via, unsafe);
+        expect(given).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      }
+      // 128 characters is the longest id kept.
+      const longest = `${via}-${'b'.repeat(128 - via.length - 1)}`;
+      expect(await send(via, longest)).toBe(longest);
+    }
+  });
+
   it('never writes a credential', () => {
     const all = lines.map((l) => JSON.stringify(l)).join('\n');
     expect(all).not.toContain(PLANE_KEY);

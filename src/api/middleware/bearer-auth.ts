@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../errors.ts';
 import type { AppEnv } from '../context.ts';
+import { requestHeader } from './request-headers.ts';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -12,7 +13,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export function bearerAuth(options: { tokens: string[] }) {
   const known = options.tokens.map(digest);
   return createMiddleware<AppEnv>(async function bearerAuthMiddleware(c, next) {
-    const header = c.req.header('authorization') ?? '';
+    const header = requestHeader(c, 'authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new ApiError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
     const given = digest(match[1]);

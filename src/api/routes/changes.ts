@@ -11,7 +11,7 @@ import { readChanges } from '../../sync/change-feed.ts';
  */
 export const changesRoutes = new Hono<AppEnv>().get('/', async (c) => {
   const { limit, after } = validate(pageQuery, c.req.query());
-  const changes = await readChanges(c.var.services.sql, after ?? 0, limit);
+  const changes = await readChanges(c.get('services').sql, after ?? 0, limit);
   const next = changes.length ? changes[changes.length - 1].id : String(after ?? 0);
   return c.json({ changes, next });
 });

@@ -54,7 +54,7 @@ const toJson = (r: ConflictRow) => ({
 /** GET /v1/conflicts and POST /v1/conflicts/{id}/resolve. */
 export const conflictsRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
-    const { sql } = c.var.services;
+    const { sql } = c.get('services');
     const q = validate(ListQuery, c.req.query());
     const rows = await sql<ConflictRow[]>`select * from conflicts where id > ${q.after ?? 0}
       ${q.status ? sql`and status = ${q.status}` : sql``}
@@ -64,11 +64,11 @@ export const conflictsRoutes = new Hono<AppEnv>()
     return c.json(pageOf('conflicts', rows, q.limit, toJson));
   })
   .post('/:id/resolve', async (c) => {
-    const { sql, queues, log } = c.var.services;
+    const { sql, queues, log } = c.get('services');
     const id = Number(c.req.param('id'));
     if (!Number.isInteger(id) || id <= 0) throw new ApiError('invalid_request', 'conflict id: expected a positive whole number');
     const body = validate(ResolveBody, parseJson(await readRawBody(c.req.raw)));
-    const actor = body.actor ?? `operator:token-${c.var.principal}`;
+    const actor = body.actor ?? `operator:token-${c.get('principal')}`;
     let resolved;
     try {
       resolved = await resolveConflict(sql, id, body.use, actor);
@@ -78,7 +78,7 @@ export const conflictsRoutes = new Hono<AppEnv>()
       throw error;
     }
     try {
-      await queues.enqueueReconcile([{ connectionId: resolved.connectionId, itemKey: resolved.itemKey, reason: 'operator', readRemote: true, requestId: c.var.requestId }]);
+      await queues.enqueueReconcile([{ connectionId: resolved.connectionId, itemKey: resolved.itemKey, reason: 'operator', readRemote: true, requestId: c.get('requestId') }]);
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'enqueue after resolve failed; the outbox sweep will pick it up');
     }

@@ -17,7 +17,7 @@ export const SyncBody = z.object({
 export const connectionsRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
     const { limit, after } = validate(pageQuery.extend({ after: z.string().optional() }), c.req.query());
-    const services = c.var.services;
+    const services = c.get('services');
     const all = services.connections.all().map((x) => x.config.id).sort();
     const start = after ? all.findIndex((id) => id > after) : 0;
     const ids = start < 0 ? [] : all.slice(start, start + limit);
@@ -26,7 +26,7 @@ export const connectionsRoutes = new Hono<AppEnv>()
     return c.json({ connections, next });
   })
   .post('/:id/sync', async (c) => {
-    const services = c.var.services;
+    const services = c.get('services');
     const id = c.req.param('id');
     if (!services.connections.get(id)) throw new ApiError('not_found', `no connection "${id}"`);
     const raw = await readRawBody(c.req.raw);

@@ -68,7 +68,7 @@ function decodeCursor(cursor: string): { at: string; id: string } {
 
 export const deliveriesRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
-    const { sql } = c.var.services;
+    const { sql } = c.get('services');
     const q = validate(DeliveriesQuery, c.req.query());
     const cursor = q.after ? decodeCursor(q.after) : null;
     const rows = await sql<DeliveryRow[]>`
@@ -87,7 +87,7 @@ export const deliveriesRoutes = new Hono<AppEnv>()
     return c.json({ deliveries: page.map(summary), next: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null });
   })
   .get('/:id', async (c) => {
-    const { sql } = c.var.services;
+    const { sql } = c.get('services');
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ApiError('not_found', `no delivery "${id}"`);
     const [row] = await sql<(DeliveryRow & { request: unknown; result: unknown; attempt_log: Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>; job_id: string | null; dedup_key: string | null })[]>`
@@ -114,12 +114,12 @@ export const deliveriesRoutes = new Hono<AppEnv>()
     });
   })
   .post('/:id/retry', async (c) => {
-    const { sql, queues } = c.var.services;
+    const { sql, queues } = c.get('services');
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ApiError('not_found', `no delivery "${id}"`);
     const raw = await readRawBody(c.req.raw);
     const body = raw.length ? validate(RetryBody, parseJson(raw)) : {};
-    const actor = body.actor ?? `operator:token-${c.var.principal}`;
+    const actor = body.actor ?? `operator:token-${c.get('principal')}`;
     try {
       const retried = await retryDelivery(sql, queues, id, actor);
       return c.json({ ...retried, by: actor }, 202);

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
+import { requestHeader } from '../middleware/request-headers.ts';
 import { validate } from '../validation.ts';
 import { EventsBody } from '../../intake/event-schema.ts';
 import { EventRejectedError, checkLinks } from '../../intake/record-events.ts';
@@ -23,21 +24,21 @@ export function eventsRoutes() {
   // One batcher per app, made on the first request (the services arrive with it).
   let batcher: EventBatcher | undefined;
   return new Hono<AppEnv>().post('/', async (c) => {
-    const { sql, connections, queues, log } = c.var.services;
+    const { sql, connections, queues, log } = c.get('services');
     // The contract takes application/json. A body declared as something else (a form, text) is
     // refused, not guessed at; a request with no Content-Type at all is still read as JSON.
-    const type = c.req.header('content-type');
+    const type = requestHeader(c, 'content-type');
     if (type !== undefined && !JSON_MEDIA_TYPE.test(type)) {
       throw new ApiError('unsupported_media_type', `Content-Type must be application/json, not "${type.slice(0, 100)}"`);
     }
     const raw = await readRawBody(c.req.raw);
     const body = validate(EventsBody, parseJson(raw));
     const events = 'events' in body ? body.events : [body];
-    const idempotencyKey = c.req.header('idempotency-key');
+    const idempotencyKey = requestHeader(c, 'idempotency-key');
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ApiError('invalid_request', 'Idempotency-Key: 1 to 255 printable ASCII characters');
     }
-    const requestHash = createHash('sha256').update(raw).digest('hex');
+    const requestHash = hash('sha256', raw);
     try {
       checkLinks(events, connections);
     } catch (error) {
@@ -48,9 +49,9 @@ export function eventsRoutes() {
     batcher ??= new EventBatcher(sql, connections, queues, log);
     const outcome = await batcher.accept({
       events,
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       request: { events: events.length, keys: [...new Set(events.map(eventKey))].slice(0, 50), idempotencyKey: idempotencyKey ?? null },
-      idempotency: idempotencyKey ? { principal: c.var.principal, key: idempotencyKey, requestHash } : undefined,
+      idempotency: idempotencyKey ? { principal: c.get('principal'), key: idempotencyKey, requestHash } : undefined,
     });
     if (outcome.kind === 'key_reused') throw new ApiError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     if (outcome.kind === 'replay') {

@@ -5,7 +5,7 @@ import type { AppEnv } from '../context.ts';
 export const healthRoutes = new Hono<AppEnv>()
   .get('/healthz', (c) => c.json({ status: 'ok' }))
   .get('/readyz', async (c) => {
-    const { sql, redis } = c.var.services;
+    const { sql, redis } = c.get('services');
     const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 1000))]);
     const [postgres, redisStatus] = await Promise.all([
       within(sql`select 1`).then(() => 'ok', (e: Error) => `unreachable: ${e.message}`),

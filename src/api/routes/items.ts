@@ -11,7 +11,7 @@ import { pageQuery, pageOf } from '../pagination.ts';
  */
 export const itemsRoutes = new Hono<AppEnv>()
   .get('/:key/activity', async (c) => {
-    const { sql } = c.var.services;
+    const { sql } = c.get('services');
     const key = c.req.param('key');
     const { limit, after } = validate(pageQuery, c.req.query());
     const [item] = await sql`select 1 from items where key = ${key} and version > 0`;
@@ -34,7 +34,7 @@ export const itemsRoutes = new Hono<AppEnv>()
     );
   })
   .get('/:key', async (c) => {
-    const { sql } = c.var.services;
+    const { sql } = c.get('services');
     const key = c.req.param('key');
     const [item] = await sql<{ key: string; kind: string | null; desired: Record<string, unknown>; custom: Record<string, unknown>; version: string; deleted_at: Date | null; created_at: Date; updated_at: Date }[]>`
       select key, kind, desired, custom, version, deleted_at, created_at, updated_at from items where key = ${key} and version > 0`;

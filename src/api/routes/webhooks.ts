@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { AppEnv } from '../context.ts';
+import type { ApiServices, AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { parseJsonText, readRawBody } from '../middleware/raw-body.ts';
 import { requestHeaders } from '../middleware/request-headers.ts';
@@ -19,26 +19,23 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
   // after its own row is committed.
   let batcher: WebhookBatcher | undefined;
   return new Hono<AppEnv>().post('/:connectionId', async (c) => {
-    const { sql, queues, log } = c.var.services;
+    const services = c.get('services');
     const connectionId = c.req.param('connectionId');
     if (!known.has(connectionId)) throw new ApiError('not_found', `no connection "${connectionId}"`);
     const handler = handlerFor(connectionId)!;
     const headers = requestHeaders(c);
-    const reject = async (status: 401 | 400 | 413, reason: string) => {
-      await recordRejectedWebhook(sql, { connectionId, reason, status, headers: redactHeaders(headers), requestId: c.var.requestId });
-      log.warn({ connection: connectionId, reason, requestId: c.var.requestId }, 'webhook rejected');
-    };
+    const requestId = c.get('requestId');
 
     let raw: Buffer;
     try {
       raw = await readRawBody(c.req.raw);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'payload_too_large') await reject(413, error.message);
+      if (error instanceof ApiError && error.code === 'payload_too_large') await reject(services, { connectionId, headers, requestId, status: 413, reason: error.message });
       throw error;
     }
     const verdict = handler.verify(headers, raw);
     if (!verdict.ok) {
-      await reject(401, verdict.reason);
+      await reject(services, { connectionId, headers, requestId, status: 401, reason: verdict.reason });
       throw new ApiError('unauthorized', `webhook signature check failed: ${verdict.reason}`);
     }
     let payload: unknown;
@@ -46,21 +43,30 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
     try {
       ({ value: payload, text: payloadJson } = parseJsonText(raw));
     } catch (error) {
-      await reject(400, 'signed body is not valid JSON');
+      await reject(services, { connectionId, headers, requestId, status: 400, reason: 'signed body is not valid JSON' });
       throw error;
     }
-    batcher ??= new WebhookBatcher(sql, queues, log);
+    batcher ??= new WebhookBatcher(services.sql, services.queues, services.log);
     const accepted = await batcher.accept({
       connectionId,
       dedupKey: handler.dedupKey(headers, payload, raw),
       eventName: handler.eventName(headers, payload),
       headers: redactHeaders(headers),
       payloadJson,
-      requestId: c.var.requestId,
+      requestId,
     });
     if (accepted.duplicate) return c.json({ status: 'duplicate' }, 200);
     return c.json({ status: 'accepted', delivery: accepted.deliveryId }, 202);
   });
+}
+
+/** A refused delivery is recorded (with its headers redacted) and logged before the error answer. */
+async function reject(
+  { sql, log }: ApiServices,
+  r: { connectionId: string; headers: Record<string, string>; requestId: string; status: 401 | 400 | 413; reason: string },
+): Promise<void> {
+  await recordRejectedWebhook(sql, { connectionId: r.connectionId, reason: r.reason, status: r.status, headers: redactHeaders(r.headers), requestId: r.requestId });
+  log.warn({ connection: r.connectionId, reason: r.reason, requestId: r.requestId }, 'webhook rejected');
 }
 
 export function buildWebhookHandlers(connections: { config: Parameters<typeof createWebhookHandler>[0] }[]): Map<string, WebhookHandler> {
