@@ -55,17 +55,6 @@ export function redactSecrets(value: unknown, depth = 0, seen = new WeakSet<obje
   return out;
 }
 
-/**
- * Standard output, written asynchronously: a line is handed to a libuv thread instead of costing
- * the event loop a write() per line, and lines logged while a write is under way go out together
- * with the next one. Each api request logs its access line, so on the intake's hot path this is a
- * syscall per request saved. pino flushes what is pending synchronously when the process exits
- * (process.exit, a fatal error); only a SIGKILL can lose the last few lines.
- */
-function standardOutput() {
-  return pino.destination({ dest: 1, sync: false });
-}
-
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
     {
@@ -74,6 +63,6 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (object) => redactSecrets(object) as Record<string, unknown> },
     },
-    (destination ?? standardOutput()) as never,
+    destination as never,
   );
 }
