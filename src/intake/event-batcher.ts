@@ -4,6 +4,7 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { recordEvents, type AcceptedEvent, type EventsRequest } from './record-events.ts';
 import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../support/group-commit.ts';
+import { BoundedBackground } from '../support/bounded-background.ts';
 
 /**
  * Group commit for POST /v1/events. Each request used to be its own transaction: BEGIN, six or
@@ -11,7 +12,9 @@ import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../suppor
  * intake.ts: about 500 requests per second at 50 concurrent callers). The batcher records the
  * requests that arrive together (GroupCommit forms the batches) in ONE transaction, as if each
  * had been recorded alone after the one before (`recordEvents` applies them in arrival order),
- * enqueues their reconciles with one addBulk, and only then answers each request. Nothing is
+ * answers each request once that transaction has committed, and enqueues their reconciles with
+ * one addBulk beside the answers (BoundedBackground: a reconcile that never reaches Redis is the
+ * outbox sweep's, since the item's committed version is ahead of its mappings). Nothing is
  * answered before the commit (DESIGN §5.1).
  *
  * Per request the outcome is what it would have been alone:
@@ -35,24 +38,37 @@ export type EventsOutcome =
 
 type Pending = GroupEntry<EventsRecord, EventsOutcome>;
 
+export interface EventBatcherOptions extends GroupCommitOptions {
+  /** Batches whose reconciles may still be on their way to Redis after their requests were answered. */
+  maxBackgroundEnqueues?: number;
+}
+
 export class EventBatcher {
   private readonly group: GroupCommit<EventsRecord, EventsOutcome>;
   private fallbacks = 0;
+  /** Reconcile enqueues still on their way to Redis after their requests were answered. */
+  private readonly enqueuing: BoundedBackground;
 
   constructor(
     private readonly sql: Sql,
     private readonly connections: ConnectionRegistry,
     private readonly queues: Pick<Queues, 'enqueueReconcile'>,
     private readonly log: Pick<Logger, 'warn'>,
-    // 64 requests of up to 500 events each stay one reasonable transaction.
-    options: GroupCommitOptions = { maxInFlight: 4, maxBatch: 64 },
+    options: EventBatcherOptions = {},
   ) {
-    this.group = new GroupCommit((batch) => this.commitBatch(batch), options);
+    // 64 requests of up to 500 events each stay one reasonable transaction.
+    this.group = new GroupCommit((batch) => this.commitBatch(batch), { maxInFlight: options.maxInFlight ?? 4, maxBatch: options.maxBatch ?? 64 });
+    this.enqueuing = new BoundedBackground(Math.max(0, options.maxBackgroundEnqueues ?? 32));
   }
 
-  /** Resolves once the request's events are committed (and their jobs enqueued, or left to the sweep). */
+  /** Resolves once the request's events are committed; their reconciles are enqueued beside the answer. */
   accept(record: EventsRecord): Promise<EventsOutcome> {
     return this.group.accept(record);
+  }
+
+  /** Resolves when every reconcile of an answered request has been handed to Redis (or failed to be). */
+  drained(): Promise<void> {
+    return this.enqueuing.drained();
   }
 
   /** Counters for tests and metrics: batches, requests, the largest batch, fallbacks to one by one. */
@@ -114,13 +130,18 @@ export class EventBatcher {
       }
       return recorded.reconciles;
     });
+    if (reconciles.length) await this.enqueuing.add(this.enqueue(reconciles));
+    for (const p of batch) p.resolve(outcomes.get(p)!);
+  }
+
+  /** Never rejects: the work is committed already, so a failure is logged and left to the sweep. */
+  private async enqueue(reconciles: Parameters<Queues['enqueueReconcile']>[0]): Promise<void> {
     try {
       await this.queues.enqueueReconcile(reconciles);
     } catch (error) {
-      // Committed already: the outbox sweep enqueues it once Redis answers again. Still accepted.
+      // The outbox sweep enqueues it once Redis answers again. Still accepted.
       this.log.warn({ err: (error as Error).message, reconciles: reconciles.length }, 'enqueue failed after commit; the outbox sweep will pick it up');
     }
-    for (const p of batch) p.resolve(outcomes.get(p)!);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Sql } from '../db/client.ts';
 import { newInboundBatchJobId, type Queues } from '../queues/queues.ts';
 import type { AcceptedWebhook } from './record-webhook.ts';
 import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../support/group-commit.ts';
+import { BoundedBackground } from '../support/bounded-background.ts';
 
 /**
  * Group commit for webhook intake. Each accepted webhook used to cost one INSERT (one commit, one
@@ -14,12 +15,11 @@ import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../suppor
  * whose job is still queued from one whose job was lost). Nothing is answered before the commit,
  * so DESIGN §5.1 (an accepted request is durable) holds exactly as before.
  *
- * The enqueue runs beside the answer, not before it: the row in Postgres is the record, the job
- * only wakes a worker, and a job that never arrives (a crash, Redis away) is the outbox sweep's
- * to enqueue, as it always was when an enqueue failed. Waiting for Redis too cost every request a
- * second round trip: bench/intake.ts went from ~4,200 to ~5,750 webhooks/s without it. At most
- * `maxBackgroundEnqueues` batches wait for Redis at once; past that, answers wait for their
- * enqueue again, so a slow Redis slows the intake instead of filling memory.
+ * The enqueue runs beside the answer, not before it (BoundedBackground): the row in Postgres is the
+ * record, the job only wakes a worker, and a job that never arrives (a crash, Redis away) is the
+ * outbox sweep's to enqueue, as it always was when an enqueue failed. Waiting for Redis too cost
+ * every request a second round trip: bench/intake.ts went from ~4,200 to ~5,750 webhooks/s
+ * without it. At most `maxBackgroundEnqueues` batches wait for Redis at once.
  *
  * Per request the outcome is what `recordWebhook` gave it alone:
  * - a delivery whose dedup key is already stored, or repeated earlier in the same batch, is a
@@ -60,8 +60,7 @@ export interface WebhookBatcherOptions extends GroupCommitOptions {
 export class WebhookBatcher {
   private readonly group: GroupCommit<WebhookRecord, AcceptedWebhook>;
   private fallbacks = 0;
-  private readonly enqueuing = new Set<Promise<void>>();
-  private readonly maxBackgroundEnqueues: number;
+  private readonly enqueuing: BoundedBackground;
 
   constructor(
     private readonly sql: Sql,
@@ -71,12 +70,12 @@ export class WebhookBatcher {
   ) {
     // 64 rows keep one statement's parameters small (its arrays hold one value per row).
     this.group = new GroupCommit((batch) => this.commit(batch), { maxInFlight: options.maxInFlight ?? 4, maxBatch: options.maxBatch ?? 64 });
-    this.maxBackgroundEnqueues = Math.max(0, options.maxBackgroundEnqueues ?? 32);
+    this.enqueuing = new BoundedBackground(Math.max(0, options.maxBackgroundEnqueues ?? 32));
   }
 
   /** Resolves when every job of an answered batch has been handed to Redis (or failed to be). */
-  async drained(): Promise<void> {
-    while (this.enqueuing.size) await Promise.all([...this.enqueuing]);
+  drained(): Promise<void> {
+    return this.enqueuing.drained();
   }
 
   /** Resolves once the delivery is committed; its job is enqueued beside the answer (see drained()). */
@@ -127,14 +126,8 @@ export class WebhookBatcher {
       const id = inserted.get(key);
       if (id !== undefined && firsts.get(key) === p) accepted.push({ pending: p, deliveryId: id });
     }
-    const enqueued = this.enqueue(accepted.map((a) => ({ record: a.pending.item, deliveryId: a.deliveryId })), jobId);
-    if (this.enqueuing.size >= this.maxBackgroundEnqueues) {
-      await enqueued;
-    } else {
-      // enqueue() never rejects: a failure is logged and left to the outbox sweep.
-      this.enqueuing.add(enqueued);
-      void enqueued.then(() => this.enqueuing.delete(enqueued));
-    }
+    // enqueue() never rejects: a failure is logged and left to the outbox sweep.
+    await this.enqueuing.add(this.enqueue(accepted.map((a) => ({ record: a.pending.item, deliveryId: a.deliveryId })), jobId));
     const acceptedSet = new Set(accepted.map((a) => a.pending));
     for (const a of accepted) a.pending.resolve({ deliveryId: a.deliveryId, duplicate: false });
     for (const p of batch) if (!acceptedSet.has(p)) p.resolve({ deliveryId: null, duplicate: true });

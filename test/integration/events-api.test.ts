@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../support/harness.ts';
+import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { EventBatcher } from '../../src/intake/event-batcher.ts';
 
 let h: Harness;
@@ -167,7 +167,7 @@ describe('the activity table is append-only in the database', () => {
 });
 
 describe('POST /v1/events: group commit', () => {
-  it('concurrent requests share transactions; each is committed, with its delivery, and enqueued before it is answered', async () => {
+  it('concurrent requests share transactions; each is committed, with its delivery, before it is answered, and its reconcile follows', async () => {
     const keys = Array.from({ length: 40 }, (_, i) => `group/${i}`);
     const answers = await Promise.all(keys.map((key) => h.postEvents(upsert(key, { state: 'doing' }))));
     expect(answers.map((a) => a.status)).toEqual(keys.map(() => 202));
@@ -177,10 +177,34 @@ describe('POST /v1/events: group commit', () => {
     expect(deliveries.map((d) => d.item_key).sort()).toEqual([...keys].sort());
     // Rows written in one transaction share its now(): fewer commit times than requests.
     expect(new Set(deliveries.map((d) => d.created_at.getTime())).size).toBeLessThan(keys.length);
-    // Every item's reconcile job is queued (no workers run in this file).
-    const jobs = await h.runtime.queues.reconcile.getJobs(['waiting', 'prioritized']);
-    const queued = new Set(jobs.map((j) => j.data.itemKey));
-    expect(keys.every((k) => queued.has(k))).toBe(true);
+    // Every item's reconcile job is queued (no workers run in this file); it is enqueued beside the answer.
+    await waitFor(async () => {
+      const jobs = await h.runtime.queues.reconcile.getJobs(['waiting', 'prioritized']);
+      const queued = new Set(jobs.map((j) => j.data.itemKey));
+      return keys.every((k) => queued.has(k));
+    });
+  });
+
+  it('answers once committed without waiting for Redis, up to a bound; past it, answers wait for their enqueue', async () => {
+    // Redis that holds every enqueue until released.
+    const held: Array<{ keys: string[]; release: () => void }> = [];
+    const slowQueues = { enqueueReconcile: (jobs: { itemKey: string }[]) => new Promise<void>((release) => held.push({ keys: jobs.map((j) => j.itemKey), release })) };
+    const batcher = new EventBatcher(h.sql, h.runtime.connections, slowQueues as never, h.runtime.log, { maxBackgroundEnqueues: 1 });
+    const request = (key: string) => ({ events: [{ type: 'item.upserted' as const, item: { key, title: key } }], request: {} });
+    // The first is answered while its reconcile is still on the way.
+    expect((await batcher.accept(request('bg/1'))).kind).toBe('recorded');
+    expect(held.map((h) => h.keys)).toEqual([['bg/1']]);
+    // The second is committed, but not answered until an enqueue is let through.
+    let answered = false;
+    const second = batcher.accept(request('bg/2')).then(() => (answered = true));
+    await waitFor(() => held.length === 2);
+    expect(await h.sql`select key from items where key = 'bg/2'`).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answered).toBe(false);
+    held[1].release();
+    await second;
+    held[0].release();
+    await batcher.drained();
   });
 
   it('one Idempotency-Key sent five times at once: recorded once, the other four replay its answer', async () => {
