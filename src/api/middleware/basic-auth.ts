@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../errors.ts';
 import type { AppEnv } from '../context.ts';
+import { requestHeader } from './request-headers.ts';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
@@ -25,7 +26,7 @@ export function basicAuth(options: BasicAuthOptions) {
   // RFC 7617: the charset parameter tells browsers to send non-ASCII credentials as UTF-8.
   const challenge = { 'www-authenticate': `Basic realm="${options.realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
   return createMiddleware<AppEnv>(async function basicAuthMiddleware(c, next) {
-    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(requestHeader(c, 'authorization') ?? '');
     if (!match) throw new ApiError('unauthorized', 'admin credentials required (HTTP basic auth, the [admin] user of trackline.toml)', challenge);
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
