@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { QUEUE } from '../src/queues/names.ts';
@@ -11,6 +11,7 @@ import { figure, type Figure, type RunResult } from './figures.ts';
 import { openLoop, runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
 import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
+import { between, cpuAvailable, perRequestUs, snapshot, waitForLoad, type CpuPerRequest, type CpuWindow } from './cpu-usage.ts';
 import { progress, sleep } from './progress.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
 
@@ -98,7 +99,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     // penalise the same endpoint.
     const phases = ['plain', 'webhooks', 'events'] as const;
     const order = phases.map((_, i) => phases[(i + options.run - 1) % phases.length]);
-    const results: Partial<Record<(typeof phases)[number], { load: LoadResult; durable?: number }>> = {};
+    const results: Partial<Record<(typeof phases)[number], { load: LoadResult; durable?: number; cpu: CpuPerRequest | null; machineBusy: number }>> = {};
     const notes: string[] = [];
     for (const phase of order) {
       const target = phase === 'plain' ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` } : phase === 'webhooks' ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` } : { url: api.url!, path: '/v1/events' };
@@ -117,7 +118,11 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       await sleep(500);
       const before = await counts();
       progress(SECTION, `run ${options.run}: ${phase}: ${options.durationS} s at ${options.connections} connections (warm-up ran at ${Math.round(warm.rps)}/s)`);
-      const load = await runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
+      const measured = runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
+      const cpuWindow = await measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS);
+      const load = await measured;
+      // wrk's rate excludes its start-up (reading the request file), so it holds inside the window.
+      const cpu = cpuWindow ? perRequestUs(cpuWindow, load.rps * cpuWindow.seconds) : null;
       // Requests in flight when wrk stopped may still commit; let them land before counting.
       await sleep(1000);
       const after = await counts();
@@ -125,7 +130,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       let durable: number | undefined;
       if (phase === 'webhooks') durable = Math.min(accepted, after.webhooks - before.webhooks, after.inboundJobs - before.inboundJobs);
       if (phase === 'events') durable = Math.min(accepted, after.events - before.events, after.reconcileJobs - before.reconcileJobs);
-      results[phase] = { load, durable };
+      results[phase] = { load, durable, cpu, machineBusy: cpuWindow?.machineBusy ?? 0 };
       const other = Object.entries(load.statuses).filter(([s]) => s !== '202');
       const socketErrors = Object.values(load.socketErrors).reduce((a, b) => a + b, 0);
       if (other.length || socketErrors) notes.push(`${phase}: besides ${accepted} × 202, answers ${JSON.stringify(Object.fromEntries(other))} and ${socketErrors} socket errors (${JSON.stringify(load.socketErrors)})`);
@@ -133,7 +138,8 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
         SECTION,
         `run ${options.run}: ${phase}: ${Math.round(accepted / load.durationS)}/s accepted, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms` +
           (other.length ? `, other answers ${JSON.stringify(Object.fromEntries(other))}` : '') +
-          (durable !== undefined ? `, durable ${durable}/${accepted}` : ''),
+          (durable !== undefined ? `, durable ${durable}/${accepted}` : '') +
+          (cpu ? `; CPU per request ${describeCpu(cpu, results[phase].machineBusy)}` : ''),
       );
     }
     // Below saturation: the same signed webhooks on a fixed schedule, and the plain endpoint at the
@@ -155,14 +161,77 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     await api.stop();
     await plain.stop();
     if (profileDir) notes.push(...describeProfile('intake (webhooks and events)', profileDir));
-    return { figures: [...figures(results as Required<typeof results>), ...openLoopFigures(open, options.openLoopRate)], notes };
+    const all = results as Required<typeof results>;
+    notes.push(...cpuNotes(all));
+    return { figures: [...figures(all), ...cpuFigures(all), ...openLoopFigures(open, options.openLoopRate)], notes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await stack.close();
   }
 }
 
-function figures(r: Record<'plain' | 'webhooks' | 'events', { load: LoadResult; durable?: number }>): Figure[] {
+type PhaseResult = { load: LoadResult; durable?: number; cpu: CpuPerRequest | null; machineBusy: number };
+
+/**
+ * The CPU window of a phase: from once the server under test is busy (wrk first reads its request
+ * file, which can take seconds) for about 40% of the phase, so it ends well before wrk does.
+ */
+async function measureCpu(serverPid: number, durationS: number): Promise<CpuWindow | null> {
+  if (!cpuAvailable()) return null;
+  if (!(await waitForLoad(serverPid, 60_000))) return null;
+  await sleep(300);
+  const start = snapshot(serverPid);
+  await sleep(Math.min(4000, durationS * 400));
+  return between(start, snapshot(serverPid));
+}
+
+const CPU_ROLES = ['server', 'postgres', 'redis', 'load generator'] as const;
+
+function describeCpu(cpu: CpuPerRequest, machineBusy: number): string {
+  const parts = CPU_ROLES.filter((role) => cpu[role] >= 0.5).map((role) => `${role} ${cpu[role].toFixed(0)}`);
+  return `${parts.join(' + ')} = ${cpu.total.toFixed(0)} µs (machine ${(machineBusy * 100).toFixed(0)}% busy)`;
+}
+
+/**
+ * What the CPU numbers mean for the ratio goal: the CPU time a request may cost in all (server,
+ * Postgres, Redis, wrk) if the intake is to answer half as many requests per second as the plain
+ * endpoint on this machine's cores, next to what it costs.
+ */
+function cpuNotes(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): string[] {
+  const { plain, webhooks } = r;
+  if (!plain.cpu || !webhooks.cpu) return [];
+  const cores = availableParallelism();
+  const budgetUs = (cores * 1e6) / (0.5 * plain.load.rps);
+  const ceiling = (cores * 1e6) / webhooks.cpu.total;
+  return [
+    `intake CPU per request, measured from /proc over ~4 s of each saturated phase: plain ${describeCpu(plain.cpu, plain.machineBusy)}; ` +
+      `webhooks ${describeCpu(webhooks.cpu, webhooks.machineBusy)}` +
+      (r.events.cpu ? `; events ${describeCpu(r.events.cpu, r.events.machineBusy)}` : '') +
+      `. At 0.5 of the plain rate (${Math.round(0.5 * plain.load.rps).toLocaleString('en-US')}/s) ${cores} cores leave ${budgetUs.toFixed(0)} µs of CPU per request for all four; ` +
+      `a webhook costs ${webhooks.cpu.total.toFixed(0)} µs, so even with every core busy the intake could answer at most ~${Math.round(ceiling).toLocaleString('en-US')}/s (${(ceiling / plain.load.rps).toFixed(2)} of plain).`,
+  ];
+}
+
+function cpuFigures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figure[] {
+  const plainCpu = r.plain.cpu;
+  if (!plainCpu) return [];
+  const out: Figure[] = [];
+  for (const [phase, what] of [
+    ['webhooks', 'Signed Plane webhooks'],
+    ['events', 'POST /v1/events'],
+  ] as const) {
+    const cpu = r[phase].cpu;
+    if (!cpu) continue;
+    out.push(
+      figure({ id: `intake.${phase}.cpu`, section: SECTION, label: `${what}: CPU per request, server + Postgres + Redis + wrk (saturated)`, unit: 'µs', value: cpu.total, reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total } }),
+      figure({ id: `intake.${phase}.cpu.server`, section: SECTION, label: `${what}: CPU per request in \`trackline api\` itself`, unit: 'µs', value: cpu.server, reference: { label: 'plain endpoint process', unit: 'µs', value: plainCpu.server } }),
+      figure({ id: `intake.${phase}.cpu.postgres`, section: SECTION, label: `${what}: CPU per request in Postgres (all its processes)`, unit: 'µs', value: cpu.postgres, reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total } }),
+    );
+  }
+  return out;
+}
+
+function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figure[] {
   const plainRps = r.plain.load.rps;
   const plainRef = { label: 'plain Hono endpoint (parse JSON only)', unit: 'req/s', value: plainRps };
   const out: Figure[] = [];
