@@ -49,17 +49,28 @@ const startBatch = batchPerHandle(
     }),
 );
 
+/**
+ * Sent unprepared (sql.unsafe), so Postgres plans it for each batch. Prepared, a connection keeps a
+ * generic plan after five runs, and one made while deliveries was small (every new install, every
+ * benchmark) joins the batch by reading the whole table, which gains a row per job. Postgres keeps
+ * such a plan until the next ANALYZE. In one bench/sync.ts run auto_explain showed 545 of these
+ * updates reading all of deliveries, and sequential scans of deliveries read 3.5 million rows
+ * (12 thousand planned per batch). Planned per batch it finds the rows by primary key; the cost is
+ * the planning and one more round trip to describe the statement.
+ */
+const FINISH_DELIVERIES = `
+  update deliveries d set status = v.status, last_error = v.error, result = v.result, updated_at = now(),
+    attempt_log = case when jsonb_array_length(d.attempt_log) = 0 then d.attempt_log
+      else jsonb_set(d.attempt_log, array[(jsonb_array_length(d.attempt_log) - 1)::text],
+        d.attempt_log -> (jsonb_array_length(d.attempt_log) - 1) || jsonb_build_object('endedAt', now(), 'status', v.status, 'error', v.error)) end
+  from (select * from jsonb_to_recordset($1) as v(id uuid, status text, error text, result jsonb) limit $2) v
+  where d.id = v.id`;
+
 const finishBatch = batchPerHandle(
   (sql: Sql) =>
     new StatementBatch<DeliveryFinish, void>(async (finishes) => {
       // The last attempt entry gets its end, status and error.
-      await sql`
-        update deliveries d set status = v.status, last_error = v.error, result = v.result, updated_at = now(),
-          attempt_log = case when jsonb_array_length(d.attempt_log) = 0 then d.attempt_log
-            else jsonb_set(d.attempt_log, array[(jsonb_array_length(d.attempt_log) - 1)::text],
-              d.attempt_log -> (jsonb_array_length(d.attempt_log) - 1) || jsonb_build_object('endedAt', now(), 'status', v.status, 'error', v.error)) end
-        from (select * from jsonb_to_recordset(${sql.json(finishes as never)}) as v(id uuid, status text, error text, result jsonb) limit ${finishes.length}) v
-        where d.id = v.id`;
+      await sql.unsafe(FINISH_DELIVERIES, [sql.json(finishes as never), finishes.length]);
       return finishes.map(() => undefined);
     }),
 );
