@@ -21,7 +21,7 @@ export type CpuRole = 'server' | 'postgres' | 'redis' | 'load generator' | 'othe
 
 export interface CpuSnapshot {
   at: number;
-  /** Ticks per role, summed over the processes of that role alive at the snapshot. */
+  /** utime + stime ticks of every process alive at the snapshot, by pid, with its role. */
   ticks: Map<number, { role: CpuRole; ticks: number }>;
   /** Machine-wide busy and total ticks from /proc/stat (all cores). */
   machineBusy: number;

@@ -99,7 +99,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     // penalise the same endpoint.
     const phases = ['plain', 'webhooks', 'events'] as const;
     const order = phases.map((_, i) => phases[(i + options.run - 1) % phases.length]);
-    const results: Partial<Record<(typeof phases)[number], { load: LoadResult; durable?: number; cpu: CpuPerRequest | null; machineBusy: number }>> = {};
+    const results: Partial<Record<(typeof phases)[number], PhaseResult>> = {};
     const notes: string[] = [];
     for (const phase of order) {
       const target = phase === 'plain' ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` } : phase === 'webhooks' ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` } : { url: api.url!, path: '/v1/events' };
@@ -119,7 +119,8 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       const before = await counts();
       progress(SECTION, `run ${options.run}: ${phase}: ${options.durationS} s at ${options.connections} connections (warm-up ran at ${Math.round(warm.rps)}/s)`);
       const measured = runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
-      const cpuWindow = await measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS);
+      // A wrk that ends (or fails) before the server ever gets busy ends the wait too.
+      const cpuWindow = await Promise.race([measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS), measured.then(() => null)]);
       const load = await measured;
       // wrk's rate excludes its start-up (reading the request file), so it holds inside the window.
       const cpu = cpuWindow ? perRequestUs(cpuWindow, load.rps * cpuWindow.seconds) : null;

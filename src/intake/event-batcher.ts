@@ -111,11 +111,10 @@ export class EventBatcher {
   private async commit(batch: Pending[]): Promise<void> {
     const outcomes = new Map<Pending, EventsOutcome>();
     const reconciles = await this.sql.begin(async (tx) => {
-      // Planned for the values at hand, every time. These statements join a batch of keys against
-      // items, and a plan cached by the connection while items was small (a new install, a first
-      // import) says "read the whole table": Postgres keeps that generic plan until the next
-      // ANALYZE, so every batch scanned every item. bench/intake.ts measured it: events at 50
-      // connections read 10 million item rows in 1,400 batches (about 7,000 per batch).
+      // Planned for the values at hand, every time: these statements join a batch of keys against
+      // items, and a generic plan cached while items was small reads the whole table on every
+      // batch (see statement-batch.ts). Under bench/intake.ts's events load (5 s, scratch run)
+      // 1,391 batches read 10.2 million item rows that way.
       await tx`set local plan_cache_mode = force_custom_plan`;
       const toRecord = await this.claimKeys(tx as unknown as Sql, batch, outcomes);
       if (toRecord.length === 0) return [];

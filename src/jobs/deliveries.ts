@@ -50,13 +50,11 @@ const startBatch = batchPerHandle(
 );
 
 /**
- * Sent unprepared (sql.unsafe), so Postgres plans it for each batch. Prepared, a connection keeps a
- * generic plan after five runs, and one made while deliveries was small (every new install, every
- * benchmark) joins the batch by reading the whole table, which gains a row per job. Postgres keeps
- * such a plan until the next ANALYZE. In one bench/sync.ts run auto_explain showed 545 of these
- * updates reading all of deliveries, and sequential scans of deliveries read 3.5 million rows
- * (12 thousand planned per batch). Planned per batch it finds the rows by primary key; the cost is
- * the planning and one more round trip to describe the statement.
+ * Sent unprepared (sql.unsafe), so Postgres plans it for each batch: deliveries gains a row per job,
+ * and a cached generic plan made while it was small reads the whole table (statement-batch.ts). In
+ * one bench/sync.ts run auto_explain showed 545 of these updates doing so, and sequential scans of
+ * deliveries read 3.5 million rows (12 thousand planned per batch). The cost is the planning and
+ * one more round trip to describe the statement.
  */
 const FINISH_DELIVERIES = `
   update deliveries d set status = v.status, last_error = v.error, result = v.result, updated_at = now(),

@@ -23,6 +23,14 @@ import { isStorageUnavailable } from './storage-errors.ts';
  * join against a table of some thousands is cheaper by sequential scan than by index, so without
  * the LIMIT a batch of five read every delivery and mapping (bench/sync.ts: event-to-write p50
  * went from 9 to 27-36 ms). The LIMIT gives the planner the real count (a generic plan guesses 10).
+ *
+ * The count is not enough on a table that grows. A connection switches a prepared statement to a
+ * cached generic plan after five runs, and one made while the table was small (a new install, a
+ * benchmark, a first import) joins by reading the whole table; Postgres keeps it until the next
+ * ANALYZE. A statement that joins against a table that keeps growing is therefore planned for each
+ * batch: sent unprepared (`sql.unsafe`, the delivery finishes in jobs/deliveries.ts), or inside a
+ * transaction that says `set local plan_cache_mode = force_custom_plan` (the events intake).
+ * test/integration/query-plans.test.ts grows both tables behind their plans' backs.
  */
 export class StatementBatch<T, R> {
   private readonly group: GroupCommit<T, R>;
