@@ -130,11 +130,27 @@ describe('webhook group commit', () => {
     const bodies = Array.from({ length: 50 }, (_, i) =>
       pythonJsonDumps({ event: 'issue', action: 'updated', webhook_id: 'w', workspace_id: 'ws', data: { id: `http-${i}`, name: `Issue ${i}` }, activity: { field: 'name' } }),
     );
-    const answers = await Promise.all(
+    // Whether requests meet in a batch depends on how fast they arrive against how fast a commit
+    // is; on a quick database 50 fetches can trickle in one commit apart. So the first commits
+    // are held (a lock that INSERT waits for) until every in-flight slot is taken: the requests
+    // that arrive meanwhile can only gather, as they do whenever commits are the bottleneck.
+    const lock = await h.sql.reserve();
+    await lock`begin`;
+    await lock`lock table deliveries in share row exclusive mode`;
+    const answering = Promise.all(
       bodies.map((body) =>
         fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-plane-signature': signPlaneWebhook(SECRET, body) } }).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string; delivery?: string } })),
       ),
     );
+    await waitFor(async () => {
+      const [{ waiting }] = await h.sql<{ waiting: number }[]>`
+        select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      return waiting >= 4;
+    }, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await lock`commit`;
+    lock.release();
+    const answers = await answering;
     expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 202));
     const ids = answers.map((a) => a.body.delivery!);
     expect(await stored(ids)).toHaveLength(50);
