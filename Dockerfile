@@ -6,6 +6,7 @@ COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
+COPY sandbox ./sandbox
 COPY drizzle ./drizzle
 COPY tsconfig.json ./
 ENV NODE_ENV=production

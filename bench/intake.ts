@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { QUEUE } from '../src/queues/names.ts';
 import type { InboundQueueData } from '../src/queues/jobs.ts';
-import { signPlaneWebhook } from '../src/sandbox/plane/webhooks.ts';
+import { signPlaneWebhook } from '../sandbox/plane/webhooks.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
 import { openLoop, runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
 import { percentile } from './stats.ts';

@@ -10,8 +10,8 @@ import { stringify } from 'smol-toml';
 import { ConfigSchema, type Config } from '../src/config/schema.ts';
 import { ensureDatabase } from '../src/db/client.ts';
 import { runMigrations } from '../src/db/migrate.ts';
-import { createSandbox, type Sandbox, type SandboxOptions } from '../src/sandbox/server.ts';
-import type { SeededProject } from '../src/sandbox/plane/store.ts';
+import { createSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.ts';
+import type { SeededProject } from '../sandbox/plane/model.ts';
 import { progress } from './progress.ts';
 import { deleteKeys, dropDatabase } from '../test/support/cleanup.ts';
 

@@ -1,4 +1,4 @@
-import type { PlaneStore } from '../src/sandbox/plane/store.ts';
+import type { PlaneStore } from '../sandbox/plane/store.ts';
 
 /**
  * Watches the sandbox Plane's store: when each work item was created and updated, keyed by the

@@ -26,7 +26,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   const databaseUrl = env.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, '/trackline_demo$1');
   const step = stepper();
 
-  const { createSandbox } = await import('../sandbox/server.ts');
+  const { createSandbox } = await import('../../sandbox/server.ts');
   const sandbox = createSandbox();
   const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: ['plane_api_demo'], members: [{ email: 'alice@example.com', display_name: 'alice' }] });
   const tracker = await sandbox.listen(0);
@@ -73,6 +73,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   sandbox.planeWebhooks.register({ url: `${api}/webhooks/plane-main`, secret: WEBHOOK_SECRET });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    // biome-ignore lint/suspicious/noExplicitAny: the demo reads the API's JSON loosely, as a user's script would
     return { status: res.status, body: (await res.json()) as any };
   };
   const item = async () => (await call('GET', `/v1/items/${encodeURIComponent(KEY)}`)).body;

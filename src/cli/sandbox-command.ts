@@ -11,7 +11,7 @@ export async function runSandbox(values: Record<string, string | boolean | undef
     rate = { requests: Number(m[1]), perMs: Number(m[2]) * 1000 };
   }
   const apiKey = (values['api-key'] as string | undefined) ?? 'plane_api_sandbox';
-  const { createSandbox } = await import('../sandbox/server.ts');
+  const { createSandbox } = await import('../../sandbox/server.ts');
   const sandbox = createSandbox();
   const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: [apiKey] });
   // GitHub: an organization's repository with the status labels of a typical state_map, and a board.

@@ -2,7 +2,7 @@ import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer, type RunningServer } from '../api/serve.ts';
 import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
-import { startMetricsServer, type RunningMetricsServer } from '../metrics/server.ts';
+import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-server.ts';
 
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
 export async function runServe(role: 'all' | 'api' | 'worker', values: Record<string, string | boolean | undefined>): Promise<number> {

@@ -1,14 +1,10 @@
 import type { ConnectionConfig } from '../config/schema.ts';
-import { createTranslator, type Translator } from '../sync/translate.ts';
+import { createTranslator } from '../sync/translate.ts';
 import { createAdapter, type AdapterDeps } from '../trackers/index.ts';
-import type { TrackerAdapter } from '../trackers/types.ts';
+import type { TrackerAdapter } from '../sync/port/tracker.ts';
+import type { Connection } from '../sync/port/connection.ts';
 
-export interface Connection {
-  config: ConnectionConfig;
-  translate: Translator;
-  /** Built on first use, in worker processes only: the api never calls a tracker. */
-  adapter(): TrackerAdapter;
-}
+export type { Connection } from '../sync/port/connection.ts';
 
 /** The configured connections, by id, with their translators and (lazily) adapters. */
 export class ConnectionRegistry {

@@ -12,8 +12,6 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { FieldValues } from '../sync/fields.ts';
-import type { SyncBase } from '../sync/base.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -26,7 +24,7 @@ const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull(
 export const items = pgTable('items', {
   key: text('key').primaryKey(),
   kind: text('kind'),
-  desired: jsonb('desired').$type<FieldValues>().notNull().default({}),
+  desired: jsonb('desired').$type<Record<string, unknown>>().notNull().default({}),
   /** Custom fields (`fields` in an event), kept apart from the synced core fields. */
   custom: jsonb('custom').$type<Record<string, unknown>>().notNull().default({}),
   version: bigint('version', { mode: 'number' }).notNull().default(1),
@@ -53,7 +51,7 @@ export const mappings = pgTable(
     remoteUrl: text('remote_url'),
     /** Set by an event's `links`: attach to this existing remote issue instead of creating one. */
     linkTo: text('link_to'),
-    base: jsonb('base').$type<SyncBase>(),
+    base: jsonb('base').$type<Record<string, unknown>>(),
     /** pending | creating | synced | error | conflict | deleted */
     status: text('status').notNull().default('pending'),
     syncedVersion: bigint('synced_version', { mode: 'number' }).notNull().default(0),
@@ -69,7 +67,7 @@ export const mappings = pgTable(
      * the next reconcile reads the issue, recognises its own write and moves the base to it, so a
      * later change back to the old value is still pushed (no lost update).
      */
-    pendingPush: jsonb('pending_push').$type<SyncBase>(),
+    pendingPush: jsonb('pending_push').$type<Record<string, unknown>>(),
     lastSyncedAt: timestamp('last_synced_at', { withTimezone: true }),
     lastError: text('last_error'),
     remoteUpdatedAt: text('remote_updated_at'),

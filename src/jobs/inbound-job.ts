@@ -6,9 +6,9 @@ import type { Queues } from '../queues/queues.ts';
 import { InboundBatchJob, InboundJob, type InboundJobData, type InboundQueueData } from '../queues/jobs.ts';
 import { inboundJobId } from '../queues/queues.ts';
 import { createWebhookHandler } from '../trackers/index.ts';
-import type { WebhookHandler } from '../trackers/types.ts';
+import type { WebhookHandler } from '../sync/port/tracker.ts';
 import { findMappingByRemote, importRemoteIssue, markRemoteChanged, markRemoteDeleted, recordRemoteComment } from '../sync/remote-events.ts';
-import { TrackerError } from '../trackers/errors.ts';
+import { TrackerError } from '../sync/port/errors.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 
 export interface InboundJobDeps {

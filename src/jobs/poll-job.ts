@@ -6,8 +6,8 @@ import type { Queues } from '../queues/queues.ts';
 import { PollJob, type PollJobData } from '../queues/jobs.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
 import { importRemoteIssue, markRemoteChanged, markRemoteDeleted } from '../sync/remote-events.ts';
-import { RateLimitedError } from '../pacing/pacer.ts';
-import { TrackerError } from '../trackers/errors.ts';
+import { RateLimitedError } from '../pacing/rate-limited-error.ts';
+import { TrackerError } from '../sync/port/errors.ts';
 import { DelayedError } from 'bullmq';
 
 /** Issues of one page handled at once; well under the worker's Postgres pool (20). */

@@ -6,8 +6,8 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { ReconcileJob, type ReconcileJobData } from '../queues/jobs.ts';
 import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
-import { RateLimitedError } from '../pacing/pacer.ts';
-import { TrackerError } from '../trackers/errors.ts';
+import { RateLimitedError } from '../pacing/rate-limited-error.ts';
+import { TrackerError } from '../sync/port/errors.ts';
 import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
 

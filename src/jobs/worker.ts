@@ -1,5 +1,10 @@
 import { Worker, type Job } from 'bullmq';
-import type { Runtime } from '../runtime.ts';
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.ts';
+import type { Sql } from '../db/client.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Queues } from '../queues/queues.ts';
 import { QUEUE } from '../queues/names.ts';
 import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundQueueData, type PollJobData, type CallbackJobData, type PlanJobData } from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
@@ -21,8 +26,25 @@ export interface WorkerOptions {
   concurrency?: number;
 }
 
+/**
+ * What the workers take from the composition root (src/runtime.ts builds it). Declared here, not
+ * imported from there, so jobs depend on nothing above them.
+ */
+export interface WorkerHost {
+  env: { TRACKLINE_REDIS_PREFIX: string };
+  config: Config;
+  log: Logger;
+  db: { sql: Sql };
+  producerRedis: Redis;
+  queues: Queues;
+  connections: ConnectionRegistry;
+  /** Present when the runtime was built for workers: their blocking Redis connection. */
+  worker?: { redis: Redis };
+  metrics: { watchWorker(worker: Worker): void };
+}
+
 /** Starts the BullMQ workers of this process. `close()` lets running jobs finish first. */
-export async function startWorkers(runtime: Runtime, options: WorkerOptions = {}): Promise<RunningWorkers> {
+export async function startWorkers(runtime: WorkerHost, options: WorkerOptions = {}): Promise<RunningWorkers> {
   if (!runtime.worker) throw new Error('runtime was built without worker services');
   const { redis } = runtime.worker;
   const { log, queues, db } = runtime;

@@ -1,4 +1,4 @@
-import type { ApiServices } from '../api/context.ts';
+import type { OperatorServices } from './services.ts';
 import { parseDuration } from '../config/duration.ts';
 
 /**
@@ -6,7 +6,7 @@ import { parseDuration } from '../config/duration.ts';
  * tracker calls (reachability, last success and error, the tracker's budget headers, 429 pauses),
  * mappings (work pending or failed) and the polling cursor. The api never calls a tracker.
  */
-export async function connectionStatus(services: Pick<ApiServices, 'sql' | 'connections'>, id: string) {
+export async function connectionStatus(services: Pick<OperatorServices, 'sql' | 'connections'>, id: string) {
   const { sql } = services;
   const config = services.connections.get(id)!.config;
   const [calls] = await sql<{ last_at: Date | null; last_status: number | null; last_error: string | null; last_ok_at: Date | null; last_err_at: Date | null; last_err: string | null; remaining: string | null; limited_until: Date | null; limited_hour: number }[]>`

@@ -1,4 +1,4 @@
-import type { ApiServices } from '../api/context.ts';
+import type { OperatorServices } from './services.ts';
 
 export interface SyncRequest {
   direction: 'push' | 'pull' | 'both';
@@ -10,7 +10,7 @@ export interface SyncRequest {
  * item the connection carries, pull asks for a poll now. A dry run plans in a worker (the api
  * never calls a tracker) and waits for the plan, up to a bound.
  */
-export async function requestSync(services: Pick<ApiServices, 'sql' | 'queues' | 'connections'>, connectionId: string, request: SyncRequest) {
+export async function requestSync(services: Pick<OperatorServices, 'sql' | 'queues' | 'connections'>, connectionId: string, request: SyncRequest) {
   const { sql, queues } = services;
   const connection = services.connections.get(connectionId)!.config;
   const push = request.direction !== 'pull' && connection.direction !== 'pull';

@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import { WindowGate } from './window-gate.ts';
+import { RateLimitedError } from './rate-limited-error.ts';
 
 /**
  * Paces every call made with one tracker credential, across every worker process, through Redis.
@@ -40,13 +41,6 @@ export interface PacerOptions {
 /** How much wider than the tracker's window the send-time check is: room for network jitter. */
 export const SEND_WINDOW_SLACK_MS = 25;
 
-export class RateLimitedError extends Error {
-  constructor(readonly waitMs: number, readonly reason: string) {
-    super(`rate limited: ${reason}; resuming in ${Math.ceil(waitMs / 1000)} s`);
-    this.name = 'RateLimitedError';
-  }
-}
-
 export class Pacer {
   private readonly limiter: Bottleneck | null;
   private readonly sent: WindowGate | null;
@@ -59,9 +53,9 @@ export class Pacer {
 
   constructor(
     private readonly redis: Redis,
-    private readonly connection: Bottleneck.IORedisConnection | null,
+    connection: Bottleneck.IORedisConnection | null,
     readonly options: PacerOptions,
-    private readonly keyPrefix: string,
+    keyPrefix: string,
   ) {
     this.pauseKey = `${keyPrefix}:pause:${options.id}`;
     const { requests, perMs } = options;

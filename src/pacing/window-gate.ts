@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RateLimitedError } from './pacer.ts';
+import { RateLimitedError } from './rate-limited-error.ts';
 
 /**
  * A sliding-window gate shared through Redis, for budgets narrower than a credential: Jira's

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts';
-import type { Connection } from '../connections/registry.ts';
-import type { CallContext } from '../trackers/types.ts';
+import type { Connection } from './port/connection.ts';
+import type { CallContext } from './port/tracker.ts';
 import { emptyBase } from './base.ts';
 import { planReconcile, type ConflictDecision, type FieldChange } from './diff.ts';
 import type { FieldName, FieldValues } from './fields.ts';

@@ -1,10 +1,10 @@
 import type { Sql } from '../db/client.ts';
-import type { Connection } from '../connections/registry.ts';
-import type { CallContext, RemoteIssue } from '../trackers/types.ts';
+import type { Connection } from './port/connection.ts';
+import type { CallContext, RemoteIssue } from './port/tracker.ts';
 import { SYNC_FIELDS, canonical, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
-import { PartialUpdateError, TrackerError } from '../trackers/errors.ts';
+import { PartialUpdateError, TrackerError } from './port/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import { loadPair, recordPendingPush, recordPushed, toMappingState, type ItemState, type MappingRow, type MappingState } from './pair-statements.ts';

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts';
-import type { Connection } from '../connections/registry.ts';
-import type { RemoteIssue } from '../trackers/types.ts';
+import type { Connection } from './port/connection.ts';
+import type { RemoteIssue } from './port/tracker.ts';
 import { SYNC_FIELDS, canonical, setField, type FieldValues } from './fields.ts';
 
 /**

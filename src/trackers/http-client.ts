@@ -1,7 +1,7 @@
 import { Agent, request as undiciRequest } from 'undici';
 import type { Pacer } from '../pacing/pacer.ts';
 import type { CallRecorder } from './call-recorder.ts';
-import { TrackerError, kindForStatus } from './errors.ts';
+import { TrackerError, kindForStatus } from '../sync/port/errors.ts';
 
 /**
  * What a tracker's response says about its budget. Each tracker reads its own headers (in its

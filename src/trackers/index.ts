@@ -5,7 +5,7 @@ import type { CallRecorder } from './call-recorder.ts';
 import { HttpClient } from './http-client.ts';
 import { PlaneAdapter } from './plane/adapter.ts';
 import { readPlaneSignals } from './plane/rate-signals.ts';
-import type { TrackerAdapter, WebhookHandler } from './types.ts';
+import type { TrackerAdapter, WebhookHandler } from '../sync/port/tracker.ts';
 import { createPlaneWebhookHandler } from './plane/webhook.ts';
 import { JiraAdapter } from './jira/adapter.ts';
 import { describeJiraError } from './jira/api.ts';

@@ -1,4 +1,4 @@
-import type { HeaderBag, InboundChange } from './types.ts';
+import type { HeaderBag, InboundChange } from '../sync/port/tracker.ts';
 
 /**
  * Small readers shared by the trackers' webhook handlers: payloads are untrusted JSON, so every

@@ -127,8 +127,8 @@ async function runScenario(ctx: Context, scenario: Scenario): Promise<void> {
 
   for (const [s, segment] of scenario.segments.entries()) {
     const written = keys.map(() => ({ local: [] as Patch[], remote: [] as Patch[] }));
-    let local = agreed.map((x) => ({ ...x }));
-    let remote = agreed.map((x) => ({ ...x }));
+    const local = agreed.map((x) => ({ ...x }));
+    const remote = agreed.map((x) => ({ ...x }));
     if (segment.mode === 'paused') await pauseReconciles(h);
     for (const op of segment.ops) {
       if (op.kind === 'local') {

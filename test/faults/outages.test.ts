@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { freePort, startPostgres, startRedis } from './support/servers.ts';
-import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
-import { signPlaneWebhook } from '../../src/sandbox/plane/webhooks.ts';
+import { pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
+import { signPlaneWebhook } from '../../sandbox/plane/webhooks.ts';
 
 /**
  * DESIGN 5.1 and 5.3 through outages of Trackline's own storage. This file stops and restarts

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { sweepOutbox } from '../../src/jobs/outbox-sweep.ts';
-import type { FaultSpec } from '../../src/sandbox/faults.ts';
+import type { FaultSpec } from '../../sandbox/faults.ts';
 import { LOCAL_STATES, duplicatedItems, remoteOf, rng } from './support/fault-helpers.ts';
 
 /**

@@ -78,7 +78,7 @@ describe('Bull Board in a browser', () => {
     await page.getByRole('complementary').getByRole('link', { name: 'reconcile', exact: true }).click();
     await page.getByRole('main').getByRole('link', { name: /^FAILED/ }).click();
     const jobName = `plane-main ${KEY}`;
-    const card = page.locator('[class*="card-"]').filter({ has: page.getByRole('link', { name: new RegExp(`#${failed.job_id}\\s*${escape(jobName)}`) }) });
+    const card = page.locator('[class*="card-"]').filter({ has: page.getByRole('link', { name: new RegExp(`#${failed.job_id}\\s*${escapeRegExp(jobName)}`) }) });
     await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);
     await card.getByText('answered 422').first().waitFor();
     // The job's log names the failed attempt's delivery row (for GET /v1/deliveries/{id}) and why it failed.
@@ -118,6 +118,6 @@ async function itemStatus(): Promise<string | undefined> {
   return item.connections[0]?.status;
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

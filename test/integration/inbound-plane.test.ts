@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { ORCHESTRATOR_SECRET, startOrchestrator } from '../support/orchestrator.ts';
-import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+import { pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 
 const SECRET = 'plane_wh_0123456789abcdef';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createSandbox } from '../../src/sandbox/server.ts';
+import { createSandbox } from '../../sandbox/server.ts';
 import { PacerRegistry } from '../../src/pacing/registry.ts';
 import { ConfigSchema, type JiraConnectionConfig } from '../../src/config/schema.ts';
 import { createAdapter } from '../../src/trackers/index.ts';
@@ -49,7 +49,6 @@ afterAll(async () => {
 });
 
 const store = () => sandbox.jira;
-const issueKey = (id: string) => store().issue(id)!.key;
 
 describe('create and update', () => {
   it('creates one issue with ADF description, labels, priority, assignee, the marker label and property', async () => {

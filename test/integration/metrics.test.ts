@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { parseMetrics } from '../support/prometheus.ts';
 import { createApp } from '../../src/api/app.ts';
-import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+import { pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 
 const SECRET = 'plane_wh_metrics_0123456789';
 

@@ -11,7 +11,7 @@ afterAll(async () => h?.close());
 const synced = async (key: string, minVersion = 1) => {
   try {
     await waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= ${minVersion}`.then((r) => r.length > 0), 15_000);
-  } catch (error) {
+  } catch {
     const rows = await h.sql`select m.*, i.version from mappings m join items i on i.key = m.item_key where m.item_key = ${key}`;
     const ds = await h.sql`select status, last_error, attempts from deliveries where item_key = ${key}`;
     throw new Error(`${key} not synced: ${JSON.stringify(rows)} ${JSON.stringify(ds)}`);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSandbox } from '../../src/sandbox/server.ts';
+import { createSandbox } from '../../sandbox/server.ts';
 import { verifyGitHubSignature } from '../../src/trackers/github/webhook.ts';
 
 const TOKEN = 'ghp_sandbox_test';

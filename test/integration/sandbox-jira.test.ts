@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSandbox } from '../../src/sandbox/server.ts';
+import { createSandbox } from '../../sandbox/server.ts';
 import { createJiraWebhookHandler } from '../../src/trackers/jira/webhook.ts';
 import { JIRA, seedJira, waitFor } from '../support/harness.ts';
 

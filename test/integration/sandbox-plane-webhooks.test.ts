@@ -3,9 +3,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSandbox, type ListeningSandbox, type Sandbox } from '../../src/sandbox/server.ts';
-import type { SeededProject } from '../../src/sandbox/plane/store.ts';
-import type { PlaneWebhookSenderOptions } from '../../src/sandbox/plane/webhooks.ts';
+import { createSandbox, type ListeningSandbox, type Sandbox } from '../../sandbox/server.ts';
+import type { SeededProject } from '../../sandbox/plane/model.ts';
+import type { PlaneWebhookSenderOptions } from '../../sandbox/plane/webhooks.ts';
 import { createPlaneWebhookHandler } from '../../src/trackers/plane/webhook.ts';
 
 const KEY = 'plane_api_webhook_test';

@@ -1,8 +1,8 @@
 // The Plane part of the sandbox, exercised over real HTTP: every expectation here is a fact about
 // Plane's wire format (docs trackers.md §2) or about the sandbox's test controls.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSandbox, type ListeningSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
-import type { PlaneChangeEvent, SeededProject } from '../../src/sandbox/plane/store.ts';
+import { createSandbox, type ListeningSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server.ts';
+import type { PlaneChangeEvent, SeededProject } from '../../sandbox/plane/model.ts';
 
 const KEY = 'plane_api_sandbox_test';
 const OTHER_KEY = 'plane_api_other_project';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GITHUB, startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { loadSpecValidator } from '../support/openapi-validator.ts';
-import type { GhIssueRec } from '../../src/sandbox/github/store.ts';
+import type { GhIssueRec } from '../../sandbox/github/store.ts';
 
 let h: Harness;
 beforeAll(async () => {

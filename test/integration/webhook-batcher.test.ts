@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { WebhookBatcher, type WebhookRecord } from '../../src/intake/webhook-batcher.ts';
-import { signPlaneWebhook } from '../../src/sandbox/plane/webhooks.ts';
-import { pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+import { signPlaneWebhook } from '../../sandbox/plane/webhooks.ts';
+import { pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 
 const SECRET = 'plane_wh_batcher0123456789';
 

@@ -4,7 +4,7 @@ import { ConfigSchema, type Config } from '../../src/config/schema.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { createApp } from '../../src/api/app.ts';
 import { startWorkers, type RunningWorkers } from '../../src/jobs/worker.ts';
-import { createSandbox } from '../../src/sandbox/server.ts';
+import { createSandbox } from '../../sandbox/server.ts';
 import { createLogger } from '../../src/support/logger.ts';
 import { serve } from '@hono/node-server';
 import { deleteKeys, dropDatabase as dropTestDatabase } from './cleanup.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryQueue } from '../../src/sandbox/delivery-queue.ts';
+import { DeliveryQueue } from '../../sandbox/delivery-queue.ts';
 
 describe('sandbox DeliveryQueue', () => {
   it('runs one key’s deliveries in order and other keys alongside; drain waits for all', async () => {

@@ -3,7 +3,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { describe, expect, it } from 'vitest';
 import { GitHubWebhookHandler, signGitHubPayload, verifyGitHubSignature } from '../../src/trackers/github/webhook.ts';
 import { GitHubProjectWebhookHandler } from '../../src/trackers/github-project/webhook.ts';
-import type { InboundChange } from '../../src/trackers/types.ts';
+import type { InboundChange } from '../../src/sync/port/tracker.ts';
 
 interface Definition {
   name: string;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpClient, type RateSignals } from '../../src/trackers/http-client.ts';
-import { TrackerError } from '../../src/trackers/errors.ts';
+import { TrackerError } from '../../src/sync/port/errors.ts';
 import type { Pacer } from '../../src/pacing/pacer.ts';
 import type { TrackerCall } from '../../src/trackers/call-recorder.ts';
 

@@ -2,9 +2,9 @@
 // and normalization of both payload versions.
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { pyFloat, pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+import { pyFloat, pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 import { createPlaneWebhookHandler } from '../../src/trackers/plane/webhook.ts';
-import type { HeaderBag } from '../../src/trackers/types.ts';
+import type { HeaderBag } from '../../src/sync/port/tracker.ts';
 
 const SECRET = 'plane_wh_0123456789abcdef0123456789abcdef';
 const handler = createPlaneWebhookHandler({ webhook_secret: SECRET });

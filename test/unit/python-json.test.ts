@@ -1,7 +1,7 @@
 // pythonJsonDumps against what CPython's json.dumps (default arguments) prints. Each expected
 // string is Python's documented output, written out by hand (checked against CPython 3 once).
 import { describe, expect, it } from 'vitest';
-import { pyFloat, pythonJsonDumps } from '../../src/sandbox/plane/python-json.ts';
+import { pyFloat, pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 
 describe('pythonJsonDumps', () => {
   it('uses ", " and ": " separators and escapes non-ASCII as lowercase \\uXXXX', () => {

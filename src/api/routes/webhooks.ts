@@ -6,7 +6,7 @@ import { requestHeaders } from '../middleware/request-headers.ts';
 import { recordRejectedWebhook, redactHeaders } from '../../intake/record-webhook.ts';
 import { WebhookBatcher } from '../../intake/webhook-batcher.ts';
 import { createWebhookHandler } from '../../trackers/index.ts';
-import type { WebhookHandler } from '../../trackers/types.ts';
+import type { WebhookHandler } from '../../sync/port/tracker.ts';
 
 /**
  * POST /webhooks/{connectionId}: verify the signature over the raw bytes, then parse, then record

@@ -1,9 +1,9 @@
 import type { GitHubProjectConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
-import { TrackerError } from '../errors.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import { itemMarker, parseIssueRef } from '../github/transform.ts';
 import type { GitHubTransport } from '../github/transport.ts';
-import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { ProjectApi, type FieldValueInput, type ProjectField, type ProjectInfo } from './api.ts';
 import { PROJECT_MAPPABLE, fieldInput, findField, findOption, itemToFields } from './transform.ts';
 

@@ -1,4 +1,4 @@
-import { TrackerError } from '../errors.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { GitHubTransport } from '../github/transport.ts';
 import type { GhIssue, GhSearchResult } from '../github/wire.ts';
 

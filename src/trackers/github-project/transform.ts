@@ -1,5 +1,5 @@
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
-import { TrackerError } from '../errors.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { FieldValueInput, ProjectField, ProjectItemInfo } from './api.ts';
 
 /**

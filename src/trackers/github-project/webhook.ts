@@ -1,4 +1,4 @@
-import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
+import type { HeaderBag, InboundChange, WebhookHandler } from '../../sync/port/tracker.ts';
 import { GitHubWebhookHandler } from '../github/webhook.ts';
 
 /**

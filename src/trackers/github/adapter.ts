@@ -1,7 +1,7 @@
 import type { GitHubConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
-import { TrackerError } from '../errors.ts';
-import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
+import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { GitHubApi } from './api.ts';
 import { GitHubCatalog } from './catalog.ts';
 import {

@@ -1,4 +1,4 @@
-import { TrackerError } from '../errors.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { GitHubTransport } from './transport.ts';
 import type { GhComment, GhIssue, GhLabel, GhMilestone, GhSearchResult, GhUser } from './wire.ts';
 

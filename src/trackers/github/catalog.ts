@@ -1,4 +1,4 @@
-import type { CallContext } from '../types.ts';
+import type { CallContext } from '../../sync/port/tracker.ts';
 import type { GitHubApi } from './api.ts';
 import type { GhLabel, GhMilestone } from './wire.ts';
 

@@ -3,11 +3,12 @@ import { networkReason, safeJson } from '../http-client.ts';
 import { Octokit } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { restEndpointMethods } from '@octokit/plugin-rest-endpoint-methods';
-import { RateLimitedError, type Pacer } from '../../pacing/pacer.ts';
+import type { Pacer } from '../../pacing/pacer.ts';
+import { RateLimitedError } from '../../pacing/rate-limited-error.ts';
 import type { PacerRegistry } from '../../pacing/registry.ts';
 import type { CallRecorder } from '../call-recorder.ts';
-import { TrackerError, kindForStatus } from '../errors.ts';
-import type { CallContext } from '../types.ts';
+import { TrackerError, kindForStatus } from '../../sync/port/errors.ts';
+import type { CallContext } from '../../sync/port/tracker.ts';
 import { readGitHubSignals } from './rate-signals.ts';
 import { GITHUB_API_VERSION } from './wire.ts';
 

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
+import type { HeaderBag, InboundChange, WebhookHandler } from '../../sync/port/tracker.ts';
 import { hasCommentMarker, issueKey, labelNames, stripCommentMarker } from './transform.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { JiraConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { TrackerError, PartialUpdateError } from '../errors.ts';
-import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import { TrackerError, PartialUpdateError } from '../../sync/port/errors.ts';
+import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
 import { JiraCatalog } from './catalog.ts';
 import { walkTo, type WalkResult } from './transitions.ts';

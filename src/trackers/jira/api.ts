@@ -1,5 +1,5 @@
 import type { HttpClient, RequestOptions } from '../http-client.ts';
-import { TrackerError } from '../errors.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import {
   ISSUE_FIELDS,
   type JiraComment,

@@ -1,5 +1,5 @@
-import type { CallContext } from '../types.ts';
-import { TrackerError } from '../errors.ts';
+import type { CallContext } from '../../sync/port/tracker.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { JiraApi } from './api.ts';
 import { graphFromPreview, type WorkflowGraph } from './transitions.ts';
 import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef } from './wire.ts';

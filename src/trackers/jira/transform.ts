@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FieldValues } from '../../sync/fields.ts';
-import type { RemoteIssue } from '../types.ts';
+import type { RemoteIssue } from '../../sync/port/tracker.ts';
 import { adfToMarkdown, markdownToAdf } from './adf.ts';
 import { MARKER_LABEL_PREFIX, type AdfDoc, type AdfNode, type JiraIssue } from './wire.ts';
 

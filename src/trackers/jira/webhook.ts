@@ -5,7 +5,7 @@
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { asRecord, header, ignored, str } from '../payload.ts';
-import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
+import type { WebhookHandler } from '../../sync/port/tracker.ts';
 import { isMarkerLabel, readCommentBody, visibleLabels } from './transform.ts';
 import type { AdfDoc } from './wire.ts';
 

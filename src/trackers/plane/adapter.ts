@@ -1,8 +1,8 @@
 import type { PlaneConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { TrackerError } from '../errors.ts';
-import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../types.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
+import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
 import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';

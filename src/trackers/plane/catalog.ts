@@ -1,5 +1,5 @@
-import type { CallContext } from '../types.ts';
-import { TrackerError } from '../errors.ts';
+import type { CallContext } from '../../sync/port/tracker.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { PlaneApi } from './api.ts';
 import type { PlaneLabel, PlaneMember, PlaneProject, PlaneState } from './wire.ts';
 

@@ -4,7 +4,7 @@
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { asRecord, header, ignored, str } from '../payload.ts';
-import type { HeaderBag, InboundChange, WebhookHandler } from '../types.ts';
+import type { InboundChange, WebhookHandler } from '../../sync/port/tracker.ts';
 import { htmlToMarkdown } from './transform.ts';
 import { EXTERNAL_SOURCE } from './wire.ts';
 

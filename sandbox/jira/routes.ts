@@ -9,7 +9,7 @@
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../rate-limit.ts';
-import type { SandboxEnv, TrackerMount } from '../server.ts';
+import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { JqlError, compileJql } from './jql.ts';
 import {
   JiraApiError,

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
-import type { AppEnv } from '../api/context.ts';
-import { ApiError, statusFor } from '../api/errors.ts';
-import { metricsRoutes } from '../api/routes/metrics.ts';
-import type { Metrics } from './metrics.ts';
+import type { AppEnv } from './context.ts';
+import { ApiError, statusFor } from './errors.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 export interface RunningMetricsServer {
   url: string;

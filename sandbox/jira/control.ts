@@ -9,7 +9,7 @@ import type { JiraRoutesOptions } from './routes.ts';
 import { createJiraMount } from './routes.ts';
 import { JiraApiError, JiraStore, issueJson, type JiraStoreOptions, type SeedJiraProjectInput } from './store.ts';
 import { JIRA_WEBHOOK_EVENTS, JiraWebhookSender, type JiraWebhookSenderOptions } from './webhooks.ts';
-import type { TrackerMount } from '../server.ts';
+import type { TrackerMount } from '../mount.ts';
 
 const webhookSchema = z
   .object({

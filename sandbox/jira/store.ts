@@ -467,14 +467,14 @@ export class JiraStore {
 
   #apply(issue: JiraIssueRec, next: Partial<JiraIssueRec>, actor: string, typeName: string): JiraIssueRec {
     const items: ChangeItem[] = [];
-    const item = (fieldId: string, field: string, from: string | null, fromString: string | null, to: string | null, toString: string | null): ChangeItem => ({
+    const item = (fieldId: string, field: string, from: string | null, fromString: string | null, to: string | null, toText: string | null): ChangeItem => ({
       field,
       fieldtype: 'jira',
       fieldId,
       from,
       fromString,
       to,
-      toString,
+      toString: toText,
     });
     if (next.summary !== undefined && next.summary !== issue.summary) items.push(item('summary', 'summary', null, issue.summary, null, next.summary));
     if (next.description !== undefined && JSON.stringify(next.description) !== JSON.stringify(issue.description)) {

@@ -9,21 +9,10 @@
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../rate-limit.ts';
-import type { SandboxEnv, TrackerMount } from '../server.ts';
-import {
-  NOT_FOUND_BODY,
-  PlaneApiError,
-  commentToJson,
-  issueToJson,
-  labelToJson,
-  memberToJson,
-  projectToJson,
-  stateToJson,
-  type Actor,
-  type PlaneIssue,
-  type PlaneStore,
-  type StateGroup,
-} from './store.ts';
+import type { SandboxEnv, TrackerMount } from '../mount.ts';
+import { NOT_FOUND_BODY, PlaneApiError, type Actor, type PlaneIssue, type StateGroup } from './model.ts';
+import { commentToJson, issueToJson, labelToJson, memberToJson, projectToJson, stateToJson } from './serialize.ts';
+import { type PlaneStore } from './store.ts';
 
 export type PlaneEnv = {
   Bindings: SandboxEnv['Bindings'];

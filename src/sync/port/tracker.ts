@@ -1,4 +1,4 @@
-import type { FieldName, FieldValues } from '../sync/fields.ts';
+import type { FieldName, FieldValues } from '../fields.ts';
 
 /** A remote issue as the sync engine sees it: identity plus fields in the tracker's vocabulary. */
 export interface RemoteIssue {

@@ -11,15 +11,9 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { DeliveryQueue } from '../delivery-queue.ts';
-import {
-  commentToJson,
-  issueExpandToJson,
-  memberToJson,
-  type PlaneChangeEvent,
-  type PlaneComment,
-  type PlaneIssue,
-  type PlaneStore,
-} from './store.ts';
+import { commentToJson, issueExpandToJson, memberToJson } from './serialize.ts';
+import { type PlaneChangeEvent, type PlaneComment, type PlaneIssue } from './model.ts';
+import { type PlaneStore } from './store.ts';
 import { pyFloat, pythonJsonDumps } from './python-json.ts';
 
 export type PlaneWebhookVersion = 'v1' | 'v2';

@@ -8,7 +8,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import type { SandboxEnv, TrackerMount } from '../server.ts';
+import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { operationType, runGraphql } from './graphql.ts';
 import { commentJson, issueJson, labelJson, milestoneJson, repoJson, userJson, type Urls } from './json.ts';
 import { GitHubLimits, SECONDARY_BODY, primaryBody, type Resource } from './limits.ts';

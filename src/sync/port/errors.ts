@@ -51,9 +51,9 @@ export class PartialUpdateError extends TrackerError {
   constructor(
     message: string,
     /** The issue as the tracker now has it. */
-    readonly partial: import('./types.ts').RemoteIssue,
+    readonly partial: import('./tracker.ts').RemoteIssue,
     /** The field that could not be written. */
-    readonly field: import('../sync/fields.ts').FieldName,
+    readonly field: import('../fields.ts').FieldName,
   ) {
     super('config', message);
     this.name = 'PartialUpdateError';

@@ -10,14 +10,16 @@
 // Control routes for tests live under /_sandbox/ and are not logged.
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { serve, type HttpBindings } from '@hono/node-server';
+import { serve, } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { ConnectionResetError, Faults, faultSpecSchema, performFault, waitOrAbort } from './faults.ts';
 import { createRequestLog, redactHeaders, type RequestLog } from './request-log.ts';
 import { RateLimiter, type RateLimitConfig } from './rate-limit.ts';
-import { PlaneApiError, PlaneStore, issueToJson, type PlaneStoreOptions, type SeedProjectInput } from './plane/store.ts';
+import { PlaneApiError, type PlaneStoreOptions, type SeedProjectInput } from './plane/model.ts';
+import { PlaneStore } from './plane/store.ts';
+import { issueToJson } from './plane/serialize.ts';
 import { createPlaneMount } from './plane/routes.ts';
 import { createJiraSandbox, type JiraSandboxOptions } from './jira/control.ts';
 import type { JiraStore } from './jira/store.ts';
@@ -25,33 +27,9 @@ import type { JiraWebhookSender } from './jira/webhooks.ts';
 import { createGitHubSandbox, type GitHubSandbox } from './github/routes.ts';
 import { PlaneWebhookSender, type PlaneWebhookSenderOptions } from './plane/webhooks.ts';
 import { createPlaneWebhookControl } from './plane/webhook-control.ts';
+import type { SandboxEnv, TrackerMount } from './mount.ts';
 
-export type SandboxEnv = {
-  /** Absent when the app is called in-process (app.request) instead of through listen(). */
-  Bindings: Partial<HttpBindings>;
-  Variables: {
-    tracker: string;
-    /** The raw request body ('' for none). */
-    rawBody: string;
-    /** The body parsed as JSON; undefined when empty or not JSON. */
-    body: unknown;
-    /** JSON.parse's message when the body was not JSON. */
-    bodyError: string | undefined;
-  };
-};
-
-/** What a tracker plugs into the frame. */
-export interface TrackerMount {
-  name: string;
-  /** The API roots this tracker owns, e.g. ["/api/v1"]; requests under them are its requests. */
-  roots: string[];
-  /** Routes with their full paths. */
-  app: Hono<SandboxEnv>;
-  /** The tracker's body and headers for an error status (used by faults). */
-  renderError(status: number, retryAfter?: number): Response;
-  /** Answer for a path under one of the roots that no route matched. */
-  notFound(c: Context<SandboxEnv>, path: string): Response;
-}
+export type { SandboxEnv, TrackerMount } from './mount.ts';
 
 export interface SandboxOptions {
   /** Disabled by default; `{ requests, perMs }` turns on per-key limiting for every tracker. */

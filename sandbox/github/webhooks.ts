@@ -75,7 +75,7 @@ export class GitHubWebhookSender {
 
   /** Resolves once everything queued so far has been sent (tests). */
   async drain(): Promise<void> {
-    while (this.#running) await this.#running;
+    while (this.#running !== null) await this.#running;
   }
 
   dispose(): void {
@@ -107,7 +107,7 @@ export class GitHubWebhookSender {
   }
 
   #pump(): void {
-    if (this.#running || this.#closed) return;
+    if (this.#running !== null || this.#closed) return;
     this.#running = (async () => {
       while (this.#queue.length && !this.#closed) await this.#send(this.#queue.shift()!);
       this.#running = null;
