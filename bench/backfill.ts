@@ -49,7 +49,9 @@ export async function runBackfill(options: BackfillOptions): Promise<RunResult> 
 
     const worker = await stack.spawn('worker');
     const mapped = async () => {
-      const [row] = await stack.sql<{ n: number }[]>`select count(*)::int as n from mappings where connection_id = ${CONNECTION_ID} and remote_id is not null`;
+      const [row] = await stack.sql<
+        { n: number }[]
+      >`select count(*)::int as n from mappings where connection_id = ${CONNECTION_ID} and remote_id is not null`;
       return row.n;
     };
     const t0 = Date.now();
@@ -67,15 +69,34 @@ export async function runBackfill(options: BackfillOptions): Promise<RunResult> 
     const seconds = (Date.now() - t0) / 1000;
     const [{ items }] = await stack.sql<{ items: number }[]>`select count(*)::int as items from items`;
     if (items < n) throw new Error(`only ${items} items for ${n} mapped issues`);
-    progress(SECTION, `run ${options.run}: ${n} issues imported and mapped in ${seconds.toFixed(1)} s (${Math.round(n / seconds)}/s); bare fetch of all pages took ${(fetchMs / 1000).toFixed(2)} s`);
+    progress(
+      SECTION,
+      `run ${options.run}: ${n} issues imported and mapped in ${seconds.toFixed(1)} s (${Math.round(n / seconds)}/s); bare fetch of all pages took ${(fetchMs / 1000).toFixed(2)} s`,
+    );
     await worker.stop();
 
     const reference = { label: 'bare fetch of every page', unit: 's', value: fetchMs / 1000 };
     return {
       notes: [],
       figures: [
-        figure({ id: 'backfill.seconds', section: SECTION, label: `Seconds to import and map ${n.toLocaleString('en-US')} existing issues`, unit: 's', value: seconds, reference, goal: n >= 10_000 ? { on: 'value', op: '<', target: 30, source: GOAL_SOURCE } : undefined }),
-        figure({ id: 'backfill.rate', section: SECTION, label: 'Issues imported and mapped per second', unit: 'issues/s', value: n / seconds, reference: { label: 'bare fetch', unit: 'issues/s', value: n / (fetchMs / 1000) }, goal: { on: 'value', op: '>=', target: 10_000 / 30, source: GOAL_SOURCE } }),
+        figure({
+          id: 'backfill.seconds',
+          section: SECTION,
+          label: `Seconds to import and map ${n.toLocaleString('en-US')} existing issues`,
+          unit: 's',
+          value: seconds,
+          reference,
+          goal: n >= 10_000 ? { on: 'value', op: '<', target: 30, source: GOAL_SOURCE } : undefined,
+        }),
+        figure({
+          id: 'backfill.rate',
+          section: SECTION,
+          label: 'Issues imported and mapped per second',
+          unit: 'issues/s',
+          value: n / seconds,
+          reference: { label: 'bare fetch', unit: 'issues/s', value: n / (fetchMs / 1000) },
+          goal: { on: 'value', op: '>=', target: 10_000 / 30, source: GOAL_SOURCE },
+        }),
       ],
     };
   } finally {

@@ -37,11 +37,16 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
     // The backlog is recorded before any worker runs, through the api like any orchestrator event.
     const api = await stack.spawn('api');
     const keys = Array.from({ length: options.changes }, (_, i) => `budget/${options.run}/${i}`);
-    await postBatches(api.url!, keys.map((key) => upsert(key, { title: `Item ${key}`, state: 'planned' })));
+    await postBatches(
+      api.url!,
+      keys.map((key) => upsert(key, { title: `Item ${key}`, state: 'planned' })),
+    );
     await api.stop();
     progress(SECTION, `run ${options.run}: backlog of ${options.changes} changes recorded; starting ${options.workers} worker processes`);
 
-    const workers = await Promise.all(Array.from({ length: options.workers }, () => stack.spawn('worker', { args: ['--concurrency', String(WORKER_CONCURRENCY)] })));
+    const workers = await Promise.all(
+      Array.from({ length: options.workers }, () => stack.spawn('worker', { args: ['--concurrency', String(WORKER_CONCURRENCY)] })),
+    );
     const started = Date.now();
     const expectedS = options.changes / rps;
     await waitUntil(SECTION, () => watch.created.size >= options.changes, {
@@ -72,11 +77,19 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
     const notes = log.flatMap((e, i) => {
       if (e.status !== 429) return [];
       const at = Date.parse(e.at);
-      const window = log.slice(0, i).filter((p) => p.status !== 429 && Date.parse(p.at) > at - 1000).map((p) => Date.parse(p.at));
+      const window = log
+        .slice(0, i)
+        .filter((p) => p.status !== 429 && Date.parse(p.at) > at - 1000)
+        .map((p) => Date.parse(p.at));
       const gaps = [...window, at].map((t, j, all) => (j === 0 ? 0 : t - all[j - 1])).slice(1);
-      return [`429 at +${((at - first) / 1000).toFixed(1)} s (${e.method} ${e.path}): the ${window.length} accepted requests before it in its 1 s window arrived with gaps of ${gaps.join(', ')} ms`];
+      return [
+        `429 at +${((at - first) / 1000).toFixed(1)} s (${e.method} ${e.path}): the ${window.length} accepted requests before it in its 1 s window arrived with gaps of ${gaps.join(', ')} ms`,
+      ];
     });
-    progress(SECTION, `run ${options.run}: ${log.length} requests in ${((last - first) / 1000).toFixed(1)} s; steady part ${perSecond.toFixed(2)}/s of ${rps}/s; ${refused} answered 429`);
+    progress(
+      SECTION,
+      `run ${options.run}: ${log.length} requests in ${((last - first) / 1000).toFixed(1)} s; steady part ${perSecond.toFixed(2)}/s of ${rps}/s; ${refused} answered 429`,
+    );
     const budgetRef = { label: `the tracker's budget (${rps}/s)`, unit: 'req/s', value: rps };
     return {
       notes,
@@ -88,7 +101,12 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
           unit: 'req/s',
           value: perSecond,
           reference: budgetRef,
-          goal: { on: 'ratio', op: '>=', target: 0.95, source: 'benchmark brief: ≥ 95% of the budget used; DESIGN.md §2 (one limiter per credential shared by every worker process)' },
+          goal: {
+            on: 'ratio',
+            op: '>=',
+            target: 0.95,
+            source: 'benchmark brief: ≥ 95% of the budget used; DESIGN.md §2 (one limiter per credential shared by every worker process)',
+          },
         }),
         figure({
           id: 'budget.429',
@@ -97,7 +115,13 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
           unit: 'requests',
           value: refused,
           reference: { label: 'sent in all', unit: 'requests', value: log.length },
-          goal: { on: 'value', op: '<=', target: 0, source: 'DESIGN.md §5.6: no tracker budget is exceeded by Trackline’s own pacing', everyRun: true },
+          goal: {
+            on: 'value',
+            op: '<=',
+            target: 0,
+            source: 'DESIGN.md §5.6: no tracker budget is exceeded by Trackline’s own pacing',
+            everyRun: true,
+          },
         }),
       ],
     };

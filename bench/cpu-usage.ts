@@ -89,7 +89,12 @@ export function between(a: CpuSnapshot, b: CpuSnapshot): CpuWindow {
     if (delta > 0) byRole[later.role] += delta / TICKS_PER_SECOND;
   }
   const machineTotal = b.machineTotal - a.machineTotal;
-  return { seconds: (b.at - a.at) / 1000, byRole, machineBusy: machineTotal > 0 ? (b.machineBusy - a.machineBusy) / machineTotal : 0, cores: availableParallelism() };
+  return {
+    seconds: (b.at - a.at) / 1000,
+    byRole,
+    machineBusy: machineTotal > 0 ? (b.machineBusy - a.machineBusy) / machineTotal : 0,
+    cores: availableParallelism(),
+  };
 }
 
 /**

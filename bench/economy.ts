@@ -24,7 +24,8 @@ export interface EconomyOptions {
 }
 
 const SECTION = 'economy';
-const SOURCE = 'benchmark brief (API-call economy); DESIGN.md §3 snapshot semantics: many events for one item coalesce into one job and one set of API calls';
+const SOURCE =
+  'benchmark brief (API-call economy); DESIGN.md §3 snapshot semantics: many events for one item coalesce into one job and one set of API calls';
 
 export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
   const stack = await Stack.open({ label: 'economy', connection: { rate_limit: 'off' } });
@@ -39,10 +40,26 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
 
     progress(SECTION, `run ${options.run}: ${m} items created, then each changed once`);
     log.clear();
-    await postBatches(api, [...keys, burstKey].map((key) => upsert(key, { title: `Item ${key}`, state: 'planned', labels: ['backend'] })), { batch: 100 });
-    await waitUntil(SECTION, () => watch.created.size >= m + 1, { timeoutMs: 120_000, what: 'creates', describe: () => `${watch.created.size}/${m + 1} created` });
-    await postBatches(api, keys.map((key) => upsert(key, { state: 'doing' })), { batch: 100 });
-    await waitUntil(SECTION, () => keys.every((k) => watch.firstUpdate(k) !== undefined), { timeoutMs: 120_000, what: 'updates', describe: () => `${watch.updates.size}/${m} updated` });
+    await postBatches(
+      api,
+      [...keys, burstKey].map((key) => upsert(key, { title: `Item ${key}`, state: 'planned', labels: ['backend'] })),
+      { batch: 100 },
+    );
+    await waitUntil(SECTION, () => watch.created.size >= m + 1, {
+      timeoutMs: 120_000,
+      what: 'creates',
+      describe: () => `${watch.created.size}/${m + 1} created`,
+    });
+    await postBatches(
+      api,
+      keys.map((key) => upsert(key, { state: 'doing' })),
+      { batch: 100 },
+    );
+    await waitUntil(SECTION, () => keys.every((k) => watch.firstUpdate(k) !== undefined), {
+      timeoutMs: 120_000,
+      what: 'updates',
+      describe: () => `${watch.updates.size}/${m} updated`,
+    });
     // Anything extra (a second write for one change) would come right after: give it time to show.
     await sleep(1500);
     // Calls about the burst item (its create) are left out: they belong to the burst below.
@@ -56,7 +73,11 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
     progress(SECTION, `run ${options.run}: ${distinctWrites} writes, ${distinctCalls} calls in all, for ${changes} distinct changes`);
 
     // The burst starts once the burst item's own create is outside the coalescing window.
-    await waitUntil(SECTION, async () => (await stack.sql`select 1 from mappings where item_key = ${burstKey} and status = 'synced'`).length > 0, { timeoutMs: 30_000, what: 'burst item synced' });
+    await waitUntil(
+      SECTION,
+      async () => (await stack.sql`select 1 from mappings where item_key = ${burstKey} and status = 'synced'`).length > 0,
+      { timeoutMs: 30_000, what: 'burst item synced' },
+    );
     await sleep(600);
     log.clear();
     watch.mark();
@@ -69,7 +90,10 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
     // The item's latest title (the last request's) is what must arrive.
     const [{ title: final }] = await stack.sql<{ title: string }[]>`select desired->>'title' as title from items where key = ${burstKey}`;
     const issueId = issueIdOf(stack, burstKey);
-    await waitUntil(SECTION, () => stack.sandbox.plane.issues.get(issueId)?.name === final, { timeoutMs: 30_000, what: 'the final state of the burst to reach the tracker (a lost update?)' });
+    await waitUntil(SECTION, () => stack.sandbox.plane.issues.get(issueId)?.name === final, {
+      timeoutMs: 30_000,
+      what: 'the final state of the burst to reach the tracker (a lost update?)',
+    });
     // A trailing write would follow within the window; wait past it before counting.
     await sleep(1500);
     const burstWrites = log.writes({ tracker: 'plane' }).filter((e) => e.path.includes(issueId)).length;
@@ -79,9 +103,32 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
     return {
       notes: [`the burst took ${burstMs} ms to send (${Math.ceil(burstMs / 500)} coalescing window(s) of 500 ms)`],
       figures: [
-        figure({ id: 'economy.writes_per_change', section: SECTION, label: 'Tracker writes per distinct change', unit: 'writes/change', value: distinctWrites / changes, reference: { label: 'minimum (one write per change)', unit: 'writes/change', value: 1 }, goal: { on: 'value', op: '<=', target: 1.05, source: SOURCE } }),
-        figure({ id: 'economy.calls_per_change', section: SECTION, label: 'Tracker calls (reads and writes) per distinct change', unit: 'calls/change', value: distinctCalls / changes, reference: { label: 'minimum (one write per change)', unit: 'calls/change', value: 1 } }),
-        figure({ id: 'economy.writes_per_burst', section: SECTION, label: `Tracker writes for a burst of ${options.burst} updates to one item (500 ms window)`, unit: 'writes', value: burstWrites, reference: { label: 'minimum (one write of the final state)', unit: 'writes', value: 1 }, goal: { on: 'value', op: '<=', target: 2, source: SOURCE } }),
+        figure({
+          id: 'economy.writes_per_change',
+          section: SECTION,
+          label: 'Tracker writes per distinct change',
+          unit: 'writes/change',
+          value: distinctWrites / changes,
+          reference: { label: 'minimum (one write per change)', unit: 'writes/change', value: 1 },
+          goal: { on: 'value', op: '<=', target: 1.05, source: SOURCE },
+        }),
+        figure({
+          id: 'economy.calls_per_change',
+          section: SECTION,
+          label: 'Tracker calls (reads and writes) per distinct change',
+          unit: 'calls/change',
+          value: distinctCalls / changes,
+          reference: { label: 'minimum (one write per change)', unit: 'calls/change', value: 1 },
+        }),
+        figure({
+          id: 'economy.writes_per_burst',
+          section: SECTION,
+          label: `Tracker writes for a burst of ${options.burst} updates to one item (500 ms window)`,
+          unit: 'writes',
+          value: burstWrites,
+          reference: { label: 'minimum (one write of the final state)', unit: 'writes', value: 1 },
+          goal: { on: 'value', op: '<=', target: 2, source: SOURCE },
+        }),
       ],
     };
   } finally {

@@ -107,9 +107,7 @@ function holds(goal: Goal, x: number): boolean | null {
 }
 
 /** Shorthand used by the benchmarks: builds a figure and computes its ratio. */
-export function figure(
-  base: Omit<Figure, 'ratio' | 'reference'> & { reference: Figure['reference'] },
-): Figure {
+export function figure(base: Omit<Figure, 'ratio' | 'reference'> & { reference: Figure['reference'] }): Figure {
   const ratio = base.reference.value > 0 && Number.isFinite(base.value) ? base.value / base.reference.value : Number.NaN;
   return { ...base, ratio };
 }

@@ -102,7 +102,12 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     const results: Partial<Record<(typeof phases)[number], PhaseResult>> = {};
     const notes: string[] = [];
     for (const phase of order) {
-      const target = phase === 'plain' ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` } : phase === 'webhooks' ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` } : { url: api.url!, path: '/v1/events' };
+      const target =
+        phase === 'plain'
+          ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` }
+          : phase === 'webhooks'
+            ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` }
+            : { url: api.url!, path: '/v1/events' };
       const make = phase === 'events' ? eventRequests : webhookRequests;
       // Warm-up: JIT, connection pools, Postgres caches. Its rate sizes the measured file, so
       // the measured phase has a distinct request for every request it can send.
@@ -117,10 +122,16 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       await writeRequests(file, make('m')(count));
       await sleep(500);
       const before = await counts();
-      progress(SECTION, `run ${options.run}: ${phase}: ${options.durationS} s at ${options.connections} connections (warm-up ran at ${Math.round(warm.rps)}/s)`);
+      progress(
+        SECTION,
+        `run ${options.run}: ${phase}: ${options.durationS} s at ${options.connections} connections (warm-up ran at ${Math.round(warm.rps)}/s)`,
+      );
       const measured = runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
       // A wrk that ends (or fails) before the server ever gets busy ends the wait too.
-      const cpuWindow = await Promise.race([measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS), measured.then(() => null)]);
+      const cpuWindow = await Promise.race([
+        measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS),
+        measured.then(() => null),
+      ]);
       const load = await measured;
       // wrk's rate excludes its start-up (reading the request file), so it holds inside the window.
       const cpu = cpuWindow ? perRequestUs(cpuWindow, load.rps * cpuWindow.seconds) : null;
@@ -134,7 +145,10 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       results[phase] = { load, durable, cpu, machineBusy: cpuWindow?.machineBusy ?? 0 };
       const other = Object.entries(load.statuses).filter(([s]) => s !== '202');
       const socketErrors = Object.values(load.socketErrors).reduce((a, b) => a + b, 0);
-      if (other.length || socketErrors) notes.push(`${phase}: besides ${accepted} × 202, answers ${JSON.stringify(Object.fromEntries(other))} and ${socketErrors} socket errors (${JSON.stringify(load.socketErrors)})`);
+      if (other.length || socketErrors)
+        notes.push(
+          `${phase}: besides ${accepted} × 202, answers ${JSON.stringify(Object.fromEntries(other))} and ${socketErrors} socket errors (${JSON.stringify(load.socketErrors)})`,
+        );
       progress(
         SECTION,
         `run ${options.run}: ${phase}: ${Math.round(accepted / load.durationS)}/s accepted, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms` +
@@ -149,13 +163,27 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     for (const phase of ['plain', 'webhooks'] as const) {
       const target = phase === 'plain' ? plain.url! : api.url!;
       // A second at the rate first, unmeasured: the phases before leave the server busy for a moment.
-      await openLoop({ url: target, path: `/webhooks/${CONNECTION_ID}`, requests: [...webhookRequests(`u${phase[0]}`)(options.openLoopRate)], ratePerS: options.openLoopRate });
+      await openLoop({
+        url: target,
+        path: `/webhooks/${CONNECTION_ID}`,
+        requests: [...webhookRequests(`u${phase[0]}`)(options.openLoopRate)],
+        ratePerS: options.openLoopRate,
+      });
       const requests = [...webhookRequests(`o${phase[0]}`)(Math.round(options.openLoopRate * options.openLoopS))];
-      const { latenciesMs, statuses } = await openLoop({ url: target, path: `/webhooks/${CONNECTION_ID}`, requests, ratePerS: options.openLoopRate });
+      const { latenciesMs, statuses } = await openLoop({
+        url: target,
+        path: `/webhooks/${CONNECTION_ID}`,
+        requests,
+        ratePerS: options.openLoopRate,
+      });
       open[phase] = { p50: percentile(latenciesMs, 50), p99: percentile(latenciesMs, 99) };
       const other = Object.entries(statuses).filter(([st]) => st !== '202');
-      if (other.length) notes.push(`${phase} at ${options.openLoopRate}/s: besides 202, answers ${JSON.stringify(Object.fromEntries(other))}`);
-      progress(SECTION, `run ${options.run}: ${phase} at ${options.openLoopRate}/s (open loop): p50 ${open[phase].p50.toFixed(2)} ms, p99 ${open[phase].p99.toFixed(2)} ms`);
+      if (other.length)
+        notes.push(`${phase} at ${options.openLoopRate}/s: besides 202, answers ${JSON.stringify(Object.fromEntries(other))}`);
+      progress(
+        SECTION,
+        `run ${options.run}: ${phase} at ${options.openLoopRate}/s (open loop): p50 ${open[phase].p50.toFixed(2)} ms, p99 ${open[phase].p99.toFixed(2)} ms`,
+      );
     }
     await inbound.close();
     await reconcile.close();
@@ -224,9 +252,30 @@ function cpuFigures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Fi
     const cpu = r[phase].cpu;
     if (!cpu) continue;
     out.push(
-      figure({ id: `intake.${phase}.cpu`, section: SECTION, label: `${what}: CPU per request, server + Postgres + Redis + wrk (saturated)`, unit: 'µs', value: cpu.total, reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total } }),
-      figure({ id: `intake.${phase}.cpu.server`, section: SECTION, label: `${what}: CPU per request in \`trackline api\` itself`, unit: 'µs', value: cpu.server, reference: { label: 'plain endpoint process', unit: 'µs', value: plainCpu.server } }),
-      figure({ id: `intake.${phase}.cpu.postgres`, section: SECTION, label: `${what}: CPU per request in Postgres (all its processes)`, unit: 'µs', value: cpu.postgres, reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total } }),
+      figure({
+        id: `intake.${phase}.cpu`,
+        section: SECTION,
+        label: `${what}: CPU per request, server + Postgres + Redis + wrk (saturated)`,
+        unit: 'µs',
+        value: cpu.total,
+        reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total },
+      }),
+      figure({
+        id: `intake.${phase}.cpu.server`,
+        section: SECTION,
+        label: `${what}: CPU per request in \`trackline api\` itself`,
+        unit: 'µs',
+        value: cpu.server,
+        reference: { label: 'plain endpoint process', unit: 'µs', value: plainCpu.server },
+      }),
+      figure({
+        id: `intake.${phase}.cpu.postgres`,
+        section: SECTION,
+        label: `${what}: CPU per request in Postgres (all its processes)`,
+        unit: 'µs',
+        value: cpu.postgres,
+        reference: { label: 'plain endpoint + wrk', unit: 'µs', value: plainCpu.total },
+      }),
     );
   }
   return out;
@@ -243,9 +292,32 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figur
     const { load, durable } = r[phase];
     const accepted = load.statuses['202'] ?? 0;
     out.push(
-      figure({ id: `intake.${phase}.rps`, section: SECTION, label: `${what}, per second`, unit: 'req/s', value: accepted / load.durationS, reference: plainRef, goal: { on: 'ratio', op: '>=', target: 0.5, source: GOAL_SOURCE } }),
-      figure({ id: `intake.${phase}.p50`, section: SECTION, label: `${what}: p50 latency`, unit: 'ms', value: load.latencyMs.p50, reference: { label: 'plain endpoint p50', unit: 'ms', value: r.plain.load.latencyMs.p50 } }),
-      figure({ id: `intake.${phase}.p99`, section: SECTION, label: `${what}: p99 latency`, unit: 'ms', value: load.latencyMs.p99, reference: { label: 'plain endpoint p99', unit: 'ms', value: r.plain.load.latencyMs.p99 }, goal: { on: 'value', op: '<', target: 10, source: GOAL_SOURCE } }),
+      figure({
+        id: `intake.${phase}.rps`,
+        section: SECTION,
+        label: `${what}, per second`,
+        unit: 'req/s',
+        value: accepted / load.durationS,
+        reference: plainRef,
+        goal: { on: 'ratio', op: '>=', target: 0.5, source: GOAL_SOURCE },
+      }),
+      figure({
+        id: `intake.${phase}.p50`,
+        section: SECTION,
+        label: `${what}: p50 latency`,
+        unit: 'ms',
+        value: load.latencyMs.p50,
+        reference: { label: 'plain endpoint p50', unit: 'ms', value: r.plain.load.latencyMs.p50 },
+      }),
+      figure({
+        id: `intake.${phase}.p99`,
+        section: SECTION,
+        label: `${what}: p99 latency`,
+        unit: 'ms',
+        value: load.latencyMs.p99,
+        reference: { label: 'plain endpoint p99', unit: 'ms', value: r.plain.load.latencyMs.p99 },
+        goal: { on: 'value', op: '<', target: 10, source: GOAL_SOURCE },
+      }),
       figure({
         id: `intake.${phase}.durable`,
         section: SECTION,
@@ -263,7 +335,14 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figur
 function openLoopFigures(open: Record<'plain' | 'webhooks', { p50: number; p99: number }>, rate: number): Figure[] {
   const what = `Signed Plane webhooks at ${rate}/s (fixed rate, below saturation)`;
   return [
-    figure({ id: 'intake.webhooks.open.p50', section: SECTION, label: `${what}: p50 latency`, unit: 'ms', value: open.webhooks.p50, reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 } }),
+    figure({
+      id: 'intake.webhooks.open.p50',
+      section: SECTION,
+      label: `${what}: p50 latency`,
+      unit: 'ms',
+      value: open.webhooks.p50,
+      reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 },
+    }),
     figure({
       id: 'intake.webhooks.open.p99',
       section: SECTION,
@@ -271,7 +350,12 @@ function openLoopFigures(open: Record<'plain' | 'webhooks', { p50: number; p99: 
       unit: 'ms',
       value: open.webhooks.p99,
       reference: { label: `plain endpoint p99 at ${rate}/s`, unit: 'ms', value: open.plain.p99 },
-      goal: { on: 'value', op: '<', target: 10, source: 'the benchmark brief’s p99 < 10 ms, here below saturation (the 50-connection figure above is the saturated one)' },
+      goal: {
+        on: 'value',
+        op: '<',
+        target: 10,
+        source: 'the benchmark brief’s p99 < 10 ms, here below saturation (the 50-connection figure above is the saturated one)',
+      },
     }),
   ];
 }

@@ -171,7 +171,12 @@ export async function runWrk(options: {
  * loop (a new request only when one is answered) measures the saturated server, where latency is
  * mostly the queue of the other 49 connections.
  */
-export async function openLoop(options: { url: string; path: string; requests: LoadRequest[]; ratePerS: number }): Promise<{ latenciesMs: number[]; statuses: Record<string, number> }> {
+export async function openLoop(options: {
+  url: string;
+  path: string;
+  requests: LoadRequest[];
+  ratePerS: number;
+}): Promise<{ latenciesMs: number[]; statuses: Record<string, number> }> {
   const { Agent, request } = await import('node:http');
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const target = new URL(options.path, options.url);
@@ -189,14 +194,18 @@ export async function openLoop(options: { url: string; path: string; requests: L
     const from = Math.min(due, performance.now());
     inFlight.push(
       new Promise<void>((resolve) => {
-        const req = request(target, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            latenciesMs.push(performance.now() - from);
-            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
-            resolve();
-          });
-        });
+        const req = request(
+          target,
+          { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              latenciesMs.push(performance.now() - from);
+              statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
+              resolve();
+            });
+          },
+        );
         req.on('error', () => {
           statuses.error = (statuses.error ?? 0) + 1;
           resolve();

@@ -30,7 +30,11 @@ export async function postEvents(apiUrl: string, events: ItemEvent[]): Promise<v
  * Sends events in batches of `batch` (the api takes at most 500 per request), `concurrency`
  * requests at a time, as an orchestrator catching up would. Returns when each key was sent.
  */
-export async function postBatches(apiUrl: string, events: ItemEvent[], options: { batch?: number; concurrency?: number } = {}): Promise<Map<string, number>> {
+export async function postBatches(
+  apiUrl: string,
+  events: ItemEvent[],
+  options: { batch?: number; concurrency?: number } = {},
+): Promise<Map<string, number>> {
   const size = options.batch ?? 500;
   const sentAt = new Map<string, number>();
   const batches: ItemEvent[][] = [];

@@ -78,7 +78,13 @@ export function summarizeProfile(path: string, top = 15): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, share: us / total, ms: us / 1000 }));
-  return { totalMs: total / 1000, busyShare: 1 - idle / total, functions: rank(functions), packages: rank(packages), attributed: rank(attributed) };
+  return {
+    totalMs: total / 1000,
+    busyShare: 1 - idle / total,
+    functions: rank(functions),
+    packages: rank(packages),
+    attributed: rank(attributed),
+  };
 }
 
 /** A package or a Trackline directory, as opposed to Node internals, native code and V8 pseudo-frames. */

@@ -42,7 +42,11 @@ export function renderMarkdown(report: Report): string {
   lines.push(`| PostgreSQL | ${m.postgres} |`);
   lines.push(`| Redis | ${m.redis} |`);
   lines.push(`| wrk | ${m.wrk ?? 'not installed'} |`);
-  lines.push(`| Packages | ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+  lines.push(
+    `| Packages | ${Object.entries(m.packages)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} |`,
+  );
   lines.push(`| Load average at start | ${m.loadAverageAtStart} |`, '');
 
   const sections = [...new Set(report.figures.map((f) => f.section))];

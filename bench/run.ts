@@ -36,7 +36,16 @@ const SECTIONS: Section[] = [
   {
     name: 'intake',
     skip: () => (wrkAvailable() ? null : 'wrk is not installed (apt-get update && apt-get install -y wrk)'),
-    run: (run, { quick, profileDir }) => runIntake({ run, warmupS: quick ? 1 : 3, durationS: quick ? 3 : 10, connections: 50, openLoopRate: 500, openLoopS: quick ? 2 : 5, profileDir: run === 1 ? profileDir : null }),
+    run: (run, { quick, profileDir }) =>
+      runIntake({
+        run,
+        warmupS: quick ? 1 : 3,
+        durationS: quick ? 3 : 10,
+        connections: 50,
+        openLoopRate: 500,
+        openLoopS: quick ? 2 : 5,
+        profileDir: run === 1 ? profileDir : null,
+      }),
   },
   {
     name: 'sync',
@@ -92,7 +101,10 @@ async function main(): Promise<number> {
 
   const started = Date.now();
   const machine = await describeMachine();
-  progress('bench', `${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverageAtStart}; ${runs} run(s)${quick ? ', quick' : ''}`);
+  progress(
+    'bench',
+    `${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverageAtStart}; ${runs} run(s)${quick ? ', quick' : ''}`,
+  );
   const report: Report = {
     startedAt: new Date(started).toISOString(),
     durationS: 0,
@@ -127,7 +139,10 @@ async function main(): Promise<number> {
   }
   // Figures with the same id from several runs fold into medians.
   report.figures = summarize(perRun);
-  if (mode.profileDir) report.notes.push('CPU profiles of run 1 (intake: `trackline api`; sync: `trackline start`) written to bench/profiles/ (open in Chrome DevTools).');
+  if (mode.profileDir)
+    report.notes.push(
+      'CPU profiles of run 1 (intake: `trackline api`; sync: `trackline start`) written to bench/profiles/ (open in Chrome DevTools).',
+    );
   report.durationS = (Date.now() - started) / 1000;
   // A smoke run must not overwrite the last real measurement.
   const name = quick ? 'report-quick' : 'report';

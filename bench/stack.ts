@@ -151,7 +151,10 @@ export class Stack {
    * Starts `trackline <role>` and resolves once it is ready: the api's "listening on" line, or a
    * worker's "trackline started" log line. `nodeArgs` lets a run be profiled (--cpu-prof).
    */
-  spawn(role: 'start' | 'api' | 'worker', options: { args?: string[]; nodeArgs?: string[]; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<TracklineProcess> {
+  spawn(
+    role: 'start' | 'api' | 'worker',
+    options: { args?: string[]; nodeArgs?: string[]; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<TracklineProcess> {
     return this.spawnNode(role, [...(options.nodeArgs ?? []), join(ROOT, 'bin/trackline.js'), role, ...(options.args ?? [])], {
       timeoutMs: options.timeoutMs,
       env: options.env,
@@ -163,7 +166,11 @@ export class Stack {
    * Starts a Node process with this stack's environment and resolves once it prints
    * "listening on <url>" (or `ready`). Only processes started here are ever signalled.
    */
-  async spawnNode(label: string, argv: string[], options: { ready?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<TracklineProcess> {
+  async spawnNode(
+    label: string,
+    argv: string[],
+    options: { ready?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+  ): Promise<TracklineProcess> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const child = spawn(process.execPath, argv, { cwd: ROOT, env: this.childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.add(child);
@@ -240,8 +247,12 @@ export class Stack {
     );
     await this.closeSandbox().catch(() => {});
     await this.sql.end({ timeout: 2 }).catch(() => {});
-    await dropDatabase(PG_ADMIN_URL, this.databaseUrl).catch((error) => progress('cleanup', `could not drop ${this.databaseUrl}: ${(error as Error).message}`));
-    await deleteKeys(this.redis, this.redisPrefix).catch((error) => progress('cleanup', `could not delete Redis keys ${this.redisPrefix}*: ${(error as Error).message}`));
+    await dropDatabase(PG_ADMIN_URL, this.databaseUrl).catch((error) =>
+      progress('cleanup', `could not drop ${this.databaseUrl}: ${(error as Error).message}`),
+    );
+    await deleteKeys(this.redis, this.redisPrefix).catch((error) =>
+      progress('cleanup', `could not delete Redis keys ${this.redisPrefix}*: ${(error as Error).message}`),
+    );
     this.redis.disconnect();
     rmSync(this.tempDir, { recursive: true, force: true });
   }

@@ -59,8 +59,15 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
 
     // Creates: the first sync of each item (catalog lookups are cached after the first few).
     progress(SECTION, `run ${options.run}: creating ${n} items`);
-    const createSent = await postBatches(api, keys.map((key) => upsert(key, { kind: 'task', title: `Item ${key}`, state: 'planned', labels: ['backend'], priority: 'high' })));
-    await waitUntil(SECTION, () => watch.created.size >= n, { timeoutMs: bound, what: `${n} creates`, describe: () => `${watch.created.size}/${n} created` });
+    const createSent = await postBatches(
+      api,
+      keys.map((key) => upsert(key, { kind: 'task', title: `Item ${key}`, state: 'planned', labels: ['backend'], priority: 'high' })),
+    );
+    await waitUntil(SECTION, () => watch.created.size >= n, {
+      timeoutMs: bound,
+      what: `${n} creates`,
+      describe: () => `${watch.created.size}/${n} created`,
+    });
     const createSpan = Math.max(...watch.created.values()) - Math.min(...createSent.values());
     const createRate = (n / createSpan) * 1000;
     progress(SECTION, `run ${options.run}: ${n} creates in ${(createSpan / 1000).toFixed(1)} s (${Math.round(createRate)}/s)`);
@@ -69,8 +76,15 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     // Updates: the steady state, one field of every item changes once.
     watch.mark();
     progress(SECTION, `run ${options.run}: updating ${n} items`);
-    const updateSent = await postBatches(api, keys.map((key) => upsert(key, { title: `Item ${key} (renamed)` })));
-    await waitUntil(SECTION, () => watch.updates.size >= n, { timeoutMs: bound, what: `${n} updates`, describe: () => `${watch.updates.size}/${n} updated` });
+    const updateSent = await postBatches(
+      api,
+      keys.map((key) => upsert(key, { title: `Item ${key} (renamed)` })),
+    );
+    await waitUntil(SECTION, () => watch.updates.size >= n, {
+      timeoutMs: bound,
+      what: `${n} updates`,
+      describe: () => `${watch.updates.size}/${n} updated`,
+    });
     const updateSpan = Math.max(...keys.map((k) => watch.firstUpdate(k)!)) - Math.min(...updateSent.values());
     const updateRate = (n / updateSpan) * 1000;
     progress(SECTION, `run ${options.run}: ${n} updates in ${(updateSpan / 1000).toFixed(1)} s (${Math.round(updateRate)}/s)`);
@@ -81,8 +95,15 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     watch.mark();
     progress(SECTION, `run ${options.run}: latency at ${options.latencyRate} changes/s for ${options.latencyS} s`);
     const latencyKeys = keys.slice(0, count);
-    const sent = await postAtRate(api, latencyKeys.map((key) => upsert(key, { state: 'doing' })), options.latencyRate);
-    await waitUntil(SECTION, () => latencyKeys.every((k) => watch.firstUpdate(k) !== undefined), { timeoutMs: 60_000, what: 'latency-phase writes' });
+    const sent = await postAtRate(
+      api,
+      latencyKeys.map((key) => upsert(key, { state: 'doing' })),
+      options.latencyRate,
+    );
+    await waitUntil(SECTION, () => latencyKeys.every((k) => watch.firstUpdate(k) !== undefined), {
+      timeoutMs: 60_000,
+      what: 'latency-phase writes',
+    });
     const latencies = latencyKeys.map((k) => watch.firstUpdate(k)! - sent.get(k)!);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
@@ -92,16 +113,49 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     if (profileDir) notes.push(...describeProfile('sync', profileDir));
 
     const reference = await measureNoop(stack, n, count, options.latencyRate);
-    progress(SECTION, `run ${options.run}: no-op BullMQ reference: ${Math.round(reference.rate)} jobs/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms`);
+    progress(
+      SECTION,
+      `run ${options.run}: no-op BullMQ reference: ${Math.round(reference.rate)} jobs/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms`,
+    );
 
     const noopRef = { label: `no-op BullMQ worker (concurrency ${CONCURRENCY})`, unit: 'jobs/s', value: reference.rate };
     return {
       notes,
       figures: [
-        figure({ id: 'sync.updates.rps', section: SECTION, label: 'Synced changes per second (updates of distinct items, saturated)', unit: 'changes/s', value: updateRate, reference: noopRef, goal: { on: 'value', op: '>=', target: 1000, source: GOAL_SOURCE } }),
-        figure({ id: 'sync.creates.rps', section: SECTION, label: 'Items created in the tracker per second (first sync, saturated)', unit: 'items/s', value: createRate, reference: noopRef }),
-        figure({ id: 'sync.latency.p50', section: SECTION, label: `Event to tracker write, p50 at ${options.latencyRate} changes/s`, unit: 'ms', value: p50, reference: { label: 'no-op job add-to-start p50', unit: 'ms', value: reference.p50 }, goal: { on: 'value', op: '<', target: 25, source: GOAL_SOURCE } }),
-        figure({ id: 'sync.latency.p99', section: SECTION, label: `Event to tracker write, p99 at ${options.latencyRate} changes/s`, unit: 'ms', value: p99, reference: { label: 'no-op job add-to-start p99', unit: 'ms', value: reference.p99 } }),
+        figure({
+          id: 'sync.updates.rps',
+          section: SECTION,
+          label: 'Synced changes per second (updates of distinct items, saturated)',
+          unit: 'changes/s',
+          value: updateRate,
+          reference: noopRef,
+          goal: { on: 'value', op: '>=', target: 1000, source: GOAL_SOURCE },
+        }),
+        figure({
+          id: 'sync.creates.rps',
+          section: SECTION,
+          label: 'Items created in the tracker per second (first sync, saturated)',
+          unit: 'items/s',
+          value: createRate,
+          reference: noopRef,
+        }),
+        figure({
+          id: 'sync.latency.p50',
+          section: SECTION,
+          label: `Event to tracker write, p50 at ${options.latencyRate} changes/s`,
+          unit: 'ms',
+          value: p50,
+          reference: { label: 'no-op job add-to-start p50', unit: 'ms', value: reference.p50 },
+          goal: { on: 'value', op: '<', target: 25, source: GOAL_SOURCE },
+        }),
+        figure({
+          id: 'sync.latency.p99',
+          section: SECTION,
+          label: `Event to tracker write, p99 at ${options.latencyRate} changes/s`,
+          unit: 'ms',
+          value: p99,
+          reference: { label: 'no-op job add-to-start p99', unit: 'ms', value: reference.p99 },
+        }),
       ],
     };
   } finally {
@@ -112,7 +166,9 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
 
 /** Mappings synced at least `version` (1 after the create, 2 after the update). */
 async function synced(stack: Stack, version = 1): Promise<number> {
-  const [row] = await stack.sql<{ n: number }[]>`select count(*)::int as n from mappings where status = 'synced' and synced_version >= ${version}`;
+  const [row] = await stack.sql<
+    { n: number }[]
+  >`select count(*)::int as n from mappings where status = 'synced' and synced_version >= ${version}`;
   return row.n;
 }
 
@@ -122,11 +178,20 @@ async function synced(stack: Stack, version = 1): Promise<number> {
  */
 async function measureNoop(stack: Stack, n: number, count: number, rate: number): Promise<{ rate: number; p50: number; p99: number }> {
   const prefix = `${stack.redisPrefix}-noop`;
-  const worker = await stack.spawnNode('no-op worker', ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), prefix, String(CONCURRENCY), `${n},${count}`], { ready: 'NOOP_READY' });
+  const worker = await stack.spawnNode(
+    'no-op worker',
+    ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), prefix, String(CONCURRENCY), `${n},${count}`],
+    { ready: 'NOOP_READY' },
+  );
   const queues = new Queues(stack.redis, { prefix, attempts: 8, backoffMs: 1000 });
   const result = (phase: number) => {
-    const line = worker.output().split('\n').find((l) => l.startsWith(`NOOP_RESULT {"phase":${phase},`));
-    return line ? (JSON.parse(line.slice('NOOP_RESULT '.length)) as { firstStart: number; lastEnd: number; p50: number; p99: number }) : null;
+    const line = worker
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith(`NOOP_RESULT {"phase":${phase},`));
+    return line
+      ? (JSON.parse(line.slice('NOOP_RESULT '.length)) as { firstStart: number; lastEnd: number; p50: number; p99: number })
+      : null;
   };
   try {
     const job = (i: number) => ({ connectionId: 'plane-main', itemKey: `noop/${i}`, reason: 'event' as const, readRemote: false });

@@ -10,7 +10,7 @@
 // Control routes for tests live under /_sandbox/ and are not logged.
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { serve, } from '@hono/node-server';
+import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { z } from 'zod';

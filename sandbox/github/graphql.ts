@@ -5,7 +5,16 @@
 
 import { GraphQLError, buildSchema, getOperationAST, graphql, parse, type DocumentNode } from 'graphql';
 import type { Urls } from './json.ts';
-import type { GhIssueRec, GhProjectFieldRec, GhProjectItemRec, GhProjectRec, GhRepoRec, GhTokenRec, GhUserRec, GitHubStore } from './store.ts';
+import type {
+  GhIssueRec,
+  GhProjectFieldRec,
+  GhProjectItemRec,
+  GhProjectRec,
+  GhRepoRec,
+  GhTokenRec,
+  GhUserRec,
+  GitHubStore,
+} from './store.ts';
 import { ghTime } from './store.ts';
 
 const SDL = /* GraphQL */ `
@@ -167,7 +176,11 @@ function connection(nodes: Obj[], first: unknown): Obj {
     throw ghError(undefined, `Requesting ${first} records on the connection exceeds the \`first\` limit of 100 records.`);
   }
   const page = nodes.slice(0, (first as number | undefined) ?? 100);
-  return { nodes: page, totalCount: nodes.length, pageInfo: { hasNextPage: page.length < nodes.length, hasPreviousPage: false, startCursor: null, endCursor: null } };
+  return {
+    nodes: page,
+    totalCount: nodes.length,
+    pageInfo: { hasNextPage: page.length < nodes.length, hasPreviousPage: false, startCursor: null, endCursor: null },
+  };
 }
 
 function canSee(ctx: Ctx, repo: GhRepoRec): boolean {
@@ -197,7 +210,8 @@ function repoObj(ctx: Ctx, r: GhRepoRec): Obj {
     owner: () => userObj(ctx, ctx.store.user(r.owner)),
     issue: ({ number }: { number: number }) => {
       const issue = ctx.store.issue(`${r.owner}/${r.name}`.toLowerCase(), number);
-      if (!issue || issue.deleted || issue.pull_request) throw ghError('NOT_FOUND', `Could not resolve to an Issue with the number of ${number}.`);
+      if (!issue || issue.deleted || issue.pull_request)
+        throw ghError('NOT_FOUND', `Could not resolve to an Issue with the number of ${number}.`);
       return issueObj(ctx, issue);
     },
   };
@@ -216,7 +230,10 @@ function issueObj(ctx: Ctx, i: GhIssueRec): Obj {
     repository: () => repoObj(ctx, repo),
     projectItems: ({ first }: { first?: number }) => {
       requireScope(ctx, 'projectItems', ['read:project', 'project']);
-      return connection(ctx.store.projectItemsOf(i.node_id).map((item) => itemObj(ctx, item)), first);
+      return connection(
+        ctx.store.projectItemsOf(i.node_id).map((item) => itemObj(ctx, item)),
+        first,
+      );
     },
   };
 }
@@ -235,13 +252,26 @@ function projectObj(ctx: Ctx, p: GhProjectRec): Obj {
       const f = p.fields.find((x) => x.name === name);
       return f ? fieldObj(ctx, p, f) : null;
     },
-    fields: ({ first }: { first?: number }) => connection(p.fields.map((f) => fieldObj(ctx, p, f)), first),
-    items: ({ first }: { first?: number }) => connection([...p.items.values()].map((item) => itemObj(ctx, item)), first),
+    fields: ({ first }: { first?: number }) =>
+      connection(
+        p.fields.map((f) => fieldObj(ctx, p, f)),
+        first,
+      ),
+    items: ({ first }: { first?: number }) =>
+      connection(
+        [...p.items.values()].map((item) => itemObj(ctx, item)),
+        first,
+      ),
   };
 }
 
 function fieldObj(ctx: Ctx, p: GhProjectRec, f: GhProjectFieldRec): Obj {
-  const typename = f.dataType === 'SINGLE_SELECT' ? 'ProjectV2SingleSelectField' : f.dataType === 'ITERATION' ? 'ProjectV2IterationField' : 'ProjectV2Field';
+  const typename =
+    f.dataType === 'SINGLE_SELECT'
+      ? 'ProjectV2SingleSelectField'
+      : f.dataType === 'ITERATION'
+        ? 'ProjectV2IterationField'
+        : 'ProjectV2Field';
   return {
     __typename: typename,
     id: f.id,
@@ -251,7 +281,14 @@ function fieldObj(ctx: Ctx, p: GhProjectRec, f: GhProjectFieldRec): Obj {
     options: ({ names }: { names?: string[] }) =>
       (f.options ?? [])
         .filter((o) => !names || names.includes(o.name))
-        .map((o) => ({ id: o.id, name: o.name, nameHTML: o.name, color: o.color, description: o.description, descriptionHTML: o.description })),
+        .map((o) => ({
+          id: o.id,
+          name: o.name,
+          nameHTML: o.name,
+          color: o.color,
+          description: o.description,
+          descriptionHTML: o.description,
+        })),
   };
 }
 
@@ -283,7 +320,12 @@ function valueObj(ctx: Ctx, p: GhProjectRec, item: GhProjectItemRec, f: GhProjec
   const common = { id: `${item.id}:${f.id}`, __field: f, field: () => fieldObj(ctx, p, f), item: () => itemObj(ctx, item) };
   switch (f.dataType) {
     case 'SINGLE_SELECT':
-      return { ...common, __typename: 'ProjectV2ItemFieldSingleSelectValue', optionId: raw, name: f.options?.find((o) => o.id === raw)?.name ?? null };
+      return {
+        ...common,
+        __typename: 'ProjectV2ItemFieldSingleSelectValue',
+        optionId: raw,
+        name: f.options?.find((o) => o.id === raw)?.name ?? null,
+      };
     case 'NUMBER':
       return { ...common, __typename: 'ProjectV2ItemFieldNumberValue', number: raw };
     case 'DATE':
@@ -359,12 +401,19 @@ function rootValue(ctx: Ctx): Obj {
       const item = store.addProjectItem(input.projectId, input.contentId);
       return { item: itemObj(ctx, item), clientMutationId: input.clientMutationId ?? null };
     },
-    updateProjectV2ItemFieldValue: ({ input }: { input: { projectId: string; itemId: string; fieldId: string; value: Record<string, unknown>; clientMutationId?: string } }) => {
+    updateProjectV2ItemFieldValue: ({
+      input,
+    }: {
+      input: { projectId: string; itemId: string; fieldId: string; value: Record<string, unknown>; clientMutationId?: string };
+    }) => {
       const { item, field } = projectAndItem(ctx, input);
       const given = Object.entries(input.value).filter(([, v]) => v !== null && v !== undefined);
-      if (given.length !== 1) throw ghError(undefined, 'Exactly one of text, number, date, singleSelectOptionId or iterationId must be given.');
+      if (given.length !== 1)
+        throw ghError(undefined, 'Exactly one of text, number, date, singleSelectOptionId or iterationId must be given.');
       const [kind, value] = given[0]!;
-      const expected = { SINGLE_SELECT: 'singleSelectOptionId', TEXT: 'text', NUMBER: 'number', DATE: 'date', ITERATION: 'iterationId' }[field.dataType as string];
+      const expected = { SINGLE_SELECT: 'singleSelectOptionId', TEXT: 'text', NUMBER: 'number', DATE: 'date', ITERATION: 'iterationId' }[
+        field.dataType as string
+      ];
       if (!expected) throw ghError(undefined, `The field of type ${field.dataType} is currently not supported.`);
       if (kind !== expected) throw ghError(undefined, `Did not receive a ${expected} value to update a field of type ${field.dataType}.`);
       if (kind === 'singleSelectOptionId' && !field.options?.some((o) => o.id === value)) {
@@ -374,7 +423,11 @@ function rootValue(ctx: Ctx): Obj {
       item.updated_at = ghTime();
       return { projectV2Item: itemObj(ctx, item), clientMutationId: input.clientMutationId ?? null };
     },
-    clearProjectV2ItemFieldValue: ({ input }: { input: { projectId: string; itemId: string; fieldId: string; clientMutationId?: string } }) => {
+    clearProjectV2ItemFieldValue: ({
+      input,
+    }: {
+      input: { projectId: string; itemId: string; fieldId: string; clientMutationId?: string };
+    }) => {
       const { item, field } = projectAndItem(ctx, input);
       item.values.delete(field.id);
       item.updated_at = ghTime();

@@ -75,7 +75,9 @@ export function repoJson(store: GitHubStore, r: GhRepoRec, urls: Urls, viewer?: 
     has_issues: true,
     default_branch: 'main',
     created_at: r.created_at,
-    ...(viewer ? { permissions: { admin: r.owner.toLowerCase() === viewer.toLowerCase(), maintain: push, push, triage: push, pull: true } } : {}),
+    ...(viewer
+      ? { permissions: { admin: r.owner.toLowerCase() === viewer.toLowerCase(), maintain: push, push, triage: push, pull: true } }
+      : {}),
   };
 }
 
@@ -96,7 +98,10 @@ export function issueJson(store: GitHubStore, i: GhIssueRec, urls: Urls): Record
     number: i.number,
     title: i.title,
     user: userJson(store.user(i.user), urls),
-    labels: i.labels.map((k) => repo.labels.get(k)).filter((l): l is GhLabelRec => Boolean(l)).map((l) => labelJson(l, repo, urls)),
+    labels: i.labels
+      .map((k) => repo.labels.get(k))
+      .filter((l): l is GhLabelRec => Boolean(l))
+      .map((l) => labelJson(l, repo, urls)),
     state: i.state,
     locked: i.locked,
     assignee: assignees[0] ?? null,
@@ -113,7 +118,15 @@ export function issueJson(store: GitHubStore, i: GhIssueRec, urls: Urls): Record
     performed_via_github_app: null,
     state_reason: i.state_reason,
     ...(i.pull_request
-      ? { pull_request: { url: `${urls.api}/repos/${repo.owner}/${repo.name}/pulls/${i.number}`, html_url: `${urls.web}/${repo.owner}/${repo.name}/pull/${i.number}`, diff_url: null, patch_url: null, merged_at: null } }
+      ? {
+          pull_request: {
+            url: `${urls.api}/repos/${repo.owner}/${repo.name}/pulls/${i.number}`,
+            html_url: `${urls.web}/${repo.owner}/${repo.name}/pull/${i.number}`,
+            diff_url: null,
+            patch_url: null,
+            merged_at: null,
+          },
+        }
       : {}),
   };
 }

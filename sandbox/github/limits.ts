@@ -129,7 +129,9 @@ export class GitHubLimits {
 
   /** The next injected refusal matching this request, if any. */
   takeInjected(method: string, path: string): InjectedLimit | undefined {
-    const i = this.#injected.findIndex((f) => (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || path.includes(f.pathIncludes)));
+    const i = this.#injected.findIndex(
+      (f) => (!f.method || f.method.toUpperCase() === method) && (!f.pathIncludes || path.includes(f.pathIncludes)),
+    );
     if (i < 0) return undefined;
     const f = this.#injected[i]!;
     f.left -= 1;

@@ -68,15 +68,19 @@ export function renderGitHubError(status: number, retryAfter?: number): Response
     return json(SECONDARY_BODY, status, retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {});
   }
   if (status === 401) return json({ message: 'Bad credentials', documentation_url: DOCS, status: '401' }, 401);
-  if (status === 403) return json({ message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' }, 403);
+  if (status === 403)
+    return json({ message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' }, 403);
   if (status === 404) return json(notFoundBody(), 404);
   if (status === 410) return json({ message: 'This issue was deleted', documentation_url: DOCS, status: '410' }, 410);
   if (status === 422) return json({ message: 'Validation Failed', errors: [], documentation_url: DOCS, status: '422' }, 422);
   if (status === 502 || status === 504) {
-    return new Response("We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists.", {
-      status,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
-    });
+    return new Response(
+      "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists.",
+      {
+        status,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+      },
+    );
   }
   return json({ message: 'Server Error' }, status);
 }
@@ -131,7 +135,8 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
     const body = c.get('body') as { query?: unknown; operationName?: unknown } | undefined;
     const creating =
       resource === 'graphql'
-        ? typeof body?.query === 'string' && operationType(body.query, typeof body.operationName === 'string' ? body.operationName : undefined) === 'mutation'
+        ? typeof body?.query === 'string' &&
+          operationType(body.query, typeof body.operationName === 'string' ? body.operationName : undefined) === 'mutation'
         : method !== 'GET' && method !== 'HEAD';
     if (creating) {
       const wait = limits.takeSecondary(token.token);
@@ -145,7 +150,13 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
       const text = await c.res.clone().text();
       const etag = `W/"${createHash('sha256').update(text).digest('hex').slice(0, 40)}"`;
       const ifNoneMatch = c.req.header('if-none-match');
-      if (ifNoneMatch && ifNoneMatch.split(',').map((s) => s.trim()).includes(etag)) {
+      if (
+        ifNoneMatch &&
+        ifNoneMatch
+          .split(',')
+          .map((s) => s.trim())
+          .includes(etag)
+      ) {
         rateHeaders = limits.headers(limits.refund(token.token, resource));
         c.res = new Response(null, { status: 304, headers: { etag } });
       } else {
@@ -184,17 +195,20 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
     if (issue.deleted) throw new GitHubApiError(410, { message: 'This issue was deleted', documentation_url: DOCS, status: '410' });
     return issue;
   };
-  const on = (method: string, path: string, handler: (c: C) => Response | Promise<Response>) => app.on(method, `${REST}${path}`, gate, handler);
+  const on = (method: string, path: string, handler: (c: C) => Response | Promise<Response>) =>
+    app.on(method, `${REST}${path}`, gate, handler);
 
   on('GET', '/user', (c) => c.json(userJson(store.user(viewer(c)), urls(c))));
   on('GET', '/rate_limit', (c) => {
     const token = c.get('ghToken').token;
     // "Accessing this endpoint does not count against your REST API rate limit."
     limits.refund(token, 'core');
-    const resources = Object.fromEntries((['core', 'search', 'graphql'] as const).map((r) => {
-      const s = limits.peek(token, r);
-      return [r, { limit: s.limit, used: s.used, remaining: s.remaining, reset: s.reset }];
-    }));
+    const resources = Object.fromEntries(
+      (['core', 'search', 'graphql'] as const).map((r) => {
+        const s = limits.peek(token, r);
+        return [r, { limit: s.limit, used: s.used, remaining: s.remaining, reset: s.reset }];
+      }),
+    );
     return c.json({ resources, rate: resources.core });
   });
 
@@ -202,11 +216,20 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
 
   on('GET', '/repos/:owner/:repo/labels', (c) => {
     const repo = repoOf(c);
-    return paginate(c, [...repo.labels.values()].sort((a, b) => a.id - b.id), (l) => labelJson(l, repo, urls(c)));
+    return paginate(
+      c,
+      [...repo.labels.values()].sort((a, b) => a.id - b.id),
+      (l) => labelJson(l, repo, urls(c)),
+    );
   });
   on('POST', '/repos/:owner/:repo/labels', (c) => {
     const repo = repoOf(c);
-    if (!store.canPush(repo, viewer(c))) throw new GitHubApiError(403, { message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' });
+    if (!store.canPush(repo, viewer(c)))
+      throw new GitHubApiError(403, {
+        message: 'Resource not accessible by personal access token',
+        documentation_url: DOCS,
+        status: '403',
+      });
     return c.json(labelJson(store.createLabel(keyOf(repo), bodyOf(c)), repo, urls(c)), 201);
   });
 
@@ -218,13 +241,20 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
   });
   on('POST', '/repos/:owner/:repo/milestones', (c) => {
     const repo = repoOf(c);
-    if (!store.canPush(repo, viewer(c))) throw new GitHubApiError(403, { message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' });
+    if (!store.canPush(repo, viewer(c)))
+      throw new GitHubApiError(403, {
+        message: 'Resource not accessible by personal access token',
+        documentation_url: DOCS,
+        status: '403',
+      });
     return c.json(milestoneJson(store, store.createMilestone(keyOf(repo), bodyOf(c), viewer(c)), repo, urls(c)), 201);
   });
 
   on('GET', '/repos/:owner/:repo/assignees/:assignee', (c) => {
     const repo = repoOf(c);
-    return store.users.has(c.req.param('assignee')!.toLowerCase()) && store.canPush(repo, c.req.param('assignee')!) ? c.body(null, 204) : json(notFoundBody(), 404);
+    return store.users.has(c.req.param('assignee')!.toLowerCase()) && store.canPush(repo, c.req.param('assignee')!)
+      ? c.body(null, 204)
+      : json(notFoundBody(), 404);
   });
 
   on('GET', '/repos/:owner/:repo/issues', (c) => {
@@ -239,13 +269,17 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
     const since = q('since');
     if (since !== undefined && !Number.isFinite(Date.parse(since))) throw invalidParam('since', since);
     const creator = q('creator')?.toLowerCase();
-    const labels = q('labels')?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const labels = q('labels')
+      ?.split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
     let list = store.issuesOf(keyOf(repo)).filter((i) => !i.deleted);
     if (state !== 'all') list = list.filter((i) => i.state === state);
     if (since) list = list.filter((i) => Date.parse(i.updated_at) >= Date.parse(since));
     if (creator) list = list.filter((i) => i.user.toLowerCase() === creator);
     if (labels?.length) list = list.filter((i) => labels.every((l) => i.labels.includes(l)));
-    const keyFn = (i: GhIssueRec) => (sort === 'updated' ? i.updated_at : sort === 'comments' ? String(i.comments).padStart(9, '0') : i.created_at);
+    const keyFn = (i: GhIssueRec) =>
+      sort === 'updated' ? i.updated_at : sort === 'comments' ? String(i.comments).padStart(9, '0') : i.created_at;
     list.sort((a, b) => (keyFn(a) < keyFn(b) ? -1 : keyFn(a) > keyFn(b) ? 1 : a.id - b.id) * (direction === 'asc' ? 1 : -1));
     return paginate(c, list, (i) => issueJson(store, i, urls(c)));
   });
@@ -277,7 +311,13 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
 
   on('GET', '/search/issues', (c) => {
     const q = c.req.query('q');
-    if (!q) throw new GitHubApiError(422, { message: 'Validation Failed', errors: [{ resource: 'Search', field: 'q', code: 'missing' }], documentation_url: DOCS, status: '422' });
+    if (!q)
+      throw new GitHubApiError(422, {
+        message: 'Validation Failed',
+        errors: [{ resource: 'Search', field: 'q', code: 'missing' }],
+        documentation_url: DOCS,
+        status: '422',
+      });
     const token = c.get('ghToken');
     const hits = searchIssues(store, q).filter((i) => {
       const repo = store.repos.get(i.repo)!;
@@ -286,7 +326,11 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
     const page = paginateItems(c, hits);
     if (page instanceof Response) return page;
     return c.json(
-      { total_count: hits.length, incomplete_results: false, items: page.items.map((i) => ({ ...issueJson(store, i, urls(c)), score: 1 })) },
+      {
+        total_count: hits.length,
+        incomplete_results: false,
+        items: page.items.map((i) => ({ ...issueJson(store, i, urls(c)), score: 1 })),
+      },
       200,
       page.headers,
     );
@@ -387,47 +431,100 @@ function registerControl(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLim
     const origin = new URL(c.req.url).origin;
     return { api: `${origin}${REST}`, web: origin };
   };
-  app.post(`${base}/repos`, guard(async (c) => c.json(repoJson(store, store.seedRepo((await read(c)) as never), web(c)), 201)));
-  app.post(`${base}/projects`, guard(async (c) => {
-    const p = store.seedProject((await read(c)) as never);
-    return c.json({ id: p.id, number: p.number, fields: p.fields }, 201);
-  }));
-  app.get(`${base}/repos/:owner/:repo/issues`, guard((c) => {
-    const repo = store.repo(c.req.param('owner')!, c.req.param('repo')!);
-    if (!repo) throw notFound();
-    return c.json(store.issuesOf(repoKey(repo.owner, repo.name)).filter((i) => !i.deleted).map((i) => issueJson(store, i, web(c))));
-  }));
-  app.post(`${base}/repos/:owner/:repo/issues`, guard(async (c) => {
-    const body = await read(c);
-    return c.json(issueJson(store, store.createAsPerson(c.req.param('owner')!, c.req.param('repo')!, body as never, c.req.query('person')), web(c)), 201);
-  }));
-  app.post(`${base}/repos/:owner/:repo/issues/:number/edit`, guard(async (c) => {
-    const issue = store.editAsPerson(c.req.param('owner')!, c.req.param('repo')!, Number(c.req.param('number')), (await read(c)) as never, c.req.query('person'));
-    return c.json(issueJson(store, issue, web(c)));
-  }));
-  app.post(`${base}/repos/:owner/:repo/issues/:number/comments`, guard(async (c) => {
-    const body = await read(c);
-    const comment = store.commentAsPerson(c.req.param('owner')!, c.req.param('repo')!, Number(c.req.param('number')), String(body.body ?? ''), c.req.query('person'));
-    return c.json(commentJson(store, comment, web(c)), 201);
-  }));
-  app.delete(`${base}/repos/:owner/:repo/issues/:number`, guard((c) => {
-    store.deleteAsPerson(c.req.param('owner')!, c.req.param('repo')!, Number(c.req.param('number')), c.req.query('person'));
-    return c.body(null, 204);
-  }));
+  app.post(
+    `${base}/repos`,
+    guard(async (c) => c.json(repoJson(store, store.seedRepo((await read(c)) as never), web(c)), 201)),
+  );
+  app.post(
+    `${base}/projects`,
+    guard(async (c) => {
+      const p = store.seedProject((await read(c)) as never);
+      return c.json({ id: p.id, number: p.number, fields: p.fields }, 201);
+    }),
+  );
+  app.get(
+    `${base}/repos/:owner/:repo/issues`,
+    guard((c) => {
+      const repo = store.repo(c.req.param('owner')!, c.req.param('repo')!);
+      if (!repo) throw notFound();
+      return c.json(
+        store
+          .issuesOf(repoKey(repo.owner, repo.name))
+          .filter((i) => !i.deleted)
+          .map((i) => issueJson(store, i, web(c))),
+      );
+    }),
+  );
+  app.post(
+    `${base}/repos/:owner/:repo/issues`,
+    guard(async (c) => {
+      const body = await read(c);
+      return c.json(
+        issueJson(store, store.createAsPerson(c.req.param('owner')!, c.req.param('repo')!, body as never, c.req.query('person')), web(c)),
+        201,
+      );
+    }),
+  );
+  app.post(
+    `${base}/repos/:owner/:repo/issues/:number/edit`,
+    guard(async (c) => {
+      const issue = store.editAsPerson(
+        c.req.param('owner')!,
+        c.req.param('repo')!,
+        Number(c.req.param('number')),
+        (await read(c)) as never,
+        c.req.query('person'),
+      );
+      return c.json(issueJson(store, issue, web(c)));
+    }),
+  );
+  app.post(
+    `${base}/repos/:owner/:repo/issues/:number/comments`,
+    guard(async (c) => {
+      const body = await read(c);
+      const comment = store.commentAsPerson(
+        c.req.param('owner')!,
+        c.req.param('repo')!,
+        Number(c.req.param('number')),
+        String(body.body ?? ''),
+        c.req.query('person'),
+      );
+      return c.json(commentJson(store, comment, web(c)), 201);
+    }),
+  );
+  app.delete(
+    `${base}/repos/:owner/:repo/issues/:number`,
+    guard((c) => {
+      store.deleteAsPerson(c.req.param('owner')!, c.req.param('repo')!, Number(c.req.param('number')), c.req.query('person'));
+      return c.body(null, 204);
+    }),
+  );
   // Webhook targets per repository, as a repository webhook on GitHub: {url, secret}.
-  app.post(`${base}/repos/:owner/:repo/hooks`, guard(async (c) => {
-    const body = await read(c);
-    const hook = webhooks.register(c.req.param('owner')!, c.req.param('repo')!, { url: String(body.url), secret: String(body.secret ?? '') });
-    return c.json(hook, 201);
-  }));
+  app.post(
+    `${base}/repos/:owner/:repo/hooks`,
+    guard(async (c) => {
+      const body = await read(c);
+      const hook = webhooks.register(c.req.param('owner')!, c.req.param('repo')!, {
+        url: String(body.url),
+        secret: String(body.secret ?? ''),
+      });
+      return c.json(hook, 201);
+    }),
+  );
   app.get(`${base}/webhooks/deliveries`, (c) => c.json(webhooks.deliveries));
-  app.put(`${base}/limits`, guard(async (c) => {
-    limits.configure((await read(c)) as never);
-    return c.json({ served: limits.served });
-  }));
-  app.post(`${base}/limits/secondary`, guard(async (c) => {
-    limits.injectSecondary((await read(c)) as never);
-    return c.json({ served: limits.served }, 201);
-  }));
+  app.put(
+    `${base}/limits`,
+    guard(async (c) => {
+      limits.configure((await read(c)) as never);
+      return c.json({ served: limits.served });
+    }),
+  );
+  app.post(
+    `${base}/limits/secondary`,
+    guard(async (c) => {
+      limits.injectSecondary((await read(c)) as never);
+      return c.json({ served: limits.served }, 201);
+    }),
+  );
   app.get(`${base}/limits`, (c) => c.json({ served: limits.served }));
 }

@@ -90,7 +90,17 @@ export interface GhCommentRec {
   updated_at: string;
 }
 
-export type ProjectFieldType = 'TEXT' | 'NUMBER' | 'DATE' | 'SINGLE_SELECT' | 'TITLE' | 'ASSIGNEES' | 'LABELS' | 'MILESTONE' | 'REPOSITORY' | 'ITERATION';
+export type ProjectFieldType =
+  | 'TEXT'
+  | 'NUMBER'
+  | 'DATE'
+  | 'SINGLE_SELECT'
+  | 'TITLE'
+  | 'ASSIGNEES'
+  | 'LABELS'
+  | 'MILESTONE'
+  | 'REPOSITORY'
+  | 'ITERATION';
 
 export interface GhProjectFieldRec {
   id: string;
@@ -312,8 +322,10 @@ export class GitHubStore {
 
   createLabel(repoKeyValue: string, input: { name?: unknown; color?: unknown; description?: unknown }): GhLabelRec {
     const repo = this.repos.get(repoKeyValue)!;
-    if (typeof input.name !== 'string' || !input.name.trim()) throw validationFailed([{ resource: 'Label', code: 'missing_field', field: 'name' }], `${DOCS}/issues/labels`);
-    if (repo.labels.has(input.name.toLowerCase())) throw validationFailed([{ resource: 'Label', code: 'already_exists', field: 'name' }], `${DOCS}/issues/labels`);
+    if (typeof input.name !== 'string' || !input.name.trim())
+      throw validationFailed([{ resource: 'Label', code: 'missing_field', field: 'name' }], `${DOCS}/issues/labels`);
+    if (repo.labels.has(input.name.toLowerCase()))
+      throw validationFailed([{ resource: 'Label', code: 'already_exists', field: 'name' }], `${DOCS}/issues/labels`);
     const id = this.id();
     const label: GhLabelRec = {
       id,
@@ -327,9 +339,14 @@ export class GitHubStore {
     return label;
   }
 
-  createMilestone(repoKeyValue: string, input: { title?: unknown; description?: unknown; state?: unknown }, creator: string): GhMilestoneRec {
+  createMilestone(
+    repoKeyValue: string,
+    input: { title?: unknown; description?: unknown; state?: unknown },
+    creator: string,
+  ): GhMilestoneRec {
     const repo = this.repos.get(repoKeyValue)!;
-    if (typeof input.title !== 'string' || !input.title) throw validationFailed([{ resource: 'Milestone', code: 'missing_field', field: 'title' }], `${DOCS}/issues/milestones`);
+    if (typeof input.title !== 'string' || !input.title)
+      throw validationFailed([{ resource: 'Milestone', code: 'missing_field', field: 'title' }], `${DOCS}/issues/milestones`);
     if ([...repo.milestones.values()].some((m) => m.title === input.title)) {
       throw validationFailed([{ resource: 'Milestone', code: 'already_exists', field: 'title' }], `${DOCS}/issues/milestones`);
     }
@@ -359,7 +376,8 @@ export class GitHubStore {
    */
   createIssue(repoKeyValue: string, input: Record<string, unknown>, actor: string, options: { pullRequest?: boolean } = {}): GhIssueRec {
     const repo = this.repos.get(repoKeyValue)!;
-    if (typeof input.title !== 'string' && typeof input.title !== 'number') throw validationFailed([{ resource: 'Issue', code: 'missing_field', field: 'title' }]);
+    if (typeof input.title !== 'string' && typeof input.title !== 'number')
+      throw validationFailed([{ resource: 'Issue', code: 'missing_field', field: 'title' }]);
     const push = this.canPush(repo, actor);
     const now = ghTime();
     const id = this.id();
@@ -470,10 +488,19 @@ export class GitHubStore {
     const issue = this.issue(repoKeyValue, number);
     if (!issue) throw notFound();
     if (issue.deleted) throw new GitHubApiError(410, { message: 'This issue was deleted', documentation_url: DOCS, status: '410' });
-    if (typeof body !== 'string' || !body) throw validationFailed([{ resource: 'IssueComment', code: 'missing_field', field: 'body' }], `${DOCS}/issues/comments`);
+    if (typeof body !== 'string' || !body)
+      throw validationFailed([{ resource: 'IssueComment', code: 'missing_field', field: 'body' }], `${DOCS}/issues/comments`);
     const now = ghTime();
     const id = this.id();
-    const comment: GhCommentRec = { id, node_id: nodeId('IC', id), issue: `${repoKeyValue}#${number}`, body, user: this.user(actor).login, created_at: now, updated_at: now };
+    const comment: GhCommentRec = {
+      id,
+      node_id: nodeId('IC', id),
+      issue: `${repoKeyValue}#${number}`,
+      body,
+      user: this.user(actor).login,
+      created_at: now,
+      updated_at: now,
+    };
     this.comments.set(id, comment);
     issue.comments += 1;
     issue.updated_at = now;
@@ -499,7 +526,8 @@ export class GitHubStore {
     if (!Array.isArray(value)) throw validationFailed([{ resource: 'Issue', code: 'invalid', field: 'assignees' }]);
     const out: string[] = [];
     for (const a of value) {
-      if (typeof a !== 'string' || !this.canPush(repo, a)) throw validationFailed([{ value: a, resource: 'Issue', field: 'assignees', code: 'invalid' }]);
+      if (typeof a !== 'string' || !this.canPush(repo, a))
+        throw validationFailed([{ value: a, resource: 'Issue', field: 'assignees', code: 'invalid' }]);
       const login = this.user(a).login;
       if (!out.includes(login)) out.push(login);
     }
@@ -508,7 +536,8 @@ export class GitHubStore {
 
   #milestone(repo: GhRepoRec, value: unknown): number {
     const n = Number(value);
-    if (!Number.isInteger(n) || !repo.milestones.has(n)) throw validationFailed([{ value, resource: 'Issue', field: 'milestone', code: 'invalid' }]);
+    if (!Number.isInteger(n) || !repo.milestones.has(n))
+      throw validationFailed([{ value, resource: 'Issue', field: 'milestone', code: 'invalid' }]);
     return n;
   }
 
@@ -545,7 +574,10 @@ export class GitHubStore {
       input.milestone =
         patch.milestone === null
           ? null
-          : ([...repoRec.milestones.values()].find((m) => m.title === patch.milestone) ?? this.createMilestone(key, { title: patch.milestone }, login)).number;
+          : (
+              [...repoRec.milestones.values()].find((m) => m.title === patch.milestone) ??
+              this.createMilestone(key, { title: patch.milestone }, login)
+            ).number;
     }
     // The web UI saves CRLF line ends in bodies.
     if (typeof input.body === 'string') input.body = input.body.replace(/\r?\n/g, '\r\n');
@@ -623,7 +655,14 @@ export class GitHubStore {
     if (!this.issueByNodeId(contentId)) throw new Error(`Could not resolve to a node with the global id of '${contentId}'`);
     for (const item of project.items.values()) if (item.content === contentId) return item;
     const now = ghTime();
-    const item: GhProjectItemRec = { id: nodeId('PVTI', projectId, contentId), project: projectId, content: contentId, values: new Map(), created_at: now, updated_at: now };
+    const item: GhProjectItemRec = {
+      id: nodeId('PVTI', projectId, contentId),
+      project: projectId,
+      content: contentId,
+      values: new Map(),
+      created_at: now,
+      updated_at: now,
+    };
     project.items.set(item.id, item);
     return item;
   }

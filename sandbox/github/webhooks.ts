@@ -129,7 +129,16 @@ export class GitHubWebhookSender {
       headers['x-hub-signature'] = `sha1=${createHmac('sha1', p.hook.secret).update(p.body).digest('hex')}`;
       headers['x-hub-signature-256'] = await sign(p.hook.secret, p.body);
     }
-    const record: GitHubDelivery = { id: p.id, hookId: p.hook.id, event: p.event, action: p.action, url: p.hook.url, status: 0, at: '', redelivery: p.redelivery };
+    const record: GitHubDelivery = {
+      id: p.id,
+      hookId: p.hook.id,
+      event: p.event,
+      action: p.action,
+      url: p.hook.url,
+      status: 0,
+      at: '',
+      redelivery: p.redelivery,
+    };
     try {
       const res = await fetch(p.hook.url, { method: 'POST', headers, body: p.body, signal: AbortSignal.timeout(TIMEOUT_MS) });
       await res.arrayBuffer().catch(() => undefined);

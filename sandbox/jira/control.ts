@@ -83,9 +83,18 @@ export function createJiraControl(store: JiraStore, webhooks: JiraWebhookSender)
       return c.json(f.body, f.status);
     }
   };
-  app.post('/issues/:key/edit', personal((key, body, person) => issueJson(store, store.editAsPerson(key, body, person))));
-  app.post('/issues/:key/transition', personal((key, body, person) => issueJson(store, store.transitionAsPerson(key, String(body.to), person))));
-  app.post('/issues/:key/comments', personal((key, body, person) => store.commentAsPerson(key, body.body as string, person)));
+  app.post(
+    '/issues/:key/edit',
+    personal((key, body, person) => issueJson(store, store.editAsPerson(key, body, person))),
+  );
+  app.post(
+    '/issues/:key/transition',
+    personal((key, body, person) => issueJson(store, store.transitionAsPerson(key, String(body.to), person))),
+  );
+  app.post(
+    '/issues/:key/comments',
+    personal((key, body, person) => store.commentAsPerson(key, body.body as string, person)),
+  );
   app.delete('/issues/:key', (c) => {
     try {
       store.deleteAsPerson(c.req.param('key'), (i) => issueJson(store, i), c.req.query('person'));
@@ -105,7 +114,9 @@ export function createJiraControl(store: JiraStore, webhooks: JiraWebhookSender)
       return c.json(f.body, f.status);
     }
   });
-  app.delete('/webhooks/:id', (c) => (webhooks.unregister(Number(c.req.param('id'))) ? c.body(null, 204) : c.json({ error: 'no such webhook' }, 404)));
+  app.delete('/webhooks/:id', (c) =>
+    webhooks.unregister(Number(c.req.param('id'))) ? c.body(null, 204) : c.json({ error: 'no such webhook' }, 404),
+  );
   app.get('/webhooks/deliveries', (c) => c.json(webhooks.deliveries({ event: c.req.query('event') })));
   app.post('/webhooks/drain', async (c) => {
     await webhooks.drain();

@@ -106,7 +106,8 @@ export function parseJql(jql: string): ParsedJql {
   const orderBy: Sort[] = [];
   const value = (): Value => {
     const t = toks[p++];
-    if (!t || (t.kind !== 'word' && t.kind !== 'string')) throw new JqlError(`Error in the JQL Query: Expecting either a value, list or function but got '${t?.text ?? 'end of query'}'.`);
+    if (!t || (t.kind !== 'word' && t.kind !== 'string'))
+      throw new JqlError(`Error in the JQL Query: Expecting either a value, list or function but got '${t?.text ?? 'end of query'}'.`);
     return t.text;
   };
   const list = (): Value[] => {
@@ -128,7 +129,8 @@ export function parseJql(jql: string): ParsedJql {
       if (!isWord(joiner, 'and')) throw new JqlError(`Error in the JQL Query: Expecting operator but got '${joiner?.text}'.`);
     }
     const fieldTok = toks[p++];
-    if (!fieldTok || fieldTok.kind === 'punct' || fieldTok.kind === 'op') throw new JqlError(`Error in the JQL Query: Expecting a field name but got '${fieldTok?.text ?? 'end of query'}'.`);
+    if (!fieldTok || fieldTok.kind === 'punct' || fieldTok.kind === 'op')
+      throw new JqlError(`Error in the JQL Query: Expecting a field name but got '${fieldTok?.text ?? 'end of query'}'.`);
     const field = fieldTok.text;
     const opTok = toks[p++];
     if (!opTok) throw new JqlError(`Error in the JQL Query: Expecting operator after '${field}'.`);

@@ -67,7 +67,10 @@ export function jiraErrorRenderer(faultResetMs = 2_000) {
     if (status === 429) {
       // A fault's retryAfter becomes Retry-After (set by performFault); the reset is always sent.
       const resetMs = retryAfter !== undefined ? retryAfter * 1000 : faultResetMs;
-      return json(errorCollection(['Rate limit exceeded.']), { 'X-RateLimit-Reset': iso(Date.now() + resetMs), 'RateLimit-Reason': 'jira-burst-based' });
+      return json(errorCollection(['Rate limit exceeded.']), {
+        'X-RateLimit-Reset': iso(Date.now() + resetMs),
+        'RateLimit-Reason': 'jira-burst-based',
+      });
     }
     if (status === 401) return new Response(UNAUTHENTICATED, { status, headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
     if (status === 403) return json(errorCollection(['You do not have permission to perform this operation.']));
@@ -151,7 +154,12 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
   };
   const csv = (c: C, name: string): string[] | undefined => {
     const values = c.req.queries(name);
-    return values && values.length ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) : undefined;
+    return values && values.length
+      ? values
+          .flatMap((v) => v.split(','))
+          .map((v) => v.trim())
+          .filter(Boolean)
+      : undefined;
   };
 
   /** Jira's per-issue write limits, counted for every writer of the issue (trackers.md §4.6). */
@@ -226,12 +234,18 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     const body = bodyOf(c) as { projectId?: unknown; issueTypeIds?: unknown };
     if (!c.get('jiraUser').canReadWorkflow) {
       // The spec's 401: "the caller doesn't have permissions to perform the operation".
-      return c.json(errorCollection(['You are not authorized to perform this action. Administrator privileges or the View (read-only) workflow permission are required.']), 401);
+      return c.json(
+        errorCollection([
+          'You are not authorized to perform this action. Administrator privileges or the View (read-only) workflow permission are required.',
+        ]),
+        401,
+      );
     }
     const project = typeof body.projectId === 'string' ? store.projects.get(body.projectId) : undefined;
     if (!project) return c.json(errorCollection(['The projectId parameter is required and must name an existing project.']), 400);
     const ids = Array.isArray(body.issueTypeIds) ? body.issueTypeIds.map(String) : [];
-    if (ids.some((id) => !project.issueTypes.some((t) => t.id === id))) return c.json(errorCollection(['One or more previews were not found.']), 404);
+    if (ids.some((id) => !project.issueTypes.some((t) => t.id === id)))
+      return c.json(errorCollection(['One or more previews were not found.']), 404);
     return c.json(workflowPreviewJson(project.workflow, project.id, ids.length ? ids : project.issueTypes.map((t) => t.id)));
   });
 
@@ -241,7 +255,9 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     return c.json({ id: issue.id, key: issue.key, self: `${store.baseUrl}/rest/api/3/issue/${issue.id}` }, 201);
   });
 
-  app.get(`${API}/issue/:issueIdOrKey`, (c) => c.json(issueJson(store, issueOf(c), { fields: csv(c, 'fields'), properties: csv(c, 'properties') })));
+  app.get(`${API}/issue/:issueIdOrKey`, (c) =>
+    c.json(issueJson(store, issueOf(c), { fields: csv(c, 'fields'), properties: csv(c, 'properties') })),
+  );
 
   app.put(`${API}/issue/:issueIdOrKey`, (c) => {
     const issue = issueOf(c);
@@ -311,7 +327,10 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
   });
 
   // ---- search (search/jql; the old /search is gone, as on Jira Cloud since 2025)
-  const search = (c: C, params: { jql?: unknown; nextPageToken?: unknown; maxResults?: unknown; fields?: unknown; properties?: unknown }) => {
+  const search = (
+    c: C,
+    params: { jql?: unknown; nextPageToken?: unknown; maxResults?: unknown; fields?: unknown; properties?: unknown },
+  ) => {
     const user = c.get('jiraUser');
     const jql = typeof params.jql === 'string' ? params.jql : '';
     const compiled = compileJql(jql, { timeZone: user.timeZone, indexedProperties: store.indexedProperties });
@@ -329,20 +348,41 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     const size = Math.max(1, Math.min(Number.isFinite(requested) ? requested : 50, maxSearchResults));
     const page = all.slice(offset, offset + size);
     const isLast = offset + page.length >= all.length;
-    const fields = Array.isArray(params.fields) ? (params.fields as string[]) : typeof params.fields === 'string' ? [params.fields] : ['id'];
-    const properties = Array.isArray(params.properties) ? (params.properties as string[]) : typeof params.properties === 'string' ? [params.properties] : [];
+    const fields = Array.isArray(params.fields)
+      ? (params.fields as string[])
+      : typeof params.fields === 'string'
+        ? [params.fields]
+        : ['id'];
+    const properties = Array.isArray(params.properties)
+      ? (params.properties as string[])
+      : typeof params.properties === 'string'
+        ? [params.properties]
+        : [];
     return c.json({
-      issues: page.map((x) => issueJson(store, x.issue, { fields: fields.includes('id') && fields.length === 1 ? [] : fields, properties })),
+      issues: page.map((x) =>
+        issueJson(store, x.issue, { fields: fields.includes('id') && fields.length === 1 ? [] : fields, properties }),
+      ),
       ...(isLast ? {} : { nextPageToken: encodeToken({ jql, offset: offset + page.length }) }),
       isLast,
     });
   };
   app.post(`${API}/search/jql`, (c) => search(c, bodyOf(c)));
   app.get(`${API}/search/jql`, (c) =>
-    search(c, { jql: c.req.query('jql'), nextPageToken: c.req.query('nextPageToken'), maxResults: c.req.query('maxResults'), fields: csv(c, 'fields'), properties: csv(c, 'properties') }),
+    search(c, {
+      jql: c.req.query('jql'),
+      nextPageToken: c.req.query('nextPageToken'),
+      maxResults: c.req.query('maxResults'),
+      fields: csv(c, 'fields'),
+      properties: csv(c, 'properties'),
+    }),
   );
   const removed = (c: C) =>
-    c.json(errorCollection(['The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046']), 410);
+    c.json(
+      errorCollection([
+        'The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046',
+      ]),
+      410,
+    );
   app.get(`${API}/search`, removed);
   app.post(`${API}/search`, removed);
 

@@ -225,8 +225,17 @@ export class JiraStore {
     if ([...this.projects.values()].some((p) => p.key === key)) throw new Error(`project ${key} exists already`);
     const users: Record<string, string> = {};
     for (const u of input.users) users[u.email] = this.#ensureUser(u).accountId;
-    const issueTypes = (input.issueTypes ?? ['Task', 'Bug', 'Story']).map((name) => ({ id: String(this.#ids.issueType++), name, subtask: false }));
-    const workflow = buildWorkflow(input.workflow ?? DEFAULT_WORKFLOW, `wf-${this.#ids.workflow++}`, () => String(this.#ids.status++), this.statuses);
+    const issueTypes = (input.issueTypes ?? ['Task', 'Bug', 'Story']).map((name) => ({
+      id: String(this.#ids.issueType++),
+      name,
+      subtask: false,
+    }));
+    const workflow = buildWorkflow(
+      input.workflow ?? DEFAULT_WORKFLOW,
+      `wf-${this.#ids.workflow++}`,
+      () => String(this.#ids.status++),
+      this.statuses,
+    );
     const project: JiraProjectRec = {
       id: String(this.#ids.project++),
       key,
@@ -292,7 +301,9 @@ export class JiraStore {
   }
 
   commentsOf(issueId: string): JiraCommentRec[] {
-    return [...this.comments.values()].filter((c) => c.issueId === issueId).sort((a, b) => a.created - b.created || Number(a.id) - Number(b.id));
+    return [...this.comments.values()]
+      .filter((c) => c.issueId === issueId)
+      .sort((a, b) => a.created - b.created || Number(a.id) - Number(b.id));
   }
 
   statusOf(issue: JiraIssueRec): SandboxStatus {
@@ -353,7 +364,8 @@ export class JiraStore {
     if (!issue) throw ISSUE_NOT_FOUND();
     const fields = body.fields ?? {};
     const errors: Record<string, string> = {};
-    if ('summary' in fields && (typeof fields.summary !== 'string' || fields.summary.trim() === '')) errors.summary = 'You must specify a summary of the issue.';
+    if ('summary' in fields && (typeof fields.summary !== 'string' || fields.summary.trim() === ''))
+      errors.summary = 'You must specify a summary of the issue.';
     const values = this.#validateFields(fields, errors);
     const ops = this.#validateUpdate(body.update, fields, errors);
     const properties = this.#validateProperties(body.properties, errors);
@@ -393,10 +405,18 @@ export class JiraStore {
   addComment(idOrKey: string, body: unknown, actor: string): JiraCommentRec {
     const issue = this.issue(idOrKey);
     if (!issue) throw ISSUE_NOT_FOUND();
-    if (body === undefined || body === null) throw new JiraApiError(400, errorCollection([], { comment: 'Comment body can not be empty!' }));
+    if (body === undefined || body === null)
+      throw new JiraApiError(400, errorCollection([], { comment: 'Comment body can not be empty!' }));
     if (!isAdf(body)) throw new JiraApiError(400, errorCollection([], { comment: NOT_ADF }));
     const now = this.timestamp();
-    const comment: JiraCommentRec = { id: String(this.#ids.comment++), issueId: issue.id, body: body as Adf, author: actor, created: now, updated: now };
+    const comment: JiraCommentRec = {
+      id: String(this.#ids.comment++),
+      issueId: issue.id,
+      body: body as Adf,
+      author: actor,
+      created: now,
+      updated: now,
+    };
     this.comments.set(comment.id, comment);
     issue.updated = now;
     this.#emit({ kind: 'comment_created', issueId: issue.id, commentId: comment.id, actor });
@@ -408,7 +428,8 @@ export class JiraStore {
     const issue = this.issue(idOrKey);
     if (!issue) throw ISSUE_NOT_FOUND();
     if (value === undefined) throw new JiraApiError(400, errorCollection(['The property value must be a valid, non-empty JSON.']));
-    if (JSON.stringify(value).length > 32768) throw new JiraApiError(400, errorCollection(['The property value is too long (32768 bytes at most).']));
+    if (JSON.stringify(value).length > 32768)
+      throw new JiraApiError(400, errorCollection(['The property value is too long (32768 bytes at most).']));
     const existed = issue.properties.has(key);
     issue.properties.set(key, value);
     return existed ? 'updated' : 'created';
@@ -451,11 +472,17 @@ export class JiraStore {
     if (!project) throw new Error(`no sandbox Jira project ${projectKey}`);
     const type = project.issueTypes.find((t) => t.name === (fields.issueType ?? 'Task')) ?? project.issueTypes[0];
     const { issueType: _t, ...rest } = fields;
-    return this.createIssue({ fields: { ...rest, project: { key: project.key }, issuetype: { id: type.id } } }, this.person(personEmail).accountId);
+    return this.createIssue(
+      { fields: { ...rest, project: { key: project.key }, issuetype: { id: type.id } } },
+      this.person(personEmail).accountId,
+    );
   }
 
   commentAsPerson(idOrKey: string, body: Adf | string, personEmail?: string): JiraCommentRec {
-    const doc = typeof body === 'string' ? { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: body }] }] } : body;
+    const doc =
+      typeof body === 'string'
+        ? { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: body }] }] }
+        : body;
     return this.addComment(idOrKey, doc, this.person(personEmail).accountId);
   }
 
@@ -467,7 +494,14 @@ export class JiraStore {
 
   #apply(issue: JiraIssueRec, next: Partial<JiraIssueRec>, actor: string, typeName: string): JiraIssueRec {
     const items: ChangeItem[] = [];
-    const item = (fieldId: string, field: string, from: string | null, fromString: string | null, to: string | null, toText: string | null): ChangeItem => ({
+    const item = (
+      fieldId: string,
+      field: string,
+      from: string | null,
+      fromString: string | null,
+      to: string | null,
+      toText: string | null,
+    ): ChangeItem => ({
       field,
       fieldtype: 'jira',
       fieldId,
@@ -476,7 +510,8 @@ export class JiraStore {
       to,
       toString: toText,
     });
-    if (next.summary !== undefined && next.summary !== issue.summary) items.push(item('summary', 'summary', null, issue.summary, null, next.summary));
+    if (next.summary !== undefined && next.summary !== issue.summary)
+      items.push(item('summary', 'summary', null, issue.summary, null, next.summary));
     if (next.description !== undefined && JSON.stringify(next.description) !== JSON.stringify(issue.description)) {
       items.push(item('description', 'description', null, plain(issue.description), null, plain(next.description)));
     }
@@ -493,7 +528,16 @@ export class JiraStore {
       items.push(item('priority', 'priority', issue.priorityId, name(issue.priorityId), next.priorityId, name(next.priorityId)));
     }
     if (next.statusId !== undefined && next.statusId !== issue.statusId) {
-      items.push(item('status', 'status', issue.statusId, this.statuses.get(issue.statusId)?.name ?? null, next.statusId, this.statuses.get(next.statusId)?.name ?? null));
+      items.push(
+        item(
+          'status',
+          'status',
+          issue.statusId,
+          this.statuses.get(issue.statusId)?.name ?? null,
+          next.statusId,
+          this.statuses.get(next.statusId)?.name ?? null,
+        ),
+      );
     }
     Object.assign(issue, next);
     // Jira bumps `updated` on every successful edit, even one that changes nothing visible.
@@ -518,7 +562,10 @@ export class JiraStore {
     return undefined;
   }
 
-  #validateFields(fields: IssueFieldsInput, errors: Record<string, string>): { description?: Adf | null; labels?: string[]; assignee?: string | null; priorityId?: string } {
+  #validateFields(
+    fields: IssueFieldsInput,
+    errors: Record<string, string>,
+  ): { description?: Adf | null; labels?: string[]; assignee?: string | null; priorityId?: string } {
     const out: { description?: Adf | null; labels?: string[]; assignee?: string | null; priorityId?: string } = {};
     if ('description' in fields) {
       // v3 takes ADF only; a plain string is what v2 took (trackers.md §4.5).
@@ -541,14 +588,27 @@ export class JiraStore {
     }
     if ('priority' in fields) {
       const p = fields.priority as { id?: unknown; name?: unknown } | null;
-      const found = p && typeof p === 'object' ? (p.id !== undefined ? this.priorities.find((x) => x.id === String(p.id)) : this.priorities.find((x) => x.name === p.name)) : undefined;
-      if (!found) errors.priority = p && typeof p === 'object' && p.name !== undefined ? `Priority name '${String(p.name)}' is not valid` : 'The priority selected is invalid.';
+      const found =
+        p && typeof p === 'object'
+          ? p.id !== undefined
+            ? this.priorities.find((x) => x.id === String(p.id))
+            : this.priorities.find((x) => x.name === p.name)
+          : undefined;
+      if (!found)
+        errors.priority =
+          p && typeof p === 'object' && p.name !== undefined
+            ? `Priority name '${String(p.name)}' is not valid`
+            : 'The priority selected is invalid.';
       else out.priorityId = found.id;
     }
     return out;
   }
 
-  #validateUpdate(update: unknown, fields: IssueFieldsInput, errors: Record<string, string>): Array<{ add: string[]; remove: string[]; set?: string[] }> {
+  #validateUpdate(
+    update: unknown,
+    fields: IssueFieldsInput,
+    errors: Record<string, string>,
+  ): Array<{ add: string[]; remove: string[]; set?: string[] }> {
     if (update === undefined || update === null) return [];
     if (typeof update !== 'object') {
       errors.update = 'update must be an object';
@@ -652,15 +712,35 @@ export function userJson(store: JiraStore, accountId: string | null): Record<str
 }
 
 export function projectRefJson(store: JiraStore, p: JiraProjectRec): Record<string, unknown> {
-  return { self: `${store.baseUrl}/rest/api/3/project/${p.id}`, id: p.id, key: p.key, name: p.name, projectTypeKey: 'software', simplified: false };
+  return {
+    self: `${store.baseUrl}/rest/api/3/project/${p.id}`,
+    id: p.id,
+    key: p.key,
+    name: p.name,
+    projectTypeKey: 'software',
+    simplified: false,
+  };
 }
 
 export function issueTypeJson(store: JiraStore, t: JiraIssueType): Record<string, unknown> {
-  return { self: `${store.baseUrl}/rest/api/3/issuetype/${t.id}`, id: t.id, description: '', iconUrl: `${store.baseUrl}/images/icons/issuetypes/${t.name.toLowerCase()}.svg`, name: t.name, subtask: t.subtask, hierarchyLevel: 0 };
+  return {
+    self: `${store.baseUrl}/rest/api/3/issuetype/${t.id}`,
+    id: t.id,
+    description: '',
+    iconUrl: `${store.baseUrl}/images/icons/issuetypes/${t.name.toLowerCase()}.svg`,
+    name: t.name,
+    subtask: t.subtask,
+    hierarchyLevel: 0,
+  };
 }
 
 export function priorityJson(store: JiraStore, p: JiraPriorityRec): Record<string, unknown> {
-  return { self: `${store.baseUrl}/rest/api/3/priority/${p.id}`, iconUrl: `${store.baseUrl}/images/icons/priorities/${p.name.toLowerCase()}.svg`, name: p.name, id: p.id };
+  return {
+    self: `${store.baseUrl}/rest/api/3/priority/${p.id}`,
+    iconUrl: `${store.baseUrl}/images/icons/priorities/${p.name.toLowerCase()}.svg`,
+    name: p.name,
+    id: p.id,
+  };
 }
 
 /** Every field Jira would return for `*all` (the ones the sandbox keeps). */
@@ -689,9 +769,16 @@ export function issueFieldsJson(store: JiraStore, issue: JiraIssueRec): Record<s
  * IssueBean. `fields`: a set of names, `*all`/`*navigable`, `-name` exclusions; an empty list
  * means none (search/jql's default is `id` only). `properties`: keys to include.
  */
-export function issueJson(store: JiraStore, issue: JiraIssueRec, opts: { fields?: string[]; properties?: string[] } = {}): Record<string, unknown> {
+export function issueJson(
+  store: JiraStore,
+  issue: JiraIssueRec,
+  opts: { fields?: string[]; properties?: string[] } = {},
+): Record<string, unknown> {
   const all = issueFieldsJson(store, issue);
-  const requested = (opts.fields ?? ['*all']).flatMap((f) => f.split(',')).map((f) => f.trim()).filter(Boolean);
+  const requested = (opts.fields ?? ['*all'])
+    .flatMap((f) => f.split(','))
+    .map((f) => f.trim())
+    .filter(Boolean);
   const include = new Set<string>();
   const exclude = new Set<string>();
   for (const f of requested) {
@@ -708,7 +795,10 @@ export function issueJson(store: JiraStore, issue: JiraIssueRec, opts: { fields?
     key: issue.key,
     fields,
   };
-  const props = (opts.properties ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const props = (opts.properties ?? [])
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (props.length) {
     json.properties = Object.fromEntries(props.filter((p) => issue.properties.has(p)).map((p) => [p, issue.properties.get(p)]));
   }

@@ -110,7 +110,9 @@ export class JiraWebhookSender {
   }
 
   deliveries(filter: { event?: string; webhookId?: number } = {}): JiraWebhookDelivery[] {
-    return this.#log.filter((d) => (!filter.event || d.event === filter.event) && (filter.webhookId === undefined || d.webhookId === filter.webhookId));
+    return this.#log.filter(
+      (d) => (!filter.event || d.event === filter.event) && (filter.webhookId === undefined || d.webhookId === filter.webhookId),
+    );
   }
 
   clearLog(): void {
@@ -155,7 +157,13 @@ export class JiraWebhookSender {
         {
           name: 'jira:issue_deleted',
           projectKey: String(issue.key ?? '').split('-')[0],
-          body: JSON.stringify({ timestamp, webhookEvent: 'jira:issue_deleted', issue_event_type_name: 'issue_deleted', user, issue: event.snapshot }),
+          body: JSON.stringify({
+            timestamp,
+            webhookEvent: 'jira:issue_deleted',
+            issue_event_type_name: 'issue_deleted',
+            user,
+            issue: event.snapshot,
+          }),
         },
       ];
     }
@@ -164,7 +172,19 @@ export class JiraWebhookSender {
     const projectKey = store.projectOf(issue).key;
     const issueBody = issueJson(store, issue);
     if (event.kind === 'issue_created') {
-      return [{ name: 'jira:issue_created', projectKey, body: JSON.stringify({ timestamp, webhookEvent: 'jira:issue_created', issue_event_type_name: 'issue_created', user, issue: issueBody }) }];
+      return [
+        {
+          name: 'jira:issue_created',
+          projectKey,
+          body: JSON.stringify({
+            timestamp,
+            webhookEvent: 'jira:issue_created',
+            issue_event_type_name: 'issue_created',
+            user,
+            issue: issueBody,
+          }),
+        },
+      ];
     }
     if (event.kind === 'issue_updated') {
       return [
@@ -188,11 +208,22 @@ export class JiraWebhookSender {
     // Comment events carry a slimmer issue (§4.4).
     const slim = issueJson(store, issue, { fields: ['summary', 'status', 'priority', 'assignee', 'issuetype', 'project'] });
     return [
-      { name: 'comment_created', projectKey, body: JSON.stringify({ timestamp, webhookEvent: 'comment_created', comment: commentBody, issue: slim }) },
+      {
+        name: 'comment_created',
+        projectKey,
+        body: JSON.stringify({ timestamp, webhookEvent: 'comment_created', comment: commentBody, issue: slim }),
+      },
       {
         name: 'jira:issue_updated',
         projectKey,
-        body: JSON.stringify({ timestamp, webhookEvent: 'jira:issue_updated', issue_event_type_name: 'issue_commented', user, issue: issueBody, comment: commentBody }),
+        body: JSON.stringify({
+          timestamp,
+          webhookEvent: 'jira:issue_updated',
+          issue_event_type_name: 'issue_commented',
+          user,
+          issue: issueBody,
+          comment: commentBody,
+        }),
       },
     ];
   }
@@ -223,7 +254,18 @@ export class JiraWebhookSender {
         if (this.#queue.disposed) return;
         error = (e as Error).message;
       }
-      this.#log.push({ at: new Date().toISOString(), webhookId: target.id, url: target.url, event, identifier, attempt, headers, body, status, ...(error ? { error } : {}) });
+      this.#log.push({
+        at: new Date().toISOString(),
+        webhookId: target.id,
+        url: target.url,
+        event,
+        identifier,
+        attempt,
+        headers,
+        body,
+        status,
+        ...(error ? { error } : {}),
+      });
       const retry = status === 0 || status >= 500 || RETRY_STATUSES.has(status);
       if (!retry || attempt >= this.#options.maxRetries) return;
       await this.#queue.sleep(this.#options.retryDelayMs);

@@ -72,7 +72,12 @@ const CATEGORY_IDS: Record<StatusCategory, { id: number; key: string; colorName:
 };
 
 /** Builds a workflow; status ids come from `nextStatusId` so they are unique across the site. */
-export function buildWorkflow(input: WorkflowInput, id: string, nextStatusId: () => string, existing: Map<string, SandboxStatus>): SandboxWorkflow {
+export function buildWorkflow(
+  input: WorkflowInput,
+  id: string,
+  nextStatusId: () => string,
+  existing: Map<string, SandboxStatus>,
+): SandboxWorkflow {
   const statuses: SandboxStatus[] = input.statuses.map((s) => {
     // Statuses are site-wide in Jira: one named "Done" is shared by every workflow using it.
     const found = [...existing.values()].find((e) => e.name.toLowerCase() === s.name.toLowerCase());
@@ -88,7 +93,7 @@ export function buildWorkflow(input: WorkflowInput, id: string, nextStatusId: ()
   };
   let n = 1;
   const transitions: SandboxTransition[] = input.transitions.map((t) => ({
-    id: t.id ?? String((n++) * 10 + 1),
+    id: t.id ?? String(n++ * 10 + 1),
     name: t.name,
     from: t.from === 'any' ? 'any' : t.from.map(byName),
     to: byName(t.to),
@@ -140,9 +145,23 @@ export function workflowPreviewJson(workflow: SandboxWorkflow, projectId: string
         queryContext: [{ project: projectId, issueTypes: issueTypeIds }],
         scope: { type: 'GLOBAL' },
         startPointLayout: { x: 0, y: 0 },
-        statuses: workflow.statuses.map((s, i) => ({ deprecated: false, layout: { x: 100 + 200 * i, y: 200 }, statusReference: ref(s.id) })),
+        statuses: workflow.statuses.map((s, i) => ({
+          deprecated: false,
+          layout: { x: 100 + 200 * i, y: 200 },
+          statusReference: ref(s.id),
+        })),
         transitions: [
-          { id: '1', name: 'Create', description: '', type: 'INITIAL', toStatusReference: ref(workflow.initial), links: [], actions: [], validators: [], triggers: [] },
+          {
+            id: '1',
+            name: 'Create',
+            description: '',
+            type: 'INITIAL',
+            toStatusReference: ref(workflow.initial),
+            links: [],
+            actions: [],
+            validators: [],
+            triggers: [],
+          },
           ...workflow.transitions.map((t) => ({
             id: t.id,
             name: t.name,

@@ -1,6 +1,5 @@
 // What Plane does to the HTML it stores: lxml normalization and the stripped text.
 
-
 /**
  * Plane parses description_html with lxml (html.fromstring → tostring) before saving
  * (IssueSerializer.validate), which changes what a client reads back:
@@ -20,7 +19,23 @@ export function normalizeHtml(html: string): string {
 }
 
 const BLOCK_TAGS = new Set([
-  'p', 'div', 'ul', 'ol', 'li', 'pre', 'blockquote', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'hr', 'section', 'article',
+  'p',
+  'div',
+  'ul',
+  'ol',
+  'li',
+  'pre',
+  'blockquote',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'table',
+  'hr',
+  'section',
+  'article',
 ]);
 const VOID_TAGS = new Set(['br', 'hr', 'img', 'input', 'meta', 'link', 'area', 'base', 'col', 'embed', 'source', 'track', 'wbr']);
 

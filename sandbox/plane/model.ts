@@ -1,7 +1,6 @@
 // Plane's objects as the sandbox keeps them (workspaces, projects, states, labels, members, work items,
 // comments), the change events the store emits, its error type and its seed inputs.
 
-
 export type StateGroup = 'backlog' | 'unstarted' | 'started' | 'completed' | 'cancelled' | 'triage';
 export const STATE_GROUPS: readonly StateGroup[] = ['backlog', 'unstarted', 'started', 'completed', 'cancelled', 'triage'];
 

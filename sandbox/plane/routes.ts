@@ -85,8 +85,7 @@ export function planeRouteExists(path: string): boolean {
 
 /** Plane's rendering of an error status, for faults and the gateway timeout. */
 export function renderPlaneError(status: number, retryAfter?: number): Response {
-  const json = (body: unknown) =>
-    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  const json = (body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
   if (status === 429) {
     const res = json(RATE_LIMITED_BODY);
     if (retryAfter !== undefined) res.headers.set('Retry-After', String(retryAfter));
@@ -209,7 +208,11 @@ export function createPlaneRoutes({ store, rateLimit, maxPerPage = 100 }: PlaneR
       if (!state) throw new PlaneApiError(404, NOT_FOUND_BODY);
       return c.json(stateToJson(state));
     }
-    return page(c, store.statesOf(project.id).filter((s) => !s.is_triage), stateToJson);
+    return page(
+      c,
+      store.statesOf(project.id).filter((s) => !s.is_triage),
+      stateToJson,
+    );
   });
   on('POST', '/workspaces/:slug/projects/:project_id/states/', (c) => {
     const project = projectOf(c);
@@ -392,7 +395,11 @@ function bodyOf(c: C): Record<string, unknown> {
   const body = c.get('body');
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new PlaneApiError(400, { non_field_errors: [`Invalid data. Expected a dictionary, but got ${Array.isArray(body) ? 'list' : typeof body === 'string' ? 'str' : typeof body}.`] });
+    throw new PlaneApiError(400, {
+      non_field_errors: [
+        `Invalid data. Expected a dictionary, but got ${Array.isArray(body) ? 'list' : typeof body === 'string' ? 'str' : typeof body}.`,
+      ],
+    });
   }
   return body as Record<string, unknown>;
 }
@@ -447,7 +454,15 @@ function paginate<T>(c: C, items: T[], render: (item: T) => unknown, maxPerPage:
 const PRIORITY_ORDER = ['urgent', 'high', 'medium', 'low', 'none'];
 const STATE_GROUP_ORDER: StateGroup[] = ['backlog', 'unstarted', 'started', 'completed', 'cancelled'];
 const PLAIN_ORDER_FIELDS = new Set([
-  'created_at', 'updated_at', 'sequence_id', 'name', 'start_date', 'target_date', 'sort_order', 'completed_at', 'id',
+  'created_at',
+  'updated_at',
+  'sequence_id',
+  'name',
+  'start_date',
+  'target_date',
+  'sort_order',
+  'completed_at',
+  'id',
 ]);
 
 /**
@@ -464,7 +479,8 @@ function sortIssues(store: PlaneStore, issues: PlaneIssue[], orderBy = '-created
   if (field === 'priority') {
     key = (i) => PRIORITY_ORDER.indexOf(i.priority);
   } else if (field === 'state__group' || field === 'state__name') {
-    const rank = (g: StateGroup | undefined) => (g && STATE_GROUP_ORDER.includes(g) ? STATE_GROUP_ORDER.indexOf(g) : STATE_GROUP_ORDER.length);
+    const rank = (g: StateGroup | undefined) =>
+      g && STATE_GROUP_ORDER.includes(g) ? STATE_GROUP_ORDER.indexOf(g) : STATE_GROUP_ORDER.length;
     key = (i) => rank(i.state ? store.states.get(i.state)?.group : undefined);
   } else if (TIME_FIELDS.has(field)) {
     key = (i) => instant((i as unknown as Record<string, string | null>)[field]);
@@ -481,9 +497,7 @@ function sortIssues(store: PlaneStore, issues: PlaneIssue[], orderBy = '-created
     const r = a < b ? -1 : 1;
     return descending ? -r : r;
   };
-  return [...issues].sort(
-    (a, b) => cmp(key(a), key(b)) || instant(b.created_at)! - instant(a.created_at)! || (a.id < b.id ? -1 : 1),
-  );
+  return [...issues].sort((a, b) => cmp(key(a), key(b)) || instant(b.created_at)! - instant(a.created_at)! || (a.id < b.id ? -1 : 1));
 }
 
 /** Timestamps and dates sort as instants, not strings. */
@@ -504,6 +518,8 @@ function byDesc<T>(key: (item: T) => string): (a: T, b: T) => number {
 }
 
 function csv(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
-

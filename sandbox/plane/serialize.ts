@@ -51,10 +51,16 @@ export function issueToJson(store: StoreView, issue: PlaneIssue, options: Serial
     estimate_point: issue.estimate_point,
     type: issue.type,
     assignees: expand.has('assignees')
-      ? issue.assignees.map((id) => store.members.get(id)).filter(Boolean).map((m) => memberToJson(m!))
+      ? issue.assignees
+          .map((id) => store.members.get(id))
+          .filter(Boolean)
+          .map((m) => memberToJson(m!))
       : [...issue.assignees],
     labels: expand.has('labels')
-      ? issue.labels.map((id) => store.labels.get(id)).filter(Boolean).map((l) => labelToJson(l!))
+      ? issue.labels
+          .map((id) => store.labels.get(id))
+          .filter(Boolean)
+          .map((l) => labelToJson(l!))
       : [...issue.labels],
   };
   return pick(json, options.fields);
@@ -66,7 +72,10 @@ export function issueToJson(store: StoreView, issue: PlaneIssue, options: Serial
  */
 export function issueExpandToJson(store: StoreView, issue: PlaneIssue): Record<string, unknown> {
   const json = issueToJson(store, issue, { expand: ['state', 'labels', 'assignees'] });
-  json.labels = issue.labels.map((id) => store.labels.get(id)).filter(Boolean).map((l) => ({ id: l!.id, name: l!.name, color: l!.color }));
+  json.labels = issue.labels
+    .map((id) => store.labels.get(id))
+    .filter(Boolean)
+    .map((l) => ({ id: l!.id, name: l!.name, color: l!.color }));
   json.description_stripped = issue.description_stripped;
   return json;
 }

@@ -7,7 +7,31 @@
 // apps/api/plane/api/serializers/issue.py (IssueSerializer.validate), api/views/issue.py,
 // api/views/state.py, api/views/member.py.
 
-import { Actor, FieldChange, IssueInput, Listener, NOT_FOUND_BODY, PRIORITIES, PlaneApiError, PlaneChangeEvent, PlaneComment, PlaneIssue, PlaneLabel, PlaneMember, PlaneProject, PlaneState, PlaneStoreOptions, PlaneWorkspace, Priority, STATE_GROUPS, SeedMemberInput, SeedProjectInput, SeedStateInput, SeededProject, StateGroup } from './model.ts';
+import {
+  Actor,
+  FieldChange,
+  IssueInput,
+  Listener,
+  NOT_FOUND_BODY,
+  PRIORITIES,
+  PlaneApiError,
+  PlaneChangeEvent,
+  PlaneComment,
+  PlaneIssue,
+  PlaneLabel,
+  PlaneMember,
+  PlaneProject,
+  PlaneState,
+  PlaneStoreOptions,
+  PlaneWorkspace,
+  Priority,
+  STATE_GROUPS,
+  SeedMemberInput,
+  SeedProjectInput,
+  SeedStateInput,
+  SeededProject,
+  StateGroup,
+} from './model.ts';
 import { commentToJson, formatIsoMicros, issueToJson } from './serialize.ts';
 import { pkError, pyTypeName, requiredString, validateCommentFields } from './drf-validation.ts';
 import { normalizeHtml, stripHtml } from './html.ts';
@@ -249,9 +273,7 @@ export class PlaneStore {
   }
 
   statesOf(projectId: string): PlaneState[] {
-    return [...this.states.values()]
-      .filter((s) => s.project === projectId && !s.deleted_at)
-      .sort((a, b) => a.sequence - b.sequence);
+    return [...this.states.values()].filter((s) => s.project === projectId && !s.deleted_at).sort((a, b) => a.sequence - b.sequence);
   }
 
   labelsOf(projectId: string): PlaneLabel[] {
@@ -273,7 +295,8 @@ export class PlaneStore {
     if (!p) throw new Error(`no project ${projectId}`);
     const candidates = [...p.members].map((id) => this.members.get(id)!).filter((m) => m && !m.is_bot);
     const person = personId ? candidates.find((m) => m.id === personId) : candidates[0];
-    if (!person) throw new Error(personId ? `${personId} is not a person in project ${p.identifier}` : `project ${p.identifier} has no people`);
+    if (!person)
+      throw new Error(personId ? `${personId} is not a person in project ${p.identifier}` : `project ${p.identifier} has no people`);
     return person;
   }
 
@@ -365,7 +388,8 @@ export class PlaneStore {
     if (externalId && issue.external_id !== String(externalId)) {
       const source = 'external_source' in input ? input.external_source : issue.external_source;
       const clash = this.issuesOf(projectId).some(
-        (i) => i.external_id === String(externalId) && i.external_source === (source === null || source === undefined ? null : String(source)),
+        (i) =>
+          i.external_id === String(externalId) && i.external_source === (source === null || source === undefined ? null : String(source)),
       );
       if (clash) {
         throw new PlaneApiError(409, {
@@ -601,7 +625,8 @@ export class PlaneStore {
     const { external_id: externalId, external_source: externalSource } = input;
     if (externalId && externalSource) {
       const existing = [...this.comments.values()].find(
-        (c) => c.project === projectId && !c.deleted_at && c.external_id === String(externalId) && c.external_source === String(externalSource),
+        (c) =>
+          c.project === projectId && !c.deleted_at && c.external_id === String(externalId) && c.external_source === String(externalSource),
       );
       if (existing) {
         throw new PlaneApiError(409, {
@@ -663,7 +688,11 @@ export class PlaneStore {
     if (externalId && comment.external_id !== String(externalId)) {
       const source = 'external_source' in input ? input.external_source : comment.external_source;
       const clash = [...this.comments.values()].some(
-        (c) => c.project === projectId && !c.deleted_at && c.external_id === String(externalId) && c.external_source === (source == null ? null : String(source)),
+        (c) =>
+          c.project === projectId &&
+          !c.deleted_at &&
+          c.external_id === String(externalId) &&
+          c.external_source === (source == null ? null : String(source)),
       );
       if (clash) {
         throw new PlaneApiError(409, {
@@ -720,7 +749,8 @@ export class PlaneStore {
     const name = requiredString(input, 'name', errors);
     const color = requiredString(input, 'color', errors);
     const group = input.group ?? 'backlog';
-    if (typeof group !== 'string' || !STATE_GROUPS.includes(group as StateGroup)) errors.group = [`"${String(group)}" is not a valid choice.`];
+    if (typeof group !== 'string' || !STATE_GROUPS.includes(group as StateGroup))
+      errors.group = [`"${String(group)}" is not a valid choice.`];
     if (Object.keys(errors).length > 0) throw new PlaneApiError(400, errors);
     this.#externalClash('State', this.statesOf(projectId), input);
     const dup = this.statesOf(projectId).find((s) => s.name === name);
@@ -758,7 +788,11 @@ export class PlaneStore {
     return label;
   }
 
-  #externalClash(kind: string, rows: { id: string; external_id: string | null; external_source: string | null }[], input: Record<string, unknown>): void {
+  #externalClash(
+    kind: string,
+    rows: { id: string; external_id: string | null; external_source: string | null }[],
+    input: Record<string, unknown>,
+  ): void {
     const { external_id: id, external_source: source } = input;
     if (!id || !source) return;
     const existing = rows.find((r) => r.external_id === String(id) && r.external_source === String(source));
@@ -767,7 +801,10 @@ export class PlaneStore {
     }
   }
 
-  #insertState(project: PlaneProject, s: { name: string; color: string; group: StateGroup; default: boolean; description?: string }): PlaneState {
+  #insertState(
+    project: PlaneProject,
+    s: { name: string; color: string; group: StateGroup; default: boolean; description?: string },
+  ): PlaneState {
     const now = this.timestamp();
     const sequence = (this.statesOf(project.id).at(-1)?.sequence ?? 5000) + 10000;
     const state: PlaneState = {
@@ -779,7 +816,10 @@ export class PlaneStore {
       sequence,
       default: s.default,
       is_triage: s.group === 'triage',
-      slug: s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, ''),
+      slug: s.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, ''),
       external_id: null,
       external_source: null,
       project: project.id,
@@ -837,11 +877,11 @@ function sameValue(a: unknown, b: unknown): boolean {
     const sb = new Set(b.map(String));
     return sa.size === sb.size && [...sa].every((x) => sb.has(x));
   }
-  if (a === null || b === null || a === undefined || b === undefined) return a === b || ((a === null || a === undefined) && (b === null || b === undefined));
+  if (a === null || b === null || a === undefined || b === undefined)
+    return a === b || ((a === null || a === undefined) && (b === null || b === undefined));
   return String(a) === String(b);
 }
 
 function unique(ids: string[]): string[] {
   return [...new Set(ids.map((id) => id.toLowerCase()))];
 }
-

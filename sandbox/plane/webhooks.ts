@@ -282,7 +282,9 @@ export class PlaneWebhookSender {
     } else {
       data = comment ? commentV2Json(issue, comment) : issueV2Json(issue);
       if (event.action === 'updated') {
-        previous = Object.fromEntries(event.changes.map((c) => [comment ? c.field : (V2_FIELD_NAMES[c.field] ?? c.field), c.oldValue ?? null]));
+        previous = Object.fromEntries(
+          event.changes.map((c) => [comment ? c.field : (V2_FIELD_NAMES[c.field] ?? c.field), c.oldValue ?? null]),
+        );
       }
     }
     const eventId = randomUUID();
@@ -344,7 +346,16 @@ export class PlaneWebhookSender {
         return;
       } catch (error) {
         if (this.#queue.disposed) return;
-        this.#record({ webhookId: target.id, url: target.url, event: job.event, attempt, headers, body, status: 0, error: (error as Error).message });
+        this.#record({
+          webhookId: target.id,
+          url: target.url,
+          event: job.event,
+          attempt,
+          headers,
+          body,
+          status: 0,
+          error: (error as Error).message,
+        });
         if (attempt >= this.#options.maxRetries) {
           if (this.#options.deactivateOnFailure) target.isActive = false;
           return;

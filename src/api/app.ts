@@ -23,7 +23,10 @@ export function createApp(services: ApiServices) {
   app.route('/', healthRoutes);
   app.route('/', docsRoutes());
   const handlers = buildWebhookHandlers(services.connections.all());
-  app.route('/webhooks', webhookRoutes([...handlers.keys()], (id) => handlers.get(id)));
+  app.route(
+    '/webhooks',
+    webhookRoutes([...handlers.keys()], (id) => handlers.get(id)),
+  );
 
   const v1 = new Hono<AppEnv>();
   v1.use(bearerAuth({ tokens: services.config.api.tokens }));
@@ -50,5 +53,9 @@ export function createApp(services: ApiServices) {
 }
 
 function errorResponse(c: Context<AppEnv>, error: ApiError) {
-  return c.json({ error: { code: error.code, message: error.message, requestId: c.get('requestId') ?? null } }, statusFor(error.code), error.headers);
+  return c.json(
+    { error: { code: error.code, message: error.message, requestId: c.get('requestId') ?? null } },
+    statusFor(error.code),
+    error.headers,
+  );
 }

@@ -13,7 +13,11 @@ export type ApiErrorCode =
   | 'internal';
 
 export class ApiError extends Error {
-  constructor(readonly code: ApiErrorCode, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }

@@ -15,7 +15,10 @@ export interface RunningMetricsServer {
  * tracker-call counters live in its own memory, so Prometheus has to scrape it directly. Only
  * these two routes: a worker never serves the api.
  */
-export async function startMetricsServer(metrics: Metrics, options: { port: number; host: string; token?: string }): Promise<RunningMetricsServer> {
+export async function startMetricsServer(
+  metrics: Metrics,
+  options: { port: number; host: string; token?: string },
+): Promise<RunningMetricsServer> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.route('/metrics', metricsRoutes(metrics, { token: options.token }));

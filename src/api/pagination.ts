@@ -6,7 +6,12 @@ export const pageQuery = z.object({
   after: z.coerce.number().int().min(0).optional(),
 });
 
-export function pageOf<R extends { id: string | number }, T>(name: string, rows: R[], limit: number, map: (row: R) => T): Record<string, unknown> {
+export function pageOf<R extends { id: string | number }, T>(
+  name: string,
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+): Record<string, unknown> {
   const page = rows.slice(0, limit);
   const next = rows.length > limit ? String(page[page.length - 1].id) : null;
   return { [name]: page.map(map), next };

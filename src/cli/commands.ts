@@ -44,7 +44,8 @@ export const commands: Record<string, Command> = {
   },
   check: {
     summary: "test each connection's credentials and access",
-    usage: 'Usage: trackline check [--connection ID]\n\nPrints one line per check: ✓ ok, ✗ failed with what to do. Exit 1 when any check fails.',
+    usage:
+      'Usage: trackline check [--connection ID]\n\nPrints one line per check: ✓ ok, ✗ failed with what to do. Exit 1 when any check fails.',
     options: { connection: { type: 'string' } },
     run: (v) => runCheck(v.connection as string | undefined),
   },
@@ -87,7 +88,7 @@ export const commands: Record<string, Command> = {
     summary: "a first run with no credentials: the sandbox tracker, Trackline and a walk through an item's life",
     usage:
       'Usage: trackline demo [--port N] [--keep-running|--exit]\n\n' +
-      'Uses this machine\'s Postgres (database trackline_demo) and Redis (prefix {trackline-demo}).\n' +
+      "Uses this machine's Postgres (database trackline_demo) and Redis (prefix {trackline-demo}).\n" +
       'On a terminal it keeps running at the end so you can look around; --exit stops at once.',
     options: { port: { type: 'string' }, 'keep-running': { type: 'boolean' }, exit: { type: 'boolean' } },
     run: (v) => runDemo(v),
@@ -97,7 +98,7 @@ export const commands: Record<string, Command> = {
     usage:
       'Usage: trackline sandbox [--port N] [--rate-limit REQUESTS/SECONDS] [--api-key KEY]\n\n' +
       'Serves a Plane-compatible API (workspace "acme", project identifier "ET") and prints its URL,\n' +
-      'API key and project id. --rate-limit 60/60 imitates Plane\'s default budget.',
+      "API key and project id. --rate-limit 60/60 imitates Plane's default budget.",
     options: { port: { type: 'string' }, 'rate-limit': { type: 'string' }, 'api-key': { type: 'string' } },
     run: (v) => runSandbox(v),
   },

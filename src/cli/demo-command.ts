@@ -28,7 +28,13 @@ export async function runDemo(values: Record<string, string | boolean | undefine
 
   const { createSandbox } = await import('../../sandbox/server.ts');
   const sandbox = createSandbox();
-  const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: ['plane_api_demo'], members: [{ email: 'alice@example.com', display_name: 'alice' }] });
+  const project = sandbox.plane.seedProject({
+    workspace: 'acme',
+    identifier: 'ET',
+    name: 'Example Team',
+    apiKeys: ['plane_api_demo'],
+    members: [{ email: 'alice@example.com', display_name: 'alice' }],
+  });
   const tracker = await sandbox.listen(0);
   const orchestrator = await startOrchestrator();
 
@@ -59,7 +65,12 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   const runtime = await createRuntime({
     role: 'all',
     config,
-    env: { ...process.env, DATABASE_URL: databaseUrl, TRACKLINE_REDIS_PREFIX: '{trackline-demo}', LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      TRACKLINE_REDIS_PREFIX: '{trackline-demo}',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    },
   });
   for (const q of runtime.queues.all()) await q.obliterate({ force: true }).catch(() => {});
   let workers = await startWorkers(runtime, { sweepEveryMs: 5000 });
@@ -72,7 +83,11 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   const api = server.url;
   sandbox.planeWebhooks.register({ url: `${api}/webhooks/plane-main`, secret: WEBHOOK_SECRET });
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     // biome-ignore lint/suspicious/noExplicitAny: the demo reads the API's JSON loosely, as a user's script would
     return { status: res.status, body: (await res.json()) as any };
   };
@@ -90,25 +105,67 @@ export async function runDemo(values: Record<string, string | boolean | undefine
   const stateName = (id: string | null) => sandbox.plane.statesOf(project.projectId).find((s) => s.id === id)?.name;
 
   try {
-    console.log(`Trackline demo: a sandbox Plane at ${tracker.url}, Trackline at ${api}, an orchestrator stand-in at ${orchestrator.url}.\n`);
+    console.log(
+      `Trackline demo: a sandbox Plane at ${tracker.url}, Trackline at ${api}, an orchestrator stand-in at ${orchestrator.url}.\n`,
+    );
 
-    step('The orchestrator creates a work item', `curl -X POST ${api}/v1/events -H 'authorization: Bearer ${TOKEN}' -d '{"type":"item.upserted","item":{"key":"${KEY}",...}}'`);
-    await call('POST', '/v1/events', { type: 'item.upserted', item: { key: KEY, kind: 'work_package', title: 'WP02: Models layer', body: 'Build the **models** layer.', state: 'planned', labels: ['backend'] }, actor: 'agent:planner' });
+    step(
+      'The orchestrator creates a work item',
+      `curl -X POST ${api}/v1/events -H 'authorization: Bearer ${TOKEN}' -d '{"type":"item.upserted","item":{"key":"${KEY}",...}}'`,
+    );
+    await call('POST', '/v1/events', {
+      type: 'item.upserted',
+      item: {
+        key: KEY,
+        kind: 'work_package',
+        title: 'WP02: Models layer',
+        body: 'Build the **models** layer.',
+        state: 'planned',
+        labels: ['backend'],
+      },
+      actor: 'agent:planner',
+    });
     const created = await until('the Plane issue', async () => ((await item()).connections[0]?.status === 'synced' ? item() : null));
-    console.log(`   → Plane issue ${created.connections[0].remoteKey} created once (external_id = item key): ${created.connections[0].url}`);
+    console.log(
+      `   → Plane issue ${created.connections[0].remoteKey} created once (external_id = item key): ${created.connections[0].url}`,
+    );
     console.log(`   look: curl ${api}/v1/items/${encodeURIComponent(KEY)} -H 'authorization: Bearer ${TOKEN}'`);
 
-    step('The orchestrator moves it to "doing" and comments', 'one event; Trackline writes only what changed, in one PATCH, then the comment');
-    await call('POST', '/v1/events', { type: 'item.upserted', item: { key: KEY, state: 'doing' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' });
-    await until('the update', async () => stateName(planeIssue().state) === 'In Progress' && sandbox.plane.commentsOf(planeIssue().id).length === 1);
-    console.log(`   → Plane shows "${stateName(planeIssue().state)}" and the comment; its own write came back as a webhook and changed nothing (no echo).`);
+    step(
+      'The orchestrator moves it to "doing" and comments',
+      'one event; Trackline writes only what changed, in one PATCH, then the comment',
+    );
+    await call('POST', '/v1/events', {
+      type: 'item.upserted',
+      item: { key: KEY, state: 'doing' },
+      comment: 'Stage: analysis -> development',
+      actor: 'agent:planner',
+    });
+    await until(
+      'the update',
+      async () => stateName(planeIssue().state) === 'In Progress' && sandbox.plane.commentsOf(planeIssue().id).length === 1,
+    );
+    console.log(
+      `   → Plane shows "${stateName(planeIssue().state)}" and the comment; its own write came back as a webhook and changed nothing (no echo).`,
+    );
 
-    step('A person moves the issue in Plane', 'Plane sends a signed webhook; Trackline verifies it, re-reads the issue and tells the orchestrator');
-    sandbox.plane.editAsPerson(planeIssue().id, { state: sandbox.plane.statesOf(project.projectId).find((s) => s.name === 'In Review')!.id });
-    const change = await until('the change feed', async () => (await call('GET', '/v1/changes')).body.changes.find((c: { key: string }) => c.key === KEY));
-    console.log(`   → change #${change.id}: state "${change.fields.state.from}" → "${change.fields.state.to}" (state_map read backwards); the item is now "${(await item()).fields.state}"`);
+    step(
+      'A person moves the issue in Plane',
+      'Plane sends a signed webhook; Trackline verifies it, re-reads the issue and tells the orchestrator',
+    );
+    sandbox.plane.editAsPerson(planeIssue().id, {
+      state: sandbox.plane.statesOf(project.projectId).find((s) => s.name === 'In Review')!.id,
+    });
+    const change = await until('the change feed', async () =>
+      (await call('GET', '/v1/changes')).body.changes.find((c: { key: string }) => c.key === KEY),
+    );
+    console.log(
+      `   → change #${change.id}: state "${change.fields.state.from}" → "${change.fields.state.to}" (state_map read backwards); the item is now "${(await item()).fields.state}"`,
+    );
     const cb = await until('the callback', async () => orchestrator.received.find((r) => r.body.id === change.id));
-    console.log(`   → the orchestrator got a Standard Webhooks callback (webhook-id ${cb.headers['webhook-id']}, signature ${cb.verified ? 'verified' : 'NOT verified'})`);
+    console.log(
+      `   → the orchestrator got a Standard Webhooks callback (webhook-id ${cb.headers['webhook-id']}, signature ${cb.verified ? 'verified' : 'NOT verified'})`,
+    );
     console.log(`   look: curl '${api}/v1/changes?after=0' -H 'authorization: Bearer ${TOKEN}'`);
 
     step('Both sides rename it before a sync: a conflict', 'this connection uses conflict_strategy = "manual", so it waits for a person');
@@ -121,23 +178,36 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     workers = await startWorkers(runtime, { sweepEveryMs: 5000 });
     const conflict = await until('the conflict', async () => (await call('GET', '/v1/conflicts?status=open')).body.conflicts[0]);
     sandbox.planeWebhooks.resume();
-    console.log(`   → conflict #${conflict.id} on ${conflict.field}: local ${JSON.stringify(conflict.local)} vs Plane ${JSON.stringify(conflict.remote)}; neither side was overwritten`);
-    console.log(`   resolve: curl -X POST ${api}/v1/conflicts/${conflict.id}/resolve -H 'authorization: Bearer ${TOKEN}' -d '{"use":"remote","actor":"operator:demo"}'   (or: trackline resolve ${conflict.id} --use remote)`);
+    console.log(
+      `   → conflict #${conflict.id} on ${conflict.field}: local ${JSON.stringify(conflict.local)} vs Plane ${JSON.stringify(conflict.remote)}; neither side was overwritten`,
+    );
+    console.log(
+      `   resolve: curl -X POST ${api}/v1/conflicts/${conflict.id}/resolve -H 'authorization: Bearer ${TOKEN}' -d '{"use":"remote","actor":"operator:demo"}'   (or: trackline resolve ${conflict.id} --use remote)`,
+    );
     await call('POST', `/v1/conflicts/${conflict.id}/resolve`, { use: 'remote', actor: 'operator:demo' });
     await until('the resolution', async () => (await item()).fields.title === 'WP02: Models (renamed in Plane)');
     console.log(`   → resolved by operator:demo: the item took Plane's title; the audit trail says who decided`);
 
-    step('Plane refuses a write: a failed delivery, then a retry', 'a 422 is permanent: it fails at once, with Plane’s reason, instead of retrying blindly');
+    step(
+      'Plane refuses a write: a failed delivery, then a retry',
+      'a 422 is permanent: it fails at once, with Plane’s reason, instead of retrying blindly',
+    );
     sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', status: 422, times: 1 });
     await call('POST', '/v1/events', { type: 'item.upserted', item: { key: KEY, state: 'done' } });
     const failed = await until('the failed delivery', async () => (await call('GET', '/v1/deliveries?status=failed')).body.deliveries[0]);
     console.log(`   → delivery ${failed.id} failed after ${failed.attempts} attempt: ${failed.lastError}`);
-    console.log(`   look: curl ${api}/v1/deliveries/${failed.id} -H 'authorization: Bearer ${TOKEN}'   (every attempt with its tracker calls)`);
+    console.log(
+      `   look: curl ${api}/v1/deliveries/${failed.id} -H 'authorization: Bearer ${TOKEN}'   (every attempt with its tracker calls)`,
+    );
     await call('POST', `/v1/deliveries/${failed.id}/retry`, { actor: 'operator:demo' });
     await until('the retry', async () => stateName(planeIssue().state) === 'Done');
     console.log(`   → retried by operator:demo (also possible from Bull Board or: trackline replay ${failed.id}); Plane shows "Done"`);
 
-    const trail = (await call('GET', `/v1/items/${encodeURIComponent(KEY)}/activity`)).body.activity as { actor: string; action: string; field: string | null }[];
+    const trail = (await call('GET', `/v1/items/${encodeURIComponent(KEY)}/activity`)).body.activity as {
+      actor: string;
+      action: string;
+      field: string | null;
+    }[];
     step('The audit trail', `${trail.length} entries, append-only (the database refuses UPDATE and DELETE)`);
     for (const a of trail.slice(-8)) console.log(`   ${a.actor.padEnd(22)} ${a.action}${a.field ? ` ${a.field}` : ''}`);
 
@@ -210,6 +280,10 @@ async function startOrchestrator() {
   return {
     url: `http://127.0.0.1:${port}/orchestrator`,
     received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

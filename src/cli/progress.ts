@@ -7,7 +7,11 @@ export class Progress {
   private lastPrint = 0;
   private readonly tty: boolean;
 
-  constructor(private readonly label: string, private total: number, private readonly out: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly label: string,
+    private total: number,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {
     this.tty = Boolean(out.isTTY);
   }
 

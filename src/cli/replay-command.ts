@@ -5,7 +5,8 @@ import { operatorName } from './resolve-command.ts';
 
 /** `trackline replay DELIVERY_ID`: run a delivery again (recorded with the operator's name). */
 export async function runReplay(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number> {
-  if (positionals.length !== 1 || !/^[0-9a-f-]{36}$/i.test(positionals[0])) throw new UsageError('expected one delivery id (a uuid; see GET /v1/deliveries)');
+  if (positionals.length !== 1 || !/^[0-9a-f-]{36}$/i.test(positionals[0]))
+    throw new UsageError('expected one delivery id (a uuid; see GET /v1/deliveries)');
   const actor = operatorName(values);
   const runtime = await createRuntime({ role: 'api', migrate: false });
   try {

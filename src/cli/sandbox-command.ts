@@ -15,10 +15,23 @@ export async function runSandbox(values: Record<string, string | boolean | undef
   const sandbox = createSandbox();
   const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: [apiKey] });
   // GitHub: an organization's repository with the status labels of a typical state_map, and a board.
-  sandbox.github.store.seedRepo({ owner: 'acme', ownerType: 'Organization', repo: 'app', tokens: [{ token: 'ghp_sandbox', login: 'trackline-bot' }], labels: ['todo', 'in-progress', 'in-review'] });
+  sandbox.github.store.seedRepo({
+    owner: 'acme',
+    ownerType: 'Organization',
+    repo: 'app',
+    tokens: [{ token: 'ghp_sandbox', login: 'trackline-bot' }],
+    labels: ['todo', 'in-progress', 'in-review'],
+  });
   sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap' });
   // Jira: project ET with the workflow of sandbox/jira/workflow.ts, an API user and one person.
-  sandbox.jira.seedProject({ key: 'ET', name: 'Example Team', users: [{ email: 'trackline-bot@example.com', displayName: 'Trackline Bot', apiToken: 'jira_sandbox' }, { email: 'alice@example.com', displayName: 'Alice' }] });
+  sandbox.jira.seedProject({
+    key: 'ET',
+    name: 'Example Team',
+    users: [
+      { email: 'trackline-bot@example.com', displayName: 'Trackline Bot', apiToken: 'jira_sandbox' },
+      { email: 'alice@example.com', displayName: 'Alice' },
+    ],
+  });
   if (rate) sandbox.rateLimit.configure(rate);
   const { url, close } = await sandbox.listen(port, '127.0.0.1');
   console.log(`Sandbox trackers on ${url}

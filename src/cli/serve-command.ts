@@ -7,9 +7,11 @@ import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-se
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
 export async function runServe(role: 'all' | 'api' | 'worker', values: Record<string, string | boolean | undefined>): Promise<number> {
   const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+    throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw new UsageError('--concurrency must be a positive whole number');
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
+    throw new UsageError('--concurrency must be a positive whole number');
 
   const runtime: Runtime = await createRuntime({ role });
   const { log } = runtime;
@@ -21,7 +23,11 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
     if (role !== 'worker') server = await startServer(runtime, port ?? runtime.env.PORT, runtime.env.HOST);
     // A worker alone has no api to answer /metrics; its counters are in its own memory.
     else if (runtime.env.METRICS_PORT !== undefined)
-      metricsServer = await startMetricsServer(runtime.metrics, { port: runtime.env.METRICS_PORT, host: runtime.env.HOST, token: runtime.config.metrics?.token });
+      metricsServer = await startMetricsServer(runtime.metrics, {
+        port: runtime.env.METRICS_PORT,
+        host: runtime.env.HOST,
+        token: runtime.config.metrics?.token,
+      });
   } catch (error) {
     await workers?.close();
     await metricsServer?.close();

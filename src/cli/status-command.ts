@@ -16,17 +16,36 @@ export async function runStatus(values: Record<string, string | boolean | undefi
       const health = s.reachable === null ? '·' : s.reachable ? '✓' : '✗';
       console.log(`${health} ${s.id} (${s.tracker}, ${s.direction}, ${s.conflictStrategy})`);
       console.log(`    mapped ${s.queue.mapped} · pending ${s.queue.pending} · failed ${s.queue.failed} · conflicts ${s.queue.conflicts}`);
-      console.log(`    last success ${s.lastSuccessAt ?? 'never'}${s.lastError ? ` · last error ${s.lastError.at}: ${s.lastError.message.slice(0, 120)}` : ''}`);
+      console.log(
+        `    last success ${s.lastSuccessAt ?? 'never'}${s.lastError ? ` · last error ${s.lastError.at}: ${s.lastError.message.slice(0, 120)}` : ''}`,
+      );
       const rl = s.rateLimit;
-      console.log(`    budget ${typeof rl.budget === 'string' ? rl.budget : `${(rl.budget as { requests: number; per: string }).requests}/${(rl.budget as { per: string }).per}`}${rl.remaining !== null ? ` · remaining ${rl.remaining}` : ''}${rl.pausedUntil ? ` · paused until ${rl.pausedUntil}` : ''}${rl.limitedLastHour ? ` · ${rl.limitedLastHour} × 429 in the last hour` : ''}`);
-      console.log(`    polling ${s.polling.interval}${s.polling.lastPoll ? ` · last poll ${(s.polling.lastPoll as { status: string; at: string }).status} at ${(s.polling.lastPoll as { at: string }).at}` : ''}`);
+      console.log(
+        `    budget ${typeof rl.budget === 'string' ? rl.budget : `${(rl.budget as { requests: number; per: string }).requests}/${(rl.budget as { per: string }).per}`}${rl.remaining !== null ? ` · remaining ${rl.remaining}` : ''}${rl.pausedUntil ? ` · paused until ${rl.pausedUntil}` : ''}${rl.limitedLastHour ? ` · ${rl.limitedLastHour} × 429 in the last hour` : ''}`,
+      );
+      console.log(
+        `    polling ${s.polling.interval}${s.polling.lastPoll ? ` · last poll ${(s.polling.lastPoll as { status: string; at: string }).status} at ${(s.polling.lastPoll as { at: string }).at}` : ''}`,
+      );
     }
     if (values.conflicts) {
-      const rows = await sql<{ id: string; item_key: string; connection_id: string; field: string; local_value: unknown; remote_value: unknown; reason: string | null; created_at: Date }[]>`
+      const rows = await sql<
+        {
+          id: string;
+          item_key: string;
+          connection_id: string;
+          field: string;
+          local_value: unknown;
+          remote_value: unknown;
+          reason: string | null;
+          created_at: Date;
+        }[]
+      >`
         select id, item_key, connection_id, field, local_value, remote_value, reason, created_at from conflicts where status = 'open' order by id limit 200`;
       console.log(rows.length ? '\nOpen conflicts (resolve with: trackline resolve ID --use local|remote):' : '\nNo open conflicts.');
       for (const r of rows) {
-        console.log(`  #${r.id} ${r.item_key} on ${r.connection_id}: ${r.field} local ${JSON.stringify(r.local_value)} vs remote ${JSON.stringify(r.remote_value)}`);
+        console.log(
+          `  #${r.id} ${r.item_key} on ${r.connection_id}: ${r.field} local ${JSON.stringify(r.local_value)} vs remote ${JSON.stringify(r.remote_value)}`,
+        );
         if (r.reason) console.log(`      ${r.reason}`);
       }
     }

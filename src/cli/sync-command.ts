@@ -37,10 +37,20 @@ export async function runSync(values: Record<string, string | boolean | undefine
   const runtime = await createRuntime({ role: 'cli' });
   try {
     const connections = runtime.connections.all().filter((c) => !options.connection || c.config.id === options.connection);
-    if (options.connection && connections.length === 0) throw new CliError(`no connection "${options.connection}" in ${runtime.env.TRACKLINE_CONFIG}`);
+    if (options.connection && connections.length === 0)
+      throw new CliError(`no connection "${options.connection}" in ${runtime.env.TRACKLINE_CONFIG}`);
     if (connections.length === 0) throw new CliError(`no connections configured in ${runtime.env.TRACKLINE_CONFIG}`);
-    if (options.dryRun) return await dryRun(runtime, connections.map((c) => c.config.id), options);
-    return await realRun(runtime, connections.map((c) => c.config.id), options);
+    if (options.dryRun)
+      return await dryRun(
+        runtime,
+        connections.map((c) => c.config.id),
+        options,
+      );
+    return await realRun(
+      runtime,
+      connections.map((c) => c.config.id),
+      options,
+    );
   } finally {
     await runtime.close();
   }
@@ -50,10 +60,15 @@ async function dryRun(runtime: Runtime, ids: string[], options: SyncOptions): Pr
   let failed = 0;
   for (const id of ids) {
     const progress = new Progress(`planning ${id}`, 0);
-    const plan = await planConnection(runtime.db.sql, runtime.connections, { connectionId: id, direction: options.direction, limit: 10_000 }, (done, total) => {
-      progress.setTotal(total);
-      progress.update(done);
-    });
+    const plan = await planConnection(
+      runtime.db.sql,
+      runtime.connections,
+      { connectionId: id, direction: options.direction, limit: 10_000 },
+      (done, total) => {
+        progress.setTotal(total);
+        progress.update(done);
+      },
+    );
     progress.done(plan.planned + plan.errors.length);
     console.log(`${id}: ${plan.changes} of ${plan.planned} items would change (dry run: nothing was written)`);
     for (const item of plan.items) printPlan(item);
@@ -69,7 +84,10 @@ function printPlan(plan: PairPlan): void {
   const show = (v: unknown) => (v === null || v === undefined ? '∅' : JSON.stringify(v));
   for (const [field, c] of Object.entries(plan.push)) console.log(`    push ${field}: ${show(c?.from)} → ${show(c?.to)}`);
   for (const [field, c] of Object.entries(plan.pull)) console.log(`    pull ${field}: ${show(c?.from)} → ${show(c?.to)}`);
-  for (const c of plan.conflicts) console.log(`    conflict ${c.field}: local ${show(c.local)} vs remote ${show(c.remote)} → ${c.outcome === 'open' ? 'left open (manual)' : `${c.strategy} takes ${c.outcome}`}`);
+  for (const c of plan.conflicts)
+    console.log(
+      `    conflict ${c.field}: local ${show(c.local)} vs remote ${show(c.remote)} → ${c.outcome === 'open' ? 'left open (manual)' : `${c.strategy} takes ${c.outcome}`}`,
+    );
   if (plan.comments) console.log(`    ${plan.comments} comment(s) to post`);
 }
 
@@ -86,10 +104,16 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
       if (!push) continue;
       const checkpointName = 'cli-sync';
       if (options.restart) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
-      const [saved] = await sql<{ value: { after: string } }[]>`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      const [saved] = await sql<
+        { value: { after: string } }[]
+      >`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
       let after = saved?.value.after ?? '';
-      const [{ total }] = await sql<{ total: number }[]>`select count(*)::int as total from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted')`;
-      const [{ before }] = await sql<{ before: number }[]>`select count(*)::int as before from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') and item_key <= ${after}`;
+      const [{ total }] = await sql<
+        { total: number }[]
+      >`select count(*)::int as total from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted')`;
+      const [{ before }] = await sql<
+        { before: number }[]
+      >`select count(*)::int as before from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') and item_key <= ${after}`;
       if (after) console.log(`${id}: resuming after "${after}" (${before} of ${total} done earlier; --restart starts over)`);
       const progress = new Progress(`syncing ${id}`, total);
       let done = before;
@@ -100,8 +124,15 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
           where m.connection_id = ${id} and m.status not in ('deleted', 'remote_deleted') and m.item_key > ${after}
           order by m.item_key limit ${options.batch}`;
         if (batch.length === 0) break;
-        await runtime.queues.enqueueReconcile(batch.map((b) => ({ connectionId: id, itemKey: b.item_key, reason: 'sync' as const, readRemote: pull })));
-        failed += await waitForBatch(runtime, id, batch.map((b) => ({ key: b.item_key, version: Number(b.version) })), () => progress.update(done, failed ? `${failed} failed` : ''));
+        await runtime.queues.enqueueReconcile(
+          batch.map((b) => ({ connectionId: id, itemKey: b.item_key, reason: 'sync' as const, readRemote: pull })),
+        );
+        failed += await waitForBatch(
+          runtime,
+          id,
+          batch.map((b) => ({ key: b.item_key, version: Number(b.version) })),
+          () => progress.update(done, failed ? `${failed} failed` : ''),
+        );
         done += batch.length;
         after = batch[batch.length - 1].item_key;
         await sql`insert into sync_cursors (connection_id, name, value) values (${id}, ${checkpointName}, ${sql.json({ after } as never)})
@@ -110,7 +141,9 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
       }
       progress.done(done, failed ? `${failed} failed` : '');
       await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
-      console.log(`${id}: ${done - failed} synced, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`);
+      console.log(
+        `${id}: ${done - failed} synced, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`,
+      );
       failedTotal += failed;
     }
   } finally {
@@ -152,5 +185,8 @@ async function pullNow(runtime: Runtime, id: string): Promise<void> {
   }
   const [last] = await runtime.db.sql<{ status: string; result: Record<string, number> | null; last_error: string | null }[]>`
     select status, result, last_error from deliveries where connection_id = ${id} and kind = 'poll' order by created_at desc limit 1`;
-  progress.done(1, last ? `${last.status}${last.result ? ` ${JSON.stringify(last.result)}` : ''}${last.last_error ? `: ${last.last_error}` : ''}` : 'done');
+  progress.done(
+    1,
+    last ? `${last.status}${last.result ? ` ${JSON.stringify(last.result)}` : ''}${last.last_error ? `: ${last.last_error}` : ''}` : 'done',
+  );
 }

@@ -4,7 +4,10 @@
  * silently empty API key only fails much later, at the first tracker call.
  */
 export class MissingVariableError extends Error {
-  constructor(readonly variable: string, readonly at: string) {
+  constructor(
+    readonly variable: string,
+    readonly at: string,
+  ) {
     super(`config: ${at}: environment variable ${variable} is not set`);
   }
 }
@@ -21,9 +24,7 @@ export function interpolate(value: unknown, env: Record<string, string | undefin
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${at}[${i}]`));
   if (value && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, interpolate(v, env, at ? `${at}.${k}` : k)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, at ? `${at}.${k}` : k)]));
   }
   return value;
 }

@@ -96,9 +96,7 @@ export const ConnectionSchema = z.discriminatedUnion('tracker', [
 export const ConfigSchema = z
   .strictObject({
     api: z.strictObject({ tokens: z.array(z.string().min(1)).default([]) }).default({ tokens: [] }),
-    admin: z
-      .strictObject({ username: z.string().min(1), password: z.string().min(1) })
-      .optional(),
+    admin: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
     /** GET /metrics. Open when absent or without a token (the Prometheus convention). */
     metrics: z
       .strictObject({

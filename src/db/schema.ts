@@ -1,17 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  bigserial,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -43,7 +31,9 @@ export const mappings = pgTable(
   'mappings',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    itemKey: text('item_key').notNull().references(() => items.key),
+    itemKey: text('item_key')
+      .notNull()
+      .references(() => items.key),
     connectionId: text('connection_id').notNull(),
     remoteId: text('remote_id'),
     /** Human key: Plane `ET-12`, GitHub `42`, Jira `ET-3`. */
@@ -92,7 +82,9 @@ export const comments = pgTable(
   'comments',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
-    itemKey: text('item_key').notNull().references(() => items.key),
+    itemKey: text('item_key')
+      .notNull()
+      .references(() => items.key),
     body: text('body').notNull(),
     actor: text('actor'),
     createdAt: createdAt(),
@@ -123,7 +115,10 @@ export const deliveries = pgTable(
     request: jsonb('request').$type<Record<string, unknown>>(),
     result: jsonb('result').$type<Record<string, unknown>>(),
     /** One entry per attempt: when it started and ended, how it ended (tracker calls are matched by time). */
-    attemptLog: jsonb('attempt_log').$type<Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>>().notNull().default([]),
+    attemptLog: jsonb('attempt_log')
+      .$type<Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>>()
+      .notNull()
+      .default([]),
     jobId: text('job_id'),
     requestId: text('request_id'),
     createdAt: createdAt(),

@@ -57,7 +57,10 @@ export class EventBatcher {
     options: EventBatcherOptions = {},
   ) {
     // 64 requests of up to 500 events each stay one reasonable transaction.
-    this.group = new GroupCommit((batch) => this.commitBatch(batch), { maxInFlight: options.maxInFlight ?? 4, maxBatch: options.maxBatch ?? 64 });
+    this.group = new GroupCommit((batch) => this.commitBatch(batch), {
+      maxInFlight: options.maxInFlight ?? 4,
+      maxBatch: options.maxBatch ?? 64,
+    });
     this.enqueuing = new BoundedBackground(Math.max(0, options.maxBackgroundEnqueues ?? 32));
   }
 
@@ -125,7 +128,9 @@ export class EventBatcher {
       );
       toRecord.forEach((p, i) => outcomes.set(p, { kind: 'recorded', accepted: recorded.requests[i].accepted }));
       const answers = toRecord.flatMap((p, i) =>
-        p.item.idempotency ? [{ principal: p.item.idempotency.principal, key: p.item.idempotency.key, response: { events: recorded.requests[i].accepted } }] : [],
+        p.item.idempotency
+          ? [{ principal: p.item.idempotency.principal, key: p.item.idempotency.key, response: { events: recorded.requests[i].accepted } }]
+          : [],
       );
       if (answers.length) {
         // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
@@ -145,7 +150,10 @@ export class EventBatcher {
       await this.queues.enqueueReconcile(reconciles);
     } catch (error) {
       // The outbox sweep enqueues it once Redis answers again. Still accepted.
-      this.log.warn({ err: (error as Error).message, reconciles: reconciles.length }, 'enqueue failed after commit; the outbox sweep will pick it up');
+      this.log.warn(
+        { err: (error as Error).message, reconciles: reconciles.length },
+        'enqueue failed after commit; the outbox sweep will pick it up',
+      );
     }
   }
 
@@ -158,7 +166,9 @@ export class EventBatcher {
     const keyed = batch.filter((p) => p.item.idempotency);
     if (keyed.length === 0) return batch;
     // In one order for every batch, so two batches taking overlapping keys cannot deadlock.
-    const keys = keyed.map((p) => p.item.idempotency!).sort((a, b) => (a.principal === b.principal ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.principal < b.principal ? -1 : 1));
+    const keys = keyed
+      .map((p) => p.item.idempotency!)
+      .sort((a, b) => (a.principal === b.principal ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.principal < b.principal ? -1 : 1));
     const claimed = await tx<{ principal: string; key: string }[]>`
       insert into idempotency_keys (principal, key, request_hash, status, response)
       select k.principal, k.key, k.request_hash, 0, '{}'::jsonb
@@ -175,7 +185,12 @@ export class EventBatcher {
       const byKey = new Map(priors.map((r) => [`${r.principal}\u0000${r.key}`, r]));
       for (const p of others) {
         const prior = byKey.get(`${p.item.idempotency!.principal}\u0000${p.item.idempotency!.key}`)!;
-        outcomes.set(p, prior.request_hash === p.item.idempotency!.requestHash ? { kind: 'replay', status: prior.status, response: prior.response } : { kind: 'key_reused' });
+        outcomes.set(
+          p,
+          prior.request_hash === p.item.idempotency!.requestHash
+            ? { kind: 'replay', status: prior.status, response: prior.response }
+            : { kind: 'key_reused' },
+        );
       }
     }
     return batch.filter((p) => !outcomes.has(p));

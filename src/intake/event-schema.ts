@@ -10,7 +10,11 @@ export const MAX_EVENTS_PER_REQUEST = 500;
 const text = (max: number) => z.string().max(max, `at most ${max} characters`);
 
 export const ItemSchema = z.object({
-  key: z.string().min(1, 'must not be empty').max(255).regex(/^[^\s\u0000]+$/, 'must not contain whitespace'),
+  key: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(255)
+    .regex(/^[^\s\u0000]+$/, 'must not contain whitespace'),
   kind: text(64).min(1).optional(),
   title: text(1000).optional(),
   body: text(200_000).optional(),
@@ -58,7 +62,12 @@ export const EventSchema = z.discriminatedUnion('type', [UpsertEvent, CommentEve
 export type OrchestratorEvent = z.infer<typeof EventSchema>;
 
 export const EventsBody = z.union([
-  z.object({ events: z.array(EventSchema).min(1, 'must hold at least one event').max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`) }),
+  z.object({
+    events: z
+      .array(EventSchema)
+      .min(1, 'must hold at least one event')
+      .max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
+  }),
   EventSchema,
 ]);
 

@@ -27,7 +27,10 @@ export interface RecordedEvents {
 }
 
 export class EventRejectedError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -82,10 +85,23 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   // item serialize on its row like any other.
   const keys = [...new Set(events.map(eventKey))].sort();
   await tx`insert into items ${tx(keys.map((key) => ({ key, version: 0 })))} on conflict (key) do nothing`;
-  const rows = await tx<{ key: string; kind: string | null; desired: FieldValues; custom: Record<string, unknown>; version: string; deleted_at: Date | null }[]>`
+  const rows = await tx<
+    { key: string; kind: string | null; desired: FieldValues; custom: Record<string, unknown>; version: string; deleted_at: Date | null }[]
+  >`
     select key, kind, desired, custom, version, deleted_at from items where key in ${tx(keys)} order by key for update`;
   const state = new Map<string, ItemRow>(
-    rows.map((r) => [r.key, { key: r.key, kind: r.kind, desired: r.desired ?? {}, custom: r.custom ?? {}, version: Number(r.version), deleted: r.deleted_at !== null, existed: Number(r.version) > 0 }]),
+    rows.map((r) => [
+      r.key,
+      {
+        key: r.key,
+        kind: r.kind,
+        desired: r.desired ?? {},
+        custom: r.custom ?? {},
+        version: Number(r.version),
+        deleted: r.deleted_at !== null,
+        existed: Number(r.version) > 0,
+      },
+    ]),
   );
 
   const activity: ActivityRow[] = [];
@@ -102,15 +118,39 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     if (event.type === 'item.upserted') {
       const { key, kind, fields, links: eventLinks, ...rest } = event.item;
       if (!item.existed) {
-        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.created', field: null, from_value: null, to_value: null, detail });
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'item.created',
+          field: null,
+          from_value: null,
+          to_value: null,
+          detail,
+        });
         item.existed = true;
       }
       if (item.deleted) {
         item.deleted = false;
-        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.restored', field: null, from_value: null, to_value: null, detail });
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'item.restored',
+          field: null,
+          from_value: null,
+          to_value: null,
+          detail,
+        });
       }
       if (kind !== undefined && kind !== item.kind) {
-        activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: 'kind', from_value: item.kind, to_value: kind, detail });
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'field.changed',
+          field: 'kind',
+          from_value: item.kind,
+          to_value: kind,
+          detail,
+        });
         item.kind = kind;
       }
       for (const field of SYNC_FIELDS) {
@@ -119,7 +159,15 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
         const before = item.desired[field];
         if (before !== undefined && sameValue(field, before, value)) continue;
         const next = canonical(field, value as never);
-        activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field, from_value: before ?? null, to_value: next ?? null, detail });
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'field.changed',
+          field,
+          from_value: before ?? null,
+          to_value: next ?? null,
+          detail,
+        });
         (item.desired as Record<string, unknown>)[field] = next;
       }
       if (fields) {
@@ -128,27 +176,66 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
           // read Object.prototype's function as its old value (and fail the insert with a 500).
           const before = Object.hasOwn(item.custom, name) ? item.custom[name] : undefined;
           if (JSON.stringify(before) === JSON.stringify(value)) continue;
-          activity.push({ item_key: key, actor: 'orchestrator', action: 'field.changed', field: `fields.${name}`, from_value: before ?? null, to_value: value ?? null, detail });
+          activity.push({
+            item_key: key,
+            actor: 'orchestrator',
+            action: 'field.changed',
+            field: `fields.${name}`,
+            from_value: before ?? null,
+            to_value: value ?? null,
+            detail,
+          });
           // defineProperty: a field named "__proto__" is stored as a field, not as the object's prototype.
           Object.defineProperty(item.custom, name, { value, enumerable: true, writable: true, configurable: true });
         }
       }
       for (const [connectionId, target] of Object.entries(eventLinks ?? {})) {
         links.push({ item_key: key, connection_id: connectionId, link_to: String(target) });
-        activity.push({ item_key: key, actor: 'orchestrator', action: 'item.linked', field: null, from_value: null, to_value: String(target), detail: { ...detail, connection: connectionId } });
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'item.linked',
+          field: null,
+          from_value: null,
+          to_value: String(target),
+          detail: { ...detail, connection: connectionId },
+        });
       }
       if (event.comment) commentRows.push({ item_key: key, body: event.comment, actor: event.actor ?? null });
     } else if (event.type === 'item.comment') {
       commentRows.push({ item_key: item.key, body: event.comment, actor: event.actor ?? null });
-      activity.push({ item_key: item.key, actor: 'orchestrator', action: 'comment.added', field: null, from_value: null, to_value: event.comment, detail });
+      activity.push({
+        item_key: item.key,
+        actor: 'orchestrator',
+        action: 'comment.added',
+        field: null,
+        from_value: null,
+        to_value: event.comment,
+        detail,
+      });
     } else {
       item.deleted = true;
-      activity.push({ item_key: item.key, actor: 'orchestrator', action: 'item.deleted', field: null, from_value: null, to_value: null, detail });
+      activity.push({
+        item_key: item.key,
+        actor: 'orchestrator',
+        action: 'item.deleted',
+        field: null,
+        from_value: null,
+        to_value: null,
+        detail,
+      });
     }
     acceptedBy[owner[index]].push({ id, key: item.key, version: item.version });
   }
 
-  const updated = [...state.values()].map((i) => ({ key: i.key, kind: i.kind, desired: i.desired, custom: i.custom, version: i.version, deleted: i.deleted }));
+  const updated = [...state.values()].map((i) => ({
+    key: i.key,
+    kind: i.kind,
+    desired: i.desired,
+    custom: i.custom,
+    version: i.version,
+    deleted: i.deleted,
+  }));
   // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
   await tx`
     update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
@@ -169,7 +256,8 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
       pairs.set(`${connection.config.id}:${item.key}`, { item_key: item.key, connection_id: connection.config.id });
     }
   }
-  for (const link of links) pairs.set(`${link.connection_id}:${link.item_key}`, { item_key: link.item_key, connection_id: link.connection_id });
+  for (const link of links)
+    pairs.set(`${link.connection_id}:${link.item_key}`, { item_key: link.item_key, connection_id: link.connection_id });
   if (pairs.size) {
     await tx`insert into mappings ${tx([...pairs.values()])} on conflict (item_key, connection_id) do nothing`;
   }
@@ -187,7 +275,12 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     from jsonb_to_recordset(${tx.json(
       requests.map((r, i) => {
         const itemKeys = [...new Set(r.events.map(eventKey))];
-        return { id: deliveryIds[i], item_key: itemKeys.length === 1 ? itemKeys[0] : null, request: r.request, request_id: r.requestId ?? null };
+        return {
+          id: deliveryIds[i],
+          item_key: itemKeys.length === 1 ? itemKeys[0] : null,
+          request: r.request,
+          request_id: r.requestId ?? null,
+        };
       }) as never,
     )}) as d(id uuid, item_key text, request jsonb, request_id text)`;
 

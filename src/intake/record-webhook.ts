@@ -27,7 +27,14 @@ export interface AcceptedWebhook {
  */
 export async function recordWebhook(
   sql: Sql,
-  args: { connectionId: string; dedupKey: string; eventName: string; headers: Record<string, string>; payload: unknown; requestId?: string },
+  args: {
+    connectionId: string;
+    dedupKey: string;
+    eventName: string;
+    headers: Record<string, string>;
+    payload: unknown;
+    requestId?: string;
+  },
 ): Promise<AcceptedWebhook> {
   const rows = await sql<{ id: string }[]>`
     insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id)

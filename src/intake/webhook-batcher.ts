@@ -69,7 +69,10 @@ export class WebhookBatcher {
     options: WebhookBatcherOptions = {},
   ) {
     // 64 rows keep one statement's parameters small (its arrays hold one value per row).
-    this.group = new GroupCommit((batch) => this.commit(batch), { maxInFlight: options.maxInFlight ?? 4, maxBatch: options.maxBatch ?? 64 });
+    this.group = new GroupCommit((batch) => this.commit(batch), {
+      maxInFlight: options.maxInFlight ?? 4,
+      maxBatch: options.maxBatch ?? 64,
+    });
     this.enqueuing = new BoundedBackground(Math.max(0, options.maxBackgroundEnqueues ?? 32));
   }
 
@@ -127,7 +130,12 @@ export class WebhookBatcher {
       if (id !== undefined && firsts.get(key) === p) accepted.push({ pending: p, deliveryId: id });
     }
     // enqueue() never rejects: a failure is logged and left to the outbox sweep.
-    await this.enqueuing.add(this.enqueue(accepted.map((a) => ({ record: a.pending.item, deliveryId: a.deliveryId })), jobId));
+    await this.enqueuing.add(
+      this.enqueue(
+        accepted.map((a) => ({ record: a.pending.item, deliveryId: a.deliveryId })),
+        jobId,
+      ),
+    );
     const acceptedSet = new Set(accepted.map((a) => a.pending));
     for (const a of accepted) a.pending.resolve({ deliveryId: a.deliveryId, duplicate: false });
     for (const p of batch) if (!acceptedSet.has(p)) p.resolve({ deliveryId: null, duplicate: true });
@@ -165,7 +173,10 @@ export class WebhookBatcher {
       else await this.queues.enqueueInbound(jobs);
     } catch (error) {
       // Committed already: the outbox sweep picks up deliveries still "received".
-      this.log.warn({ err: (error as Error).message, deliveries: items.length }, 'enqueue failed after commit; the outbox sweep will pick them up');
+      this.log.warn(
+        { err: (error as Error).message, deliveries: items.length },
+        'enqueue failed after commit; the outbox sweep will pick them up',
+      );
     }
   }
 }

@@ -12,7 +12,11 @@ export class BufferedCallLog implements CallRecorder {
   /** Subscribers see every call as it happens (metrics, tests). */
   private readonly listeners: Array<(call: TrackerCall) => void> = [];
 
-  constructor(private readonly sql: Sql, private readonly onError: (error: unknown) => void, private readonly intervalMs = 250) {}
+  constructor(
+    private readonly sql: Sql,
+    private readonly onError: (error: unknown) => void,
+    private readonly intervalMs = 250,
+  ) {}
 
   record(call: TrackerCall): void {
     this.buffer.push(call);

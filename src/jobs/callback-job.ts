@@ -31,7 +31,10 @@ export function createCallbackProcessor(deps: CallbackJobDeps) {
     if (!change) return { skipped: `change ${changeId} not found` };
     if (change.notifiedAt) return { skipped: 'already delivered' };
     const { notifiedAt: _, ...entry } = change;
-    const deliveryId = await startJobDelivery(deps.sql, job, 'callback', change.connection, change.key, { change: entry, url: deps.orchestrator.callback_url });
+    const deliveryId = await startJobDelivery(deps.sql, job, 'callback', change.connection, change.key, {
+      change: entry,
+      url: deps.orchestrator.callback_url,
+    });
     const body = JSON.stringify(entry);
     // The message id is stable per change, so the orchestrator can drop a retried duplicate.
     const msgId = `chg_${change.id}`;
@@ -75,7 +78,10 @@ export function createCallbackProcessor(deps: CallbackJobDeps) {
     async function fail(message: string): Promise<never> {
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (final) await deps.sql`update changes set callback_status = 'failed' where id = ${change!.id}`;
-      await finishDelivery(deps.sql, deliveryId, final ? 'failed' : 'retrying', { error: message, outcome: status ? { status } : undefined });
+      await finishDelivery(deps.sql, deliveryId, final ? 'failed' : 'retrying', {
+        error: message,
+        outcome: status ? { status } : undefined,
+      });
       await noteJobFailure(job, deliveryId, message);
       deps.log.warn({ change: change!.id, err: message, attempt: job.attemptsMade + 1 }, 'callback failed');
       void token;

@@ -99,7 +99,8 @@ export async function startJobDelivery(
   // at a job that had trouble finds it; failures add their own line (noteJobFailure). A first
   // attempt skips the line: one more Redis call per job was ~4% of a worker's CPU (bench/sync.ts),
   // and the delivery of any job is found by its job id (deliveries.job_id).
-  if (job.attemptsMade > 0) await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
+  if (job.attemptsMade > 0)
+    await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
   return id;
 }
 
@@ -113,6 +114,10 @@ export async function finishDelivery(
 }
 
 /** A failed attempt's line in the job's log: which delivery, and why. A failed write only loses the line. */
-export async function noteJobFailure(job: { attemptsMade: number; log?(row: string): Promise<unknown> }, deliveryId: string, message: string): Promise<void> {
+export async function noteJobFailure(
+  job: { attemptsMade: number; log?(row: string): Promise<unknown> },
+  deliveryId: string,
+  message: string,
+): Promise<void> {
   await job.log?.(`attempt ${job.attemptsMade + 1} failed: delivery ${deliveryId}: ${message}`).catch(() => undefined);
 }

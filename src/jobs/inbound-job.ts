@@ -7,7 +7,13 @@ import { InboundBatchJob, InboundJob, type InboundJobData, type InboundQueueData
 import { inboundJobId } from '../queues/queues.ts';
 import { createWebhookHandler } from '../trackers/index.ts';
 import type { WebhookHandler } from '../sync/port/tracker.ts';
-import { findMappingByRemote, importRemoteIssue, markRemoteChanged, markRemoteDeleted, recordRemoteComment } from '../sync/remote-events.ts';
+import {
+  findMappingByRemote,
+  importRemoteIssue,
+  markRemoteChanged,
+  markRemoteDeleted,
+  recordRemoteComment,
+} from '../sync/remote-events.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 
@@ -114,7 +120,9 @@ async function processDelivery(
     if (change.type === 'issue.changed') {
       if (mapping) {
         await markRemoteChanged(deps.sql, connection.config.id, mapping.itemKey);
-        await deps.queues.enqueueReconcile([{ connectionId: connection.config.id, itemKey: mapping.itemKey, reason: 'webhook', readRemote: true, requestId: data.requestId }]);
+        await deps.queues.enqueueReconcile([
+          { connectionId: connection.config.id, itemKey: mapping.itemKey, reason: 'webhook', readRemote: true, requestId: data.requestId },
+        ]);
         outcomes.push(`reconcile ${mapping.itemKey} (${change.remoteKey ?? change.remoteId} changed)`);
         acted = true;
       } else if (connection.config.direction === 'push') {
@@ -175,6 +183,10 @@ async function forEachLimit<T>(items: T[], limit: number, run: (item: T) => Prom
 }
 
 async function enqueueCarriers(deps: InboundJobDeps, itemKey: string, except: string, requestId?: string): Promise<void> {
-  const rows = await deps.sql<{ connection_id: string }[]>`select connection_id from mappings where item_key = ${itemKey} and connection_id <> ${except}`;
-  await deps.queues.enqueueReconcile(rows.map((r) => ({ connectionId: r.connection_id, itemKey, reason: 'sync' as const, readRemote: false, requestId })));
+  const rows = await deps.sql<
+    { connection_id: string }[]
+  >`select connection_id from mappings where item_key = ${itemKey} and connection_id <> ${except}`;
+  await deps.queues.enqueueReconcile(
+    rows.map((r) => ({ connectionId: r.connection_id, itemKey, reason: 'sync' as const, readRemote: false, requestId })),
+  );
 }

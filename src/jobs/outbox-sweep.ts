@@ -7,7 +7,11 @@ import type { Queues } from '../queues/queues.ts';
  * is not a known permanent failure is that work; re-enqueueing it is harmless because jobs are
  * deduplicated per pair. Recent items are skipped: the api is enqueueing those right now.
  */
-export async function sweepOutbox(sql: Sql, queues: Queues, options: { callbacks: boolean; graceSeconds?: number; limit?: number }): Promise<number> {
+export async function sweepOutbox(
+  sql: Sql,
+  queues: Queues,
+  options: { callbacks: boolean; graceSeconds?: number; limit?: number },
+): Promise<number> {
   const graceSeconds = options.graceSeconds ?? 5;
   const limit = options.limit ?? 5000;
   const rows = await sql<{ connection_id: string; item_key: string }[]>`
@@ -16,7 +20,9 @@ export async function sweepOutbox(sql: Sql, queues: Queues, options: { callbacks
         or (m.remote_changed_at is not null and m.status not in ('remote_deleted', 'deleted', 'error')))
       and greatest(i.updated_at, m.remote_changed_at) < now() - make_interval(secs => ${graceSeconds})
     order by i.updated_at limit ${limit}`;
-  await queues.enqueueReconcile(rows.map((r) => ({ connectionId: r.connection_id, itemKey: r.item_key, reason: 'sweep' as const, readRemote: false })));
+  await queues.enqueueReconcile(
+    rows.map((r) => ({ connectionId: r.connection_id, itemKey: r.item_key, reason: 'sweep' as const, readRemote: false })),
+  );
 
   // Webhooks committed but never enqueued (or whose job vanished with a Redis restart). Those of a
   // batch job still queued or running are left to it: under a backlog that job may well start

@@ -23,7 +23,9 @@ export async function planConnection(
 ): Promise<SyncPlan> {
   const connection = connections.get(data.connectionId);
   if (!connection) throw new UnrecoverableError(`no connection "${data.connectionId}"`);
-  const rows = await sql<{ item_key: string }[]>`select item_key from mappings where connection_id = ${data.connectionId} order by item_key limit ${data.limit}`;
+  const rows = await sql<
+    { item_key: string }[]
+  >`select item_key from mappings where connection_id = ${data.connectionId} order by item_key limit ${data.limit}`;
   const result: SyncPlan = { planned: 0, changes: 0, items: [], errors: [] };
   for (const { item_key } of rows) {
     try {

@@ -51,7 +51,9 @@ export function createPollProcessor(deps: PollJobDeps) {
       returning id`;
     const ctx = { deliveryId: delivery.id };
     try {
-      const [row] = await deps.sql<{ value: string }[]>`select value from sync_cursors where connection_id = ${connectionId} and name = 'poll'`;
+      const [row] = await deps.sql<
+        { value: string }[]
+      >`select value from sync_cursors where connection_id = ${connectionId} and name = 'poll'`;
       let cursor: string | null = row ? (row.value as unknown as string) : null;
       for await (const page of adapter.poll(cursor, ctx)) {
         const reconciles: ReconcileJobData[] = [];
@@ -76,8 +78,17 @@ export function createPollProcessor(deps: PollJobDeps) {
           if (result.imported) {
             counts.imported++;
             await deps.notify(result.changeIds);
-            const others = await deps.sql<{ connection_id: string }[]>`select connection_id from mappings where item_key = ${result.itemKey} and connection_id <> ${connectionId}`;
-            reconciles.push(...others.map((o) => ({ connectionId: o.connection_id, itemKey: result.itemKey, reason: 'sync' as const, readRemote: false })));
+            const others = await deps.sql<
+              { connection_id: string }[]
+            >`select connection_id from mappings where item_key = ${result.itemKey} and connection_id <> ${connectionId}`;
+            reconciles.push(
+              ...others.map((o) => ({
+                connectionId: o.connection_id,
+                itemKey: result.itemKey,
+                reason: 'sync' as const,
+                readRemote: false,
+              })),
+            );
           } else counts.skipped++;
         });
         for (const id of page.deletedIds ?? []) {
@@ -111,7 +122,12 @@ export function createPollProcessor(deps: PollJobDeps) {
     } catch (error) {
       const message = (error as Error).message;
       await deps.sql`update deliveries set status = 'failed', last_error = ${message}, result = ${deps.sql.json(counts as never)}, updated_at = now() where id = ${delivery.id}`;
-      const wait = error instanceof RateLimitedError ? error.waitMs : error instanceof TrackerError && error.kind === 'rate_limited' ? (error.details.retryAfterMs ?? 60_000) : null;
+      const wait =
+        error instanceof RateLimitedError
+          ? error.waitMs
+          : error instanceof TrackerError && error.kind === 'rate_limited'
+            ? (error.details.retryAfterMs ?? 60_000)
+            : null;
       if (wait !== null && token) {
         await job.moveToDelayed(Date.now() + wait, token);
         throw new DelayedError();

@@ -55,7 +55,14 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       // parks behind this one (keepLastIfActive), after the window: syncing it here at once, in a
       // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
       // 3-5 writes for a 100-update burst instead of 2).
-      const outcome = await reconcilePair({ sql: deps.sql, connection, itemKey: data.itemKey, readRemote: data.readRemote, deliveryId: delivery, maxPasses: deps.coalesceMs > 0 ? 1 : undefined });
+      const outcome = await reconcilePair({
+        sql: deps.sql,
+        connection,
+        itemKey: data.itemKey,
+        readRemote: data.readRemote,
+        deliveryId: delivery,
+        maxPasses: deps.coalesceMs > 0 ? 1 : undefined,
+      });
       deliveryId = await delivery;
       await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
       await deps.notify(outcome.changeIds);
@@ -74,7 +81,8 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
         await job.moveToDelayed(Date.now() + waitMs, token);
         throw new DelayedError();
       }
-      const permanent = error instanceof TrackerError ? !error.retryable : !(error instanceof RateLimitedError) && !isRetryableStorageError(error);
+      const permanent =
+        error instanceof TrackerError ? !error.retryable : !(error instanceof RateLimitedError) && !isRetryableStorageError(error);
       const final = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const message = (error as Error).message;
       await deps.sql`update mappings set last_error = ${message}, status = ${final ? 'error' : 'retrying'},
@@ -106,9 +114,16 @@ async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Pro
   // Exists while a burst is under way, for at most MAX_BURST_WINDOWS windows.
   const burstKey = `${deps.keyPrefix}:burst:${pair}`;
   // One round trip on the common path: take the window, and see whether a burst is under way.
-  const [taken, burstLeftMs] = await pipelined<[string | null, number]>(deps.redis.pipeline().set(recentKey, '1', 'PX', deps.coalesceMs, 'NX').pttl(burstKey));
+  const [taken, burstLeftMs] = await pipelined<[string | null, number]>(
+    deps.redis.pipeline().set(recentKey, '1', 'PX', deps.coalesceMs, 'NX').pttl(burstKey),
+  );
   if (taken !== 'OK') {
-    const [, ttl] = await pipelined<[unknown, number]>(deps.redis.pipeline().set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX').pttl(recentKey));
+    const [, ttl] = await pipelined<[unknown, number]>(
+      deps.redis
+        .pipeline()
+        .set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX')
+        .pttl(recentKey),
+    );
     return ttl > 0 ? ttl : 0;
   }
   if (burstLeftMs <= 0) return 0;
@@ -144,6 +159,12 @@ async function enqueueOthers(deps: ReconcileJobDeps, data: ReconcileJobData): Pr
   const rows = await deps.sql<{ connection_id: string }[]>`
     select connection_id from mappings where item_key = ${data.itemKey} and connection_id <> ${data.connectionId} and status <> 'deleted'`;
   await deps.queues.enqueueReconcile(
-    rows.map((r) => ({ connectionId: r.connection_id, itemKey: data.itemKey, reason: 'sync' as const, readRemote: false, requestId: data.requestId })),
+    rows.map((r) => ({
+      connectionId: r.connection_id,
+      itemKey: data.itemKey,
+      reason: 'sync' as const,
+      readRemote: false,
+      requestId: data.requestId,
+    })),
   );
 }

@@ -6,7 +6,15 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { QUEUE } from '../queues/names.ts';
-import { MaintenanceJob, type MaintenanceJobData, type ReconcileJobData, type InboundQueueData, type PollJobData, type CallbackJobData, type PlanJobData } from '../queues/jobs.ts';
+import {
+  MaintenanceJob,
+  type MaintenanceJobData,
+  type ReconcileJobData,
+  type InboundQueueData,
+  type PollJobData,
+  type CallbackJobData,
+  type PlanJobData,
+} from '../queues/jobs.ts';
 import { createReconcileProcessor } from './reconcile-job.ts';
 import { createInboundProcessor } from './inbound-job.ts';
 import { createPollProcessor } from './poll-job.ts';
@@ -81,7 +89,14 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   );
   const inbound = new Worker<InboundQueueData>(
     QUEUE.inbound,
-    createInboundProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify, retryDelayMs: parseDuration(runtime.config.worker.backoff) ?? 1000 }),
+    createInboundProcessor({
+      sql: db.sql,
+      connections: runtime.connections,
+      queues,
+      log,
+      notify,
+      retryDelayMs: parseDuration(runtime.config.worker.backoff) ?? 1000,
+    }),
     { connection: redis, prefix, concurrency: 16, lockDuration: lockMs },
   );
   const poll = new Worker<PollJobData>(
@@ -92,7 +107,13 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   );
   const callbacks = new Worker<CallbackJobData>(
     QUEUE.callbacks,
-    createCallbackProcessor({ sql: db.sql, orchestrator: runtime.config.orchestrator, queues, log, timeoutMs: parseDuration(runtime.config.worker.request_timeout) ?? 30_000 }),
+    createCallbackProcessor({
+      sql: db.sql,
+      orchestrator: runtime.config.orchestrator,
+      queues,
+      log,
+      timeoutMs: parseDuration(runtime.config.worker.request_timeout) ?? 30_000,
+    }),
     { connection: redis, prefix, concurrency: 8, lockDuration: lockMs },
   );
   const maintenance = new Worker<MaintenanceJobData>(
@@ -115,7 +136,8 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   // Job counts and durations for /metrics (in-process: this process's jobs only).
   for (const w of workers) runtime.metrics.watchWorker(w);
   reconcile.on('failed', (job, error) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ job: job.id, name: job.name, requestId: job.data.requestId, err: error.message }, 'reconcile failed for good');
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1))
+      log.warn({ job: job.id, name: job.name, requestId: job.data.requestId, err: error.message }, 'reconcile failed for good');
   });
 
   const schedule = async () => {

@@ -78,7 +78,11 @@ export class Metrics {
   }
 
   /** Counts each job attempt a BullMQ worker of this process finishes. */
-  watchWorker(worker: { name: string; on(event: 'completed', listener: (job: Job) => void): unknown; on(event: 'failed', listener: (job: Job | undefined) => void): unknown }): void {
+  watchWorker(worker: {
+    name: string;
+    on(event: 'completed', listener: (job: Job) => void): unknown;
+    on(event: 'failed', listener: (job: Job | undefined) => void): unknown;
+  }): void {
     worker.on('completed', (job) => this.recordJob(worker.name, 'completed', job));
     worker.on('failed', (job) => {
       // BullMQ sets finishedOn only when the job will not be tried again (attempts used up, or an
@@ -103,7 +107,8 @@ export class Metrics {
     this.trackerCalls.inc({ connection, status: call.status === undefined ? 'error' : String(call.status) });
     this.trackerCallDuration.observe({ connection }, call.durationMs / 1000);
     const remaining = Number(call.rateLimit?.['x-ratelimit-remaining']);
-    if (call.rateLimit?.['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) this.budgetRemaining.set({ connection }, remaining);
+    if (call.rateLimit?.['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining))
+      this.budgetRemaining.set({ connection }, remaining);
   }
 
   recordWebhook(connection: string, outcome: WebhookOutcome): void {

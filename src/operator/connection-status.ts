@@ -9,7 +9,19 @@ import { parseDuration } from '../config/duration.ts';
 export async function connectionStatus(services: Pick<OperatorServices, 'sql' | 'connections'>, id: string) {
   const { sql } = services;
   const config = services.connections.get(id)!.config;
-  const [calls] = await sql<{ last_at: Date | null; last_status: number | null; last_error: string | null; last_ok_at: Date | null; last_err_at: Date | null; last_err: string | null; remaining: string | null; limited_until: Date | null; limited_hour: number }[]>`
+  const [calls] = await sql<
+    {
+      last_at: Date | null;
+      last_status: number | null;
+      last_error: string | null;
+      last_ok_at: Date | null;
+      last_err_at: Date | null;
+      last_err: string | null;
+      remaining: string | null;
+      limited_until: Date | null;
+      limited_hour: number;
+    }[]
+  >`
     with recent as (select * from tracker_calls where connection_id = ${id} order by at desc limit 500)
     select
       (select at from recent order by at desc limit 1) as last_at,
@@ -27,7 +39,9 @@ export async function connectionStatus(services: Pick<OperatorServices, 'sql' | 
       count(*) filter (where m.status = 'conflict')::int as conflicts,
       count(*) filter (where m.remote_id is not null)::int as mapped
     from mappings m join items i on i.key = m.item_key where m.connection_id = ${id}`;
-  const [cursor] = await sql<{ value: unknown; updated_at: Date }[]>`select value, updated_at from sync_cursors where connection_id = ${id} and name = 'poll'`;
+  const [cursor] = await sql<
+    { value: unknown; updated_at: Date }[]
+  >`select value, updated_at from sync_cursors where connection_id = ${id} and name = 'poll'`;
   const [lastPoll] = await sql<{ status: string; updated_at: Date; last_error: string | null }[]>`
     select status, updated_at, last_error from deliveries where connection_id = ${id} and kind = 'poll' order by created_at desc limit 1`;
   const pausedUntil = calls.limited_until && calls.limited_until.getTime() > Date.now() ? calls.limited_until.toISOString() : null;

@@ -10,7 +10,11 @@ export interface SyncRequest {
  * item the connection carries, pull asks for a poll now. A dry run plans in a worker (the api
  * never calls a tracker) and waits for the plan, up to a bound.
  */
-export async function requestSync(services: Pick<OperatorServices, 'sql' | 'queues' | 'connections'>, connectionId: string, request: SyncRequest) {
+export async function requestSync(
+  services: Pick<OperatorServices, 'sql' | 'queues' | 'connections'>,
+  connectionId: string,
+  request: SyncRequest,
+) {
   const { sql, queues } = services;
   const connection = services.connections.get(connectionId)!.config;
   const push = request.direction !== 'pull' && connection.direction !== 'pull';
@@ -21,9 +25,13 @@ export async function requestSync(services: Pick<OperatorServices, 'sql' | 'queu
   }
   let enqueued = 0;
   if (push) {
-    const rows = await sql<{ item_key: string }[]>`select item_key from mappings where connection_id = ${connectionId} and status not in ('deleted', 'remote_deleted') order by item_key`;
+    const rows = await sql<
+      { item_key: string }[]
+    >`select item_key from mappings where connection_id = ${connectionId} and status not in ('deleted', 'remote_deleted') order by item_key`;
     for (let i = 0; i < rows.length; i += 500) {
-      await queues.enqueueReconcile(rows.slice(i, i + 500).map((r) => ({ connectionId, itemKey: r.item_key, reason: 'operator' as const, readRemote: pull })));
+      await queues.enqueueReconcile(
+        rows.slice(i, i + 500).map((r) => ({ connectionId, itemKey: r.item_key, reason: 'operator' as const, readRemote: pull })),
+      );
     }
     enqueued = rows.length;
   }

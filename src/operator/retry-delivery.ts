@@ -16,14 +16,36 @@ export interface RetriedDelivery {
  * story); otherwise the same work is enqueued afresh. The activity trail records who asked.
  */
 export async function retryDelivery(sql: Sql, queues: Queues, id: string, actor: string): Promise<RetriedDelivery> {
-  const [d] = await sql<{ id: string; kind: string; direction: string; status: string; connection_id: string | null; item_key: string | null; job_id: string | null; request: Record<string, unknown> | null }[]>`
+  const [d] = await sql<
+    {
+      id: string;
+      kind: string;
+      direction: string;
+      status: string;
+      connection_id: string | null;
+      item_key: string | null;
+      job_id: string | null;
+      request: Record<string, unknown> | null;
+    }[]
+  >`
     select id, kind, direction, status, connection_id, item_key, job_id, request from deliveries where id = ${id}`;
   if (!d) throw new DeliveryNotFoundError(`no delivery ${id}`);
   if (d.status === 'rejected' || d.kind === 'event') {
-    throw new DeliveryNotRetryableError(`delivery ${id} is ${d.kind === 'event' ? 'an accepted orchestrator request (its work is tracked by the reconcile deliveries)' : 'a rejected request (nothing was accepted)'}; nothing to retry`);
+    throw new DeliveryNotRetryableError(
+      `delivery ${id} is ${d.kind === 'event' ? 'an accepted orchestrator request (its work is tracked by the reconcile deliveries)' : 'a rejected request (nothing was accepted)'}; nothing to retry`,
+    );
   }
   let how: RetriedDelivery['how'] = 'enqueued again';
-  const queue = d.kind === 'reconcile' ? queues.reconcile : d.kind === 'webhook' ? queues.inbound : d.kind === 'callback' ? queues.callbacks : d.kind === 'poll' ? queues.poll : null;
+  const queue =
+    d.kind === 'reconcile'
+      ? queues.reconcile
+      : d.kind === 'webhook'
+        ? queues.inbound
+        : d.kind === 'callback'
+          ? queues.callbacks
+          : d.kind === 'poll'
+            ? queues.poll
+            : null;
   if (!queue) throw new DeliveryNotRetryableError(`delivery ${id} of kind ${d.kind} cannot be retried`);
   const jobId = d.kind === 'webhook' ? `in-${d.id}` : d.job_id;
   const job = jobId ? await queue.getJob(jobId) : undefined;

@@ -75,7 +75,10 @@ export class Pacer {
             timeout: 10 * 60_000,
           })
         : null;
-    this.sent = this.limiter && requests && perMs ? new WindowGate(redis, `${keyPrefix}:sent:${options.id}`, [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }]) : null;
+    this.sent =
+      this.limiter && requests && perMs
+        ? new WindowGate(redis, `${keyPrefix}:sent:${options.id}`, [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }])
+        : null;
     this.limiter?.on('error', () => {
       /* surfaced through failing schedule() calls */
     });

@@ -4,7 +4,10 @@
  * the pacer and the window gate both throw it.
  */
 export class RateLimitedError extends Error {
-  constructor(readonly waitMs: number, readonly reason: string) {
+  constructor(
+    readonly waitMs: number,
+    readonly reason: string,
+  ) {
     super(`rate limited: ${reason}; resuming in ${Math.ceil(waitMs / 1000)} s`);
     this.name = 'RateLimitedError';
   }

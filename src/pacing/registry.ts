@@ -9,7 +9,10 @@ export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>();
   private connection: Bottleneck.IORedisConnection | null = null;
 
-  constructor(private readonly redis: Redis, private readonly keyPrefix: string) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+  ) {}
 
   /** The credential is hashed: neither Redis keys nor logs ever hold it. */
   forCredential(credential: string, options: Omit<PacerOptions, 'id'>): Pacer {

@@ -76,7 +76,10 @@ export class WindowGate {
         return member;
       }
       if (wait > this.inlineWaitMaxMs) {
-        throw new RateLimitedError(wait, `per-subject limit (${this.windows.map((w) => `${w.limit} per ${w.perMs / 1000} s`).join(', ')}) for ${subject}`);
+        throw new RateLimitedError(
+          wait,
+          `per-subject limit (${this.windows.map((w) => `${w.limit} per ${w.perMs / 1000} s`).join(', ')}) for ${subject}`,
+        );
       }
       this.stats.waited++;
       this.stats.waitedMs += wait;

@@ -66,7 +66,10 @@ export class Queues {
   readonly plans: Queue<PlanJobData>;
   private planEvents?: QueueEvents;
 
-  constructor(private readonly connection: Redis | ConnectionOptions, private readonly settings: QueueSettings) {
+  constructor(
+    private readonly connection: Redis | ConnectionOptions,
+    private readonly settings: QueueSettings,
+  ) {
     const options = { connection, prefix: settings.prefix };
     this.reconcile = new Queue(QUEUE.reconcile, options);
     this.inbound = new Queue(QUEUE.inbound, options);
@@ -83,9 +86,15 @@ export class Queues {
   }
 
   /** Asks a worker for a dry-run plan and waits for it (QueueEvents needs its own blocking connection). */
-  async planSync(data: { connectionId: string; direction: 'push' | 'pull' | 'both'; limit?: number }, timeoutMs: number): Promise<Record<string, unknown>> {
+  async planSync(
+    data: { connectionId: string; direction: 'push' | 'pull' | 'both'; limit?: number },
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
     if (!this.planEvents) {
-      const blocking = 'duplicate' in this.connection ? this.connection.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false }) : this.connection;
+      const blocking =
+        'duplicate' in this.connection
+          ? this.connection.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false })
+          : this.connection;
       this.planEvents = new QueueEvents(QUEUE.plans, { connection: blocking, prefix: this.settings.prefix });
       await this.planEvents.waitUntilReady();
     }
@@ -115,7 +124,10 @@ export class Queues {
   async enqueueInboundBatch(jobId: string, deliveries: InboundJobData[]): Promise<void> {
     if (deliveries.length === 0) return;
     const connections = [...new Set(deliveries.map((d) => d.connectionId))].join(', ');
-    await this.inbound.add(`${connections} webhooks ×${deliveries.length}`, InboundBatchJob.parse({ deliveries }), { ...this.inboundOptions(), jobId });
+    await this.inbound.add(`${connections} webhooks ×${deliveries.length}`, InboundBatchJob.parse({ deliveries }), {
+      ...this.inboundOptions(),
+      jobId,
+    });
   }
 
   /**

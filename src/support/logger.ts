@@ -14,10 +14,28 @@ import { pino, type Logger } from 'pino';
  * builds messages keeps credentials out of them (HttpClient never puts headers in its errors).
  */
 export const REDACT_PATHS = [
-  'token', '*.token', 'api_key', '*.api_key', 'api_token', '*.api_token', 'secret', '*.secret',
-  'webhook_secret', '*.webhook_secret', 'password', '*.password', 'authorization', '*.authorization',
-  'headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]',
-  '*.headers.authorization', '*.headers["x-api-key"]', 'config.connections[*].api_key', 'config.connections[*].token',
+  'token',
+  '*.token',
+  'api_key',
+  '*.api_key',
+  'api_token',
+  '*.api_token',
+  'secret',
+  '*.secret',
+  'webhook_secret',
+  '*.webhook_secret',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  'config.connections[*].api_key',
+  'config.connections[*].token',
 ];
 
 export const CENSOR = '[redacted]';
@@ -51,7 +69,8 @@ export function redactSecrets(value: unknown, depth = 0, seen = new WeakSet<obje
   if (proto !== Object.prototype && proto !== null) return value;
   seen.add(value);
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) out[key] = isSecretKey(key) && v !== undefined && v !== null ? CENSOR : redactSecrets(v, depth + 1, seen);
+  for (const [key, v] of Object.entries(value))
+    out[key] = isSecretKey(key) && v !== undefined && v !== null ? CENSOR : redactSecrets(v, depth + 1, seen);
   return out;
 }
 

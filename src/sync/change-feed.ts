@@ -43,7 +43,9 @@ export async function readChanges(sql: Sql, after: number, limit: number): Promi
 }
 
 export async function readChange(sql: Sql, id: number): Promise<(ChangeEntry & { notifiedAt: Date | null }) | null> {
-  const [row] = await sql<(ChangeRow & { notified_at: Date | null })[]>`select id, type, item_key, connection_id, fields, comment, actor, at, notified_at
+  const [row] = await sql<
+    (ChangeRow & { notified_at: Date | null })[]
+  >`select id, type, item_key, connection_id, fields, comment, actor, at, notified_at
     from changes where id = ${id}`;
   return row ? { ...toChangeEntry(row), notifiedAt: row.notified_at } : null;
 }

@@ -30,15 +30,27 @@ export interface PairPlan {
 export async function planPair(sql: Sql, connection: Connection, itemKey: string, ctx: CallContext = {}): Promise<PairPlan> {
   const config = connection.config;
   const adapter = connection.adapter();
-  const plan: PairPlan = { itemKey, connectionId: config.id, action: 'none', remoteKey: null, push: {}, pull: {}, conflicts: [], comments: 0 };
+  const plan: PairPlan = {
+    itemKey,
+    connectionId: config.id,
+    action: 'none',
+    remoteKey: null,
+    push: {},
+    pull: {},
+    conflicts: [],
+    comments: 0,
+  };
   const item = await loadItem(sql, itemKey);
   const mapping = await loadMapping(sql, itemKey, config.id);
   if (!item || !mapping) return { ...plan, action: 'skip', note: 'the connection does not carry this item' };
-  if (item.deleted || mapping.status === 'deleted') return { ...plan, action: 'skip', note: 'the item was deleted; the pair no longer syncs' };
+  if (item.deleted || mapping.status === 'deleted')
+    return { ...plan, action: 'skip', note: 'the item was deleted; the pair no longer syncs' };
   if (mapping.status === 'remote_deleted') return { ...plan, action: 'skip', note: 'the remote issue was deleted' };
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
-  const [pending] = await sql<{ n: number }[]>`select count(*)::int as n from comments where item_key = ${itemKey} and id > ${mapping.commentCursor}`;
+  const [pending] = await sql<
+    { n: number }[]
+  >`select count(*)::int as n from comments where item_key = ${itemKey} and id > ${mapping.commentCursor}`;
   plan.comments = pending.n;
 
   let base = mapping.base ?? emptyBase();
@@ -54,7 +66,11 @@ export async function planPair(sql: Sql, connection: Connection, itemKey: string
     } else {
       const fields = translateAll(connection, local, 'toRemote');
       for (const [f, v] of Object.entries(fields)) plan.push[f as FieldName] = { from: null, to: v };
-      return { ...plan, action: 'create', note: mapping.createIntentAt ? 'an earlier create may have reached the tracker: it is looked up first' : undefined };
+      return {
+        ...plan,
+        action: 'create',
+        note: mapping.createIntentAt ? 'an earlier create may have reached the tracker: it is looked up first' : undefined,
+      };
     }
   } else {
     remote = await adapter.get({ id: mapping.remoteId, key: mapping.remoteKey }, ctx);
@@ -71,7 +87,8 @@ export async function planPair(sql: Sql, connection: Connection, itemKey: string
     strategy: config.conflict_strategy,
     heldFields: await openConflictFields(sql, itemKey, config.id),
   });
-  for (const [f, v] of Object.entries(diff.push) as [FieldName, unknown][]) plan.push[f] = { from: (remote.fields as FieldValues)[f] ?? null, to: v };
+  for (const [f, v] of Object.entries(diff.push) as [FieldName, unknown][])
+    plan.push[f] = { from: (remote.fields as FieldValues)[f] ?? null, to: v };
   plan.pull = diff.pull;
   plan.conflicts = diff.conflicts;
   if (plan.action === 'none' && (Object.keys(plan.push).length || Object.keys(plan.pull).length || plan.comments)) plan.action = 'update';

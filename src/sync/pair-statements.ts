@@ -72,11 +72,18 @@ export function toMappingState(row: MappingRow): MappingState {
   };
 }
 
-type PairRow = { ord: string; key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null } & Partial<MappingRow> & {
-  held_fields: FieldName[];
-  resolutions: { id: number; field: string; resolution: 'local' | 'remote'; remote_value: unknown }[];
-  new_comments: boolean;
-};
+type PairRow = {
+  ord: string;
+  key: string;
+  kind: string | null;
+  desired: FieldValues;
+  version: string;
+  deleted_at: Date | null;
+} & Partial<MappingRow> & {
+    held_fields: FieldName[];
+    resolutions: { id: number; field: string; resolution: 'local' | 'remote'; remote_value: unknown }[];
+    new_comments: boolean;
+  };
 
 const NOT_FOUND: LoadedPair = { item: null, mapping: null, heldFields: new Set(), resolutions: [], newComments: false };
 
@@ -105,7 +112,13 @@ const loadBatch = batchPerHandle(
         const row = byOrd.get(i + 1);
         if (!row) return NOT_FOUND;
         return {
-          item: { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null },
+          item: {
+            key: row.key,
+            kind: row.kind,
+            desired: row.desired ?? {},
+            version: Number(row.version),
+            deleted: row.deleted_at !== null,
+          },
           mapping: row.id == null ? null : toMappingState(row as MappingRow),
           heldFields: new Set(row.held_fields),
           resolutions: row.resolutions.map((r) => ({ id: Number(r.id), field: r.field, use: r.resolution, remoteValue: r.remote_value })),

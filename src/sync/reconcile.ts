@@ -7,7 +7,15 @@ import { planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
 import { markRemoteDeleted } from './remote-events.ts';
 import { applyResolutions } from './resolve-conflict.ts';
-import { loadPair, recordPendingPush, recordPushed, toMappingState, type ItemState, type MappingRow, type MappingState } from './pair-statements.ts';
+import {
+  loadPair,
+  recordPendingPush,
+  recordPushed,
+  toMappingState,
+  type ItemState,
+  type MappingRow,
+  type MappingState,
+} from './pair-statements.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -78,7 +86,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const warnings: string[] = previous?.warnings ?? [];
   const actor = `sync:${config.id}`;
 
-  const [{ item, mapping, heldFields, resolutions, newComments }, deliveryId] = await Promise.all([loadPair(sql, itemKey, config.id), input.deliveryId]);
+  const [{ item, mapping, heldFields, resolutions, newComments }, deliveryId] = await Promise.all([
+    loadPair(sql, itemKey, config.id),
+    input.deliveryId,
+  ]);
   const ctx: CallContext = { deliveryId, warn: (m) => warnings.push(m) };
   const outcome: ReconcileOutcome = {
     // A later pass that finds nothing new keeps what an earlier pass did.
@@ -93,7 +104,8 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     changeIds: previous?.changeIds ?? [],
   };
   if (!item || !mapping) return { ...outcome, action: 'skipped' };
-  if (mapping.status === 'remote_deleted') return { ...outcome, action: 'skipped', warnings: [...warnings, 'the remote issue was deleted; the pair no longer syncs'] };
+  if (mapping.status === 'remote_deleted')
+    return { ...outcome, action: 'skipped', warnings: [...warnings, 'the remote issue was deleted; the pair no longer syncs'] };
 
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
@@ -124,7 +136,11 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       outcome.action = 'linked';
     } else if (!config.create_missing) {
       await sql`update mappings set status = 'unmapped', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
-      return { ...outcome, action: 'skipped', warnings: [...warnings, 'create_missing is off and the item has no link for this connection'] };
+      return {
+        ...outcome,
+        action: 'skipped',
+        warnings: [...warnings, 'create_missing is off and the item has no link for this connection'],
+      };
     } else {
       let held: PartialUpdateError | null = null;
       try {
@@ -154,7 +170,12 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
           last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
         where id = ${mapping.id}`;
       outcome.comments += await deliverComments(sql, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
-      return { ...outcome, action: 'created', remoteKey: remote.key, pushed: [...new Set([...outcome.pushed, ...(Object.keys(local) as FieldName[])])] };
+      return {
+        ...outcome,
+        action: 'created',
+        remoteKey: remote.key,
+        pushed: [...new Set([...outcome.pushed, ...(Object.keys(local) as FieldName[])])],
+      };
     }
   }
 
@@ -231,7 +252,15 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       setField(plan.nextBase.local, f, base.local[f]);
       setField(plan.nextBase.remote, f, base.remote[f]);
       delete (plan.push as Record<string, unknown>)[f];
-      plan.conflicts.push({ field: f, base: base.local[f], local: local[f], remote: after.fields[f], outcome: 'open', strategy: config.conflict_strategy, reason: blocked.message });
+      plan.conflicts.push({
+        field: f,
+        base: base.local[f],
+        local: local[f],
+        remote: after.fields[f],
+        outcome: 'open',
+        strategy: config.conflict_strategy,
+        reason: blocked.message,
+      });
       warnings.push(blocked.message);
     }
   }
@@ -240,10 +269,29 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   // differs from the base was changed in the tracker since the last sync: its webhook may be lost,
   // and the poll would take this write's timestamp as already seen. Flag a pull so it is not lost.
   const written = after;
-  const unseen = remote === null && written !== null && SYNC_FIELDS.some((f) => supported.has(f) && !pushedFields.includes(f) && written.fields[f] !== undefined && !sameValue(f, written.fields[f], base.remote[f]));
-  const { changeId, latestVersion } = await applyPlan(sql, { item, mapping, plan, connectionId: config.id, actor, remote: after, strategy: config.conflict_strategy, resolutionIds: resolutions.map((r) => r.id) });
+  const unseen =
+    remote === null &&
+    written !== null &&
+    SYNC_FIELDS.some(
+      (f) =>
+        supported.has(f) &&
+        !pushedFields.includes(f) &&
+        written.fields[f] !== undefined &&
+        !sameValue(f, written.fields[f], base.remote[f]),
+    );
+  const { changeId, latestVersion } = await applyPlan(sql, {
+    item,
+    mapping,
+    plan,
+    connectionId: config.id,
+    actor,
+    remote: after,
+    strategy: config.conflict_strategy,
+    resolutionIds: resolutions.map((r) => r.id),
+  });
   outcome.latestVersion = latestVersion;
-  if (unseen) await sql`update mappings set remote_changed_at = date_trunc('milliseconds', now()), remote_updated_at = null where id = ${mapping.id}`;
+  if (unseen)
+    await sql`update mappings set remote_changed_at = date_trunc('milliseconds', now()), remote_updated_at = null where id = ${mapping.id}`;
   if (remote && mapping.remoteChangedAt) {
     // Read and applied: the pull request is served, unless a newer one came in meanwhile (the
     // flag is stored at millisecond precision so it compares equal to the JS Date read back).
@@ -286,7 +334,9 @@ async function createExactlyOnce(
         reason: 'an earlier attempt created it before failing; adopted instead of creating another',
       });
       const pending = diffFields(local, translateAll(connection, found.fields, 'toLocal'));
-      return Object.keys(pending).length ? adapter.update({ id: found.id, key: found.key }, translateAll(connection, pending, 'toRemote'), ctx) : found;
+      return Object.keys(pending).length
+        ? adapter.update({ id: found.id, key: found.key }, translateAll(connection, pending, 'toRemote'), ctx)
+        : found;
     }
   } else {
     await sql`update mappings set create_intent_at = now(), status = 'creating', updated_at = now() where id = ${mapping.id}`;
@@ -296,7 +346,16 @@ async function createExactlyOnce(
 
 async function applyPlan(
   sql: Sql,
-  args: { item: ItemState; mapping: MappingState; plan: ReconcilePlan; connectionId: string; actor: string; remote: RemoteIssue | null; strategy: string; resolutionIds: number[] },
+  args: {
+    item: ItemState;
+    mapping: MappingState;
+    plan: ReconcilePlan;
+    connectionId: string;
+    actor: string;
+    remote: RemoteIssue | null;
+    strategy: string;
+    resolutionIds: number[];
+  },
 ): Promise<{ changeId: number | null; latestVersion?: number }> {
   const { item, mapping, plan, connectionId, actor } = args;
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
@@ -310,7 +369,11 @@ async function applyPlan(
       itemKey: item.key,
       connectionId,
       actor,
-      pushed: Object.entries(plan.push).map(([field, value]) => ({ field, from_value: mapping.base?.remote[field as FieldName] ?? null, to_value: value ?? null })),
+      pushed: Object.entries(plan.push).map(([field, value]) => ({
+        field,
+        from_value: mapping.base?.remote[field as FieldName] ?? null,
+        to_value: value ?? null,
+      })),
       nextBase: plan.nextBase,
       version: item.version,
       remote: { key: args.remote?.key ?? null, url: args.remote?.url ?? null, updatedAt: args.remote?.updatedAt ?? null },
@@ -365,7 +428,14 @@ async function applyPlan(
   return { changeId };
 }
 
-async function deliverComments(sql: Sql, connection: Connection, itemKey: string, ref: { id: string; key?: string | null }, cursor: number, ctx: CallContext): Promise<number> {
+async function deliverComments(
+  sql: Sql,
+  connection: Connection,
+  itemKey: string,
+  ref: { id: string; key?: string | null },
+  cursor: number,
+  ctx: CallContext,
+): Promise<number> {
   const pending = await sql<{ id: string; body: string; actor: string | null }[]>`
     select id, body, actor from comments where item_key = ${itemKey} and id > ${cursor} order by id limit 100`;
   for (const comment of pending) {
@@ -379,7 +449,9 @@ async function deliverComments(sql: Sql, connection: Connection, itemKey: string
 export async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
   const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
     select key, kind, desired, version, deleted_at from items where key = ${key}`;
-  return row ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null } : null;
+  return row
+    ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null }
+    : null;
 }
 
 export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
@@ -392,12 +464,20 @@ export async function loadMapping(sql: Sql, itemKey: string, connectionId: strin
 /** An event linked an item to an issue another item already holds on this connection. */
 export class LinkTakenError extends Error {}
 
-async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, base: SyncBase, by: { itemKey: string; actor: string; connectionId: string }): Promise<void> {
+async function claimRemote(
+  sql: Sql,
+  mappingId: number,
+  remote: RemoteIssue,
+  base: SyncBase,
+  by: { itemKey: string; actor: string; connectionId: string },
+): Promise<void> {
   const [holder] = await sql<{ item_key: string }[]>`
     select item_key from mappings where connection_id = (select connection_id from mappings where id = ${mappingId})
       and remote_id = ${remote.id} and id <> ${mappingId}`;
   if (holder) {
-    throw new LinkTakenError(`${remote.key} is already synced with item "${holder.item_key}"; one issue carries one item per connection (link another issue, or unlink that item)`);
+    throw new LinkTakenError(
+      `${remote.key} is already synced with item "${holder.item_key}"; one issue carries one item per connection (link another issue, or unlink that item)`,
+    );
   }
   // With its audit row, in one statement (see the create above).
   await sql`
@@ -407,11 +487,20 @@ async function claimRemote(sql: Sql, mappingId: number, remote: RemoteIssue, bas
 }
 
 export async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
-  const rows = await sql<{ field: FieldName }[]>`select distinct field from conflicts where item_key = ${itemKey} and connection_id = ${connectionId} and status = 'open'`;
+  const rows = await sql<
+    { field: FieldName }[]
+  >`select distinct field from conflicts where item_key = ${itemKey} and connection_id = ${connectionId} and status = 'open'`;
   return new Set(rows.map((r) => r.field));
 }
 
-export async function audit(sql: Sql, itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>): Promise<void> {
+export async function audit(
+  sql: Sql,
+  itemKey: string,
+  actor: string,
+  action: string,
+  connectionId: string | null,
+  detail: Record<string, unknown>,
+): Promise<void> {
   await sql`${auditRow(sql, itemKey, actor, action, connectionId, detail)}`;
 }
 
@@ -422,7 +511,8 @@ function auditRow(sql: Sql, itemKey: string, actor: string, action: string, conn
 
 export function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {
   const out: FieldValues = {};
-  for (const f of SYNC_FIELDS) if (supported.has(f) && values[f] !== undefined) (out as Record<string, unknown>)[f] = canonical(f, values[f] as never);
+  for (const f of SYNC_FIELDS)
+    if (supported.has(f) && values[f] !== undefined) (out as Record<string, unknown>)[f] = canonical(f, values[f] as never);
   return out;
 }
 
@@ -439,7 +529,8 @@ function diffFields(want: FieldValues, have: FieldValues): FieldValues {
   const out: FieldValues = {};
   for (const f of SYNC_FIELDS) {
     if (want[f] === undefined) continue;
-    if (JSON.stringify(canonical(f, want[f] as never)) !== JSON.stringify(canonical(f, have[f] as never))) (out as Record<string, unknown>)[f] = want[f];
+    if (JSON.stringify(canonical(f, want[f] as never)) !== JSON.stringify(canonical(f, have[f] as never)))
+      (out as Record<string, unknown>)[f] = want[f];
   }
   return out;
 }

@@ -43,7 +43,13 @@ export async function markRemoteDeleted(sql: Sql, connectionId: string, remoteId
 }
 
 /** A person's comment in the tracker goes to the orchestrator's feed (Trackline's own never do). */
-export async function recordRemoteComment(sql: Sql, connectionId: string, itemKey: string, body: string, actor: string | undefined): Promise<number[]> {
+export async function recordRemoteComment(
+  sql: Sql,
+  connectionId: string,
+  itemKey: string,
+  body: string,
+  actor: string | undefined,
+): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`insert into activity (item_key, actor, action, connection_id, to_value, detail)
       values (${itemKey}, ${`sync:${connectionId}`}, 'comment.pulled', ${connectionId}, ${tx.json(body as never)}, ${tx.json({ by: actor ?? null } as never)})`;
@@ -60,18 +66,25 @@ export type ImportOutcome = { imported: true; itemKey: string; changeIds: number
  * `import_labels` (key `<connection>:<remote key>`); otherwise it is skipped with the reason.
  * Every other connection carrying the new item then gets it on its next reconcile.
  */
-export async function importRemoteIssue(sql: Sql, connection: Connection, others: Connection[], remote: RemoteIssue): Promise<ImportOutcome> {
+export async function importRemoteIssue(
+  sql: Sql,
+  connection: Connection,
+  others: Connection[],
+  remote: RemoteIssue,
+): Promise<ImportOutcome> {
   const config = connection.config;
   const wanted = config.import_labels;
   if (wanted.length === 0) return { imported: false, reason: `no item is mapped to ${remote.key} and import_labels is empty` };
   const labels = remote.fields.labels ?? [];
   const match = labels.find((l) => wanted.includes(l));
-  if (!match) return { imported: false, reason: `no item is mapped to ${remote.key} and it carries none of import_labels (${wanted.join(', ')})` };
+  if (!match)
+    return { imported: false, reason: `no item is mapped to ${remote.key} and it carries none of import_labels (${wanted.join(', ')})` };
 
   const itemKey = `${config.id}:${remote.key}`;
   const local: FieldValues = {};
   for (const f of SYNC_FIELDS) {
-    if (remote.fields[f] !== undefined) setField(local, f, canonical(f, connection.translate.toLocal(f, remote.fields[f] as never) as never));
+    if (remote.fields[f] !== undefined)
+      setField(local, f, canonical(f, connection.translate.toLocal(f, remote.fields[f] as never) as never));
   }
   return sql.begin(async (tx) => {
     const inserted = await tx`insert into items (key, desired, version) values (${itemKey}, ${tx.json(local as never)}, 1)

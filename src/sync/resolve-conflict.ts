@@ -19,7 +19,9 @@ export interface Resolution {
  */
 export async function resolveConflict(sql: Sql, id: number, use: 'local' | 'remote', actor: string): Promise<Resolution> {
   return sql.begin(async (tx) => {
-    const [conflict] = await tx<{ item_key: string; connection_id: string; field: string; status: string; local_value: unknown; remote_value: unknown }[]>`
+    const [conflict] = await tx<
+      { item_key: string; connection_id: string; field: string; status: string; local_value: unknown; remote_value: unknown }[]
+    >`
       select item_key, connection_id, field, status, local_value, remote_value from conflicts where id = ${id} for update`;
     if (!conflict) throw new ConflictNotFoundError(`no conflict ${id}`);
     if (conflict.status !== 'open') throw new ConflictClosedError(`conflict ${id} is already ${conflict.status}`);
@@ -56,7 +58,12 @@ export async function pendingResolutions(sql: Sql, itemKey: string, connectionId
  * - "remote": the local half is pinned to the item's current value and the remote half forgets
  *   the field: the tracker's value is pulled.
  */
-export function applyResolutions(base: SyncBase, desired: Record<string, unknown>, resolutions: PendingResolution[], translate: Translator): SyncBase {
+export function applyResolutions(
+  base: SyncBase,
+  desired: Record<string, unknown>,
+  resolutions: PendingResolution[],
+  translate: Translator,
+): SyncBase {
   const next: SyncBase = { local: { ...base.local }, remote: { ...base.remote } };
   const local = next.local as Record<string, unknown>;
   const remote = next.remote as Record<string, unknown>;

@@ -53,22 +53,31 @@ const stateArb: fc.Arbitrary<State> = fc.record({
   state: fc.constantFrom(...LOCAL_STATES),
   labels: fc.subarray([...LABELS]),
 });
-const patchArb: fc.Arbitrary<Patch> = fc.record(
-  { title: fc.constantFrom(...TITLES), state: fc.constantFrom(...LOCAL_STATES), labels: fc.subarray([...LABELS]) },
-  { requiredKeys: [] },
-).filter((p) => Object.keys(p).length > 0);
+const patchArb: fc.Arbitrary<Patch> = fc
+  .record(
+    { title: fc.constantFrom(...TITLES), state: fc.constantFrom(...LOCAL_STATES), labels: fc.subarray([...LABELS]) },
+    { requiredKeys: [] },
+  )
+  .filter((p) => Object.keys(p).length > 0);
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 1, max: 3 }).chain((items) => {
   const item = fc.integer({ min: 0, max: items - 1 });
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant('local' as const), item, patch: patchArb }),
     fc.record({ kind: fc.constant('remote' as const), item, patch: patchArb }),
-    fc.record({ kind: fc.constant('webhooks' as const), actions: fc.array(fc.constantFrom('deliver', 'twice', 'drop', 'hold'), { minLength: 1, maxLength: 8 }), shuffle: fc.nat() }),
+    fc.record({
+      kind: fc.constant('webhooks' as const),
+      actions: fc.array(fc.constantFrom('deliver', 'twice', 'drop', 'hold'), { minLength: 1, maxLength: 8 }),
+      shuffle: fc.nat(),
+    }),
   );
   return fc.record({
     items: fc.constant(items),
     initial: fc.array(stateArb, { minLength: items, maxLength: items }),
-    segments: fc.array(fc.record({ mode: fc.constantFrom('paused' as const, 'live' as const), ops: fc.array(op, { minLength: 1, maxLength: 6 }) }), { minLength: 1, maxLength: 3 }),
+    segments: fc.array(
+      fc.record({ mode: fc.constantFrom('paused' as const, 'live' as const), ops: fc.array(op, { minLength: 1, maxLength: 6 }) }),
+      { minLength: 1, maxLength: 3 },
+    ),
   });
 });
 
@@ -95,7 +104,9 @@ function expectedMerge(strategy: Strategy, base: State, local: State, remote: St
   const rc = !sameSet(remote.labels, base.labels);
   let labels = local.labels;
   if (rc && (!lc || sameSet(local.labels, remote.labels))) labels = remote.labels;
-  else if (lc && rc) labels = strategy === 'remote-wins' ? remote.labels : strategy === 'merge' ? merge3(base.labels, local.labels, remote.labels) : local.labels;
+  else if (lc && rc)
+    labels =
+      strategy === 'remote-wins' ? remote.labels : strategy === 'merge' ? merge3(base.labels, local.labels, remote.labels) : local.labels;
   return { title: scalar('title'), state: scalar('state'), labels: [...labels].sort() };
 }
 
@@ -149,7 +160,10 @@ async function runScenario(ctx: Context, scenario: Scenario): Promise<void> {
         await h.sandbox.planeWebhooks.drain();
         const pool = [...held.splice(0), ...relay.take()];
         // A deterministic shuffle from the op's number: reordering is part of the scenario.
-        const order = pool.map((w, i) => ({ w, k: rng(op.shuffle + i).next() })).sort((a, b) => a.k - b.k).map((x) => x.w);
+        const order = pool
+          .map((w, i) => ({ w, k: rng(op.shuffle + i).next() }))
+          .sort((a, b) => a.k - b.k)
+          .map((x) => x.w);
         const sent: string[] = [];
         for (const [i, w] of order.entries()) {
           const action = op.actions[i % op.actions.length]!;
@@ -177,11 +191,15 @@ async function runScenario(ctx: Context, scenario: Scenario): Promise<void> {
           const byRemote = written[i]!.remote.filter((p) => p[f] !== undefined);
           const lastL = byLocal.at(-1)?.[f];
           const lastR = byRemote.at(-1)?.[f];
-          const same = (a: unknown, b: unknown) => JSON.stringify(Array.isArray(a) ? [...a].sort() : a) === JSON.stringify(Array.isArray(b) ? [...b].sort() : b);
+          const same = (a: unknown, b: unknown) =>
+            JSON.stringify(Array.isArray(a) ? [...a].sort() : a) === JSON.stringify(Array.isArray(b) ? [...b].sort() : b);
           if (!byLocal.length && !byRemote.length && !same(got[f], agreed[i]![f])) return `${f} changed though nobody wrote it`;
-          if (byLocal.length && !byRemote.length && !same(got[f], lastL)) return `${f} is not the last local value ${JSON.stringify(lastL)}`;
-          if (!byLocal.length && byRemote.length && !same(got[f], lastR)) return `${f} is not the last remote value ${JSON.stringify(lastR)}`;
-          if (byLocal.length && byRemote.length && f !== 'labels' && !same(got[f], lastL) && !same(got[f], lastR)) return `${f} is neither side's last value`;
+          if (byLocal.length && !byRemote.length && !same(got[f], lastL))
+            return `${f} is not the last local value ${JSON.stringify(lastL)}`;
+          if (!byLocal.length && byRemote.length && !same(got[f], lastR))
+            return `${f} is not the last remote value ${JSON.stringify(lastR)}`;
+          if (byLocal.length && byRemote.length && f !== 'labels' && !same(got[f], lastL) && !same(got[f], lastR))
+            return `${f} is neither side's last value`;
         }
         return null;
       };
@@ -212,7 +230,14 @@ async function pauseReconciles(h: Harness): Promise<void> {
  * hold `expected` (or pass the live check), then for one full poll that started after the last
  * edit, and checks again: a state that only looked right before polling caught up fails here.
  */
-async function settle(ctx: Context, keys: string[], expected: State[] | ((i: number, got: State) => string | null), what: string, trace: string[], lastOpAt: number): Promise<State[]> {
+async function settle(
+  ctx: Context,
+  keys: string[],
+  expected: State[] | ((i: number, got: State) => string | null),
+  what: string,
+  trace: string[],
+  lastOpAt: number,
+): Promise<State[]> {
   const { h } = ctx;
   const observe = async () => {
     const out: { key: string; local: Fields | null; remote: State | null }[] = [];
@@ -228,8 +253,10 @@ async function settle(ctx: Context, keys: string[], expected: State[] | ((i: num
         continue;
       }
       const l = norm(local as State);
-      if (JSON.stringify(l) !== JSON.stringify(remote)) issues.push(`${key}: sides differ, local ${JSON.stringify(l)} remote ${JSON.stringify(remote)}`);
-      else if (Array.isArray(expected) && JSON.stringify(remote) !== JSON.stringify(expected[i])) issues.push(`${key}: ${JSON.stringify(remote)} instead of ${JSON.stringify(expected[i])}`);
+      if (JSON.stringify(l) !== JSON.stringify(remote))
+        issues.push(`${key}: sides differ, local ${JSON.stringify(l)} remote ${JSON.stringify(remote)}`);
+      else if (Array.isArray(expected) && JSON.stringify(remote) !== JSON.stringify(expected[i]))
+        issues.push(`${key}: ${JSON.stringify(remote)} instead of ${JSON.stringify(expected[i])}`);
       else if (!Array.isArray(expected)) {
         const wrong = expected(i, remote);
         if (wrong) issues.push(`${key}: ${wrong} (${JSON.stringify(remote)})`);
@@ -238,7 +265,9 @@ async function settle(ctx: Context, keys: string[], expected: State[] | ((i: num
     const [pending] = await h.sql<{ n: number }[]>`select count(*)::int as n from mappings m join items i on i.key = m.item_key
       where m.item_key = any(${keys}) and (m.synced_version < i.version or m.remote_changed_at is not null or m.status <> 'synced')`;
     if (pending.n) issues.push(`${pending.n} pair(s) not settled`);
-    const [inbound] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing', 'retrying')`;
+    const [inbound] = await h.sql<
+      { n: number }[]
+    >`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing', 'retrying')`;
     if (inbound.n) issues.push(`${inbound.n} webhook(s) not processed`);
     const counts = await h.runtime.queues.reconcile.getJobCounts('waiting', 'active', 'delayed');
     if (Object.values(counts).some((n) => n > 0)) issues.push(`reconcile queue busy ${JSON.stringify(counts)}`);
@@ -246,7 +275,9 @@ async function settle(ctx: Context, keys: string[], expected: State[] | ((i: num
   };
   const fail = async (stage: string) => {
     const conflicts = await h.sql`select item_key, field, status, resolution from conflicts where item_key = any(${keys}) order by id`;
-    throw new Error(`${ctx.strategy}, ${what}, ${stage}: ${(await problems()).join('; ')}\nconflicts: ${JSON.stringify(conflicts)}\ntrace:\n${trace.join('\n')}`);
+    throw new Error(
+      `${ctx.strategy}, ${what}, ${stage}: ${(await problems()).join('; ')}\nconflicts: ${JSON.stringify(conflicts)}\ntrace:\n${trace.join('\n')}`,
+    );
   };
   try {
     await waitFor(async () => (await problems()).length === 0, CONVERGE_MS, 100);
@@ -254,7 +285,14 @@ async function settle(ctx: Context, keys: string[], expected: State[] | ((i: num
     await fail(`did not converge within ${CONVERGE_MS} ms`);
   }
   // One complete poll that began after the last edit, then quiet again.
-  await waitFor(() => h.sql`select 1 from deliveries where kind = 'poll' and status = 'succeeded' and created_at > ${new Date(lastOpAt)}`.then((r) => r.length > 0), 10_000, 50);
+  await waitFor(
+    () =>
+      h.sql`select 1 from deliveries where kind = 'poll' and status = 'succeeded' and created_at > ${new Date(lastOpAt)}`.then(
+        (r) => r.length > 0,
+      ),
+    10_000,
+    50,
+  );
   try {
     await waitFor(async () => (await problems()).length === 0, CONVERGE_MS, 100);
   } catch {
@@ -279,7 +317,9 @@ for (const strategy of ['local-wins', 'remote-wins', 'merge'] as const) {
       ctx.relay = await startWebhookRelay();
       ctx.h = await startHarness(`faults_conv_${strategy.replace('-', '_')}`, {
         plane: { conflict_strategy: strategy, webhook_secret: SECRET, poll_interval: '1s' },
-        config: { worker: { concurrency: 8, attempts: 8, backoff: '200ms', request_timeout: '3s', lock_duration: '5s', coalesce_window: '100ms' } },
+        config: {
+          worker: { concurrency: 8, attempts: 8, backoff: '200ms', request_timeout: '3s', lock_duration: '5s', coalesce_window: '100ms' },
+        },
       });
       ctx.apiUrl = await ctx.h.listenApi();
       ctx.h.sandbox.planeWebhooks.register({ url: ctx.relay.url, secret: SECRET });
@@ -297,7 +337,13 @@ for (const strategy of ['local-wins', 'remote-wins', 'merge'] as const) {
         fc.asyncProperty(scenarioArb, (scenario) => runScenario(ctx, scenario)),
         // Shrinking replays failing scenarios, each waiting out its timeout: bounded so a failure
         // reports within minutes (with the smallest counterexample found by then).
-        { numRuns: RUNS + examples.length, examples, interruptAfterTimeLimit: 240_000, markInterruptAsFailure: false, ...(process.env.FAULTS_SEED ? { seed: Number(process.env.FAULTS_SEED) } : {}) },
+        {
+          numRuns: RUNS + examples.length,
+          examples,
+          interruptAfterTimeLimit: 240_000,
+          markInterruptAsFailure: false,
+          ...(process.env.FAULTS_SEED ? { seed: Number(process.env.FAULTS_SEED) } : {}),
+        },
       );
     }, 600_000);
   });

@@ -21,7 +21,9 @@ beforeAll(async () => {
     workers: false,
     // Short locks so a killed worker's jobs are taken over in about 2 s; enough attempts and
     // backoff to ride out the crashes without a job failing for good.
-    config: { worker: { concurrency: 8, attempts: 10, backoff: '200ms', request_timeout: '3s', lock_duration: '2s', coalesce_window: '200ms' } },
+    config: {
+      worker: { concurrency: 8, attempts: 10, backoff: '200ms', request_timeout: '3s', lock_duration: '2s', coalesce_window: '200ms' },
+    },
   });
 });
 afterAll(async () => {
@@ -49,10 +51,18 @@ describe(`SIGKILL a worker during 500 syncs (seed ${SEED})`, () => {
       const key = create ? `crash/${created++}` : `crash/${r.int(0, created - 1)}`;
       const prev = expected.get(key);
       const item: Fields = prev
-        ? { ...(r.next() < 0.6 ? { state: r.pick(LOCAL_STATES) } : {}), ...(r.next() < 0.5 ? { title: `${key} v${i}` } : {}), ...(r.next() < 0.4 ? { labels: r.subset(labels) } : {}) }
+        ? {
+            ...(r.next() < 0.6 ? { state: r.pick(LOCAL_STATES) } : {}),
+            ...(r.next() < 0.5 ? { title: `${key} v${i}` } : {}),
+            ...(r.next() < 0.4 ? { labels: r.subset(labels) } : {}),
+          }
         : { title: `${key} v${i}`, state: r.pick(LOCAL_STATES), labels: r.subset(labels) };
       if (prev && Object.keys(item).length === 0) item.state = r.pick(LOCAL_STATES);
-      expected.set(key, { ...(prev ?? { title: '', state: '', labels: [] }), ...item, ...(item.labels ? { labels: [...item.labels].sort() } : {}) } as Required<Fields>);
+      expected.set(key, {
+        ...(prev ?? { title: '', state: '', labels: [] }),
+        ...item,
+        ...(item.labels ? { labels: [...item.labels].sort() } : {}),
+      } as Required<Fields>);
       events.push({ key, item });
     }
     expect(created).toBe(ITEMS);
@@ -66,7 +76,13 @@ describe(`SIGKILL a worker during 500 syncs (seed ${SEED})`, () => {
       while (sending || kills < 8) {
         await new Promise((res) => setTimeout(res, r.int(1500, 3000)));
         h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', delayAfterMs: 1500, times: r.int(1, 3) });
-        h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', pathIncludes: '/work-items/', delayAfterMs: 1500, times: r.int(1, 3) });
+        h.sandbox.faults.inject({
+          tracker: 'plane',
+          method: 'PATCH',
+          pathIncludes: '/work-items/',
+          delayAfterMs: 1500,
+          times: r.int(1, 3),
+        });
         await new Promise((res) => setTimeout(res, r.int(100, 600)));
         worker.process.kill('SIGKILL');
         await worker.exited;
@@ -91,9 +107,12 @@ describe(`SIGKILL a worker during 500 syncs (seed ${SEED})`, () => {
     try {
       await waitSettled(h, 90_000);
     } catch (error) {
-      const stuck = await h.sql`select m.item_key, m.status, m.synced_version, i.version, m.last_error from mappings m join items i on i.key = m.item_key
+      const stuck =
+        await h.sql`select m.item_key, m.status, m.synced_version, i.version, m.last_error from mappings m join items i on i.key = m.item_key
         where m.synced_version < i.version or m.status <> 'synced' limit 10`;
-      throw new Error(`not settled after the crashes (seed ${SEED}): ${JSON.stringify(stuck)}\n${worker.output().slice(-3000)}`, { cause: error });
+      throw new Error(`not settled after the crashes (seed ${SEED}): ${JSON.stringify(stuck)}\n${worker.output().slice(-3000)}`, {
+        cause: error,
+      });
     }
 
     expect(kills).toBeGreaterThanOrEqual(8);
@@ -113,7 +132,9 @@ describe(`SIGKILL a worker during 500 syncs (seed ${SEED})`, () => {
     // (logged with status 0 when the killed worker's socket closed during the held answer).
     const lost = h.sandbox.log.writes({ tracker: 'plane', status: 0 }).length;
     const [recovered] = await h.sql<{ n: number }[]>`select count(*)::int as n from activity where action = 'remote.recovered'`;
-    console.log(`[crash] seed ${SEED}: ${kills} kills, ${lost} writes applied but unanswered, ${recovered.n} creates adopted after a kill, ${h.sandbox.log.writes({ tracker: 'plane' }).length} Plane writes`);
+    console.log(
+      `[crash] seed ${SEED}: ${kills} kills, ${lost} writes applied but unanswered, ${recovered.n} creates adopted after a kill, ${h.sandbox.log.writes({ tracker: 'plane' }).length} Plane writes`,
+    );
     expect(lost).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -41,7 +41,9 @@ beforeAll(async () => {
     // Polling is the safety net for webhooks answered 503 (Plane does not resend those).
     plane: { webhook_secret: SECRET, poll_interval: '1s' },
     // Production-like retries: enough to outlast a 10 s outage without a job failing for good.
-    config: { worker: { concurrency: 8, attempts: 8, backoff: '250ms', request_timeout: '2s', lock_duration: '3s', coalesce_window: '200ms' } },
+    config: {
+      worker: { concurrency: 8, attempts: 8, backoff: '250ms', request_timeout: '2s', lock_duration: '3s', coalesce_window: '200ms' },
+    },
   });
   apiUrl = await h.listenApi();
   // Trackline's Queue objects have no 'error' listener, so BullMQ prints every failed reconnect to
@@ -49,7 +51,12 @@ beforeAll(async () => {
   for (const queue of h.runtime.queues.all()) queue.on('error', () => queueErrors++);
   h.sandbox.planeWebhooks.register({ url: `${apiUrl}/webhooks/plane-main`, secret: SECRET });
   // Twenty items, created and settled before the load starts.
-  await h.postEvents({ events: Array.from({ length: ITEMS }, (_, i) => ({ type: 'item.upserted', item: { key: `out/${i}`, title: `out/${i}`, state: 'planned' } })) });
+  await h.postEvents({
+    events: Array.from({ length: ITEMS }, (_, i) => ({
+      type: 'item.upserted',
+      item: { key: `out/${i}`, title: `out/${i}`, state: 'planned' },
+    })),
+  });
   await waitSettled(h, 20_000);
 });
 
@@ -111,9 +118,28 @@ async function loadThrough(stopServer: () => Promise<void> | void, startServer: 
           signal: AbortSignal.timeout(5_000),
         });
         await res.text();
-        answers.push({ phase: at, answeredIn: phase, route: 'events', status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after'), requestId: res.headers.get('x-request-id'), key, fields });
+        answers.push({
+          phase: at,
+          answeredIn: phase,
+          route: 'events',
+          status: res.status,
+          ms: performance.now() - started,
+          retryAfter: res.headers.get('retry-after'),
+          requestId: res.headers.get('x-request-id'),
+          key,
+          fields,
+        });
       } catch (error) {
-        answers.push({ phase: at, answeredIn: phase, route: 'events', status: 0, ms: performance.now() - started, retryAfter: null, requestId: null, error: (error as Error).message });
+        answers.push({
+          phase: at,
+          answeredIn: phase,
+          route: 'events',
+          status: 0,
+          ms: performance.now() - started,
+          retryAfter: null,
+          requestId: null,
+          error: (error as Error).message,
+        });
       }
       await new Promise((res) => setTimeout(res, r.int(20, 80)));
     }
@@ -125,20 +151,49 @@ async function loadThrough(stopServer: () => Promise<void> | void, startServer: 
     while (running) {
       const key = `out/${r.int(0, ITEMS - 1)}`;
       const issue = h.sandbox.plane.issuesOf(h.project.projectId).find((i) => i.external_id === key)!;
-      const body = pythonJsonDumps({ event: 'issue', action: 'updated', webhook_id: 'fault-suite', workspace_id: issue.workspace, data: { id: issue.id }, activity: { field: 'labels', nonce: randomUUID() } });
+      const body = pythonJsonDumps({
+        event: 'issue',
+        action: 'updated',
+        webhook_id: 'fault-suite',
+        workspace_id: issue.workspace,
+        data: { id: issue.id },
+        activity: { field: 'labels', nonce: randomUUID() },
+      });
       const started = performance.now();
       const at = phase;
       try {
         const res = await fetch(`${apiUrl}/webhooks/plane-main`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-plane-event': 'issue', 'x-plane-delivery': randomUUID(), 'x-plane-signature': signPlaneWebhook(SECRET, body) },
+          headers: {
+            'content-type': 'application/json',
+            'x-plane-event': 'issue',
+            'x-plane-delivery': randomUUID(),
+            'x-plane-signature': signPlaneWebhook(SECRET, body),
+          },
           body,
           signal: AbortSignal.timeout(5_000),
         });
         await res.text();
-        answers.push({ phase: at, answeredIn: phase, route: 'webhook', status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after'), requestId: res.headers.get('x-request-id') });
+        answers.push({
+          phase: at,
+          answeredIn: phase,
+          route: 'webhook',
+          status: res.status,
+          ms: performance.now() - started,
+          retryAfter: res.headers.get('retry-after'),
+          requestId: res.headers.get('x-request-id'),
+        });
       } catch (error) {
-        answers.push({ phase: at, answeredIn: phase, route: 'webhook', status: 0, ms: performance.now() - started, retryAfter: null, requestId: null, error: (error as Error).message });
+        answers.push({
+          phase: at,
+          answeredIn: phase,
+          route: 'webhook',
+          status: 0,
+          ms: performance.now() - started,
+          retryAfter: null,
+          requestId: null,
+          error: (error as Error).message,
+        });
       }
       await new Promise((res) => setTimeout(res, r.int(50, 150)));
     }
@@ -178,23 +233,36 @@ function lastAccepted(answers: Answer[]) {
   return last;
 }
 
-async function expectEverythingKept({ answers, lastLabels, start }: { answers: Answer[]; lastLabels: Map<string, string[]>; start: Map<string, Required<Fields>> }) {
+async function expectEverythingKept({
+  answers,
+  lastLabels,
+  start,
+}: {
+  answers: Answer[];
+  lastLabels: Map<string, string[]>;
+  start: Map<string, Required<Fields>>;
+}) {
   // Every accepted request was recorded, once.
   const accepted = answers.filter((a) => a.route === 'events' && a.status === 202).map((a) => a.requestId!);
-  const recorded = await h.sql<{ request_id: string }[]>`select request_id from deliveries where direction = 'in' and kind = 'event' and request_id = any(${accepted})`;
+  const recorded = await h.sql<
+    { request_id: string }[]
+  >`select request_id from deliveries where direction = 'in' and kind = 'event' and request_id = any(${accepted})`;
   expect(recorded.map((r) => r.request_id).sort()).toEqual([...accepted].sort());
   // And nothing refused was recorded, except possibly the one request whose COMMIT was on the
   // wire as the server went down (its outcome is unknown to the api, so 503 is the safe answer;
   // the orchestrator's retry then repeats an upsert, which changes nothing).
   const refused = answers.filter((a) => a.status === 503).map((a) => a.requestId!);
-  const keptAnyway = await h.sql<{ request_id: string }[]>`select request_id from deliveries where direction = 'in' and kind = 'event' and request_id = any(${refused})`;
+  const keptAnyway = await h.sql<
+    { request_id: string }[]
+  >`select request_id from deliveries where direction = 'in' and kind = 'event' and request_id = any(${refused})`;
   expect(keptAnyway.length).toBeLessThanOrEqual(1);
 
   await waitSettled(h, 60_000);
   const want = lastAccepted(answers);
   // Remote edits whose webhooks were refused reach the item through polling; wait for that too.
   await waitFor(async () => {
-    for (const [key, labels] of lastLabels) if (JSON.stringify((await localOf(h, key))?.labels ?? []) !== JSON.stringify(labels)) return false;
+    for (const [key, labels] of lastLabels)
+      if (JSON.stringify((await localOf(h, key))?.labels ?? []) !== JSON.stringify(labels)) return false;
     return true;
   }, 30_000);
   await waitSettled(h, 30_000);
@@ -203,8 +271,13 @@ async function expectEverythingKept({ answers, lastLabels, start }: { answers: A
     const key = `out/${i}`;
     const remote = remoteOf(h, key);
     const local = await localOf(h, key);
-    const expected = { title: want.get(key)?.title ?? start.get(key)!.title, state: want.get(key)?.state ?? start.get(key)!.state, labels: lastLabels.get(key) ?? start.get(key)!.labels };
-    if (JSON.stringify(remote) !== JSON.stringify(expected) || local?.title !== expected.title || local?.state !== expected.state) wrong.push({ key, expected, remote, local });
+    const expected = {
+      title: want.get(key)?.title ?? start.get(key)!.title,
+      state: want.get(key)?.state ?? start.get(key)!.state,
+      labels: lastLabels.get(key) ?? start.get(key)!.labels,
+    };
+    if (JSON.stringify(remote) !== JSON.stringify(expected) || local?.title !== expected.title || local?.state !== expected.state)
+      wrong.push({ key, expected, remote, local });
   }
   expect(wrong).toEqual([]);
   expect(duplicatedItems(h)).toEqual([]);
@@ -219,9 +292,15 @@ function summary(answers: Answer[]) {
 describe('Redis stopped for 10 s under load', () => {
   it('the intake keeps answering fast, accepts what Postgres committed, and all of it is synced once Redis is back', async () => {
     h.sandbox.planeWebhooks.clearLog();
-    const run = await loadThrough(() => redis.stop(), () => redis.start(), 7);
+    const run = await loadThrough(
+      () => redis.stop(),
+      () => redis.start(),
+      7,
+    );
     const { answers, outage } = run;
-    console.log(`[redis outage] ${outage} ms; answers: ${JSON.stringify(summary(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms; ${queueErrors} queue connection errors`);
+    console.log(
+      `[redis outage] ${outage} ms; answers: ${JSON.stringify(summary(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms; ${queueErrors} queue connection errors`,
+    );
     expect(outage).toBeGreaterThanOrEqual(OUTAGE_MS);
     expect(answers.filter((a) => a.phase === 'during' && a.route === 'webhook').length).toBeGreaterThan(20);
     for (const a of answers) {
@@ -252,7 +331,15 @@ describe('Postgres stopped under load, against a `trackline start` process', () 
     const port = await freePort();
     child = spawnTrackline(h, ['start', '--port', String(port)], { HOST: '127.0.0.1' });
     apiUrl = `http://127.0.0.1:${port}`;
-    await waitFor(() => fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false), 30_000, 200);
+    await waitFor(
+      () =>
+        fetch(`${apiUrl}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      30_000,
+      200,
+    );
     h.sandbox.planeWebhooks.clearTargets();
     h.sandbox.planeWebhooks.register({ url: `${apiUrl}/webhooks/plane-main`, secret: SECRET });
   });
@@ -266,14 +353,22 @@ describe('Postgres stopped under load, against a `trackline start` process', () 
   });
   const alive = () => {
     const crashed = child.process.exitCode !== null || child.process.signalCode !== null;
-    return crashed ? `trackline start exited (${child.process.exitCode ?? child.process.signalCode}):\n${child.output().slice(-2500)}` : 'alive';
+    return crashed
+      ? `trackline start exited (${child.process.exitCode ?? child.process.signalCode}):\n${child.output().slice(-2500)}`
+      : 'alive';
   };
 
   it('stopped for 10 s: the intake answers 503 with Retry-After fast, never 500, accepts nothing it cannot keep, and the workers recover', async () => {
     h.sandbox.planeWebhooks.clearLog();
-    const run = await loadThrough(() => pg.stop('fast'), () => pg.start(), 11);
+    const run = await loadThrough(
+      () => pg.stop('fast'),
+      () => pg.start(),
+      11,
+    );
     const { answers, outage } = run;
-    console.log(`[postgres outage] ${outage} ms; answers: ${JSON.stringify(summary(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`);
+    console.log(
+      `[postgres outage] ${outage} ms; answers: ${JSON.stringify(summary(answers))}; slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms`,
+    );
     expect(alive()).toBe('alive');
     expect(answers.filter((a) => a.phase === 'during').length).toBeGreaterThan(20);
     for (const a of answers) {
@@ -290,7 +385,12 @@ describe('Postgres stopped under load, against a `trackline start` process', () 
     const during = answers.filter((a) => a.phase === 'during' && a.answeredIn === 'during');
     expect(during.filter((a) => a.status === 503).length).toBeGreaterThan(during.length * 0.8);
     // The api serves again once Postgres is back.
-    expect(answers.filter((a) => a.phase === 'after').slice(-5).every((a) => a.status === 202)).toBe(true);
+    expect(
+      answers
+        .filter((a) => a.phase === 'after')
+        .slice(-5)
+        .every((a) => a.status === 202),
+    ).toBe(true);
     // Plane's webhooks during the outage: 503, never 500 (Plane does not resend; polling catches up).
     const hooks = h.sandbox.planeWebhooks.deliveries();
     expect(hooks.filter((d) => ![200, 202, 503].includes(d.status))).toEqual([]);
@@ -339,7 +439,9 @@ describe('Postgres stopped under load, against a `trackline start` process', () 
     running = false;
     await Promise.all(loaders);
     const slow = answers.filter((a) => a.ms >= LATENCY_BOUND_MS || a.status === 0);
-    console.log(`[postgres restarts] ${answers.length} requests, ${slow.length} slower than ${LATENCY_BOUND_MS} ms or unanswered, slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms; process ${alive() === 'alive' ? 'alive' : 'crashed'}`);
+    console.log(
+      `[postgres restarts] ${answers.length} requests, ${slow.length} slower than ${LATENCY_BOUND_MS} ms or unanswered, slowest ${Math.round(Math.max(...answers.map((a) => a.ms)))} ms; process ${alive() === 'alive' ? 'alive' : 'crashed'}`,
+    );
     expect(alive()).toBe('alive');
     expect(answers.filter((a) => a.status >= 500 && a.status !== 503)).toEqual([]);
     expect(slow).toEqual([]);

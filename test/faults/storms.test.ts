@@ -18,7 +18,16 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness('faults_storms', {
     // No coalescing window, so the gaps between attempts are BullMQ's backoff alone.
-    config: { worker: { concurrency: 8, attempts: 6, backoff: `${BACKOFF_MS}ms`, request_timeout: `${TIMEOUT_MS}ms`, lock_duration: '5s', coalesce_window: '0' } },
+    config: {
+      worker: {
+        concurrency: 8,
+        attempts: 6,
+        backoff: `${BACKOFF_MS}ms`,
+        request_timeout: `${TIMEOUT_MS}ms`,
+        lock_duration: '5s',
+        coalesce_window: '0',
+      },
+    },
   });
 });
 afterAll(async () => h?.close());
@@ -33,7 +42,11 @@ async function version(key: string): Promise<number> {
 
 async function synced(key: string, timeoutMs = 20_000) {
   const want = await version(key);
-  return waitFor(() => h.sql`select 1 from mappings where item_key = ${key} and status = 'synced' and synced_version >= ${want}`.then((r) => r.length > 0), timeoutMs);
+  return waitFor(
+    () =>
+      h.sql`select 1 from mappings where item_key = ${key} and status = 'synced' and synced_version >= ${want}`.then((r) => r.length > 0),
+    timeoutMs,
+  );
 }
 
 /** The newest reconcile delivery of an item (one row per job, its attempts counted on it). */
@@ -73,7 +86,8 @@ describe('retryable failures back off and succeed', () => {
     await upsert('storm/5xx', { title: 'five hundreds', state: 'planned' });
     await synced('storm/5xx');
     const id = await issueId('storm/5xx');
-    for (const status of [500, 502, 503]) h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', pathIncludes: id, status, times: 1 });
+    for (const status of [500, 502, 503])
+      h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', pathIncludes: id, status, times: 1 });
     await upsert('storm/5xx', { state: 'done' });
     await synced('storm/5xx');
     expect(remoteOf(h, 'storm/5xx')?.state).toBe('done');
@@ -126,7 +140,9 @@ describe('retryable failures back off and succeed', () => {
     expect(h.sandbox.plane.issuesOf(h.project.projectId).filter((i) => i.external_id === 'storm/lost-answer')).toHaveLength(1);
     const delivery = await lastReconcile('storm/lost-answer');
     expect(delivery.attempts).toBe(2);
-    const trail = await h.sql<{ action: string }[]>`select action from activity where item_key = 'storm/lost-answer' and actor = 'sync:plane-main'`;
+    const trail = await h.sql<
+      { action: string }[]
+    >`select action from activity where item_key = 'storm/lost-answer' and actor = 'sync:plane-main'`;
     expect(trail.map((r) => r.action)).toContain('remote.recovered');
   });
 });
@@ -152,7 +168,9 @@ describe('429s', () => {
     // Each retry came no sooner than the Retry-After (1 s) after the 429 was answered.
     for (const gap of gaps(calls)) expect(gap).toBeGreaterThanOrEqual(1000 - 20);
     // And no other call of the connection started inside a pause.
-    const all = await h.sql<Call[]>`select method, path, status, error, at, duration_ms from tracker_calls where connection_id = 'plane-main' order by at`;
+    const all = await h.sql<
+      Call[]
+    >`select method, path, status, error, at, duration_ms from tracker_calls where connection_id = 'plane-main' order by at`;
     for (const limited of calls.filter((c) => c.status === 429)) {
       const pausedFrom = limited.at.getTime() + limited.duration_ms + 20;
       const pausedTo = limited.at.getTime() + limited.duration_ms + 1000 - 20;
@@ -170,7 +188,10 @@ describe('permanent errors fail fast', () => {
     const id = await issueId('storm/404');
     h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', pathIncludes: id, status: 404, times: 1 });
     await upsert('storm/404', { state: 'done' });
-    const mapping = await waitFor(() => h.sql`select status, last_error from mappings where item_key = 'storm/404' and status = 'error'`.then((r) => r[0]), 10_000);
+    const mapping = await waitFor(
+      () => h.sql`select status, last_error from mappings where item_key = 'storm/404' and status = 'error'`.then((r) => r[0]),
+      10_000,
+    );
     expect(mapping.last_error).toMatch(/404/);
     const delivery = await lastReconcile('storm/404');
     expect(delivery).toMatchObject({ attempts: 1, status: 'failed' });
@@ -204,7 +225,9 @@ describe('a mixed storm over 30 items', () => {
     const r = rng(4242);
     const keys = Array.from({ length: 30 }, (_, i) => `storm/mixed-${i}`);
     // Half the items exist before the storm, half are created during it.
-    await h.postEvents({ events: keys.slice(0, 15).map((key) => ({ type: 'item.upserted', item: { key, title: key, state: 'planned' } })) });
+    await h.postEvents({
+      events: keys.slice(0, 15).map((key) => ({ type: 'item.upserted', item: { key, title: key, state: 'planned' } })),
+    });
     await waitSettledExcept(['storm/404', 'storm/422']);
     const kinds: Array<() => Omit<FaultSpec, 'tracker' | 'times'>> = [
       () => ({ status: r.pick([500, 502, 503, 504]) }),
@@ -230,10 +253,10 @@ describe('a mixed storm over 30 items', () => {
     expect(wrong).toEqual([]);
     expect(duplicatedItems(h)).toEqual([]);
     // Nothing failed for good: every failure was retryable and retried.
-    const [failed] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'storm/mixed-%'`;
+    const [failed] = await h.sql<
+      { n: number }[]
+    >`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'storm/mixed-%'`;
     expect(failed.n).toBe(0);
     console.log(`[storm] ${h.sandbox.faults.served} faults served in total`);
   }, 90_000);
 });
-
-

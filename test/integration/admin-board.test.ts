@@ -16,7 +16,13 @@ const get = (path: string, authorization?: string) => h.app.request(path, { head
 
 describe('Bull Board at /admin/queues', () => {
   it('asks for basic auth: no credentials, a wrong password or a wrong user are a 401 with a Basic challenge', async () => {
-    for (const authorization of [undefined, basic('ops', 'nope'), basic('root', ADMIN.password), 'Bearer test-token-0123456789', 'Basic !!!']) {
+    for (const authorization of [
+      undefined,
+      basic('ops', 'nope'),
+      basic('root', ADMIN.password),
+      'Bearer test-token-0123456789',
+      'Basic !!!',
+    ]) {
       const res = await get('/admin/queues', authorization);
       expect(res.status, String(authorization)).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Basic realm="Trackline admin", charset="UTF-8"');
@@ -39,7 +45,9 @@ describe('Bull Board at /admin/queues', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toContain('javascript');
 
-    const api = (await (await get('/admin/queues/api/queues', auth)).json()) as { queues: { name: string; description: string; readOnlyMode: boolean; allowRetries: boolean }[] };
+    const api = (await (await get('/admin/queues/api/queues', auth)).json()) as {
+      queues: { name: string; description: string; readOnlyMode: boolean; allowRetries: boolean }[];
+    };
     expect(api.queues.map((q) => q.name).sort()).toEqual(Object.values(QUEUE).sort());
     for (const q of api.queues) {
       expect(q.description, q.name).not.toBe('');
@@ -54,7 +62,14 @@ describe('Bull Board at /admin/queues', () => {
 
   it('without [admin] in the config the board is off: a 404 that says how to turn it on, never an open board', async () => {
     const { admin: _, ...config } = h.runtime.config;
-    const app = createApp({ sql: h.sql, redis: h.runtime.producerRedis, config, connections: h.runtime.connections, queues: h.runtime.queues, log: h.runtime.log });
+    const app = createApp({
+      sql: h.sql,
+      redis: h.runtime.producerRedis,
+      config,
+      connections: h.runtime.connections,
+      queues: h.runtime.queues,
+      log: h.runtime.log,
+    });
     for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/js/x.js']) {
       const res = await app.request(path, { headers: { authorization: basic(ADMIN.username, ADMIN.password) } });
       expect(res.status, path).toBe(404);

@@ -22,7 +22,11 @@ describe('an edit in Plane followed by a push that did not read the issue', () =
     const issue = h.sandbox.plane.issuesOf(h.project.projectId).find((i) => i.external_id === 'bp/1')!;
     h.sandbox.plane.editAsPerson(issue.id, { name: 'renamed in Plane' });
     await h.postEvents({ type: 'item.upserted', item: { key: 'bp/1', labels: ['a', 'b'] } });
-    await waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = 'bp/1' and m.synced_version >= i.version`.then((r) => r.length > 0));
+    await waitFor(() =>
+      h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = 'bp/1' and m.synced_version >= i.version`.then(
+        (r) => r.length > 0,
+      ),
+    );
     expect(h.sandbox.plane.issue(h.project.projectId, issue.id)!.name).toBe('renamed in Plane');
 
     await h.runtime.queues.pollNow('plane-main');

@@ -14,7 +14,14 @@ import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 const CHROMIUM = '/usr/bin/chromium';
 // Without the last three, Chromium keeps trying to reach Google's services, and on a closed
 // network those attempts flood the host.
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ADMIN = { username: 'ops', password: 'board-test-password' };
 const KEY = 'board/retry-me';
 
@@ -25,7 +32,9 @@ const screenshots = mkdtempSync(join(tmpdir(), 'trackline-board-'));
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: install it with "apt-get update && apt-get install -y chromium" (.ci/run does this on CI)`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}: install it with "apt-get update && apt-get install -y chromium" (.ci/run does this on CI)`,
+    );
   }
   [h, browser] = await Promise.all([
     startHarness('bull_board', { config: { admin: ADMIN } }),
@@ -63,7 +72,9 @@ describe('Bull Board in a browser', () => {
   it('a reconcile that failed for good is retried from the board: the item syncs and its delivery row follows', async () => {
     // A 422 is permanent: the job fails at once, for good, and the mapping shows the error.
     h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', status: 422, times: 1 });
-    expect((await h.postEvents({ type: 'item.upserted', item: { key: KEY, title: 'Retried from Bull Board', state: 'doing' } })).status).toBe(202);
+    expect(
+      (await h.postEvents({ type: 'item.upserted', item: { key: KEY, title: 'Retried from Bull Board', state: 'doing' } })).status,
+    ).toBe(202);
     const failed = await waitFor(async () => {
       const [row] = await h.sql<{ id: string; job_id: string; status: string; attempts: number }[]>`
         select id, job_id, status, attempts from deliveries where kind = 'reconcile' and item_key = ${KEY} and status = 'failed'`;
@@ -76,9 +87,14 @@ describe('Bull Board in a browser', () => {
     await page.goto(`${apiUrl}/admin/queues`);
     // Find it as an operator would: the reconcile queue, its failed jobs, the job by its name.
     await page.getByRole('complementary').getByRole('link', { name: 'reconcile', exact: true }).click();
-    await page.getByRole('main').getByRole('link', { name: /^FAILED/ }).click();
+    await page
+      .getByRole('main')
+      .getByRole('link', { name: /^FAILED/ })
+      .click();
     const jobName = `plane-main ${KEY}`;
-    const card = page.locator('[class*="card-"]').filter({ has: page.getByRole('link', { name: new RegExp(`#${failed.job_id}\\s*${escapeRegExp(jobName)}`) }) });
+    const card = page
+      .locator('[class*="card-"]')
+      .filter({ has: page.getByRole('link', { name: new RegExp(`#${failed.job_id}\\s*${escapeRegExp(jobName)}`) }) });
     await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(1);
     await card.getByText('answered 422').first().waitFor();
     // The job's log names the failed attempt's delivery row (for GET /v1/deliveries/{id}) and why it failed.

@@ -15,7 +15,11 @@ async function run(args: string[], env: Record<string, string> = {}) {
 }
 
 const synced = (key: string) =>
-  waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= i.version`.then((r) => r.length > 0));
+  waitFor(() =>
+    h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= i.version`.then(
+      (r) => r.length > 0,
+    ),
+  );
 
 describe('trackline CLI', () => {
   it('usage errors exit 2, --help exits 0', async () => {
@@ -88,7 +92,11 @@ describe('trackline CLI', () => {
 
     h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', status: 422, times: 1 });
     await h.postEvents({ type: 'item.upserted', item: { key: 'op/1', state: 'done' } });
-    const [failed] = await waitFor(() => h.sql`select id from deliveries where kind = 'reconcile' and item_key = 'op/1' and status = 'failed'`.then((r) => (r.length ? r : null)));
+    const [failed] = await waitFor(() =>
+      h.sql`select id from deliveries where kind = 'reconcile' and item_key = 'op/1' and status = 'failed'`.then((r) =>
+        r.length ? r : null,
+      ),
+    );
     const replay = await run(['replay', failed.id]);
     expect(replay.code, replay.out).toBe(0);
     expect(replay.out).toContain('job retried by operator:ana');

@@ -17,7 +17,10 @@ describe('a worker killed with SIGKILL mid-create', () => {
       h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', delayAfterMs: 30_000, times: 1 });
       const res = await h.postEvents({ type: 'item.upserted', item: { key: 'crash/1', title: 'Crash me', state: 'doing' } });
       expect(res.status).toBe(202);
-      const created = await waitFor(() => h.sandbox.plane.issuesOf(h.project.projectId).filter((i) => i.external_id === 'crash/1').length === 1, 20_000);
+      const created = await waitFor(
+        () => h.sandbox.plane.issuesOf(h.project.projectId).filter((i) => i.external_id === 'crash/1').length === 1,
+        20_000,
+      );
       expect(created).toBe(true);
       const [mapping] = await h.sql`select remote_id, create_intent_at from mappings where item_key = 'crash/1'`;
       expect(mapping.remote_id).toBeNull();
@@ -30,7 +33,11 @@ describe('a worker killed with SIGKILL mid-create', () => {
 
     // A new worker takes the stalled job over after the lock (3 s in tests) runs out.
     await h.startWorkers();
-    const [synced] = await waitFor(() => h.sql`select status, remote_key from mappings where item_key = 'crash/1' and status = 'synced'`.then((r) => (r.length ? r : null)), 30_000);
+    const [synced] = await waitFor(
+      () =>
+        h.sql`select status, remote_key from mappings where item_key = 'crash/1' and status = 'synced'`.then((r) => (r.length ? r : null)),
+      30_000,
+    );
     const issues = h.sandbox.plane.issuesOf(h.project.projectId).filter((i) => i.external_id === 'crash/1');
     expect(issues).toHaveLength(1);
     expect(synced.remote_key).toBe(`ET-${issues[0].sequence_id}`);

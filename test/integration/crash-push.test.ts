@@ -9,8 +9,14 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 const plane = () => h.sandbox.plane;
-const issue = () => plane().issuesOf(h.project.projectId).find((i) => i.external_id === 'cp/1')!;
-const stateName = () => plane().statesOf(h.project.projectId).find((s) => s.id === issue().state)?.name;
+const issue = () =>
+  plane()
+    .issuesOf(h.project.projectId)
+    .find((i) => i.external_id === 'cp/1')!;
+const stateName = () =>
+  plane()
+    .statesOf(h.project.projectId)
+    .find((s) => s.id === issue().state)?.name;
 
 describe('a worker killed after the tracker took its write, before it saved the base', () => {
   it('still pushes a later change back to the old value (no lost update)', async () => {
@@ -36,8 +42,18 @@ describe('a worker killed after the tracker took its write, before it saved the 
     await h.postEvents({ type: 'item.upserted', item: { key: 'cp/1', state: 'doing' } });
     await h.startWorkers();
     await waitFor(() => stateName() === 'In Progress', 30_000);
-    const [after] = await waitFor(() => h.sql`select pending_push, status from mappings where item_key = 'cp/1' and pending_push is null`.then((r) => (r.length ? r : null)), 30_000);
+    const [after] = await waitFor(
+      () =>
+        h.sql`select pending_push, status from mappings where item_key = 'cp/1' and pending_push is null`.then((r) =>
+          r.length ? r : null,
+        ),
+      30_000,
+    );
     expect(after.status).toBe('synced');
-    expect(plane().issuesOf(h.project.projectId).filter((i) => i.external_id === 'cp/1')).toHaveLength(1);
+    expect(
+      plane()
+        .issuesOf(h.project.projectId)
+        .filter((i) => i.external_id === 'cp/1'),
+    ).toHaveLength(1);
   }, 60_000);
 });

@@ -9,7 +9,12 @@ describe('trackline demo', () => {
   it('runs start to finish with no credentials and shows every step', async () => {
     const child = spawn(process.execPath, ['bin/trackline.js', 'demo', '--exit', '--port', '0'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: PG_ADMIN_URL.replace(/\/[^/]*$/, '/trackline'), REDIS_URL },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        DATABASE_URL: PG_ADMIN_URL.replace(/\/[^/]*$/, '/trackline'),
+        REDIS_URL,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -27,7 +32,8 @@ describe('trackline demo', () => {
       /failed after 1 attempt: PATCH .* answered 422/,
       /Plane shows "Done"/,
       /✓ demo finished/,
-    ]) expect(out).toMatch(expected);
+    ])
+      expect(out).toMatch(expected);
     expect(out).not.toMatch(/"level":50/);
   }, 60_000);
 });

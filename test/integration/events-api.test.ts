@@ -21,12 +21,19 @@ async function errorOf(res: Response) {
   return body.error;
 }
 
-const upsert = (key: string, item: Record<string, unknown> = {}) => ({ type: 'item.upserted', item: { key, title: `Title of ${key}`, ...item } });
+const upsert = (key: string, item: Record<string, unknown> = {}) => ({
+  type: 'item.upserted',
+  item: { key, title: `Title of ${key}`, ...item },
+});
 
 describe('POST /v1/events: bad input is refused and changes nothing', () => {
   it('401 without a token, and with a wrong one', async () => {
     const before = await counts();
-    const none = await h.app.request('/v1/events', { method: 'POST', body: JSON.stringify(upsert('a/1')), headers: { 'content-type': 'application/json' } });
+    const none = await h.app.request('/v1/events', {
+      method: 'POST',
+      body: JSON.stringify(upsert('a/1')),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(none.status).toBe(401);
     expect((await errorOf(none)).code).toBe('unauthorized');
     const wrong = await h.postEvents(upsert('a/1'), { authorization: 'Bearer nope' });
@@ -79,14 +86,19 @@ describe('POST /v1/events: bad input is refused and changes nothing', () => {
 
 describe('POST /v1/events: accepted events are durable', () => {
   it('records one event: item, version, activity, mapping to sync, delivery', async () => {
-    const res = await h.postEvents({ ...upsert('user-auth/WP02', { kind: 'work_package', state: 'doing', labels: ['backend'], priority: 'high' }), actor: 'agent:planner', comment: 'Stage: analysis -> development' });
+    const res = await h.postEvents({
+      ...upsert('user-auth/WP02', { kind: 'work_package', state: 'doing', labels: ['backend'], priority: 'high' }),
+      actor: 'agent:planner',
+      comment: 'Stage: analysis -> development',
+    });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { events: { id: string; key: string; version: number }[] };
     expect(body.events).toHaveLength(1);
     expect(body.events[0]).toMatchObject({ key: 'user-auth/WP02', version: 1 });
     const [item] = await h.sql`select desired, version from items where key = 'user-auth/WP02'`;
     expect(item.desired).toMatchObject({ title: 'Title of user-auth/WP02', state: 'doing', labels: ['backend'], priority: 'high' });
-    const [mapping] = await h.sql`select status, synced_version from mappings where item_key = 'user-auth/WP02' and connection_id = 'plane-main'`;
+    const [mapping] =
+      await h.sql`select status, synced_version from mappings where item_key = 'user-auth/WP02' and connection_id = 'plane-main'`;
     expect(mapping).toMatchObject({ status: 'pending' });
     const [comment] = await h.sql`select body, actor from comments where item_key = 'user-auth/WP02'`;
     expect(comment).toMatchObject({ body: 'Stage: analysis -> development', actor: 'agent:planner' });
@@ -96,14 +108,26 @@ describe('POST /v1/events: accepted events are durable', () => {
   });
 
   it('a batch bumps versions in order and only changed fields reach the activity trail', async () => {
-    const res = await h.postEvents({ events: [upsert('b/1', { state: 'planned' }), upsert('b/1', { state: 'doing' }), upsert('b/1', { state: 'doing' }), { type: 'item.comment', key: 'b/1', comment: 'hi' }] });
+    const res = await h.postEvents({
+      events: [
+        upsert('b/1', { state: 'planned' }),
+        upsert('b/1', { state: 'doing' }),
+        upsert('b/1', { state: 'doing' }),
+        { type: 'item.comment', key: 'b/1', comment: 'hi' },
+      ],
+    });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { events: { version: number }[] };
     expect(body.events.map((e) => e.version)).toEqual([1, 2, 3, 4]);
     const trail = await h.api('GET', '/v1/items/b%2F1/activity');
-    const { activity } = (await trail.json()) as { activity: { action: string; field: string | null; from: unknown; to: unknown; actor: string }[] };
+    const { activity } = (await trail.json()) as {
+      activity: { action: string; field: string | null; from: unknown; to: unknown; actor: string }[];
+    };
     const stateChanges = activity.filter((a) => a.field === 'state').map((a) => [a.from, a.to]);
-    expect(stateChanges).toEqual([[null, 'planned'], ['planned', 'doing']]);
+    expect(stateChanges).toEqual([
+      [null, 'planned'],
+      ['planned', 'doing'],
+    ]);
     expect(activity.every((a) => a.actor === 'orchestrator')).toBe(true);
     expect(activity.map((a) => a.action)).toContain('comment.added');
   });
@@ -124,7 +148,9 @@ describe('POST /v1/events: accepted events are durable', () => {
   it('concurrent requests for one new item serialize: versions 1..N, no lost field', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.postEvents(upsert('race/1', { [`title`]: `t${i}` }))));
     expect(results.every((r) => r.status === 202)).toBe(true);
-    const versions = (await Promise.all(results.map((r) => r.json()))).map((b) => (b as { events: { version: number }[] }).events[0].version).sort((a, b) => a - b);
+    const versions = (await Promise.all(results.map((r) => r.json())))
+      .map((b) => (b as { events: { version: number }[] }).events[0].version)
+      .sort((a, b) => a - b);
     expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });
@@ -140,7 +166,12 @@ describe('GET /v1/items', () => {
     await h.postEvents(upsert('show/1', { state: 'doing' }));
     const res = await h.api('GET', '/v1/items/show%2F1');
     expect(res.status).toBe(200);
-    const item = (await res.json()) as { key: string; version: number; fields: Record<string, unknown>; connections: { connection: string; status: string }[] };
+    const item = (await res.json()) as {
+      key: string;
+      version: number;
+      fields: Record<string, unknown>;
+      connections: { connection: string; status: string }[];
+    };
     expect(item).toMatchObject({ key: 'show/1', version: 1, fields: { state: 'doing' } });
     expect(item.connections).toEqual([expect.objectContaining({ connection: 'plane-main', status: 'pending', remoteKey: null })]);
   });
@@ -173,7 +204,9 @@ describe('POST /v1/events: group commit', () => {
     expect(answers.map((a) => a.status)).toEqual(keys.map(() => 202));
     const bodies = (await Promise.all(answers.map((a) => a.json()))) as { events: { id: string; key: string; version: number }[] }[];
     expect(bodies.map((b) => b.events.map((e) => [e.key, e.version]))).toEqual(keys.map((k) => [[k, 1]]));
-    const deliveries = await h.sql<{ item_key: string; created_at: Date }[]>`select item_key, created_at from deliveries where kind = 'event' and item_key like 'group/%'`;
+    const deliveries = await h.sql<
+      { item_key: string; created_at: Date }[]
+    >`select item_key, created_at from deliveries where kind = 'event' and item_key like 'group/%'`;
     expect(deliveries.map((d) => d.item_key).sort()).toEqual([...keys].sort());
     // Rows written in one transaction share its now(): fewer commit times than requests.
     expect(new Set(deliveries.map((d) => d.created_at.getTime())).size).toBeLessThan(keys.length);
@@ -188,7 +221,10 @@ describe('POST /v1/events: group commit', () => {
   it('answers once committed without waiting for Redis, up to a bound; past it, answers wait for their enqueue', async () => {
     // Redis that holds every enqueue until released.
     const held: Array<{ keys: string[]; release: () => void }> = [];
-    const slowQueues = { enqueueReconcile: (jobs: { itemKey: string }[]) => new Promise<void>((release) => held.push({ keys: jobs.map((j) => j.itemKey), release })) };
+    const slowQueues = {
+      enqueueReconcile: (jobs: { itemKey: string }[]) =>
+        new Promise<void>((release) => held.push({ keys: jobs.map((j) => j.itemKey), release })),
+    };
     const batcher = new EventBatcher(h.sql, h.runtime.connections, slowQueues as never, h.runtime.log, { maxBackgroundEnqueues: 1 });
     const request = (key: string) => ({ events: [{ type: 'item.upserted' as const, item: { key, title: key } }], request: {} });
     // The first is answered while its reconcile is still on the way.
@@ -217,7 +253,10 @@ describe('POST /v1/events: group commit', () => {
     const [item] = await h.sql`select version from items where key = 'group/idem'`;
     expect(Number(item.version)).toBe(1);
     // The same key with another body, at the same time as a copy of the first: refused, not recorded.
-    const [copy, other] = await Promise.all([h.postEvents(body, { 'idempotency-key': 'group-key-1' }), h.postEvents(upsert('group/idem', { state: 'planned' }), { 'idempotency-key': 'group-key-1' })]);
+    const [copy, other] = await Promise.all([
+      h.postEvents(body, { 'idempotency-key': 'group-key-1' }),
+      h.postEvents(upsert('group/idem', { state: 'planned' }), { 'idempotency-key': 'group-key-1' }),
+    ]);
     expect(copy.status).toBe(202);
     expect(other.status).toBe(422);
     expect((await errorOf(other)).code).toBe('idempotency_key_reused');
@@ -227,7 +266,10 @@ describe('POST /v1/events: group commit', () => {
 
   it('requests in one batch apply in arrival order; one that fails is refused alone and its neighbours are recorded', async () => {
     const batcher = new EventBatcher(h.sql, h.runtime.connections, h.runtime.queues, h.runtime.log);
-    const request = (key: string, title: string, links?: Record<string, string>) => ({ events: [{ type: 'item.upserted' as const, item: { key, title, ...(links ? { links } : {}) } }], request: {} });
+    const request = (key: string, title: string, links?: Record<string, string>) => ({
+      events: [{ type: 'item.upserted' as const, item: { key, title, ...(links ? { links } : {}) } }],
+      request: {},
+    });
     const [first, second, bad, third] = await Promise.allSettled([
       batcher.accept(request('group/order', 'first')),
       batcher.accept(request('group/order', 'second')),
@@ -237,7 +279,9 @@ describe('POST /v1/events: group commit', () => {
     ]);
     expect(bad.status).toBe('rejected');
     expect(batcher.stats.fallbacks).toBe(1);
-    const versions = [first, second, third].map((r) => (r.status === 'fulfilled' && r.value.kind === 'recorded' ? r.value.accepted[0].version : null));
+    const versions = [first, second, third].map((r) =>
+      r.status === 'fulfilled' && r.value.kind === 'recorded' ? r.value.accepted[0].version : null,
+    );
     expect(versions).toEqual([1, 2, 3]);
     const [item] = await h.sql`select version, desired->>'title' as title from items where key = 'group/order'`;
     expect([Number(item.version), item.title]).toEqual([3, 'third']);

@@ -22,14 +22,23 @@ const at = (e: { at: string }) => Date.parse(e.at);
 async function linkedItems(prefix: string, n: number): Promise<string[]> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}/${i}`);
   const issues = keys.map((k) => h.sandbox.github.store.createAsPerson(GITHUB.owner, GITHUB.repo, { title: k }));
-  await h.postEvents({ events: keys.map((key, i) => ({ type: 'item.upserted', item: { key, links: { 'gh-main': String(issues[i]!.number) } } })) });
-  await waitFor(() => h.sql`select count(*)::int as n from mappings where item_key like ${`${prefix}/%`} and status = 'synced'`.then((r) => r[0].n === n), 10_000);
+  await h.postEvents({
+    events: keys.map((key, i) => ({ type: 'item.upserted', item: { key, links: { 'gh-main': String(issues[i]!.number) } } })),
+  });
+  await waitFor(
+    () =>
+      h.sql`select count(*)::int as n from mappings where item_key like ${`${prefix}/%`} and status = 'synced'`.then((r) => r[0].n === n),
+    10_000,
+  );
   return keys;
 }
 
 async function allSynced(keys: string[]) {
   await waitFor(
-    () => h.sql`select count(*)::int as n from mappings m join items i on i.key = m.item_key where m.item_key in ${h.sql(keys)} and m.status = 'synced' and m.synced_version = i.version`.then((r) => r[0].n === keys.length),
+    () =>
+      h.sql`select count(*)::int as n from mappings m join items i on i.key = m.item_key where m.item_key in ${h.sql(keys)} and m.status = 'synced' and m.synced_version = i.version`.then(
+        (r) => r[0].n === keys.length,
+      ),
     14_000,
   );
 }
@@ -44,7 +53,10 @@ describe('GitHub pacing', () => {
     await allSynced(keys);
     const elapsed = Date.now() - started;
 
-    const log = h.sandbox.log.entries().slice(before).filter((e) => e.tracker === 'github');
+    const log = h.sandbox.log
+      .entries()
+      .slice(before)
+      .filter((e) => e.tracker === 'github');
     const writes = log.filter((e) => e.method === 'PATCH');
     expect(writes).toHaveLength(N);
     const gaps = writes.slice(1).map((w, i) => at(w) - at(writes[i]!));
@@ -67,7 +79,10 @@ describe('GitHub pacing', () => {
     await h.postEvents({ events: keys.map((key) => ({ type: 'item.upserted', item: { key, title: `${key} renamed` } })) });
     await allSynced(keys);
 
-    const log = h.sandbox.log.entries().slice(before).filter((e) => e.tracker === 'github');
+    const log = h.sandbox.log
+      .entries()
+      .slice(before)
+      .filter((e) => e.tracker === 'github');
     const limited = log.find((e) => e.status === 403)!;
     expect(limited).toBeTruthy();
     const t = at(limited);
@@ -77,7 +92,8 @@ describe('GitHub pacing', () => {
     expect(during).toEqual([]);
     const after = log.filter((e) => at(e) >= t + 4950);
     expect(after.filter((e) => e.method === 'PATCH').length).toBeGreaterThanOrEqual(1);
-    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'paused/%'`;
+    const failed =
+      await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'paused/%'`;
     expect(failed[0].n).toBe(0);
     const [call] = await waitFor(() => h.sql`select rate_limit from tracker_calls where status = 403`.then((r) => (r.length ? r : null)));
     expect(call.rate_limit).toMatchObject({ 'retry-after': '5' });

@@ -19,17 +19,31 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 const plane = () => h.sandbox.plane;
-const planLabel = () => plane().labelsOf(h.project.projectId).find((l) => l.name === 'plan')?.id ?? plane().createLabel(h.project.projectId, { name: 'plan' }, { kind: 'person' } as never).id;
+const planLabel = () =>
+  plane()
+    .labelsOf(h.project.projectId)
+    .find((l) => l.name === 'plan')?.id ?? plane().createLabel(h.project.projectId, { name: 'plan' }, { kind: 'person' } as never).id;
 
 /** A Plane v1 "issue created" webhook for a person's new issue labelled for import. */
 function personIssue(name: string) {
   const issue = plane().createAsPerson(h.project.projectId, { name, labels: [planLabel()] });
-  return { issue, record: { connectionId: 'plane-main', dedupKey: `batch-${issue.id}`, eventName: 'issue.created', headers: { 'x-plane-event': 'issue' }, payloadJson: JSON.stringify({ event: 'issue', action: 'created', webhook_id: 'w', workspace_id: 'ws', data: { id: issue.id, name } }) } };
+  return {
+    issue,
+    record: {
+      connectionId: 'plane-main',
+      dedupKey: `batch-${issue.id}`,
+      eventName: 'issue.created',
+      headers: { 'x-plane-event': 'issue' },
+      payloadJson: JSON.stringify({ event: 'issue', action: 'created', webhook_id: 'w', workspace_id: 'ws', data: { id: issue.id, name } }),
+    },
+  };
 }
 
 /** The deliveries' rows in the order of `ids` (one commit's rows share their created_at). */
 async function deliveryRows(ids: string[]) {
-  const rows = await h.sql<{ id: string; status: string; job_id: string | null; last_error: string | null }[]>`select id, status, job_id, last_error from deliveries where id in ${h.sql(ids)}`;
+  const rows = await h.sql<
+    { id: string; status: string; job_id: string | null; last_error: string | null }[]
+  >`select id, status, job_id, last_error from deliveries where id in ${h.sql(ids)}`;
   return ids.map((id) => rows.find((r) => r.id === id)!);
 }
 
@@ -49,18 +63,20 @@ describe('inbound batches', () => {
 
     await h.startWorkers();
     try {
-    await waitFor(async () => (await deliveryRows(ids)).every((r) => r.status === 'processed'), 10_000);
-    // The batch finished with two processed and one handed on; the handed-on delivery's own job did the import.
-    const finished = await h.runtime.queues.inbound.getJob(rows[0].job_id!);
-    expect(finished?.returnvalue).toEqual({ processed: 2, skipped: 0, failed: 0, retrying: 1 });
-    const after = await deliveryRows(ids);
-    expect(after[1].job_id).toBe(`in-${ids[1]}`);
-    expect(after[0].job_id).toBe(rows[0].job_id);
-    const retryJob = await h.runtime.queues.inbound.getJob(`in-${ids[1]}`);
-    expect(await retryJob?.getState()).toBe('completed');
-    // Each issue imported exactly once.
-    const mapped = await h.sql<{ remote_id: string }[]>`select remote_id from mappings where remote_id in ${h.sql(made.map((m) => m.issue.id))}`;
-    expect(mapped.map((m) => m.remote_id).sort()).toEqual(made.map((m) => m.issue.id).sort());
+      await waitFor(async () => (await deliveryRows(ids)).every((r) => r.status === 'processed'), 10_000);
+      // The batch finished with two processed and one handed on; the handed-on delivery's own job did the import.
+      const finished = await h.runtime.queues.inbound.getJob(rows[0].job_id!);
+      expect(finished?.returnvalue).toEqual({ processed: 2, skipped: 0, failed: 0, retrying: 1 });
+      const after = await deliveryRows(ids);
+      expect(after[1].job_id).toBe(`in-${ids[1]}`);
+      expect(after[0].job_id).toBe(rows[0].job_id);
+      const retryJob = await h.runtime.queues.inbound.getJob(`in-${ids[1]}`);
+      expect(await retryJob?.getState()).toBe('completed');
+      // Each issue imported exactly once.
+      const mapped = await h.sql<
+        { remote_id: string }[]
+      >`select remote_id from mappings where remote_id in ${h.sql(made.map((m) => m.issue.id))}`;
+      expect(mapped.map((m) => m.remote_id).sort()).toEqual(made.map((m) => m.issue.id).sort());
     } finally {
       await h.workers!.close();
       h.workers = undefined;
@@ -81,6 +97,7 @@ describe('inbound batches', () => {
     // The job is lost (as with a Redis restart): the sweep gives each delivery a job of its own.
     await (await h.runtime.queues.inbound.getJob(batchJobId!))!.remove();
     await sweepOutbox(h.sql, h.runtime.queues, { callbacks: false });
-    for (const id of ids) expect((await h.runtime.queues.inbound.getJob(`in-${id}`))?.data).toEqual({ deliveryId: id, connectionId: 'plane-main' });
+    for (const id of ids)
+      expect((await h.runtime.queues.inbound.getJob(`in-${id}`))?.data).toEqual({ deliveryId: id, connectionId: 'plane-main' });
   });
 });

@@ -9,14 +9,26 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const feed = async () => ((await (await h.api('GET', '/v1/changes')).json()) as { changes: { key: string; fields: Record<string, { from: unknown; to: unknown }> }[] }).changes;
+const feed = async () =>
+  (
+    (await (await h.api('GET', '/v1/changes')).json()) as {
+      changes: { key: string; fields: Record<string, { from: unknown; to: unknown }> }[];
+    }
+  ).changes;
 
 describe('GitHub webhooks through the intake', () => {
   it('the same delivery posted twice (GitHub’s redeliver keeps X-GitHub-Delivery): one change, the second answered as a duplicate', async () => {
-    await h.postEvents({ type: 'item.upserted', item: { key: 'gh/1', title: 'From the orchestrator', state: 'doing', labels: ['backend'] } });
+    await h.postEvents({
+      type: 'item.upserted',
+      item: { key: 'gh/1', title: 'From the orchestrator', state: 'doing', labels: ['backend'] },
+    });
     await waitFor(() => h.sql`select 1 from mappings where item_key = 'gh/1' and status = 'synced'`.then((r) => r.length > 0));
     await h.sandbox.github.webhooks.drain();
-    await waitFor(() => h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then((r) => r[0].n === 0));
+    await waitFor(() =>
+      h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then(
+        (r) => r[0].n === 0,
+      ),
+    );
     expect(await feed()).toEqual([]); // our own writes came back as webhooks and changed nothing
 
     const [number] = await h.sql`select remote_id from mappings where item_key = 'gh/1'`;

@@ -24,12 +24,29 @@ afterAll(async () => {
 });
 
 const plane = () => h.sandbox.plane;
-const stateId = (name: string) => plane().statesOf(h.project.projectId).find((s) => s.name === name)!.id;
-const issueOf = (key: string) => plane().issuesOf(h.project.projectId).find((i) => i.external_id === key)!;
+const stateId = (name: string) =>
+  plane()
+    .statesOf(h.project.projectId)
+    .find((s) => s.name === name)!.id;
+const issueOf = (key: string) =>
+  plane()
+    .issuesOf(h.project.projectId)
+    .find((i) => i.external_id === key)!;
 
 async function changes(after = 0) {
   const res = await h.api('GET', `/v1/changes?after=${after}`);
-  return (await res.json()) as { changes: { id: string; type: string; key: string; connection: string; fields: Record<string, { from: unknown; to: unknown }>; comment: string | null; actor: string | null }[]; next: string };
+  return (await res.json()) as {
+    changes: {
+      id: string;
+      type: string;
+      key: string;
+      connection: string;
+      fields: Record<string, { from: unknown; to: unknown }>;
+      comment: string | null;
+      actor: string | null;
+    }[];
+    next: string;
+  };
 }
 
 async function createSynced(key: string, fields: Record<string, unknown>) {
@@ -37,7 +54,11 @@ async function createSynced(key: string, fields: Record<string, unknown>) {
   await waitFor(() => h.sql`select 1 from mappings where item_key = ${key} and status = 'synced'`.then((r) => r.length > 0));
   // Let the echo webhooks of our own create arrive and be processed.
   await h.sandbox.planeWebhooks.drain();
-  await waitFor(() => h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then((r) => r[0].n === 0));
+  await waitFor(() =>
+    h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then(
+      (r) => r[0].n === 0,
+    ),
+  );
   return issueOf(key);
 }
 
@@ -45,9 +66,14 @@ describe('webhook intake', () => {
   it('refuses a bad signature with 401, records it without the body, and changes nothing', async () => {
     const api = await h.listenApi();
     const body = pythonJsonDumps({ event: 'issue', action: 'updated', data: { id: 'x' } });
-    const res = await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-plane-signature': 'ab'.repeat(32) } });
+    const res = await fetch(`${api}/webhooks/plane-main`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-plane-signature': 'ab'.repeat(32) },
+    });
     expect(res.status).toBe(401);
-    const [row] = await h.sql`select status, last_error, request from deliveries where kind = 'webhook' and status = 'rejected' order by created_at desc limit 1`;
+    const [row] =
+      await h.sql`select status, last_error, request from deliveries where kind = 'webhook' and status = 'rejected' order by created_at desc limit 1`;
     expect(row.last_error).toMatch(/signature/i);
     expect(row.request.headers['x-plane-signature']).toBe('[redacted]');
     expect(JSON.stringify(row.request)).not.toContain('"data"');
@@ -58,24 +84,50 @@ describe('webhook intake', () => {
     const api = await h.listenApi();
     const bad = '{"event": ';
     const sig = createHmac('sha256', SECRET).update(bad).digest('hex');
-    expect((await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body: bad, headers: { 'x-plane-signature': sig } })).status).toBe(400);
+    expect((await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body: bad, headers: { 'x-plane-signature': sig } })).status).toBe(
+      400,
+    );
     const big = 'x'.repeat(1024 * 1024 + 1);
-    expect((await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body: big, headers: { 'x-plane-signature': sig } })).status).toBe(413);
+    expect((await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body: big, headers: { 'x-plane-signature': sig } })).status).toBe(
+      413,
+    );
   });
 
   it('the same delivery posted twice: accepted once, the second answered as a duplicate', async () => {
     const api = await h.listenApi();
-    const body = pythonJsonDumps({ event: 'project', action: 'updated', webhook_id: 'w', workspace_id: 'ws', data: { id: 'p', name: 'Café' }, activity: {} });
+    const body = pythonJsonDumps({
+      event: 'project',
+      action: 'updated',
+      webhook_id: 'w',
+      workspace_id: 'ws',
+      data: { id: 'p', name: 'Café' },
+      activity: {},
+    });
     const sig = createHmac('sha256', SECRET).update(body).digest('hex');
-    const first = await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'x-plane-signature': sig, 'x-plane-delivery': 'a' } });
-    const second = await fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'x-plane-signature': sig, 'x-plane-delivery': 'b' } });
+    const first = await fetch(`${api}/webhooks/plane-main`, {
+      method: 'POST',
+      body,
+      headers: { 'x-plane-signature': sig, 'x-plane-delivery': 'a' },
+    });
+    const second = await fetch(`${api}/webhooks/plane-main`, {
+      method: 'POST',
+      body,
+      headers: { 'x-plane-signature': sig, 'x-plane-delivery': 'b' },
+    });
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(await second.json()).toEqual({ status: 'duplicate' });
     // An event Trackline does not act on is still recorded, with the reason: never a silent drop.
-    const { delivery } = (await first.clone().json().catch(() => ({}))) as { delivery?: string };
+    const { delivery } = (await first
+      .clone()
+      .json()
+      .catch(() => ({}))) as { delivery?: string };
     void delivery;
-    const skipped = await waitFor(() => h.sql`select status, last_error from deliveries where kind = 'webhook' and request->>'event' = 'project.updated' and status = 'skipped'`.then((r) => r[0]));
+    const skipped = await waitFor(() =>
+      h.sql`select status, last_error from deliveries where kind = 'webhook' and request->>'event' = 'project.updated' and status = 'skipped'`.then(
+        (r) => r[0],
+      ),
+    );
     expect(skipped.last_error).toContain('ignored');
   });
 });
@@ -117,17 +169,26 @@ describe('remote changes reach the orchestrator', () => {
   });
 
   it('a remote issue carrying an import label becomes a new item; one without is skipped with the reason', async () => {
-    const labelId = plane().labelsOf(h.project.projectId).find((l) => l.name === 'plan')?.id ?? plane().createLabel(h.project.projectId, { name: 'plan' }, { kind: 'person' } as never).id;
+    const labelId =
+      plane()
+        .labelsOf(h.project.projectId)
+        .find((l) => l.name === 'plan')?.id ?? plane().createLabel(h.project.projectId, { name: 'plan' }, { kind: 'person' } as never).id;
     const wanted = plane().createAsPerson(h.project.projectId, { name: 'Plan this', labels: [labelId] });
     const key = `plane-main:ET-${wanted.sequence_id}`;
     const change = await waitFor(async () => (await changes()).changes.find((c) => c.key === key));
     expect(change.type).toBe('item.created');
     expect(change.fields.title).toEqual({ from: null, to: 'Plan this' });
-    const item = (await (await h.api('GET', `/v1/items/${encodeURIComponent(key)}`)).json()) as { connections: { remoteKey: string; status: string }[] };
+    const item = (await (await h.api('GET', `/v1/items/${encodeURIComponent(key)}`)).json()) as {
+      connections: { remoteKey: string; status: string }[];
+    };
     expect(item.connections[0]).toMatchObject({ remoteKey: `ET-${wanted.sequence_id}`, status: 'synced' });
 
     const other = plane().createAsPerson(h.project.projectId, { name: 'Not for us' });
-    const skipped = await waitFor(() => h.sql`select last_error from deliveries where kind = 'webhook' and status = 'skipped' and last_error like ${`%ET-${other.sequence_id}%`}`.then((r) => r[0]));
+    const skipped = await waitFor(() =>
+      h.sql`select last_error from deliveries where kind = 'webhook' and status = 'skipped' and last_error like ${`%ET-${other.sequence_id}%`}`.then(
+        (r) => r[0],
+      ),
+    );
     expect(skipped.last_error).toContain('import_labels');
   });
 
@@ -137,7 +198,9 @@ describe('remote changes reach the orchestrator', () => {
     try {
       plane().editAsPerson(issue.id, { state: stateId('Done') });
       const conflict = await waitFor(async () => {
-        const res = (await (await h.api('GET', '/v1/conflicts?status=open')).json()) as { conflicts: { id: number; key: string; field: string; local: unknown; remote: unknown; reason: string }[] };
+        const res = (await (await h.api('GET', '/v1/conflicts?status=open')).json()) as {
+          conflicts: { id: number; key: string; field: string; local: unknown; remote: unknown; reason: string }[];
+        };
         return res.conflicts.find((c) => c.key === 'in/refused');
       });
       expect(conflict).toMatchObject({ field: 'state', local: 'planned', remote: 'Done' });
@@ -151,7 +214,9 @@ describe('remote changes reach the orchestrator', () => {
       await waitFor(() => issueOf('in/refused').state === stateId('Todo'));
       const again = await h.api('POST', `/v1/conflicts/${conflict.id}/resolve`, { use: 'remote' });
       expect(again.status).toBe(409);
-      const trail = (await (await h.api('GET', '/v1/items/in%2Frefused/activity')).json()) as { activity: { actor: string; action: string }[] };
+      const trail = (await (await h.api('GET', '/v1/items/in%2Frefused/activity')).json()) as {
+        activity: { actor: string; action: string }[];
+      };
       expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'orchestrator', action: 'change.refused' }));
       expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'operator:ana', action: 'conflict.resolved' }));
     } finally {
@@ -172,11 +237,14 @@ describe('polling, with webhooks off', () => {
     await p.postEvents({ type: 'item.upserted', item: { key: 'poll/2', title: 'Deleted later' } });
     await waitFor(() => p.sql`select count(*)::int as n from mappings where status = 'synced'`.then((r) => r[0].n === 2));
     await new Promise((r) => setTimeout(r, 1500)); // a poll passes over our own writes: no change
-    const feed = async () => (await (await p.api('GET', '/v1/changes')).json()) as { changes: { key: string; type: string; fields: Record<string, unknown> }[] };
+    const feed = async () =>
+      (await (await p.api('GET', '/v1/changes')).json()) as { changes: { key: string; type: string; fields: Record<string, unknown> }[] };
     expect((await feed()).changes).toEqual([]);
     const issues = p.sandbox.plane.issuesOf(p.project.projectId);
     const started = Date.now();
-    p.sandbox.plane.editAsPerson(issues.find((i) => i.external_id === 'poll/1')!.id, { state: p.sandbox.plane.statesOf(p.project.projectId).find((s) => s.name === 'Done')!.id });
+    p.sandbox.plane.editAsPerson(issues.find((i) => i.external_id === 'poll/1')!.id, {
+      state: p.sandbox.plane.statesOf(p.project.projectId).find((s) => s.name === 'Done')!.id,
+    });
     const change = await waitFor(async () => (await feed()).changes.find((c) => c.key === 'poll/1'), 5000);
     expect(Date.now() - started).toBeLessThan(2500);
     expect(change.fields).toEqual({ state: { from: 'planned', to: 'done' } });

@@ -54,7 +54,14 @@ describe('create and update', () => {
   it('creates one issue with ADF description, labels, priority, assignee, the marker label and property', async () => {
     const remote = await jira.create(
       'user-auth/WP02',
-      { title: 'WP02: Models layer', body: 'Build:\n\n- users\n- [spec](https://example.com)', labels: ['backend'], priority: 'High', assignees: [JIRA.people.alice.accountId], state: 'To Do' },
+      {
+        title: 'WP02: Models layer',
+        body: 'Build:\n\n- users\n- [spec](https://example.com)',
+        labels: ['backend'],
+        priority: 'High',
+        assignees: [JIRA.people.alice.accountId],
+        state: 'To Do',
+      },
       ctx,
     );
     const issue = store().issue(remote.id)!;
@@ -88,7 +95,10 @@ describe('create and update', () => {
   it('a label with a space or an unknown priority is a config error before anything is written', async () => {
     const created = await jira.create('cfg/1', { title: 'C' }, ctx);
     sandbox.log.clear();
-    await expect(jira.update({ id: created.id }, { title: 'x', labels: ['in review'] }, ctx)).rejects.toMatchObject({ kind: 'config', message: expect.stringContaining('Jira labels cannot contain spaces: "in review"') });
+    await expect(jira.update({ id: created.id }, { title: 'x', labels: ['in review'] }, ctx)).rejects.toMatchObject({
+      kind: 'config',
+      message: expect.stringContaining('Jira labels cannot contain spaces: "in review"'),
+    });
     await expect(jira.update({ id: created.id }, { title: 'x', priority: 'urgent' }, ctx)).rejects.toMatchObject({
       kind: 'config',
       message: 'Jira has no priority "urgent" (it has: Highest, High, Medium, Low, Lowest); map it in priority_map',
@@ -103,14 +113,18 @@ describe('state changes walk the workflow', () => {
     sandbox.log.clear();
     const after = await jira.update({ id: created.id }, { state: 'Done' }, ctx);
     expect(after.fields.state).toBe('Done');
-    const posted = sandbox.log.entries({ tracker: 'jira', method: 'POST', pathIncludes: '/transitions' }).map((e) => (e.body as { transition: { id: string } }).transition.id);
+    const posted = sandbox.log
+      .entries({ tracker: 'jira', method: 'POST', pathIncludes: '/transitions' })
+      .map((e) => (e.body as { transition: { id: string } }).transition.id);
     expect(posted).toEqual(['11', '21', '41']);
   });
 
   it('an unreachable status throws TransitionUnavailableError after writing the other fields', async () => {
     const created = await jira.create('dead/1', { title: 'Dead end', state: "Won't Do" }, ctx);
     expect(created.fields.state).toBe("Won't Do");
-    const error = await jira.update({ id: created.id }, { title: 'Renamed anyway', labels: ['kept'], state: 'In Progress' }, ctx).catch((e: unknown) => e);
+    const error = await jira
+      .update({ id: created.id }, { title: 'Renamed anyway', labels: ['kept'], state: 'In Progress' }, ctx)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransitionUnavailableError);
     const e = error as TransitionUnavailableError;
     expect(e.message).toBe('Jira workflow has no transition from "Won\'t Do" to "In Progress" (available: none)');
@@ -125,12 +139,22 @@ describe('state changes walk the workflow', () => {
     const blind = adapterFor({ email: 'blind@example.com', api_token: 'blind-token' });
     store().seedProject({ key: 'BL', users: [] });
     const user = store().userByEmail(JIRA.email)!;
-    store().users.set('blind', { ...user, accountId: 'blind', emailAddress: 'blind@example.com', apiToken: 'blind-token', canReadWorkflow: false });
+    store().users.set('blind', {
+      ...user,
+      accountId: 'blind',
+      emailAddress: 'blind@example.com',
+      apiToken: 'blind-token',
+      canReadWorkflow: false,
+    });
     const created = await blind.create('blind/1', { title: 'B' }, ctx);
-    await expect(blind.update({ id: created.id }, { state: 'In Progress' }, ctx)).resolves.toMatchObject({ fields: { state: 'In Progress' } });
+    await expect(blind.update({ id: created.id }, { state: 'In Progress' }, ctx)).resolves.toMatchObject({
+      fields: { state: 'In Progress' },
+    });
     const error = (await blind.update({ id: created.id }, { state: 'Done' }, ctx).catch((x: unknown) => x)) as TransitionUnavailableError;
     expect(error).toBeInstanceOf(TransitionUnavailableError);
-    expect(error.message).toContain('has no transition from "In Progress" to "Done" (available: Request review → In Review, Stop progress → To Do); Trackline could not read the workflow');
+    expect(error.message).toContain(
+      'has no transition from "In Progress" to "Done" (available: Request review → In Review, Stop progress → To Do); Trackline could not read the workflow',
+    );
     expect(warnings.some((w) => w.includes('cannot read the Jira workflow'))).toBe(true);
   });
 });
@@ -152,7 +176,10 @@ describe('finding an issue again', () => {
       expect((await jira.resolveLink(link, ctx)).id).toBe(person.id);
     }
     const other = store().createAsPerson('BL', { summary: 'elsewhere' });
-    await expect(jira.resolveLink(other.key, ctx)).rejects.toMatchObject({ kind: 'config', message: expect.stringContaining('is in Jira project BL') });
+    await expect(jira.resolveLink(other.key, ctx)).rejects.toMatchObject({
+      kind: 'config',
+      message: expect.stringContaining('is in Jira project BL'),
+    });
   });
 });
 
@@ -216,7 +243,13 @@ describe('pacing', () => {
     const auth = `Basic ${Buffer.from(`${JIRA.email}:${JIRA.token}`).toString('base64')}`;
     const statuses: Response[] = [];
     for (let i = 0; i < 22; i++) {
-      statuses.push(await fetch(`${url}/rest/api/3/issue/${created.id}`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ fields: { summary: `x${i}` } }) }));
+      statuses.push(
+        await fetch(`${url}/rest/api/3/issue/${created.id}`, {
+          method: 'PUT',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ fields: { summary: `x${i}` } }),
+        }),
+      );
     }
     const refused = statuses.filter((r) => r.status === 429);
     expect(refused.length).toBeGreaterThan(0);
@@ -229,18 +262,41 @@ describe('check()', () => {
   it('says ✓ for each thing that works', async () => {
     const lines = await jira.check();
     expect(lines.every((l) => l.ok)).toBe(true);
-    expect(lines.map((l) => l.message)).toEqual(expect.arrayContaining([`Connected to ${url} as Trackline Bot (${JIRA.email})`, 'Project ET (Example Team) is reachable', 'Issue type "Task" exists in ET', 'State "doing" maps to Jira status "In Progress"']));
+    expect(lines.map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        `Connected to ${url} as Trackline Bot (${JIRA.email})`,
+        'Project ET (Example Team) is reachable',
+        'Issue type "Task" exists in ET',
+        'State "doing" maps to Jira status "In Progress"',
+      ]),
+    );
   });
 
   it('says ✗ with what to do for wrong credentials, a missing project, type or status', async () => {
     const badAuth = await adapterFor({ api_token: 'wrong' }).check();
-    expect(badAuth).toEqual([{ ok: false, message: expect.stringContaining('answered 401: Client must be authenticated'), hint: expect.stringContaining('api_token') }]);
+    expect(badAuth).toEqual([
+      {
+        ok: false,
+        message: expect.stringContaining('answered 401: Client must be authenticated'),
+        hint: expect.stringContaining('api_token'),
+      },
+    ]);
     const badProject = await adapterFor({ project_key: 'NOPE' }).check();
-    expect(badProject.at(-1)).toMatchObject({ ok: false, message: expect.stringContaining("No project could be found with key 'NOPE'"), hint: expect.stringContaining('project_key') });
+    expect(badProject.at(-1)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("No project could be found with key 'NOPE'"),
+      hint: expect.stringContaining('project_key'),
+    });
     const badType = await adapterFor({ issue_type: 'Epic' }).check();
-    expect(badType.at(-1)).toMatchObject({ ok: false, message: 'Jira project ET has no issue type "Epic" (it has: Task, Bug, Story); set issue_type' });
+    expect(badType.at(-1)).toMatchObject({
+      ok: false,
+      message: 'Jira project ET has no issue type "Epic" (it has: Task, Bug, Story); set issue_type',
+    });
     const badState = await adapterFor({ state_map: { done: 'Closed' } }).check();
-    expect(badState.find((l) => !l.ok)).toMatchObject({ message: expect.stringContaining('State "done" maps to "Closed", which the Task workflow of ET does not have'), hint: expect.stringContaining('state_map') });
+    expect(badState.find((l) => !l.ok)).toMatchObject({
+      message: expect.stringContaining('State "done" maps to "Closed", which the Task workflow of ET does not have'),
+      hint: expect.stringContaining('state_map'),
+    });
   });
 });
 
@@ -270,12 +326,19 @@ describe('the Jira adapter speaks Jira’s published API', () => {
       .map((r) => {
         const query = new URLSearchParams(r.query).toString();
         const req = `${r.path}${query ? `?${query}` : ''}`;
-        const result = validator.validate({ method: r.method, url: req, headers: { 'content-type': 'application/json' }, body: r.body ?? undefined });
+        const result = validator.validate({
+          method: r.method,
+          url: req,
+          headers: { 'content-type': 'application/json' },
+          body: r.body ?? undefined,
+        });
         return result.ok ? null : `${r.method} ${req}: ${result.errors.join('; ')}`;
       })
       .filter(Boolean);
     expect(invalid).toEqual([]);
     // Not a rubber stamp: a search body with a misspelt key fails it.
-    expect(validator.validate({ method: 'POST', url: '/rest/api/3/search/jql', body: { jql: 'project = ET', maxResult: 5 } }).ok).toBe(false);
+    expect(validator.validate({ method: 'POST', url: '/rest/api/3/search/jql', body: { jql: 'project = ET', maxResult: 5 } }).ok).toBe(
+      false,
+    );
   });
 });

@@ -16,10 +16,15 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 const upsert = (key: string) => h.postEvents({ type: 'item.upserted', item: { key, title: key, state: 'doing' } });
-const mappingStatus = (key: string) => h.sql`select status from mappings where item_key = ${key}`.then((r) => r[0]?.status as string | undefined);
+const mappingStatus = (key: string) =>
+  h.sql`select status from mappings where item_key = ${key}`.then((r) => r[0]?.status as string | undefined);
 
 function webhook(body: string, signature = createHmac('sha256', SECRET).update(body).digest('hex'), connection = 'plane-main') {
-  return h.app.request(`/webhooks/${connection}`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-plane-signature': signature } });
+  return h.app.request(`/webhooks/${connection}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-plane-signature': signature },
+  });
 }
 
 async function scrape() {
@@ -49,7 +54,14 @@ describe('GET /metrics', () => {
     await waitFor(async () => (await mappingStatus('m/paced')) === 'synced', 10_000);
 
     // Webhooks: accepted, the same again (duplicate), a bad signature and an unknown connection (rejected).
-    const body = pythonJsonDumps({ event: 'project', action: 'updated', webhook_id: 'w', workspace_id: 'ws', data: { id: 'p', name: 'metrics' }, activity: {} });
+    const body = pythonJsonDumps({
+      event: 'project',
+      action: 'updated',
+      webhook_id: 'w',
+      workspace_id: 'ws',
+      data: { id: 'p', name: 'metrics' },
+      activity: {},
+    });
     expect((await webhook(body)).status).toBe(202);
     expect((await webhook(body)).status).toBe(200);
     expect((await webhook(body, 'ab'.repeat(32))).status).toBe(401);
@@ -71,7 +83,8 @@ describe('GET /metrics', () => {
 
     // Queue depth and oldest-job age for every queue and state, read from Redis.
     for (const queue of h.runtime.queues.all().map((q) => q.name)) {
-      for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed']) expect(m.value('trackline_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
+      for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed'])
+        expect(m.value('trackline_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
       expect(m.value('trackline_queue_oldest_job_age_seconds', { queue, state: 'waiting' })).toBeGreaterThanOrEqual(0);
     }
     expect(m.value('trackline_queue_jobs', { queue: 'reconcile', state: 'failed' })).toBe(1);
@@ -124,7 +137,14 @@ describe('GET /metrics', () => {
   });
 
   it('an api built without the runtime metrics (the `trackline api` case) still reports queues and conflicts', async () => {
-    const apiOnly = createApp({ sql: h.sql, redis: h.runtime.producerRedis, config: h.runtime.config, connections: h.runtime.connections, queues: h.runtime.queues, log: h.runtime.log });
+    const apiOnly = createApp({
+      sql: h.sql,
+      redis: h.runtime.producerRedis,
+      config: h.runtime.config,
+      connections: h.runtime.connections,
+      queues: h.runtime.queues,
+      log: h.runtime.log,
+    });
     const m = parseMetrics(await (await apiOnly.request('/metrics')).text());
     expect(m.value('trackline_queue_jobs', { queue: 'reconcile', state: 'failed' })).toBe(1);
     expect(m.value('trackline_conflicts_open', { connection: 'plane-main' })).toBe(0);
@@ -134,7 +154,15 @@ describe('GET /metrics', () => {
 
   it('is open by default; with [metrics] token it takes that bearer token', async () => {
     const config = { ...h.runtime.config, metrics: { token: 'scrape-token-123' } };
-    const app = createApp({ sql: h.sql, redis: h.runtime.producerRedis, config, connections: h.runtime.connections, queues: h.runtime.queues, log: h.runtime.log, metrics: h.runtime.metrics });
+    const app = createApp({
+      sql: h.sql,
+      redis: h.runtime.producerRedis,
+      config,
+      connections: h.runtime.connections,
+      queues: h.runtime.queues,
+      log: h.runtime.log,
+      metrics: h.runtime.metrics,
+    });
     const refused = await app.request('/metrics');
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('unauthorized');

@@ -28,7 +28,8 @@ describe('/openapi.json', () => {
   it('documents requests from the validating schemas: the event body names its fields and limits', async () => {
     const doc = (await (await h.app.request('/openapi.json')).json()) as any;
     const body = JSON.stringify(doc.paths['/v1/events'].post.requestBody);
-    for (const needle of ['item.upserted', 'item.comment', 'item.deleted', '"maxItems":500', 'links', 'assignees']) expect(body).toContain(needle);
+    for (const needle of ['item.upserted', 'item.comment', 'item.deleted', '"maxItems":500', 'links', 'assignees'])
+      expect(body).toContain(needle);
     const limit = doc.paths['/v1/changes'].get.parameters.find((p: { name: string }) => p.name === 'limit');
     expect(limit.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 500, default: 100 });
   });

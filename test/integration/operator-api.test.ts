@@ -7,11 +7,24 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-type Delivery = { id: string; direction: string; kind: string; connection: string | null; key: string | null; status: string; attempts: number; lastError: string | null };
+type Delivery = {
+  id: string;
+  direction: string;
+  kind: string;
+  connection: string | null;
+  key: string | null;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+};
 const json = async <T>(res: Response | Promise<Response>) => (await (await res).json()) as T;
 
 async function synced(key: string) {
-  await waitFor(() => h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= i.version`.then((r) => r.length > 0));
+  await waitFor(() =>
+    h.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = ${key} and m.status = 'synced' and m.synced_version >= i.version`.then(
+      (r) => r.length > 0,
+    ),
+  );
 }
 
 describe('GET /v1/deliveries', () => {
@@ -25,7 +38,10 @@ describe('GET /v1/deliveries', () => {
     });
     const reconcile = list.deliveries.find((d) => d.kind === 'reconcile')!;
     expect(reconcile).toMatchObject({ direction: 'out', connection: 'plane-main', status: 'succeeded', attempts: 3 });
-    type Detail = { attempts: { attempt: number; status: string; error?: string; calls: { method: string; status: number; durationMs: number }[] }[]; request: unknown };
+    type Detail = {
+      attempts: { attempt: number; status: string; error?: string; calls: { method: string; status: number; durationMs: number }[] }[];
+      request: unknown;
+    };
     // Tracker calls are written in batches every quarter second: wait for the last one to land.
     const detail = await waitFor(async () => {
       const d = await json<Detail>(h.api('GET', `/v1/deliveries/${reconcile.id}`));
@@ -54,7 +70,9 @@ describe('GET /v1/deliveries', () => {
     await synced('ops/2');
     h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', status: 422, times: 1 });
     await h.postEvents({ type: 'item.upserted', item: { key: 'ops/2', state: 'done' } });
-    const failed = await waitFor(async () => (await json<{ deliveries: Delivery[] }>(h.api('GET', '/v1/deliveries?status=failed&key=ops%2F2'))).deliveries[0]);
+    const failed = await waitFor(
+      async () => (await json<{ deliveries: Delivery[] }>(h.api('GET', '/v1/deliveries?status=failed&key=ops%2F2'))).deliveries[0],
+    );
     expect(failed.attempts).toBe(1);
     const res = await h.api('POST', `/v1/deliveries/${failed.id}/retry`, { actor: 'operator:ana' });
     expect(res.status).toBe(202);
@@ -96,7 +114,10 @@ describe('POST /v1/connections/{id}/sync', () => {
     h.sandbox.log.clear();
     const res = await h.api('POST', '/v1/connections/plane-main/sync', { dryRun: true });
     expect(res.status).toBe(200);
-    const plan = (await res.json()) as { dryRun: boolean; items: { itemKey: string; action: string; push: Record<string, unknown>; pull: Record<string, unknown> }[] };
+    const plan = (await res.json()) as {
+      dryRun: boolean;
+      items: { itemKey: string; action: string; push: Record<string, unknown>; pull: Record<string, unknown> }[];
+    };
     expect(plan.dryRun).toBe(true);
     const entry = plan.items.find((i) => i.itemKey === 'ops/3');
     if (entry) {

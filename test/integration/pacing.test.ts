@@ -33,7 +33,12 @@ describe('pacing from the connection budget', () => {
 
 describe('a call that goes out late', () => {
   it('is held so the calls actually sent never exceed the budget in any window (a busy event loop cannot tip it over)', async () => {
-    const pacer = new Pacer(h.runtime.producerRedis, new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }), { id: `late-${Date.now()}`, requests: 10, perMs: 1000 }, h.redisPrefix);
+    const pacer = new Pacer(
+      h.runtime.producerRedis,
+      new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }),
+      { id: `late-${Date.now()}`, requests: 10, perMs: 1000 },
+      h.redisPrefix,
+    );
     try {
       const sentAt: number[] = [];
       const started = Date.now();
@@ -58,7 +63,15 @@ describe('a call that goes out late', () => {
   it('counts from its answer: a process whose first request takes 80 ms to leave (cold) does not let the eleventh through early', async () => {
     // Two pacers for one credential: two worker processes sharing the budget through Redis.
     const id = `slow-${Date.now()}`;
-    const pacers = [0, 1].map(() => new Pacer(h.runtime.producerRedis, new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }), { id, requests: 10, perMs: 1000 }, h.redisPrefix));
+    const pacers = [0, 1].map(
+      () =>
+        new Pacer(
+          h.runtime.producerRedis,
+          new Bottleneck.IORedisConnection({ client: h.runtime.producerRedis.duplicate({ lazyConnect: false }) }),
+          { id, requests: 10, perMs: 1000 },
+          h.redisPrefix,
+        ),
+    );
     try {
       const arrivedAt: number[] = [];
       const arrive = async () => void arrivedAt.push(Date.now());

@@ -24,17 +24,24 @@ async function counters(table: string): Promise<{ scanned: number; updated: numb
 
 /** Backends report their counters some seconds after going idle: wait until `updates` show. */
 async function reported(table: string, updates: number) {
-  return waitFor(async () => {
-    const now = await counters(table);
-    return now.updated >= updates ? now : null;
-  }, 20_000, 250);
+  return waitFor(
+    async () => {
+      const now = await counters(table);
+      return now.updated >= updates ? now : null;
+    },
+    20_000,
+    250,
+  );
 }
 
 describe('batched statements on tables that grew after they were first planned', () => {
   it('event batches look items up by key, not by reading the whole table', async () => {
     await h.sql`alter table items set (autovacuum_enabled = false)`;
     const batcher = new EventBatcher(h.sql, h.runtime.connections, h.runtime.queues, h.runtime.log);
-    const upsert = (key: string) => ({ events: [{ type: 'item.upserted' as const, item: { key, kind: 'work_package', title: `Item ${key}`, state: 'doing' } }], request: { events: 1 } });
+    const upsert = (key: string) => ({
+      events: [{ type: 'item.upserted' as const, item: { key, kind: 'work_package', title: `Item ${key}`, state: 'doing' } }],
+      request: { events: 1 },
+    });
     // Enough runs for every pooled connection to pass five while items is tiny.
     for (let i = 0; i < 80; i++) await batcher.accept(upsert(`plans/small/${i}`));
     await h.sql`insert into items (key, version) select 'plans/bulk/' || g, 1 from generate_series(1, 20000) g`;

@@ -30,6 +30,9 @@ describe('Redis coming back empty', () => {
       return found.length === 2 ? found.sort() : null;
     }, 10_000);
     expect(schedulers).toEqual(['outbox-sweep', 'poll:plane-main']);
-    await waitFor(() => h.sandbox.plane.issuesOf(h.project.projectId).some((i) => i.external_id === 'rr/1' && i.name === 'while away'), 10_000);
+    await waitFor(
+      () => h.sandbox.plane.issuesOf(h.project.projectId).some((i) => i.external_id === 'rr/1' && i.name === 'while away'),
+      10_000,
+    );
   });
 });

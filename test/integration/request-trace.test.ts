@@ -22,12 +22,18 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const mapping = (key: string) => h.sql`select status, remote_id from mappings where item_key = ${key}`.then((r) => r[0] as { status: string; remote_id: string } | undefined);
+const mapping = (key: string) =>
+  h.sql`select status, remote_id from mappings where item_key = ${key}`.then(
+    (r) => r[0] as { status: string; remote_id: string } | undefined,
+  );
 
 describe('one request id from intake to tracker calls', () => {
   it('an event: the request line, the reconcile job and each of its tracker calls carry the caller’s x-request-id', async () => {
     const requestId = 'trace-event-0001';
-    const res = await h.postEvents({ type: 'item.upserted', item: { key: 'trace/1', title: 'Traced', state: 'doing' } }, { 'x-request-id': requestId });
+    const res = await h.postEvents(
+      { type: 'item.upserted', item: { key: 'trace/1', title: 'Traced', state: 'doing' } },
+      { 'x-request-id': requestId },
+    );
     expect(res.status).toBe(202);
     expect(res.headers.get('x-request-id')).toBe(requestId);
     await waitFor(async () => (await mapping('trace/1'))?.status === 'synced');
@@ -57,7 +63,8 @@ describe('one request id from intake to tracker calls', () => {
     await h.sandbox.planeWebhooks.drain();
     await waitFor(async () => {
       const counts = await h.runtime.queues.reconcile.getJobCounts('waiting', 'delayed', 'active');
-      const [{ open }] = await h.sql`select count(*)::int as open from deliveries where kind = 'webhook' and status in ('received', 'processing')`;
+      const [{ open }] =
+        await h.sql`select count(*)::int as open from deliveries where kind = 'webhook' and status in ('received', 'processing')`;
       return counts.waiting + counts.delayed + counts.active + open === 0;
     });
     const done = h.sandbox.plane.statesOf(h.project.projectId).find((s) => s.name === 'Done')!.id;
@@ -68,8 +75,17 @@ describe('one request id from intake to tracker calls', () => {
     // (readRemote): a GET of that issue under the same request id.
     const read = await waitFor(() => {
       const after = lines.slice(before);
-      const webhooks = new Set(after.filter((l) => l.msg === 'request' && l.path === '/webhooks/plane-main' && l.status === 202).map((l) => l.requestId));
-      return after.find((l) => l.msg === 'tracker call' && l.kind === 'reconcile' && l.method === 'GET' && String(l.path).includes(remote_id) && webhooks.has(l.requestId));
+      const webhooks = new Set(
+        after.filter((l) => l.msg === 'request' && l.path === '/webhooks/plane-main' && l.status === 202).map((l) => l.requestId),
+      );
+      return after.find(
+        (l) =>
+          l.msg === 'tracker call' &&
+          l.kind === 'reconcile' &&
+          l.method === 'GET' &&
+          String(l.path).includes(remote_id) &&
+          webhooks.has(l.requestId),
+      );
     });
     expect(read.requestId).toMatch(/^[0-9a-f-]{36}$/);
     const [webhook] = await h.sql`select request_id from deliveries where kind = 'webhook' and request_id = ${read.requestId!}`;
@@ -81,7 +97,10 @@ describe('one request id from intake to tracker calls', () => {
     const send = async (via: 'http' | 'app', id: string | undefined) => {
       const headers: Record<string, string> = id === undefined ? {} : { 'x-request-id': id };
       // No bearer token: the 401 is enough to see the id in the header, the error body and the access line.
-      const res = via === 'http' ? await fetch(`${api}/v1/events`, { method: 'POST', headers, body: '{}' }) : await h.app.request('/v1/events', { method: 'POST', headers, body: '{}' });
+      const res =
+        via === 'http'
+          ? await fetch(`${api}/v1/events`, { method: 'POST', headers, body: '{}' })
+          : await h.app.request('/v1/events', { method: 'POST', headers, body: '{}' });
       const body = (await res.json()) as { error: { requestId: string } };
       expect(res.status).toBe(401);
       expect(body.error.requestId).toBe(res.headers.get('x-request-id'));

@@ -9,7 +9,13 @@ let sandbox: ReturnType<typeof createSandbox>;
 
 beforeEach(() => {
   sandbox = createSandbox();
-  sandbox.github.store.seedRepo({ owner: 'acme', ownerType: 'Organization', repo: 'app', tokens: [{ token: TOKEN, login: 'bot' }], labels: ['bug'] });
+  sandbox.github.store.seedRepo({
+    owner: 'acme',
+    ownerType: 'Organization',
+    repo: 'app',
+    tokens: [{ token: TOKEN, login: 'bot' }],
+    labels: ['bug'],
+  });
   sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap' });
 });
 
@@ -39,11 +45,16 @@ describe('sandbox GitHub REST', () => {
     const created = await call('POST', '/api/v3/repos/acme/app/issues', { title: 'T', body: 'B', labels: ['bug', 'new-one'] });
     expect(created.status).toBe(201);
     const issue = (await created.json()) as { number: number; labels: { name: string; color: string }[]; state: string };
-    expect(issue.labels.map((l) => [l.name, l.color])).toEqual([['bug', 'ededed'], ['new-one', 'ededed']]);
+    expect(issue.labels.map((l) => [l.name, l.color])).toEqual([
+      ['bug', 'ededed'],
+      ['new-one', 'ededed'],
+    ]);
     const badAssignee = await call('PATCH', `/api/v3/repos/acme/app/issues/${issue.number}`, { assignees: ['nobody'] });
     expect(badAssignee.status).toBe(422);
     expect(await badAssignee.json()).toMatchObject({ message: 'Validation Failed', errors: [{ field: 'assignees', code: 'invalid' }] });
-    const closed = (await (await call('PATCH', `/api/v3/repos/acme/app/issues/${issue.number}`, { state: 'closed', state_reason: 'not_planned' })).json()) as { state: string; state_reason: string };
+    const closed = (await (
+      await call('PATCH', `/api/v3/repos/acme/app/issues/${issue.number}`, { state: 'closed', state_reason: 'not_planned' })
+    ).json()) as { state: string; state_reason: string };
     expect(closed).toMatchObject({ state: 'closed', state_reason: 'not_planned' });
     expect((await call('POST', '/api/v3/repos/acme/app/issues', { body: 'no title' })).status).toBe(422);
     sandbox.github.store.deleteAsPerson('acme', 'app', issue.number);
@@ -102,18 +113,27 @@ describe('sandbox GitHub REST', () => {
   it('searches issue bodies by phrase under an owner', async () => {
     sandbox.github.store.createAsPerson('acme', 'app', { title: 'x', body: 'text <!-- trackline:item=a%2Fb -->' });
     sandbox.github.store.createAsPerson('acme', 'app', { title: 'y', body: 'other' });
-    const res = (await (await call('GET', `/api/v3/search/issues?q=${encodeURIComponent('"trackline:item=a%2Fb" in:body is:issue org:acme')}`)).json()) as { total_count: number; items: { title: string }[] };
+    const res = (await (
+      await call('GET', `/api/v3/search/issues?q=${encodeURIComponent('"trackline:item=a%2Fb" in:body is:issue org:acme')}`)
+    ).json()) as { total_count: number; items: { title: string }[] };
     expect(res.total_count).toBe(1);
     expect(res.items[0]!.title).toBe('x');
   });
 });
 
 describe('sandbox GitHub GraphQL (Projects v2)', () => {
-  const gql = async (query: string, variables: Record<string, unknown> = {}) => (await call('POST', '/api/graphql', { query, variables })).json() as Promise<{ data?: any; errors?: { type?: string; message: string }[] }>;
+  const gql = async (query: string, variables: Record<string, unknown> = {}) =>
+    (await call('POST', '/api/graphql', { query, variables })).json() as Promise<{
+      data?: any;
+      errors?: { type?: string; message: string }[];
+    }>;
 
   it('looks up the project’s fields, adds an item idempotently and sets Status by option id', async () => {
     const issue = sandbox.github.store.createAsPerson('acme', 'app', { title: 'On board' });
-    const { data } = await gql(`query($o: String!) { organization(login: $o) { projectV2(number: 1) { id field(name: "Status") { ... on ProjectV2SingleSelectField { id options { id name } } } } } }`, { o: 'acme' });
+    const { data } = await gql(
+      `query($o: String!) { organization(login: $o) { projectV2(number: 1) { id field(name: "Status") { ... on ProjectV2SingleSelectField { id options { id name } } } } } }`,
+      { o: 'acme' },
+    );
     const project = data.organization.projectV2;
     expect(project.field.options.map((o: { name: string }) => o.name)).toEqual(['Todo', 'In Progress', 'Done']);
     const add = `mutation($p: ID!, $c: ID!) { addProjectV2ItemById(input: {projectId: $p, contentId: $c}) { item { id } } }`;
@@ -122,9 +142,15 @@ describe('sandbox GitHub GraphQL (Projects v2)', () => {
     expect(second.data.addProjectV2ItemById.item.id).toBe(first.data.addProjectV2ItemById.item.id);
     const itemId = first.data.addProjectV2ItemById.item.id;
     const done = project.field.options.find((o: { name: string }) => o.name === 'Done').id;
-    const set = await gql(`mutation($p: ID!, $i: ID!, $f: ID!, $v: ProjectV2FieldValue!) { updateProjectV2ItemFieldValue(input: {projectId: $p, itemId: $i, fieldId: $f, value: $v}) { projectV2Item { id fieldValueByName(name: "Status") { ... on ProjectV2ItemFieldSingleSelectValue { name } } } } }`, { p: project.id, i: itemId, f: project.field.id, v: { singleSelectOptionId: done } });
+    const set = await gql(
+      `mutation($p: ID!, $i: ID!, $f: ID!, $v: ProjectV2FieldValue!) { updateProjectV2ItemFieldValue(input: {projectId: $p, itemId: $i, fieldId: $f, value: $v}) { projectV2Item { id fieldValueByName(name: "Status") { ... on ProjectV2ItemFieldSingleSelectValue { name } } } } }`,
+      { p: project.id, i: itemId, f: project.field.id, v: { singleSelectOptionId: done } },
+    );
     expect(set.data.updateProjectV2ItemFieldValue.projectV2Item.fieldValueByName).toEqual({ name: 'Done' });
-    const wrong = await gql(`mutation($p: ID!, $i: ID!, $f: ID!) { updateProjectV2ItemFieldValue(input: {projectId: $p, itemId: $i, fieldId: $f, value: {singleSelectOptionId: "nope"}}) { projectV2Item { id } } }`, { p: project.id, i: itemId, f: project.field.id });
+    const wrong = await gql(
+      `mutation($p: ID!, $i: ID!, $f: ID!) { updateProjectV2ItemFieldValue(input: {projectId: $p, itemId: $i, fieldId: $f, value: {singleSelectOptionId: "nope"}}) { projectV2Item { id } } }`,
+      { p: project.id, i: itemId, f: project.field.id },
+    );
     expect(wrong.errors?.[0]?.message).toContain('option');
   });
 
@@ -132,7 +158,11 @@ describe('sandbox GitHub GraphQL (Projects v2)', () => {
     expect((await gql('{ viewer { nope } }')).errors?.[0]?.message).toContain('Cannot query field "nope"');
     expect((await gql('{ node(id: "PVT_missing") { id } }')).errors?.[0]).toMatchObject({ type: 'NOT_FOUND' });
     sandbox.github.store.addToken('ghp_repo_only', 'bot', ['repo']);
-    const res = await sandbox.app.request('/api/graphql', { method: 'POST', headers: { authorization: 'bearer ghp_repo_only', 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ organization(login: "acme") { projectV2(number: 1) { id } } }' }) });
+    const res = await sandbox.app.request('/api/graphql', {
+      method: 'POST',
+      headers: { authorization: 'bearer ghp_repo_only', 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ organization(login: "acme") { projectV2(number: 1) { id } } }' }),
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { errors: { type: string }[] }).errors[0]).toMatchObject({ type: 'INSUFFICIENT_SCOPES' });
   });

@@ -10,11 +10,19 @@ const sandbox = createSandbox({ jira: { maxSearchResults: 2, webhooks: { retryDe
 const seeded = seedJira(sandbox);
 const auth = `Basic ${Buffer.from(`${JIRA.email}:${JIRA.token}`).toString('base64')}`;
 const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: auth }) =>
-  sandbox.app.request(path, { method, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  sandbox.app.request(path, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 describe('auth and errors', () => {
   it('401 with Jira’s plain-text body without credentials or with wrong ones', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: `Basic ${Buffer.from(`${JIRA.email}:nope`).toString('base64')}` }, { authorization: 'Bearer x' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: `Basic ${Buffer.from(`${JIRA.email}:nope`).toString('base64')}` },
+      { authorization: 'Bearer x' },
+    ];
     for (const headers of attempts) {
       const res = await call('GET', '/rest/api/3/myself', undefined, headers);
       expect(res.status).toBe(401);
@@ -28,9 +36,15 @@ describe('auth and errors', () => {
     const base = { project: { key: 'ET' }, issuetype: { id: seeded.issueTypes.Task }, summary: 's' };
     const notAdf = await call('POST', '/rest/api/3/issue', { fields: { ...base, description: 'plain text' } });
     expect(notAdf.status).toBe(400);
-    expect(await notAdf.json()).toEqual({ errorMessages: [], errors: { description: 'Operation value must be an Atlassian Document (see the Atlassian Document Format)' } });
+    expect(await notAdf.json()).toEqual({
+      errorMessages: [],
+      errors: { description: 'Operation value must be an Atlassian Document (see the Atlassian Document Format)' },
+    });
     const spaced = await call('POST', '/rest/api/3/issue', { fields: { ...base, labels: ['in review'] } });
-    expect(await spaced.json()).toEqual({ errorMessages: [], errors: { labels: "The label 'in review' contains spaces which is invalid." } });
+    expect(await spaced.json()).toEqual({
+      errorMessages: [],
+      errors: { labels: "The label 'in review' contains spaces which is invalid." },
+    });
     const created = (await (await call('POST', '/rest/api/3/issue', { fields: base })).json()) as { id: string; key: string };
     const done = await call('POST', `/rest/api/3/issue/${created.key}/transitions`, { transition: { id: '41' } });
     expect(done.status).toBe(400);
@@ -43,19 +57,36 @@ describe('auth and errors', () => {
 describe('search/jql', () => {
   it('pages with nextPageToken, says isLast, refuses unbounded JQL', async () => {
     for (let i = 0; i < 3; i++) sandbox.jira.createAsPerson('ET', { summary: `page ${i}`, labels: ['paged'] });
-    const first = (await (await call('POST', '/rest/api/3/search/jql', { jql: 'project = ET AND labels = paged ORDER BY key ASC', fields: ['summary'], maxResults: 50 })).json()) as { issues: { fields: { summary: string } }[]; nextPageToken?: string; isLast: boolean };
+    const first = (await (
+      await call('POST', '/rest/api/3/search/jql', {
+        jql: 'project = ET AND labels = paged ORDER BY key ASC',
+        fields: ['summary'],
+        maxResults: 50,
+      })
+    ).json()) as { issues: { fields: { summary: string } }[]; nextPageToken?: string; isLast: boolean };
     expect(first.issues.map((i) => i.fields.summary)).toEqual(['page 0', 'page 1']);
     expect(first.isLast).toBe(false);
-    const second = (await (await call('POST', '/rest/api/3/search/jql', { jql: 'project = ET AND labels = paged ORDER BY key ASC', fields: ['summary'], nextPageToken: first.nextPageToken })).json()) as typeof first;
+    const second = (await (
+      await call('POST', '/rest/api/3/search/jql', {
+        jql: 'project = ET AND labels = paged ORDER BY key ASC',
+        fields: ['summary'],
+        nextPageToken: first.nextPageToken,
+      })
+    ).json()) as typeof first;
     expect(second.issues.map((i) => i.fields.summary)).toEqual(['page 2']);
     expect(second).toMatchObject({ isLast: true });
     expect(second.nextPageToken).toBeUndefined();
     // fields defaults to id only, as on Jira.
-    const ids = (await (await call('GET', `/rest/api/3/search/jql?jql=${encodeURIComponent('labels = paged')}`)).json()) as { issues: { fields: object }[] };
+    const ids = (await (await call('GET', `/rest/api/3/search/jql?jql=${encodeURIComponent('labels = paged')}`)).json()) as {
+      issues: { fields: object }[];
+    };
     expect(ids.issues[0].fields).toEqual({});
     const unbounded = await call('POST', '/rest/api/3/search/jql', { jql: 'ORDER BY key DESC' });
     expect(unbounded.status).toBe(400);
-    expect(await unbounded.json()).toEqual({ errorMessages: ['Unbounded JQL queries are not allowed here. Please add a search restriction to your query.'], errors: {} });
+    expect(await unbounded.json()).toEqual({
+      errorMessages: ['Unbounded JQL queries are not allowed here. Please add a search restriction to your query.'],
+      errors: {},
+    });
     const property = await call('POST', '/rest/api/3/search/jql', { jql: 'issue.property[trackline].item = "x"' });
     expect(property.status).toBe(400);
   });
@@ -100,7 +131,9 @@ describe('webhooks', () => {
     expect(handler.verify(last.headers as Record<string, string>, last.body)).toEqual({ ok: true });
     const payload = JSON.parse(last.body.toString());
     expect(payload.changelog.items).toEqual([expect.objectContaining({ field: 'status', fromString: 'To Do', toString: 'In Progress' })]);
-    expect(handler.normalize({}, payload)).toEqual([expect.objectContaining({ type: 'issue.changed', remoteId: issue.id, remoteKey: issue.key })]);
+    expect(handler.normalize({}, payload)).toEqual([
+      expect.objectContaining({ type: 'issue.changed', remoteId: issue.id, remoteKey: issue.key }),
+    ]);
     sandbox.jiraWebhooks.unregister(target.id);
   });
 });

@@ -99,7 +99,8 @@ async function waitFor(check: () => boolean, timeoutMs = 3_000): Promise<void> {
   }
 }
 
-const headerBag = (h: http.IncomingHttpHeaders) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
+const headerBag = (h: http.IncomingHttpHeaders) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
 
 describe('v1 deliveries (Plane CE, §1.1–1.3)', () => {
   it('sends one delivery per changed field of a PATCH, each with the full object, signed over the raw body', async () => {
@@ -194,7 +195,7 @@ describe('v1 deliveries (Plane CE, §1.1–1.3)', () => {
     expect(ctx.sb.planeWebhooks.deliveries()).toHaveLength(0);
   });
 
-  it('sends an issue_comment delivery with comment_html, and marks Trackline\'s own comment', async () => {
+  it("sends an issue_comment delivery with comment_html, and marks Trackline's own comment", async () => {
     const ctx = await start();
     const hook = await receiver();
     const issue = await createIssue(ctx);
@@ -221,10 +222,24 @@ describe('v1 deliveries (Plane CE, §1.1–1.3)', () => {
     expect(handler.verify(headerBag(ours!.headers), ours!.raw)).toEqual({ ok: true });
     expect(handler.eventName(headerBag(ours!.headers), ours!.body)).toBe('issue_comment.created');
     expect(handler.normalize(headerBag(ours!.headers), ours!.body)).toEqual([
-      { type: 'comment.created', remoteId: issue.id, commentId: ours!.body.data.id, body: 'Deployed to **staging**', actor: 'api-bot-1', fromTrackline: true },
+      {
+        type: 'comment.created',
+        remoteId: issue.id,
+        commentId: ours!.body.data.id,
+        body: 'Deployed to **staging**',
+        actor: 'api-bot-1',
+        fromTrackline: true,
+      },
     ]);
     expect(handler.normalize(headerBag(theirs!.headers), theirs!.body)).toEqual([
-      { type: 'comment.created', remoteId: issue.id, commentId: theirs!.body.data.id, body: 'Thanks, looks _great_', actor: 'alex', fromTrackline: false },
+      {
+        type: 'comment.created',
+        remoteId: issue.id,
+        commentId: theirs!.body.data.id,
+        body: 'Thanks, looks _great_',
+        actor: 'alex',
+        fromTrackline: false,
+      },
     ]);
   });
 
@@ -331,7 +346,10 @@ describe('switches and controls', () => {
 
     const bad = await fetch(control, { method: 'POST', body: JSON.stringify({ url: 'not a url', secret: 's' }) });
     expect(bad.status).toBe(400);
-    const created = await fetch(control, { method: 'POST', body: JSON.stringify({ url: hook.url, secret: SECRET, version: 'v1', workspace: 'acme' }) });
+    const created = await fetch(control, {
+      method: 'POST',
+      body: JSON.stringify({ url: hook.url, secret: SECRET, version: 'v1', workspace: 'acme' }),
+    });
     expect(created.status).toBe(201);
     const target = (await created.json()) as { id: string; version: string };
     expect(target.version).toBe('v1');
@@ -351,7 +369,7 @@ describe('switches and controls', () => {
     expect(hook.received).toHaveLength(1);
   });
 
-  it('only sends a workspace\'s changes to that workspace\'s webhook', async () => {
+  it("only sends a workspace's changes to that workspace's webhook", async () => {
     const ctx = await start();
     const hook = await receiver();
     const other = ctx.sb.plane.seedProject({ workspace: 'globex', identifier: 'GX', apiKeys: [KEY] });
@@ -380,12 +398,31 @@ describe('v2 deliveries (§1.4)', () => {
     expect(hook.received).toHaveLength(1);
     const { headers, raw, body } = hook.received[0]!;
     expect(headers['x-plane-event']).toBe('workitem.updated');
-    expect(Object.keys(body)).toEqual(['version', 'delivery_id', 'event_id', 'entity_id', 'entity_type', 'event', 'webhook_id', 'workspace_id', 'data', 'previous_attributes']);
-    expect(body).toMatchObject({ version: 'v2', event: 'workitem.updated', entity_id: issue.id, entity_type: 'issue', delivery_id: headers['x-plane-delivery'] });
+    expect(Object.keys(body)).toEqual([
+      'version',
+      'delivery_id',
+      'event_id',
+      'entity_id',
+      'entity_type',
+      'event',
+      'webhook_id',
+      'workspace_id',
+      'data',
+      'previous_attributes',
+    ]);
+    expect(body).toMatchObject({
+      version: 'v2',
+      event: 'workitem.updated',
+      entity_id: issue.id,
+      entity_type: 'issue',
+      delivery_id: headers['x-plane-delivery'],
+    });
     expect(body.data).toMatchObject({ id: issue.id, name: 'v2 name', state_id: ctx.project.states.Done });
     expect(body.previous_attributes).toEqual({ name: 'Login page', state_id: ctx.project.states.Backlog });
     expect(handler.verify(headerBag(headers), raw)).toEqual({ ok: true });
-    expect(handler.normalize(headerBag(headers), body)).toEqual([{ type: 'issue.changed', remoteId: issue.id, labels: undefined, action: 'updated' }]);
+    expect(handler.normalize(headerBag(headers), body)).toEqual([
+      { type: 'issue.changed', remoteId: issue.id, labels: undefined, action: 'updated' },
+    ]);
 
     // Every attempt: a new delivery_id (so a different body), the same event_id, so one dedup key.
     const attempts = ctx.sb.planeWebhooks.deliveries();
@@ -401,7 +438,12 @@ describe('v2 deliveries (§1.4)', () => {
     await ctx.sb.planeWebhooks.drain();
     expect(hook.received).toHaveLength(1);
     const deleted = hook.received[0]!.body;
-    expect(deleted).toMatchObject({ event: 'workitem.deleted', entity_id: issue.id, data: {}, previous_attributes: { id: issue.id, name: 'v2 name', deleted_at: null } });
+    expect(deleted).toMatchObject({
+      event: 'workitem.deleted',
+      entity_id: issue.id,
+      data: {},
+      previous_attributes: { id: issue.id, name: 'v2 name', deleted_at: null },
+    });
     expect(handler.normalize({}, deleted)).toEqual([{ type: 'issue.deleted', remoteId: issue.id }]);
   });
 
@@ -415,7 +457,13 @@ describe('v2 deliveries (§1.4)', () => {
 
     expect(hook.received).toHaveLength(1);
     const { body } = hook.received[0]!;
-    expect(body).toMatchObject({ event: 'workitem.comment.created', entity_id: issue.id, data: { id: issue.id, comment: { id: comment.id, issue_id: issue.id, comment_stripped: 'Ship it' } } });
-    expect(handler.normalize({}, body)).toEqual([{ type: 'comment.created', remoteId: issue.id, commentId: comment.id, body: 'Ship it', fromTrackline: false }]);
+    expect(body).toMatchObject({
+      event: 'workitem.comment.created',
+      entity_id: issue.id,
+      data: { id: issue.id, comment: { id: comment.id, issue_id: issue.id, comment_stripped: 'Ship it' } },
+    });
+    expect(handler.normalize({}, body)).toEqual([
+      { type: 'comment.created', remoteId: issue.id, commentId: comment.id, body: 'Ship it', fromTrackline: false },
+    ]);
   });
 });

@@ -54,8 +54,18 @@ async function json<T = Record<string, any>>(res: Response): Promise<T> {
 }
 
 const PAGE_KEYS = [
-  'grouped_by', 'sub_grouped_by', 'total_count', 'next_cursor', 'prev_cursor', 'next_page_results',
-  'prev_page_results', 'count', 'total_pages', 'total_results', 'extra_stats', 'results',
+  'grouped_by',
+  'sub_grouped_by',
+  'total_count',
+  'next_cursor',
+  'prev_cursor',
+  'next_page_results',
+  'prev_page_results',
+  'count',
+  'total_pages',
+  'total_results',
+  'extra_stats',
+  'results',
 ].sort();
 
 describe('auth (trackers.md §2.1)', () => {
@@ -214,7 +224,7 @@ describe('work items', () => {
     expect(read.updated_at).toBe(again.updated_at);
   });
 
-  it("with activityBump, updated_at moves again after the write, as the issue_activity task in Plane does", async () => {
+  it('with activityBump, updated_at moves again after the write, as the issue_activity task in Plane does', async () => {
     const { call, base } = await start({ plane: { activityBump: 'sync' } });
     const created = await json(await call('POST', `${base}/work-items/`, { name: 'x' }));
     const read = await json(await call('GET', `${base}/work-items/${created.id}/`));
@@ -255,7 +265,11 @@ describe('work items', () => {
 
   it('answers 415 to a body without a JSON content type, as DRF does', async () => {
     const { srv, base } = await start();
-    const res = await fetch(`${srv.url}${base}/work-items/`, { method: 'POST', headers: { 'X-API-Key': KEY }, body: JSON.stringify({ name: 'x' }) });
+    const res = await fetch(`${srv.url}${base}/work-items/`, {
+      method: 'POST',
+      headers: { 'X-API-Key': KEY },
+      body: JSON.stringify({ name: 'x' }),
+    });
     expect(res.status).toBe(415);
     expect(await res.json()).toEqual({ detail: 'Unsupported media type "text/plain;charset=UTF-8" in request.' });
   });
@@ -337,7 +351,12 @@ describe('states, labels, members', () => {
     const { call, base } = await start();
     const page = await json(await call('GET', `${base}/states/`));
     expect(page.results.map((s: { name: string; group: string }) => `${s.name}/${s.group}`)).toEqual([
-      'Backlog/backlog', 'Todo/unstarted', 'In Progress/started', 'In Review/started', 'Done/completed', 'Cancelled/cancelled',
+      'Backlog/backlog',
+      'Todo/unstarted',
+      'In Progress/started',
+      'In Review/started',
+      'Done/completed',
+      'Cancelled/cancelled',
     ]);
     const res = await call('POST', `${base}/states/`, { name: 'Blocked', color: '#ff0000', group: 'started' });
     expect(res.status).toBe(200);
@@ -367,7 +386,15 @@ describe('states, labels, members', () => {
     const members = await json<Record<string, unknown>[]>(await call('GET', `${base}/members/`));
     expect(Array.isArray(members)).toBe(true);
     const alex = members.find((m) => m.id === project.members['alex@example.com']);
-    expect(alex).toEqual({ id: expect.any(String), first_name: 'Alex', last_name: 'Rivera', email: 'alex@example.com', avatar: '', avatar_url: '', display_name: 'alex' });
+    expect(alex).toEqual({
+      id: expect.any(String),
+      first_name: 'Alex',
+      last_name: 'Rivera',
+      email: 'alex@example.com',
+      avatar: '',
+      avatar_url: '',
+      display_name: 'alex',
+    });
   });
 });
 
@@ -379,10 +406,19 @@ describe('comments', () => {
     const res = await call('POST', path, { comment_html: '<p>first</p>', external_id: 'c/1', external_source: 'trackline' });
     expect(res.status).toBe(201);
     const comment = await json(res);
-    expect(comment).toMatchObject({ comment_html: '<p>first</p>', issue: issue.id, external_id: 'c/1', external_source: 'trackline', access: 'INTERNAL' });
+    expect(comment).toMatchObject({
+      comment_html: '<p>first</p>',
+      issue: issue.id,
+      external_id: 'c/1',
+      external_source: 'trackline',
+      access: 'INTERNAL',
+    });
     const dup = await call('POST', path, { comment_html: '<p>again</p>', external_id: 'c/1', external_source: 'trackline' });
     expect(dup.status).toBe(409);
-    expect(await dup.json()).toEqual({ error: 'Work item comment with the same external id and external source already exists', id: comment.id });
+    expect(await dup.json()).toEqual({
+      error: 'Work item comment with the same external id and external source already exists',
+      id: comment.id,
+    });
     await call('POST', path, { comment_html: '<p>second</p>' });
     const list = await json(await call('GET', path));
     expect(list.results.map((c: { comment_html: string }) => c.comment_html)).toEqual(['<p>second</p>', '<p>first</p>']);
@@ -546,7 +582,14 @@ describe('request log', () => {
     const all = sb.log.entries();
     expect(all).toHaveLength(2);
     const [post, get] = all;
-    expect(post).toMatchObject({ tracker: 'plane', method: 'POST', path: `${base}/work-items/`, body: { name: 'logged' }, status: 201, query: {} });
+    expect(post).toMatchObject({
+      tracker: 'plane',
+      method: 'POST',
+      path: `${base}/work-items/`,
+      body: { name: 'logged' },
+      status: 201,
+      query: {},
+    });
     expect(post!.headers['x-api-key']).toBe('[redacted]');
     expect(post!.headers.authorization).toBe('[redacted]');
     expect(post!.headers['content-type']).toBe('application/json');
@@ -577,7 +620,11 @@ describe('store events and person edits', () => {
     expect(edit.status).toBe(200);
     expect((await json(edit)).state).toBe(project.states.Done);
 
-    expect(events.map((e) => `${e.entity}:${e.action}:${e.actorKind}`)).toEqual(['issue:created:api', 'issue:updated:api', 'issue:updated:person']);
+    expect(events.map((e) => `${e.entity}:${e.action}:${e.actorKind}`)).toEqual([
+      'issue:created:api',
+      'issue:updated:api',
+      'issue:updated:person',
+    ]);
     expect(events[0]!.actor).toBe(project.apiUsers[KEY]);
     // Only the field whose value differed counts (Plane fires one webhook per changed field).
     expect(events[1]!.fieldsChanged).toEqual(['priority']);

@@ -29,7 +29,9 @@ describe('StatementBatch on Postgres', () => {
   // fails after streaming two rows, and the retries alone reuse that connection.
   it('fails only the caller whose input breaks the statement; its neighbours get their answers', async () => {
     const cast = new StatementBatch<string, number>(async (inputs) => {
-      const rows = await h.sql<{ ord: string; n: number }[]>`select ord, x::int as n from unnest(${inputs}::text[]) with ordinality as t(x, ord)`;
+      const rows = await h.sql<
+        { ord: string; n: number }[]
+      >`select ord, x::int as n from unnest(${inputs}::text[]) with ordinality as t(x, ord)`;
       const byOrd = new Map(rows.map((r) => [Number(r.ord), r.n]));
       return inputs.map((_, i) => byOrd.get(i + 1)!);
     });
@@ -43,20 +45,43 @@ describe('StatementBatch on Postgres', () => {
 describe('delivery rows of concurrent jobs', () => {
   it('starts 25 jobs together, each with its own row, and a retry appends to its attempt log', async () => {
     const jobs = Array.from({ length: 25 }, (_, i) => ({ id: `batch-${i}`, attemptsMade: 0, name: 'reconcile' }));
-    const ids = await Promise.all(jobs.map((job, i) => startJobDelivery(h.sql, job, 'reconcile', 'plane-main', `item/${i}`, { reason: 'event' }, `req-${i}`)));
+    const ids = await Promise.all(
+      jobs.map((job, i) => startJobDelivery(h.sql, job, 'reconcile', 'plane-main', `item/${i}`, { reason: 'event' }, `req-${i}`)),
+    );
     expect(new Set(ids).size).toBe(25);
     const rows = await h.sql<{ id: string; item_key: string; job_id: string; request_id: string; status: string }[]>`
       select id, item_key, job_id, request_id, status from deliveries where id in ${h.sql(ids)}`;
     const byId = new Map(rows.map((r) => [r.id, r]));
-    ids.forEach((id, i) => expect(byId.get(id)).toMatchObject({ item_key: `item/${i}`, job_id: `batch-${i}`, request_id: `req-${i}`, status: 'processing' }));
+    ids.forEach((id, i) =>
+      expect(byId.get(id)).toMatchObject({ item_key: `item/${i}`, job_id: `batch-${i}`, request_id: `req-${i}`, status: 'processing' }),
+    );
 
     // Finish them together with different outcomes; then job 3's second attempt reuses its row.
-    await Promise.all(ids.map((id, i) => finishDelivery(h.sql, id, i === 3 ? 'retrying' : 'succeeded', i === 3 ? { error: 'HTTP 502' } : { outcome: { action: 'updated', n: i } })));
-    const again = await startJobDelivery(h.sql, { ...jobs[3], attemptsMade: 1 }, 'reconcile', 'plane-main', 'item/3', { reason: 'event' }, 'req-3');
+    await Promise.all(
+      ids.map((id, i) =>
+        finishDelivery(
+          h.sql,
+          id,
+          i === 3 ? 'retrying' : 'succeeded',
+          i === 3 ? { error: 'HTTP 502' } : { outcome: { action: 'updated', n: i } },
+        ),
+      ),
+    );
+    const again = await startJobDelivery(
+      h.sql,
+      { ...jobs[3], attemptsMade: 1 },
+      'reconcile',
+      'plane-main',
+      'item/3',
+      { reason: 'event' },
+      'req-3',
+    );
     expect(again).toBe(ids[3]);
     await finishDelivery(h.sql, again, 'succeeded', { outcome: { action: 'updated' } });
 
-    const [retried] = await h.sql<{ status: string; attempts: number; attempt_log: { attempt: number; status: string; error: string | null }[] }[]>`
+    const [retried] = await h.sql<
+      { status: string; attempts: number; attempt_log: { attempt: number; status: string; error: string | null }[] }[]
+    >`
       select status, attempts, attempt_log from deliveries where id = ${ids[3]}`;
     expect(retried.status).toBe('succeeded');
     expect(retried.attempts).toBe(2);

@@ -23,13 +23,19 @@ async function bothSidesChange(strategy: string) {
   await h.workers!.close();
 
   const issue = plane.issuesOf(pid).find((i) => i.external_id === 's/1')!;
-  const label = (name: string) => plane.labelsOf(pid).find((l) => l.name === name)?.id ?? plane.createLabel(pid, { name }, { kind: 'person' } as never).id;
+  const label = (name: string) =>
+    plane.labelsOf(pid).find((l) => l.name === name)?.id ?? plane.createLabel(pid, { name }, { kind: 'person' } as never).id;
   plane.editAsPerson(issue.id, { state: plane.statesOf(pid).find((s) => s.name === 'In Review')!.id, labels: [label('b'), label('c')] });
   await h.postEvents({ type: 'item.upserted', item: { key: 's/1', state: 'doing', labels: ['a', 'b', 'd'] } });
   await markRemoteChanged(h.sql, 'plane-main', 's/1');
 
   await h.startWorkers();
-  await waitFor(() => h!.sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = 's/1' and m.synced_version >= i.version and m.remote_changed_at is null`.then((r) => r.length > 0));
+  await waitFor(() =>
+    h!
+      .sql`select 1 from mappings m join items i on i.key = m.item_key where m.item_key = 's/1' and m.synced_version >= i.version and m.remote_changed_at is null`.then(
+      (r) => r.length > 0,
+    ),
+  );
   const now = plane.issue(pid, issue.id)!;
   const remote = {
     state: plane.statesOf(pid).find((s) => s.id === now.state)!.name,
@@ -38,7 +44,9 @@ async function bothSidesChange(strategy: string) {
   const item = (await (await h.api('GET', '/v1/items/s%2F1')).json()) as { fields: { state: string; labels: string[] } };
   const conflicts = await h.sql<{ field: string; status: string; resolution: string | null; resolved_by: string | null; reason: string }[]>`
     select field, status, resolution, resolved_by, reason from conflicts where item_key = 's/1' order by field`;
-  const trail = (await (await h.api('GET', '/v1/items/s%2F1/activity')).json()) as { activity: { actor: string; action: string; field: string | null; detail: { outcome?: string } | null }[] };
+  const trail = (await (await h.api('GET', '/v1/items/s%2F1/activity')).json()) as {
+    activity: { actor: string; action: string; field: string | null; detail: { outcome?: string } | null }[];
+  };
   return { remote, local: item.fields, conflicts, trail: trail.activity };
 }
 
@@ -52,7 +60,14 @@ describe('conflict strategies (DESIGN 3)', () => {
       expect.objectContaining({ field: 'state', status: 'resolved', resolution: 'local', resolved_by: 'strategy:local-wins' }),
     ]);
     expect(r.conflicts[1].reason).toContain('local-wins kept the local value');
-    expect(r.trail).toContainEqual(expect.objectContaining({ actor: 'strategy:local-wins', action: 'conflict.resolved', field: 'state', detail: expect.objectContaining({ outcome: 'local' }) }));
+    expect(r.trail).toContainEqual(
+      expect.objectContaining({
+        actor: 'strategy:local-wins',
+        action: 'conflict.resolved',
+        field: 'state',
+        detail: expect.objectContaining({ outcome: 'local' }),
+      }),
+    );
   });
 
   it('remote-wins: the item takes Plane’s values', async () => {
@@ -97,7 +112,9 @@ describe('conflict strategies (DESIGN 3)', () => {
       const labelNames = issue.labels.map((id) => plane.labelsOf(pid).find((l) => l.id === id)!.name).sort();
       return item.fields.state === 'for_review' && labelNames.join() === 'a,b,d';
     });
-    const trail = (await (await h!.api('GET', '/v1/items/s%2F1/activity')).json()) as { activity: { actor: string; action: string; field: string }[] };
+    const trail = (await (await h!.api('GET', '/v1/items/s%2F1/activity')).json()) as {
+      activity: { actor: string; action: string; field: string }[];
+    };
     expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'operator:ana', action: 'conflict.resolved', field: 'state' }));
     expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'orchestrator', action: 'conflict.resolved', field: 'labels' }));
     const bad = await h!.api('POST', `/v1/conflicts/${state.id}/resolve`, { use: 'sideways' });

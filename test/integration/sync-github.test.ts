@@ -21,9 +21,13 @@ beforeEach(() => {
 
 const gh = () => h.sandbox.github.store;
 const repoKey = `${GITHUB.owner}/${GITHUB.repo}`;
-const issuesFor = (key: string) => gh().issuesOf(repoKey).filter((i) => !i.deleted && (i.body ?? '').includes(`trackline:item=${encodeURIComponent(key)} `));
+const issuesFor = (key: string) =>
+  gh()
+    .issuesOf(repoKey)
+    .filter((i) => !i.deleted && (i.body ?? '').includes(`trackline:item=${encodeURIComponent(key)} `));
 const labelsOf = (i: GhIssueRec) => i.labels.map((k) => gh().repo(GITHUB.owner, GITHUB.repo)!.labels.get(k)!.name).sort();
-const milestoneOf = (i: GhIssueRec) => (i.milestone === null ? null : gh().repo(GITHUB.owner, GITHUB.repo)!.milestones.get(i.milestone)!.title);
+const milestoneOf = (i: GhIssueRec) =>
+  i.milestone === null ? null : gh().repo(GITHUB.owner, GITHUB.repo)!.milestones.get(i.milestone)!.title;
 
 const upsert = (key: string, fields: Record<string, unknown>, comment?: string) =>
   h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner', ...(comment ? { comment } : {}) });
@@ -33,7 +37,9 @@ async function synced(key: string, connection = 'gh-main', minVersion = 1) {
     return await waitFor(
       () =>
         h.sql`select m.remote_id, m.remote_key, m.status from mappings m join items i on i.key = m.item_key
-          where m.item_key = ${key} and m.connection_id = ${connection} and m.status = 'synced' and m.synced_version >= ${minVersion}`.then((r) => r[0]),
+          where m.item_key = ${key} and m.connection_id = ${connection} and m.status = 'synced' and m.synced_version >= ${minVersion}`.then(
+          (r) => r[0],
+        ),
       15_000,
     );
   } catch {
@@ -50,13 +56,29 @@ async function version(key: string): Promise<number> {
 /** Waits until the webhooks Trackline's own writes caused have been taken in and processed. */
 async function quiet() {
   await h.sandbox.github.webhooks.drain();
-  await waitFor(() => h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing', 'queued')`.then((r) => r[0].n === 0));
-  await waitFor(() => h.runtime.queues.reconcile.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children').then((c) => Object.values(c).every((n) => n === 0)));
+  await waitFor(() =>
+    h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing', 'queued')`.then(
+      (r) => r[0].n === 0,
+    ),
+  );
+  await waitFor(() =>
+    h.runtime.queues.reconcile
+      .getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children')
+      .then((c) => Object.values(c).every((n) => n === 0)),
+  );
 }
 
 describe('GitHub Issues connection', () => {
   it('a new item becomes one issue with its labels, status label, assignee and milestone', async () => {
-    await upsert('user-auth/WP02', { kind: 'work_package', title: 'WP02: Models layer', body: 'Build the **models**.', state: 'doing', labels: ['backend', 'db'], assignees: ['alice'], milestone: 'Feature 001' });
+    await upsert('user-auth/WP02', {
+      kind: 'work_package',
+      title: 'WP02: Models layer',
+      body: 'Build the **models**.',
+      state: 'doing',
+      labels: ['backend', 'db'],
+      assignees: ['alice'],
+      milestone: 'Feature 001',
+    });
     const mapping = await synced('user-auth/WP02');
     const issues = issuesFor('user-auth/WP02');
     expect(issues).toHaveLength(1);
@@ -76,8 +98,13 @@ describe('GitHub Issues connection', () => {
     expect(n).toBe(0);
     expect(h.sandbox.github.webhooks.deliveries.filter((d) => d.status === 202).length).toBeGreaterThan(0);
     // The api shows the number and the URL people open.
-    const item = (await (await h.api('GET', '/v1/items/user-auth%2FWP02')).json()) as { connections: { connection: string; remoteKey: string; url: string }[] };
-    expect(item.connections.find((c) => c.connection === 'gh-main')).toMatchObject({ remoteKey: `#${issue.number}`, url: `${h.sandboxUrl}/acme/app/issues/${issue.number}` });
+    const item = (await (await h.api('GET', '/v1/items/user-auth%2FWP02')).json()) as {
+      connections: { connection: string; remoteKey: string; url: string }[];
+    };
+    expect(item.connections.find((c) => c.connection === 'gh-main')).toMatchObject({
+      remoteKey: `#${issue.number}`,
+      url: `${h.sandboxUrl}/acme/app/issues/${issue.number}`,
+    });
   });
 
   it('moving it to done closes it as completed and drops the status label; reopening restores one', async () => {
@@ -147,14 +174,22 @@ describe('GitHub Issues connection', () => {
   }, 20_000);
 
   it('comments are posted once, with the actor, and a resend is a no-op', async () => {
-    await h.postEvents({ events: [{ type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' }, { type: 'item.comment', key: 'com/1', comment: 'second' }] });
+    await h.postEvents({
+      events: [
+        { type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' },
+        { type: 'item.comment', key: 'com/1', comment: 'second' },
+      ],
+    });
     await synced('com/1');
     const issue = issuesFor('com/1')[0]!;
     const comments = await waitFor(() => {
       const list = gh().commentsOf(issue);
       return list.length >= 2 ? list : null;
     });
-    expect(comments.map((c) => c.body)).toEqual([expect.stringMatching(/^_agent:planner_:\n\nStage: analysis -> development\n\n<!-- trackline:comment=\d+ -->$/), expect.stringMatching(/^second\n\n<!-- trackline:comment=\d+ -->$/)]);
+    expect(comments.map((c) => c.body)).toEqual([
+      expect.stringMatching(/^_agent:planner_:\n\nStage: analysis -> development\n\n<!-- trackline:comment=\d+ -->$/),
+      expect.stringMatching(/^second\n\n<!-- trackline:comment=\d+ -->$/),
+    ]);
     // A crash after posting but before the cursor moved: the next sync finds the marker.
     await h.sql`update mappings set comment_cursor = 0 where item_key = 'com/1' and connection_id = 'gh-main'`;
     await upsert('com/1', { title: 'C2' });
@@ -170,7 +205,11 @@ describe('GitHub Issues connection', () => {
     expect(labelsOf(now)).toEqual(['in-progress']);
     expect(now.body).toBe('Found a bug');
     await upsert('linked/2', { links: { 'gh-main': 'other/repo#1' } });
-    const delivery = await waitFor(() => h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'linked/2' and status = 'failed'`.then((r) => r[0]));
+    const delivery = await waitFor(() =>
+      h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'linked/2' and status = 'failed'`.then(
+        (r) => r[0],
+      ),
+    );
     expect(delivery.attempts).toBe(1);
     expect(delivery.last_error).toContain('"other/repo#1" is an issue of other/repo, but connection gh-main syncs acme/app');
   });
@@ -184,14 +223,20 @@ describe('GitHub Issues connection', () => {
       seen.push(...page.issues.map((i) => i.id));
       cursor = page.cursor;
     }
-    const numbers = gh().issuesOf(repoKey).filter((i) => !i.deleted && !i.pull_request).map((i) => String(i.number));
+    const numbers = gh()
+      .issuesOf(repoKey)
+      .filter((i) => !i.deleted && !i.pull_request)
+      .map((i) => String(i.number));
     expect(new Set(seen)).toEqual(new Set(numbers));
     // Unchanged since: the second poll stores an ETag, the third is a 304.
     for await (const page of adapter.poll(cursor, {})) cursor = page.cursor;
     expect(JSON.parse(cursor!).etag).toBeTruthy();
     const before = h.sandbox.log.entries().length;
     for await (const page of adapter.poll(cursor, {})) expect(page.issues).toEqual([]);
-    const polls = h.sandbox.log.entries().slice(before).filter((e) => e.tracker === 'github' && e.path === '/api/v3/repos/acme/app/issues');
+    const polls = h.sandbox.log
+      .entries()
+      .slice(before)
+      .filter((e) => e.tracker === 'github' && e.path === '/api/v3/repos/acme/app/issues');
     expect(polls.map((p) => p.status)).toEqual([304]);
     expect(polls[0]!.headers['if-none-match']).toBeTruthy();
   });
@@ -223,9 +268,15 @@ describe('GitHub Projects v2 connection', () => {
   it('a state with no Status option is a clear, non-retried error on the delivery', async () => {
     await upsert('board/2', { title: 'No option', state: 'for_review' });
     await synced('board/2');
-    const delivery = await waitFor(() => h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'board/2' and connection_id = 'gh-board' and status = 'failed'`.then((r) => r[0]));
+    const delivery = await waitFor(() =>
+      h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'board/2' and connection_id = 'gh-board' and status = 'failed'`.then(
+        (r) => r[0],
+      ),
+    );
     expect(delivery.attempts).toBe(1);
-    expect(delivery.last_error).toContain('project "Roadmap" has no option "for_review" in its "Status" field (it has: Todo, In Progress, Done)');
+    expect(delivery.last_error).toContain(
+      'project "Roadmap" has no option "for_review" in its "Status" field (it has: Todo, In Progress, Done)',
+    );
     expect(itemFor('board/2')).toBeUndefined();
   });
 
@@ -244,7 +295,21 @@ describe('every request the adapters made', () => {
   it('validates against GitHub’s OpenAPI description (GraphQL is not covered by it)', async () => {
     const requests = h.sandbox.log.entries({ tracker: 'github' });
     const kinds = new Set(requests.map((r) => `${r.method} ${r.path.replace(/\/\d+(?=\/|$)/g, '/{n}')}`));
-    for (const expected of ['GET /api/v3/user', 'GET /api/v3/repos/acme/app/labels', 'GET /api/v3/repos/acme/app/milestones', 'POST /api/v3/repos/acme/app/milestones', 'POST /api/v3/repos/acme/app/issues', 'PATCH /api/v3/repos/acme/app/issues/{n}', 'GET /api/v3/repos/acme/app/issues/{n}', 'GET /api/v3/repos/acme/app/issues', 'GET /api/v3/repos/acme/app/assignees/alice', 'GET /api/v3/repos/acme/app/issues/{n}/comments', 'POST /api/v3/repos/acme/app/issues/{n}/comments', 'GET /api/v3/search/issues', 'POST /api/graphql']) {
+    for (const expected of [
+      'GET /api/v3/user',
+      'GET /api/v3/repos/acme/app/labels',
+      'GET /api/v3/repos/acme/app/milestones',
+      'POST /api/v3/repos/acme/app/milestones',
+      'POST /api/v3/repos/acme/app/issues',
+      'PATCH /api/v3/repos/acme/app/issues/{n}',
+      'GET /api/v3/repos/acme/app/issues/{n}',
+      'GET /api/v3/repos/acme/app/issues',
+      'GET /api/v3/repos/acme/app/assignees/alice',
+      'GET /api/v3/repos/acme/app/issues/{n}/comments',
+      'POST /api/v3/repos/acme/app/issues/{n}/comments',
+      'GET /api/v3/search/issues',
+      'POST /api/graphql',
+    ]) {
       expect(kinds, expected).toContain(expected);
     }
     const validator = await loadSpecValidator('github');

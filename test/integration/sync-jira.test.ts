@@ -18,14 +18,21 @@ beforeEach(() => {
 });
 
 const jira = () => h.sandbox.jira;
-const issueFor = (key: string) => jira().issuesOf(JIRA.projectKey).filter((i) => (i.properties.get('trackline') as { item?: string } | undefined)?.item === key);
+const issueFor = (key: string) =>
+  jira()
+    .issuesOf(JIRA.projectKey)
+    .filter((i) => (i.properties.get('trackline') as { item?: string } | undefined)?.item === key);
 const statusOf = (key: string) => jira().statusOf(issueFor(key)[0]).name;
-const upsert = (key: string, fields: Record<string, unknown>) => h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
+const upsert = (key: string, fields: Record<string, unknown>) =>
+  h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
 
 async function synced(key: string, minVersion = 1) {
   try {
     return await waitFor(
-      () => h.sql`select m.* from mappings m where m.item_key = ${key} and m.connection_id = 'jira-main' and m.status = 'synced' and m.synced_version >= ${minVersion}`.then((r) => r[0]),
+      () =>
+        h.sql`select m.* from mappings m where m.item_key = ${key} and m.connection_id = 'jira-main' and m.status = 'synced' and m.synced_version >= ${minVersion}`.then(
+          (r) => r[0],
+        ),
       10_000,
     );
   } catch {
@@ -38,7 +45,14 @@ const version = async (key: string) => Number((await h.sql`select version from i
 
 describe('an item synced to Jira', () => {
   it('is created once, with the ADF body, mapped state, labels, priority and assignee', async () => {
-    await upsert('user-auth/WP02', { title: 'WP02: Models layer', body: 'Build the **models**:\n\n- users\n- sessions', state: 'planned', labels: ['backend'], priority: 'critical', assignees: ['alice'] });
+    await upsert('user-auth/WP02', {
+      title: 'WP02: Models layer',
+      body: 'Build the **models**:\n\n- users\n- sessions',
+      state: 'planned',
+      labels: ['backend'],
+      priority: 'critical',
+      assignees: ['alice'],
+    });
     const mapping = await synced('user-auth/WP02');
     const issues = issueFor('user-auth/WP02');
     expect(issues).toHaveLength(1);
@@ -63,12 +77,18 @@ describe('an item synced to Jira', () => {
     await upsert('flow/1', { state: 'done' });
     await synced('flow/1', 3);
     expect(statusOf('flow/1')).toBe('Done');
-    const transitions = h.sandbox.log.entries({ tracker: 'jira', method: 'POST', pathIncludes: '/transitions' }).map((e) => (e.body as { transition: { id: string } }).transition.id);
+    const transitions = h.sandbox.log
+      .entries({ tracker: 'jira', method: 'POST', pathIncludes: '/transitions' })
+      .map((e) => (e.body as { transition: { id: string } }).transition.id);
     // Start progress; then Request review + Approve (doing -> done is not one transition).
     expect(transitions).toEqual(['11', '21', '41']);
     // Our own transitions come back as webhooks; they change nothing (no echo).
     await h.sandbox.jiraWebhooks.drain();
-    await waitFor(() => h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then((r) => r[0].n === 0));
+    await waitFor(() =>
+      h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then(
+        (r) => r[0].n === 0,
+      ),
+    );
     expect(await version('flow/1')).toBe(3);
   });
 
@@ -78,33 +98,54 @@ describe('an item synced to Jira', () => {
     expect(statusOf('stuck/1')).toBe("Won't Do");
     await upsert('stuck/1', { title: 'Stuck, renamed', state: 'doing' });
     const message = 'Jira workflow has no transition from "Won\'t Do" to "In Progress" (available: none)';
-    const [mapping] = await waitFor(() => h.sql`select status, last_error from mappings where item_key = 'stuck/1' and status = 'conflict'`.then((r) => (r.length ? r : null)));
+    const [mapping] = await waitFor(() =>
+      h.sql`select status, last_error from mappings where item_key = 'stuck/1' and status = 'conflict'`.then((r) => (r.length ? r : null)),
+    );
     expect(mapping.last_error).toBe(message);
     const [conflict] = await h.sql`select field, status, local_value, remote_value, reason from conflicts where item_key = 'stuck/1'`;
     expect(conflict).toMatchObject({ field: 'state', status: 'open', local_value: 'doing', remote_value: "Won't Do", reason: message });
     // The other field went through; the job did not fail (no retry loop on a workflow that cannot move).
     expect(issueFor('stuck/1')[0].summary).toBe('Stuck, renamed');
     expect(statusOf('stuck/1')).toBe("Won't Do");
-    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and item_key = 'stuck/1' and status = 'failed'`;
+    const failed =
+      await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and item_key = 'stuck/1' and status = 'failed'`;
     expect(failed[0].n).toBe(0);
     // A later change to another field still syncs while the state is held.
     await upsert('stuck/1', { title: 'Stuck, renamed again' });
     await waitFor(() => issueFor('stuck/1')[0].summary === 'Stuck, renamed again');
     // An operator settles it for Jira's side: the item takes the status Jira has.
     const open = (await (await h.api('GET', '/v1/conflicts?status=open&key=stuck%2F1')).json()) as { conflicts: { id: number }[] };
-    expect((await h.api('POST', `/v1/conflicts/${open.conflicts[0].id}/resolve`, { use: 'remote', actor: 'operator:ana' })).status).toBe(200);
-    await waitFor(async () => ((await (await h.api('GET', '/v1/items/stuck%2F1')).json()) as { fields: { state: string } }).fields.state === 'cancelled');
+    expect((await h.api('POST', `/v1/conflicts/${open.conflicts[0].id}/resolve`, { use: 'remote', actor: 'operator:ana' })).status).toBe(
+      200,
+    );
+    await waitFor(
+      async () =>
+        ((await (await h.api('GET', '/v1/items/stuck%2F1')).json()) as { fields: { state: string } }).fields.state === 'cancelled',
+    );
   });
 
   it('delivers comments once, as ADF that reads back as the markdown', async () => {
-    await h.postEvents({ events: [{ type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development\n\n- `lint` ok', actor: 'agent:planner' }] });
+    await h.postEvents({
+      events: [
+        {
+          type: 'item.upserted',
+          item: { key: 'com/1', title: 'C' },
+          comment: 'Stage: analysis -> development\n\n- `lint` ok',
+          actor: 'agent:planner',
+        },
+      ],
+    });
     await synced('com/1');
     const issue = issueFor('com/1')[0];
     const comments = await waitFor(() => (jira().commentsOf(issue.id).length ? jira().commentsOf(issue.id) : null));
     expect(comments).toHaveLength(1);
     // Trackline's own comment coming back by webhook is not fed to the orchestrator.
     await h.sandbox.jiraWebhooks.drain();
-    await waitFor(() => h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then((r) => r[0].n === 0));
+    await waitFor(() =>
+      h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing')`.then(
+        (r) => r[0].n === 0,
+      ),
+    );
     const fed = await h.sql`select count(*)::int as n from changes where item_key = 'com/1' and type = 'item.commented'`;
     expect(fed[0].n).toBe(0);
   });
@@ -136,7 +177,9 @@ describe('changes made in Jira', () => {
     jira().transitionAsPerson(issueFor('pull/1')[0].key, 'In Review', JIRA.people.bob.email);
     await waitFor(async () => (await h.sql`select desired->>'state' as state from items where key = 'pull/1'`)[0].state === 'for_review');
     expect(await version('pull/1')).toBe(before + 1);
-    const sent = h.sandbox.jiraWebhooks.deliveries({ event: 'jira:issue_updated' }).filter((d) => d.body.includes('"toString":"In Review"'));
+    const sent = h.sandbox.jiraWebhooks
+      .deliveries({ event: 'jira:issue_updated' })
+      .filter((d) => d.body.includes('"toString":"In Review"'));
     expect(sent[0].headers['X-Hub-Signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(sent[0].headers['X-Atlassian-Webhook-Retry']).toBeUndefined();
   });
@@ -144,8 +187,26 @@ describe('changes made in Jira', () => {
   it('a person’s comment in Jira reaches the orchestrator as markdown', async () => {
     await upsert('pullc/1', { title: 'Pull comment' });
     await synced('pullc/1');
-    jira().commentAsPerson(issueFor('pullc/1')[0].key, { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Looks ' }, { type: 'text', text: 'good', marks: [{ type: 'strong' }] }] }] }, JIRA.people.bob.email);
-    const [change] = await waitFor(() => h.sql`select comment, actor from changes where item_key = 'pullc/1' and type = 'item.commented'`.then((r) => (r.length ? r : null)));
+    jira().commentAsPerson(
+      issueFor('pullc/1')[0].key,
+      {
+        type: 'doc',
+        version: 1,
+        content: [
+          {
+            type: 'paragraph',
+            content: [
+              { type: 'text', text: 'Looks ' },
+              { type: 'text', text: 'good', marks: [{ type: 'strong' }] },
+            ],
+          },
+        ],
+      },
+      JIRA.people.bob.email,
+    );
+    const [change] = await waitFor(() =>
+      h.sql`select comment, actor from changes where item_key = 'pullc/1' and type = 'item.commented'`.then((r) => (r.length ? r : null)),
+    );
     expect(change).toMatchObject({ comment: 'Looks **good**', actor: 'Bob' });
   });
 });
@@ -165,9 +226,12 @@ describe('rate limits', () => {
     expect(during).toEqual([]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     for (const k of ['rl/1', 'rl/2', 'rl/3']) expect(issueFor(k)).toHaveLength(1);
-    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rl/%'`;
+    const failed =
+      await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rl/%'`;
     expect(failed[0].n).toBe(0);
-    const [call] = await waitFor(() => h.sql`select rate_limit from tracker_calls where status = 429 and rate_limit ? 'retry-after'`.then((r) => (r.length ? r : null)));
+    const [call] = await waitFor(() =>
+      h.sql`select rate_limit from tracker_calls where status = 429 and rate_limit ? 'retry-after'`.then((r) => (r.length ? r : null)),
+    );
     expect(call.rate_limit).toMatchObject({ 'retry-after': '2', 'ratelimit-reason': 'jira-burst-based' });
   });
 
@@ -182,10 +246,18 @@ describe('rate limits', () => {
     const limitedAt = Date.parse(log.find((e) => e.status === 429)!.at);
     expect(log.filter((e) => Date.parse(e.at) > limitedAt + 200 && Date.parse(e.at) < limitedAt + 1500)).toEqual([]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
-    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rr/%'`;
+    const failed =
+      await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rr/%'`;
     expect(failed[0].n).toBe(0);
-    const [call] = await waitFor(() => h.sql`select rate_limit from tracker_calls where status = 429 and not (rate_limit ? 'retry-after')`.then((r) => (r.length ? r : null)));
-    expect(call.rate_limit).toMatchObject({ 'x-ratelimit-reset': expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/), 'ratelimit-reason': 'jira-burst-based' });
+    const [call] = await waitFor(() =>
+      h.sql`select rate_limit from tracker_calls where status = 429 and not (rate_limit ? 'retry-after')`.then((r) =>
+        r.length ? r : null,
+      ),
+    );
+    expect(call.rate_limit).toMatchObject({
+      'x-ratelimit-reset': expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      'ratelimit-reason': 'jira-burst-based',
+    });
   });
 });
 

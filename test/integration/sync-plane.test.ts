@@ -11,13 +11,37 @@ beforeEach(() => {
 });
 
 const plane = () => h.sandbox.plane;
-const issuesFor = (key: string) => plane().issuesOf(h.project.projectId).filter((i) => i.external_id === key);
-const stateName = (id: string | null) => plane().statesOf(h.project.projectId).find((s) => s.id === id)?.name;
-const labelNames = (ids: string[]) => ids.map((id) => plane().labelsOf(h.project.projectId).find((l) => l.id === id)?.name).sort();
+const issuesFor = (key: string) =>
+  plane()
+    .issuesOf(h.project.projectId)
+    .filter((i) => i.external_id === key);
+const stateName = (id: string | null) =>
+  plane()
+    .statesOf(h.project.projectId)
+    .find((s) => s.id === id)?.name;
+const labelNames = (ids: string[]) =>
+  ids
+    .map(
+      (id) =>
+        plane()
+          .labelsOf(h.project.projectId)
+          .find((l) => l.id === id)?.name,
+    )
+    .sort();
 
 async function item(key: string) {
   const res = await h.api('GET', `/v1/items/${encodeURIComponent(key)}`);
-  return (await res.json()) as { version: number; connections: { connection: string; status: string; remoteKey: string | null; url: string | null; lastError: string | null; syncedVersion: number }[] };
+  return (await res.json()) as {
+    version: number;
+    connections: {
+      connection: string;
+      status: string;
+      remoteKey: string | null;
+      url: string | null;
+      lastError: string | null;
+      syncedVersion: number;
+    }[];
+  };
 }
 
 async function synced(key: string, version?: number) {
@@ -28,12 +52,21 @@ async function synced(key: string, version?: number) {
   }, 15_000);
 }
 
-const upsert = (key: string, fields: Record<string, unknown>) => h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
+const upsert = (key: string, fields: Record<string, unknown>) =>
+  h.postEvents({ type: 'item.upserted', item: { key, ...fields }, actor: 'agent:planner' });
 
 describe('an item.upserted for a new key', () => {
   // How fast is bench/sync.ts's business (event-to-write latency), not a wall-clock assertion here.
   it('creates exactly one Plane issue with the mapped state, labels and priority', async () => {
-    const res = await upsert('user-auth/WP02', { kind: 'work_package', title: 'WP02: Models layer', body: 'Build the **models**.', state: 'doing', labels: ['backend', 'db'], priority: 'critical', assignees: ['alice'] });
+    const res = await upsert('user-auth/WP02', {
+      kind: 'work_package',
+      title: 'WP02: Models layer',
+      body: 'Build the **models**.',
+      state: 'doing',
+      labels: ['backend', 'db'],
+      priority: 'critical',
+      assignees: ['alice'],
+    });
     expect(res.status).toBe(202);
     const it = await synced('user-auth/WP02');
     const issues = issuesFor('user-auth/WP02');
@@ -51,8 +84,12 @@ describe('an item.upserted for a new key', () => {
     expect(c.remoteKey).toBe(`ET-${issue.sequence_id}`);
     expect(c.url).toBe(`${h.sandboxUrl}/acme/browse/ET-${issue.sequence_id}/`);
     // The activity trail says who changed what.
-    const trail = (await (await h.api('GET', '/v1/items/user-auth%2FWP02/activity')).json()) as { activity: { actor: string; action: string; field: string | null; to: unknown }[] };
-    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'orchestrator', action: 'field.changed', field: 'state', to: 'doing' }));
+    const trail = (await (await h.api('GET', '/v1/items/user-auth%2FWP02/activity')).json()) as {
+      activity: { actor: string; action: string; field: string | null; to: unknown }[];
+    };
+    expect(trail.activity).toContainEqual(
+      expect.objectContaining({ actor: 'orchestrator', action: 'field.changed', field: 'state', to: 'doing' }),
+    );
     expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'remote.created' }));
   });
 
@@ -79,8 +116,16 @@ describe('an item.upserted for a new key', () => {
     expect(stateName(now.state)).toBe('In Progress');
     expect(now.name).toBe('Filed by a person');
     // Linked, in the same statement that marked the pair synced: the trail has it at once.
-    const trail = (await (await h.api('GET', '/v1/items/linked%2F1/activity')).json()) as { activity: { actor: string; action: string; detail: Record<string, unknown> | null }[] };
-    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'remote.linked', detail: expect.objectContaining({ remote: `ET-${existing.sequence_id}` }) }));
+    const trail = (await (await h.api('GET', '/v1/items/linked%2F1/activity')).json()) as {
+      activity: { actor: string; action: string; detail: Record<string, unknown> | null }[];
+    };
+    expect(trail.activity).toContainEqual(
+      expect.objectContaining({
+        actor: 'sync:plane-main',
+        action: 'remote.linked',
+        detail: expect.objectContaining({ remote: `ET-${existing.sequence_id}` }),
+      }),
+    );
   });
 
   it('an item deleted by the orchestrator stops syncing; its Plane issue stays, and the trail says so', async () => {
@@ -94,8 +139,16 @@ describe('an item.upserted for a new key', () => {
     });
     expect(stopped.remoteKey).toBe(`ET-${issue.sequence_id}`);
     expect(plane().issue(h.project.projectId, issue.id)?.deleted_at ?? null).toBeNull();
-    const trail = (await (await h.api('GET', '/v1/items/deleted%2F1/activity')).json()) as { activity: { actor: string; action: string; detail: Record<string, unknown> | null }[] };
-    expect(trail.activity).toContainEqual(expect.objectContaining({ actor: 'sync:plane-main', action: 'sync.stopped', detail: expect.objectContaining({ remote: `ET-${issue.sequence_id}` }) }));
+    const trail = (await (await h.api('GET', '/v1/items/deleted%2F1/activity')).json()) as {
+      activity: { actor: string; action: string; detail: Record<string, unknown> | null }[];
+    };
+    expect(trail.activity).toContainEqual(
+      expect.objectContaining({
+        actor: 'sync:plane-main',
+        action: 'sync.stopped',
+        detail: expect.objectContaining({ remote: `ET-${issue.sequence_id}` }),
+      }),
+    );
   });
 
   it('refuses, clearly, a second item linked to an issue that already carries one', async () => {
@@ -104,22 +157,33 @@ describe('an item.upserted for a new key', () => {
     await synced('taken/1');
     await upsert('taken/2', { links: { 'plane-main': `ET-${existing.sequence_id}` } });
     const delivery = await waitFor(async () => {
-      const [d] = await h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'taken/2' and status = 'failed'`;
+      const [d] =
+        await h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'taken/2' and status = 'failed'`;
       return d;
     });
     expect(delivery.attempts).toBe(1);
-    expect(delivery.last_error).toBe(`ET-${existing.sequence_id} is already synced with item "taken/1"; one issue carries one item per connection (link another issue, or unlink that item)`);
+    expect(delivery.last_error).toBe(
+      `ET-${existing.sequence_id} is already synced with item "taken/1"; one issue carries one item per connection (link another issue, or unlink that item)`,
+    );
   });
 
   it('delivers comments once, in order', async () => {
-    await h.postEvents({ events: [{ type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' }, { type: 'item.comment', key: 'com/1', comment: 'second' }] });
+    await h.postEvents({
+      events: [
+        { type: 'item.upserted', item: { key: 'com/1', title: 'C' }, comment: 'Stage: analysis -> development', actor: 'agent:planner' },
+        { type: 'item.comment', key: 'com/1', comment: 'second' },
+      ],
+    });
     await synced('com/1');
     const issue = issuesFor('com/1')[0];
     const comments = await waitFor(() => {
       const list = plane().commentsOf(issue.id);
       return list.length >= 2 ? list : null;
     });
-    expect(comments.map((c) => c.comment_html)).toEqual([expect.stringContaining('Stage: analysis -&gt; development'), expect.stringContaining('second')]);
+    expect(comments.map((c) => c.comment_html)).toEqual([
+      expect.stringContaining('Stage: analysis -&gt; development'),
+      expect.stringContaining('second'),
+    ]);
   });
 });
 
@@ -197,11 +261,14 @@ describe('pacing and retries', () => {
     const limitedAt = Date.parse(limited.at as unknown as string);
     // Nothing reached the connection during the pause (a request already in flight when the 429
     // came back may land in its first milliseconds); everything after it succeeded.
-    const during = log.filter((e) => Date.parse(e.at as unknown as string) > limitedAt + 50 && Date.parse(e.at as unknown as string) < limitedAt + 1900);
+    const during = log.filter(
+      (e) => Date.parse(e.at as unknown as string) > limitedAt + 50 && Date.parse(e.at as unknown as string) < limitedAt + 1900,
+    );
     expect(during).toEqual([]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     for (const k of ['rl/1', 'rl/2', 'rl/3']) expect(issuesFor(k)).toHaveLength(1);
-    const failed = await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rl/%'`;
+    const failed =
+      await h.sql`select count(*)::int as n from deliveries where kind = 'reconcile' and status = 'failed' and item_key like 'rl/%'`;
     expect(failed[0].n).toBe(0);
     const [call] = await waitFor(() => h.sql`select rate_limit from tracker_calls where status = 429`.then((r) => (r.length ? r : null)));
     expect(call.rate_limit).toMatchObject({ 'retry-after': '2' });
@@ -214,7 +281,8 @@ describe('pacing and retries', () => {
     expect(issuesFor('flaky/1')).toHaveLength(1);
     // The delivery row is finished just after the mapping: wait for it rather than race it.
     const delivery = await waitFor(async () => {
-      const [d] = await h.sql`select id, status, attempts, job_id from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
+      const [d] =
+        await h.sql`select id, status, attempts, job_id from deliveries where kind = 'reconcile' and item_key = 'flaky/1' order by created_at limit 1`;
       return d?.status === 'succeeded' ? d : null;
     });
     expect(delivery.attempts).toBe(4);
@@ -231,7 +299,8 @@ describe('pacing and retries', () => {
     h.sandbox.faults.inject({ tracker: 'plane', method: 'PATCH', status: 404, times: 1 });
     await upsert('gone/1', { state: 'done' });
     const delivery = await waitFor(async () => {
-      const [d] = await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'gone/1' and status = 'failed'`;
+      const [d] =
+        await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'gone/1' and status = 'failed'`;
       return d;
     });
     expect(delivery.attempts).toBe(1);
@@ -243,7 +312,8 @@ describe('pacing and retries', () => {
   it('an unknown state is a clear, non-retried error naming the states Plane has', async () => {
     await upsert('badstate/1', { title: 'Bad', state: 'hibernating' });
     const delivery = await waitFor(async () => {
-      const [d] = await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'badstate/1' and status = 'failed'`;
+      const [d] =
+        await h.sql`select status, attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'badstate/1' and status = 'failed'`;
       return d;
     });
     expect(delivery.attempts).toBe(1);

@@ -37,9 +37,13 @@ describe('input that parses but cannot be stored as sent', () => {
   });
 
   it('a paired surrogate escape (an emoji) and big but finite numbers are stored as sent', async () => {
-    const res = await post('{"type":"item.upserted","item":{"key":"u/emoji","title":"ok \\ud83d\\ude00","fields":{"n":1e300,"m":12345678901234567890}}}');
+    const res = await post(
+      '{"type":"item.upserted","item":{"key":"u/emoji","title":"ok \\ud83d\\ude00","fields":{"n":1e300,"m":12345678901234567890}}}',
+    );
     expect(res.status).toBe(202);
-    const [row] = await h.sql<{ desired: { title: string }; custom: Record<string, unknown> }[]>`select desired, custom from items where key = 'u/emoji'`;
+    const [row] = await h.sql<
+      { desired: { title: string }; custom: Record<string, unknown> }[]
+    >`select desired, custom from items where key = 'u/emoji'`;
     expect(row.desired.title).toBe('ok \u{1F600}');
     expect(row.custom).toEqual({ n: 1e300, m: 12345678901234567890 });
   });
@@ -52,7 +56,9 @@ describe('input that parses but cannot be stored as sent', () => {
   });
 
   it('custom fields named like Object.prototype members are stored as fields (was a 500)', async () => {
-    const res = await post(`{"type":"item.upserted","item":{"key":"u/proto","fields":{"constructor":{"prototype":{"x":1}},"toString":"t"}}}`);
+    const res = await post(
+      `{"type":"item.upserted","item":{"key":"u/proto","fields":{"constructor":{"prototype":{"x":1}},"toString":"t"}}}`,
+    );
     expect(res.status).toBe(202);
     const [row] = await h.sql<{ custom: Record<string, unknown> }[]>`select custom from items where key = 'u/proto'`;
     expect(row.custom).toEqual({ constructor: { prototype: { x: 1 } }, toString: 't' });

@@ -56,12 +56,20 @@ describe('webhook group commit', () => {
     expect(rows).toHaveLength(60);
     expect(rows.every((r) => r.status === 'received')).toBe(true);
     // Stored as JSON, from the text received: the payload is an object, not a string of JSON.
-    const [one] = await h.sql<{ request: { event: string; headers: Record<string, string>; payload: { data: { id: string } } } }[]>`select request from deliveries where id = ${ids[7]}`;
-    expect(one.request).toEqual({ event: 'issue.updated', headers: { 'content-type': 'application/json' }, payload: { event: 'issue', data: { id: 'concurrent-7' } } });
+    const [one] = await h.sql<
+      { request: { event: string; headers: Record<string, string>; payload: { data: { id: string } } } }[]
+    >`select request from deliveries where id = ${ids[7]}`;
+    expect(one.request).toEqual({
+      event: 'issue.updated',
+      headers: { 'content-type': 'application/json' },
+      payload: { event: 'issue', data: { id: 'concurrent-7' } },
+    });
     await b.drained();
     expect(await enqueued(ids)).toBe(60);
     // One inbound job per commit, not per delivery.
-    const [{ jobs }] = await h.sql<{ jobs: number }[]>`select count(distinct job_id)::int as jobs from deliveries where id in ${h.sql(ids)}`;
+    const [{ jobs }] = await h.sql<
+      { jobs: number }[]
+    >`select count(distinct job_id)::int as jobs from deliveries where id in ${h.sql(ids)}`;
     expect(jobs).toBe(b.stats.batches);
     expect(await h.runtime.queues.inbound.getJobCountByTypes('waiting')).toBeLessThan(60);
   });
@@ -70,11 +78,18 @@ describe('webhook group commit', () => {
     const b = batcher();
     const first = await b.accept(record('dup-stored'));
     expect(first.duplicate).toBe(false);
-    const [again, copyA, copyB, fresh] = await Promise.all([b.accept(record('dup-stored')), b.accept(record('dup-twice')), b.accept(record('dup-twice')), b.accept(record('dup-fresh'))]);
+    const [again, copyA, copyB, fresh] = await Promise.all([
+      b.accept(record('dup-stored')),
+      b.accept(record('dup-twice')),
+      b.accept(record('dup-twice')),
+      b.accept(record('dup-fresh')),
+    ]);
     expect(again).toEqual({ deliveryId: null, duplicate: true });
     expect([copyA.duplicate, copyB.duplicate].sort()).toEqual([false, true]);
     expect(fresh.duplicate).toBe(false);
-    const [{ n }] = await h.sql<{ n: number }[]>`select count(*)::int as n from deliveries where dedup_key in ('dup-stored', 'dup-twice', 'dup-fresh')`;
+    const [{ n }] = await h.sql<
+      { n: number }[]
+    >`select count(*)::int as n from deliveries where dedup_key in ('dup-stored', 'dup-twice', 'dup-fresh')`;
     expect(n).toBe(3);
     const accepted = [first, copyA, copyB, fresh].filter((r) => !r.duplicate).map((r) => r.deliveryId!);
     await b.drained();
@@ -128,7 +143,14 @@ describe('webhook group commit', () => {
   it('over HTTP: 50 signed webhooks at once are all accepted, durable, and committed in fewer transactions than requests', async () => {
     const api = await h.listenApi();
     const bodies = Array.from({ length: 50 }, (_, i) =>
-      pythonJsonDumps({ event: 'issue', action: 'updated', webhook_id: 'w', workspace_id: 'ws', data: { id: `http-${i}`, name: `Issue ${i}` }, activity: { field: 'name' } }),
+      pythonJsonDumps({
+        event: 'issue',
+        action: 'updated',
+        webhook_id: 'w',
+        workspace_id: 'ws',
+        data: { id: `http-${i}`, name: `Issue ${i}` },
+        activity: { field: 'name' },
+      }),
     );
     // Whether requests meet in a batch depends on how fast they arrive against how fast a commit
     // is; on a quick database 50 fetches can trickle in one commit apart. So the first commits
@@ -139,7 +161,11 @@ describe('webhook group commit', () => {
     await lock`lock table deliveries in share row exclusive mode`;
     const answering = Promise.all(
       bodies.map((body) =>
-        fetch(`${api}/webhooks/plane-main`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-plane-signature': signPlaneWebhook(SECRET, body) } }).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string; delivery?: string } })),
+        fetch(`${api}/webhooks/plane-main`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', 'x-plane-signature': signPlaneWebhook(SECRET, body) },
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string; delivery?: string } })),
       ),
     );
     await waitFor(async () => {
@@ -158,7 +184,9 @@ describe('webhook group commit', () => {
     await waitFor(async () => (await enqueued(ids)) === 50, 5_000);
     // Rows written by one statement share its transaction's now(): fewer distinct commit times
     // than requests means requests were committed together.
-    const [{ commits }] = await h.sql<{ commits: number }[]>`select count(distinct created_at)::int as commits from deliveries where id in ${h.sql(ids)}`;
+    const [{ commits }] = await h.sql<
+      { commits: number }[]
+    >`select count(distinct created_at)::int as commits from deliveries where id in ${h.sql(ids)}`;
     expect(commits).toBeLessThan(50);
   });
 });
@@ -166,7 +194,11 @@ describe('webhook group commit', () => {
 describe('payload storage', () => {
   it('a delivery over Postgres’ 2 KB row threshold is stored lz4-compressed (migration 0007) and reads back exactly', async () => {
     // A real Plane delivery is just over the threshold; this one is well over it and compressible.
-    const payload = { event: 'issue', action: 'updated', data: { id: 'lz4-check', description_html: `<p>${'the same words again and again, '.repeat(120)}</p>` } };
+    const payload = {
+      event: 'issue',
+      action: 'updated',
+      data: { id: 'lz4-check', description_html: `<p>${'the same words again and again, '.repeat(120)}</p>` },
+    };
     const result = await batcher().accept(record('lz4-check', payload));
     const [row] = await h.sql<{ method: string | null; payload: unknown; raw: number; stored: number }[]>`
       select pg_column_compression(request) as method, request->'payload' as payload,

@@ -15,7 +15,14 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const API_TOKEN = 'test-token-0123456789';
 export const PLANE_KEY = 'plane_api_test_key';
 /** The sandbox GitHub: repository acme/app, token with repo and project scopes, project #1 of acme. */
-export const GITHUB = { owner: 'acme', repo: 'app', token: 'ghp_test_token_0123456789', login: 'trackline-bot', projectNumber: 1, webhookSecret: 'gh-webhook-secret' } as const;
+export const GITHUB = {
+  owner: 'acme',
+  repo: 'app',
+  token: 'ghp_test_token_0123456789',
+  login: 'trackline-bot',
+  projectNumber: 1,
+  webhookSecret: 'gh-webhook-secret',
+} as const;
 
 /** The sandbox Jira: project ET, an API user (basic auth email:token, JQL dates in Berlin time) and two people. */
 export const JIRA = {
@@ -24,7 +31,10 @@ export const JIRA = {
   token: 'jira_api_test_token',
   timeZone: 'Europe/Berlin',
   webhookSecret: 'jira-webhook-secret',
-  people: { alice: { email: 'alice@example.com', accountId: '5b10ac8d82e05b22cc7d4ef5' }, bob: { email: 'bob@example.com', accountId: '5b10ac8d82e05b22cc7d4ef6' } },
+  people: {
+    alice: { email: 'alice@example.com', accountId: '5b10ac8d82e05b22cc7d4ef5' },
+    bob: { email: 'bob@example.com', accountId: '5b10ac8d82e05b22cc7d4ef6' },
+  },
 } as const;
 
 export type Sandbox = ReturnType<typeof createSandbox>;
@@ -168,7 +178,10 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     identifier: 'ET',
     name: 'Example Team',
     apiKeys: [PLANE_KEY],
-    members: [{ email: 'alice@example.com', display_name: 'alice' }, { email: 'bob@example.com', display_name: 'bob' }],
+    members: [
+      { email: 'alice@example.com', display_name: 'alice' },
+      { email: 'bob@example.com', display_name: 'bob' },
+    ],
   });
   if (options.github || options.githubProject) {
     sandbox.github.store.seedRepo({
@@ -179,7 +192,12 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       collaborators: ['alice', 'bob'],
       labels: ['todo', 'in-progress', 'in-review', 'bug'],
     });
-    sandbox.github.store.seedProject({ owner: GITHUB.owner, number: GITHUB.projectNumber, title: 'Roadmap', fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }] });
+    sandbox.github.store.seedProject({
+      owner: GITHUB.owner,
+      number: GITHUB.projectNumber,
+      title: 'Roadmap',
+      fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }],
+    });
   }
   if (options.jira) seedJira(sandbox);
   const listening = await sandbox.listen(0);
@@ -219,7 +237,11 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       Promise.resolve(
         app.request(path, {
           method,
-          headers: { authorization: `Bearer ${API_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          headers: {
+            authorization: `Bearer ${API_TOKEN}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
           body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         }),
       ),

@@ -520,7 +520,12 @@ function pointer(...parts: string[]): string {
 }
 
 function refPointer(ref: string): string {
-  return pointer(...ref.slice(2).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  return pointer(
+    ...ref
+      .slice(2)
+      .split('/')
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')),
+  );
 }
 
 class Validator implements SpecValidator {
@@ -552,14 +557,11 @@ class Validator implements SpecValidator {
       const result = this.validate(req);
       if (result.ok || (result.notCovered && opts.allowNotCovered)) return;
       const op = result.operationId ? ` (${result.operationId})` : '';
-      failures.push(
-        `  [${i}] ${req.method.toUpperCase()} ${req.url}${op}\n` + result.errors.map((e) => `      - ${e}`).join('\n'),
-      );
+      failures.push(`  [${i}] ${req.method.toUpperCase()} ${req.url}${op}\n` + result.errors.map((e) => `      - ${e}`).join('\n'));
     });
     if (failures.length) {
       throw new Error(
-        `${failures.length} of ${reqs.length} request(s) do not match the ${this.name} OpenAPI description:\n` +
-          failures.join('\n'),
+        `${failures.length} of ${reqs.length} request(s) do not match the ${this.name} OpenAPI description:\n` + failures.join('\n'),
       );
     }
   }
@@ -718,9 +720,7 @@ class Validator implements SpecValidator {
       const ps = params.filter((p) => p.in === where);
       return {
         type: 'object',
-        properties: Object.fromEntries(
-          ps.map((p) => [p.name, p.schemaPointer ? { $ref: `${this.docId}#${p.schemaPointer}` } : {}]),
-        ),
+        properties: Object.fromEntries(ps.map((p) => [p.name, p.schemaPointer ? { $ref: `${this.docId}#${p.schemaPointer}` } : {}])),
         required: ps.filter((p) => p.required).map((p) => p.name),
       };
     };

@@ -5,7 +5,15 @@ export const ORCHESTRATOR_SECRET = 'whsec_' + Buffer.from('trackline-test-orches
 
 export interface ReceivedCallback {
   headers: Record<string, string>;
-  body: { id: string; type: string; key: string; connection: string; fields: Record<string, { from: unknown; to: unknown }>; comment: string | null; actor: string | null };
+  body: {
+    id: string;
+    type: string;
+    key: string;
+    connection: string;
+    fields: Record<string, { from: unknown; to: unknown }>;
+    comment: string | null;
+    actor: string | null;
+  };
   verified: boolean;
 }
 
@@ -41,6 +49,10 @@ export async function startOrchestrator() {
     answerWith(status: number) {
       answer = status;
     },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -19,7 +19,8 @@ export function parseMetrics(text: string) {
   // Untyped, a histogram's series interleave (bucket, sum, count per label set), and the parser
   // starts a new entry each time the name changes: the entries of one name are joined here.
   const flat = new Map<string, ParsedSample[]>();
-  for (const f of parsePrometheusTextFormat(text.replace(/^# TYPE \S+ histogram$/gm, ''))) flat.set(f.name, [...(flat.get(f.name) ?? []), ...f.metrics]);
+  for (const f of parsePrometheusTextFormat(text.replace(/^# TYPE \S+ histogram$/gm, '')))
+    flat.set(f.name, [...(flat.get(f.name) ?? []), ...f.metrics]);
   const badLines = text.split('\n').filter((line) => line && !line.startsWith('#') && !SAMPLE_LINE.test(line));
   return {
     families,
@@ -36,4 +37,5 @@ export function parseMetrics(text: string) {
 }
 
 // name{label="value",...} value [timestamp]; label values escape \, " and newline.
-const SAMPLE_LINE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+-]+|[+-]Inf|NaN)( -?[0-9]+)?$/;
+const SAMPLE_LINE =
+  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+-]+|[+-]Inf|NaN)( -?[0-9]+)?$/;

@@ -21,7 +21,10 @@ describe('the database pool while Postgres is unreachable', () => {
     try {
       for (let i = 0; i < 10; i++) {
         const started = performance.now();
-        const error = await db.sql`select 1`.then(() => null, (e: { code?: string }) => e);
+        const error = await db.sql`select 1`.then(
+          () => null,
+          (e: { code?: string }) => e,
+        );
         expect(error?.code).toBe('ECONNREFUSED');
         // The unbounded backoff reaches 20 s by the 6th query; 3 s leaves room for a busy machine
         // (a 1 s bound failed once while the whole suite ran in parallel).

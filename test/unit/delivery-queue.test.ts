@@ -17,7 +17,9 @@ describe('sandbox DeliveryQueue', () => {
     const queue = new DeliveryQueue('test');
     let aborted = false;
     let slept = false;
-    queue.enqueue('a', () => queue.withAbort((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(void (aborted = true))))));
+    queue.enqueue('a', () =>
+      queue.withAbort((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(void (aborted = true))))),
+    );
     queue.enqueue('b', async () => {
       await queue.sleep(60_000);
       slept = true;
@@ -32,7 +34,10 @@ describe('sandbox DeliveryQueue', () => {
 
   it('withAbort aborts after its timeout', async () => {
     const queue = new DeliveryQueue('test');
-    const reason = await queue.withAbort((signal) => new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('aborted'))), 10);
+    const reason = await queue.withAbort(
+      (signal) => new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('aborted'))),
+      10,
+    );
     expect(reason).toBe('aborted');
   });
 });

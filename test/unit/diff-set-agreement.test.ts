@@ -11,7 +11,13 @@ import { createTranslator } from '../../src/sync/translate.ts';
  */
 describe('three-way diff: a set changed on both sides', () => {
   const base = { local: { labels: [] as string[] }, remote: { labels: [] as string[] } };
-  const input = { local: { labels: ['c', 'd'] }, remote: { labels: ['a', 'b', 'c', 'd'] }, base, translate: createTranslator({}), direction: 'both' as const };
+  const input = {
+    local: { labels: ['c', 'd'] },
+    remote: { labels: ['a', 'b', 'c', 'd'] },
+    base,
+    translate: createTranslator({}),
+    direction: 'both' as const,
+  };
 
   it('is a conflict when the values differ, even if the remote holds all the local additions', () => {
     const p = planReconcile({ ...input, strategy: 'local-wins' });

@@ -4,7 +4,10 @@ import { createTranslator } from '../../src/sync/translate.ts';
 import type { SyncBase } from '../../src/sync/base.ts';
 
 const identity = createTranslator({});
-const mapped = createTranslator({ state_map: { doing: 'In Progress', done: 'Done', review: 'In Review', for_review: 'In Review' }, label_map: { 'in-review': 'for_review' } });
+const mapped = createTranslator({
+  state_map: { doing: 'In Progress', done: 'Done', review: 'In Review', for_review: 'In Review' },
+  label_map: { 'in-review': 'for_review' },
+});
 
 function plan(over: Partial<DiffInput>) {
   const base: SyncBase = over.base ?? { local: {}, remote: {} };
@@ -28,7 +31,12 @@ describe('three-way diff: one side changed', () => {
 
   it('does nothing when neither side changed (an echo of our own write)', () => {
     const base = { local: { state: 'doing', labels: ['a', 'b'] }, remote: { state: 'In Progress', labels: ['a', 'b'] } };
-    const p = plan({ local: { state: 'doing', labels: ['b', 'a'] }, remote: { state: 'In Progress', labels: ['b', 'a'] }, base, translate: mapped });
+    const p = plan({
+      local: { state: 'doing', labels: ['b', 'a'] },
+      remote: { state: 'In Progress', labels: ['b', 'a'] },
+      base,
+      translate: mapped,
+    });
     expect(p.push).toEqual({});
     expect(p.pull).toEqual({});
     expect(p.conflicts).toEqual([]);
@@ -98,7 +106,9 @@ describe('three-way diff: conflicts by strategy', () => {
     const p = plan({ ...both, strategy: 'local-wins' });
     expect(p.push).toEqual({ state: 'doing' });
     expect(p.pull).toEqual({});
-    expect(p.conflicts).toMatchObject([{ field: 'state', outcome: 'local', strategy: 'local-wins', local: 'doing', remote: 'blocked', base: 'planned' }]);
+    expect(p.conflicts).toMatchObject([
+      { field: 'state', outcome: 'local', strategy: 'local-wins', local: 'doing', remote: 'blocked', base: 'planned' },
+    ]);
   });
 
   it('remote-wins takes the remote value into the item', () => {
@@ -121,14 +131,27 @@ describe('three-way diff: conflicts by strategy', () => {
 
   it('merge merges sets and gives scalars to the local side', () => {
     const setBase = { local: { labels: ['a', 'b'], state: 'x' }, remote: { labels: ['a', 'b'], state: 'x' } };
-    const p = plan({ local: { labels: ['a', 'c'], state: 'y' }, remote: { labels: ['b', 'd'], state: 'z' }, base: setBase, strategy: 'merge' });
+    const p = plan({
+      local: { labels: ['a', 'c'], state: 'y' },
+      remote: { labels: ['b', 'd'], state: 'z' },
+      base: setBase,
+      strategy: 'merge',
+    });
     expect(p.push).toEqual({ labels: ['c', 'd'], state: 'y' });
     expect(p.pull).toEqual({ labels: { from: ['a', 'c'], to: ['c', 'd'] } });
-    expect(p.conflicts.map((c) => [c.field, c.outcome])).toEqual([['state', 'local'], ['labels', 'merged']]);
+    expect(p.conflicts.map((c) => [c.field, c.outcome])).toEqual([
+      ['state', 'local'],
+      ['labels', 'merged'],
+    ]);
   });
 
   it('the same change on both sides is agreement, not a conflict', () => {
-    const p = plan({ local: { state: 'doing' }, remote: { state: 'doing' }, base: { local: { state: 'planned' }, remote: { state: 'planned' } }, strategy: 'manual' });
+    const p = plan({
+      local: { state: 'doing' },
+      remote: { state: 'doing' },
+      base: { local: { state: 'planned' }, remote: { state: 'planned' } },
+      strategy: 'manual',
+    });
     expect(p.conflicts).toEqual([]);
     expect(p.push).toEqual({});
     expect(p.nextBase).toEqual({ local: { state: 'doing' }, remote: { state: 'doing' } });

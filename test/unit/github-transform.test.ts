@@ -18,7 +18,14 @@ import { parsePollCursor } from '../../src/trackers/github/adapter.ts';
 import { fieldInput, itemToFields } from '../../src/trackers/github-project/transform.ts';
 import type { GhIssue } from '../../src/trackers/github/wire.ts';
 
-const model = new StateModel({ planned: 'todo', doing: 'in-progress', for_review: 'In Review', done: 'closed', cancelled: 'closed:not_planned', triage: 'open' });
+const model = new StateModel({
+  planned: 'todo',
+  doing: 'in-progress',
+  for_review: 'In Review',
+  done: 'closed',
+  cancelled: 'closed:not_planned',
+  triage: 'open',
+});
 
 const issue = (over: Partial<GhIssue>): GhIssue => ({
   id: 1,
@@ -98,12 +105,22 @@ describe('state mapping', () => {
       issue({
         body: 'Hello\n\n<!-- trackline:item=a%2Fb -->',
         labels: [{ name: 'db' }, { name: 'in-progress' }, 'backend'],
-        assignees: [{ login: 'bob', id: 2 }, { login: 'alice', id: 1 }],
+        assignees: [
+          { login: 'bob', id: 2 },
+          { login: 'alice', id: 1 },
+        ],
         milestone: { number: 3, title: 'Feature 001' },
       }),
       model,
     );
-    expect(fields).toEqual({ title: 'T', body: 'Hello', state: 'in-progress', labels: ['backend', 'db'], assignees: ['alice', 'bob'], milestone: 'Feature 001' });
+    expect(fields).toEqual({
+      title: 'T',
+      body: 'Hello',
+      state: 'in-progress',
+      labels: ['backend', 'db'],
+      assignees: ['alice', 'bob'],
+      milestone: 'Feature 001',
+    });
   });
 
   it('composes a PATCH label set with at most one status label', () => {
@@ -124,7 +141,8 @@ describe('references', () => {
   });
 
   it('follows the link header’s next', () => {
-    const link = '<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last"';
+    const link =
+      '<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last"';
     expect(nextLink(link)).toBe('https://api.github.com/repositories/1/issues?page=2');
     expect(nextLink('<https://x/?page=1>; rel="prev"')).toBeNull();
     expect(nextLink(undefined)).toBeNull();
@@ -132,7 +150,10 @@ describe('references', () => {
 
   it('reads poll cursors as JSON or a bare timestamp', () => {
     expect(parsePollCursor(null)).toEqual({});
-    expect(parsePollCursor('{"since":"2026-01-01T00:00:00Z","etag":"W/\\"x\\""}')).toEqual({ since: '2026-01-01T00:00:00Z', etag: 'W/"x"' });
+    expect(parsePollCursor('{"since":"2026-01-01T00:00:00Z","etag":"W/\\"x\\""}')).toEqual({
+      since: '2026-01-01T00:00:00Z',
+      etag: 'W/"x"',
+    });
     expect(parsePollCursor('2026-01-01T00:00:00Z')).toEqual({ since: '2026-01-01T00:00:00Z' });
   });
 });
@@ -142,14 +163,26 @@ describe('GitHub rate signals (trackers.md 3.5)', () => {
   const h = (o: Record<string, string>) => new Headers(o);
 
   it('a secondary limit with retry-after pauses that long', () => {
-    const s = readGitHubSignals(403, h({ 'retry-after': '5', 'x-ratelimit-remaining': '4000' }), { message: 'You have exceeded a secondary rate limit.' }, now, 0);
+    const s = readGitHubSignals(
+      403,
+      h({ 'retry-after': '5', 'x-ratelimit-remaining': '4000' }),
+      { message: 'You have exceeded a secondary rate limit.' },
+      now,
+      0,
+    );
     expect(s).toMatchObject({ limited: true, pauseMs: 5000 });
     expect(s.keep['retry-after']).toBe('5');
   });
 
   it('the primary limit pauses until reset', () => {
     const reset = String(now / 1000 + 120);
-    const s = readGitHubSignals(403, h({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }), { message: 'API rate limit exceeded' }, now, 0);
+    const s = readGitHubSignals(
+      403,
+      h({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }),
+      { message: 'API rate limit exceeded' },
+      now,
+      0,
+    );
     expect(s.limited).toBe(true);
     expect(s.pauseMs).toBe(121_000);
     // Allowed, but the last one of the window: pause without failing the call.
@@ -158,14 +191,27 @@ describe('GitHub rate signals (trackers.md 3.5)', () => {
   });
 
   it('a secondary limit without retry-after waits a minute, growing exponentially', () => {
-    const body = { message: 'You have exceeded a secondary rate limit.', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits' };
-    expect(readGitHubSignals(403, h({ 'x-ratelimit-remaining': '10' }), body, now, 0)).toMatchObject({ limited: true, pauseMs: 60_000, secondaryWithoutRetryAfter: true });
+    const body = {
+      message: 'You have exceeded a secondary rate limit.',
+      documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
+    };
+    expect(readGitHubSignals(403, h({ 'x-ratelimit-remaining': '10' }), body, now, 0)).toMatchObject({
+      limited: true,
+      pauseMs: 60_000,
+      secondaryWithoutRetryAfter: true,
+    });
     expect(readGitHubSignals(403, h({}), body, now, 2)).toMatchObject({ pauseMs: 240_000 });
     expect(readGitHubSignals(429, h({}), {}, now, 10)).toMatchObject({ limited: true, pauseMs: 15 * 60_000 });
   });
 
   it('a 403 that is not a rate limit stays a permission error', () => {
-    const s = readGitHubSignals(403, h({ 'x-ratelimit-remaining': '4999' }), { message: 'Resource not accessible by personal access token' }, now, 0);
+    const s = readGitHubSignals(
+      403,
+      h({ 'x-ratelimit-remaining': '4999' }),
+      { message: 'Resource not accessible by personal access token' },
+      now,
+      0,
+    );
     expect(s).toEqual({ keep: { 'x-ratelimit-remaining': '4999' }, limited: false });
   });
 
@@ -173,16 +219,32 @@ describe('GitHub rate signals (trackers.md 3.5)', () => {
     expect(isContentCreating('GET', '/repos/o/r/issues', undefined)).toBe(false);
     expect(isContentCreating('PATCH', '/repos/o/r/issues/1', '{}')).toBe(true);
     expect(isContentCreating('POST', '/graphql', JSON.stringify({ query: 'query { viewer { login } }' }))).toBe(false);
-    expect(isContentCreating('POST', '/api/graphql', JSON.stringify({ query: '  mutation M { addProjectV2ItemById(input: {}) { item { id } } }' }))).toBe(true);
+    expect(
+      isContentCreating(
+        'POST',
+        '/api/graphql',
+        JSON.stringify({ query: '  mutation M { addProjectV2ItemById(input: {}) { item { id } } }' }),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('project fields', () => {
-  const status = { id: 'F1', name: 'Status', dataType: 'SINGLE_SELECT', options: [{ id: 'a', name: 'Todo' }, { id: 'b', name: 'In Progress' }] };
+  const status = {
+    id: 'F1',
+    name: 'Status',
+    dataType: 'SINGLE_SELECT',
+    options: [
+      { id: 'a', name: 'Todo' },
+      { id: 'b', name: 'In Progress' },
+    ],
+  };
 
   it('sets a single select by option name and refuses a missing option clearly', () => {
     expect(fieldInput(status, 'in progress', 'Roadmap')).toEqual({ singleSelectOptionId: 'b' });
-    expect(() => fieldInput(status, 'Shipped', 'Roadmap')).toThrow('project "Roadmap" has no option "Shipped" in its "Status" field (it has: Todo, In Progress)');
+    expect(() => fieldInput(status, 'Shipped', 'Roadmap')).toThrow(
+      'project "Roadmap" has no option "Shipped" in its "Status" field (it has: Todo, In Progress)',
+    );
   });
 
   it('converts text, number and date values', () => {
@@ -195,7 +257,15 @@ describe('project fields', () => {
 
   it('reads state and mapped fields off an item', () => {
     const fields = itemToFields(
-      { id: 'PVTI_1', projectId: 'P', issue: null, values: new Map<string, string | number>([['Status', 'Done'], ['Priority', 'P1']]) },
+      {
+        id: 'PVTI_1',
+        projectId: 'P',
+        issue: null,
+        values: new Map<string, string | number>([
+          ['Status', 'Done'],
+          ['Priority', 'P1'],
+        ]),
+      },
       'Status',
       { priority: 'Priority', milestone: 'Target' },
     );

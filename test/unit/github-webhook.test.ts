@@ -8,7 +8,9 @@ import type { InboundChange } from '../../src/sync/port/tracker.ts';
 interface Definition {
   name: string;
   actions: string[];
-  examples: Array<Record<string, unknown> & { action?: string; repository?: { full_name: string }; issue?: { number: number; pull_request?: unknown } }>;
+  examples: Array<
+    Record<string, unknown> & { action?: string; repository?: { full_name: string }; issue?: { number: number; pull_request?: unknown } }
+  >;
 }
 
 const definitions = createRequire(import.meta.url)('@octokit/webhooks-examples/api.github.com/index.json') as Definition[];
@@ -43,9 +45,15 @@ describe('GitHub webhook signatures', () => {
     expect(handler.verify({}, body)).toMatchObject({ ok: false, reason: expect.stringContaining('no X-Hub-Signature-256') });
     expect(handler.verify({ 'x-hub-signature-256': 'sha256=abc' }, body)).toMatchObject({ ok: false });
     expect(handler.verify({ 'x-hub-signature': 'sha1=0000000000000000000000000000000000000000' }, body)).toMatchObject({ ok: false });
-    expect(handler.verify({ 'x-hub-signature-256': signGitHubPayload('other secret', body) }, body)).toMatchObject({ ok: false, reason: expect.stringContaining('does not match') });
+    expect(handler.verify({ 'x-hub-signature-256': signGitHubPayload('other secret', body) }, body)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('does not match'),
+    });
     const noSecret = new GitHubWebhookHandler({ id: 'gh', owner: 'o', repo: 'r' });
-    expect(noSecret.verify({ 'x-hub-signature-256': signGitHubPayload(SECRET, body) }, body)).toMatchObject({ ok: false, reason: expect.stringContaining('webhook_secret') });
+    expect(noSecret.verify({ 'x-hub-signature-256': signGitHubPayload(SECRET, body) }, body)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('webhook_secret'),
+    });
   });
 
   it('reads header names in any case', () => {
@@ -95,7 +103,11 @@ function expectedChange(event: string, example: Definition['examples'][number]):
     return { type: 'comment.created', commentId: String((example.comment as { id: number }).id), fromTrackline: false };
   }
   if (action === 'deleted' || action === 'transferred') return { type: 'issue.deleted' };
-  if (['opened', 'edited', 'closed', 'reopened', 'labeled', 'unlabeled', 'assigned', 'unassigned', 'milestoned', 'demilestoned'].includes(action)) {
+  if (
+    ['opened', 'edited', 'closed', 'reopened', 'labeled', 'unlabeled', 'assigned', 'unassigned', 'milestoned', 'demilestoned'].includes(
+      action,
+    )
+  ) {
     return { type: 'issue.changed', action };
   }
   return { type: 'ignored' };
@@ -127,14 +139,24 @@ describe('normalizing GitHub webhooks', () => {
   it('a comment on a pull request is ignored', () => {
     const payload = example('issue_comment', 'created');
     (payload.issue as Record<string, unknown>).pull_request = { url: 'https://api.github.com/repos/o/r/pulls/1' };
-    expect(handler.normalize(headers('issue_comment'), payload)).toEqual([{ type: 'ignored', reason: expect.stringContaining('pull request') }]);
+    expect(handler.normalize(headers('issue_comment'), payload)).toEqual([
+      { type: 'ignored', reason: expect.stringContaining('pull request') },
+    ]);
   });
 
   it('events of another repository, other events and pings are ignored with a reason', () => {
-    expect(handlerFor('o/other').normalize(headers('issues'), example('issues', 'opened'))).toEqual([{ type: 'ignored', reason: expect.stringContaining('Codertocat/Hello-World') }]);
-    expect(handler.normalize(headers('label'), { action: 'created' })).toEqual([{ type: 'ignored', reason: 'label.created: not an issue event' }]);
-    expect(handler.normalize(headers('ping'), { zen: 'Design for failure.' })).toEqual([{ type: 'ignored', reason: expect.stringContaining('ping') }]);
-    expect(handler.normalize(headers('issues'), example('issues', 'locked'))).toEqual([{ type: 'ignored', reason: 'issues.locked: changes no synced field' }]);
+    expect(handlerFor('o/other').normalize(headers('issues'), example('issues', 'opened'))).toEqual([
+      { type: 'ignored', reason: expect.stringContaining('Codertocat/Hello-World') },
+    ]);
+    expect(handler.normalize(headers('label'), { action: 'created' })).toEqual([
+      { type: 'ignored', reason: 'label.created: not an issue event' },
+    ]);
+    expect(handler.normalize(headers('ping'), { zen: 'Design for failure.' })).toEqual([
+      { type: 'ignored', reason: expect.stringContaining('ping') },
+    ]);
+    expect(handler.normalize(headers('issues'), example('issues', 'locked'))).toEqual([
+      { type: 'ignored', reason: 'issues.locked: changes no synced field' },
+    ]);
   });
 
   it('without X-GitHub-Delivery, the body’s hash is the dedup key', () => {
@@ -149,6 +171,8 @@ describe('normalizing GitHub webhooks', () => {
     const h = headersFor('projects_v2_item', raw.toString('utf8'));
     expect(project.verify(h, raw)).toEqual({ ok: true });
     expect(project.eventName(h, payload)).toBe('projects_v2_item.created');
-    expect(project.normalize(h, payload)).toEqual([{ type: 'ignored', reason: 'projects_v2_item.created: github-project connections push only' }]);
+    expect(project.normalize(h, payload)).toEqual([
+      { type: 'ignored', reason: 'projects_v2_item.created: github-project connections push only' },
+    ]);
   });
 });

@@ -17,7 +17,9 @@ const server = createServer((req, res) => {
       res.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' }).end('{"detail":"slow down"}');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-remaining': '59', 'set-cookie': ['a=1', 'b=2'] }).end(JSON.stringify({ ok: true, echo: body ? JSON.parse(body) : null }));
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'x-ratelimit-remaining': '59', 'set-cookie': ['a=1', 'b=2'] })
+      .end(JSON.stringify({ ok: true, echo: body ? JSON.parse(body) : null }));
   });
 });
 let base = '';
@@ -52,21 +54,38 @@ describe('HttpClient', () => {
   it('sends JSON with the fixed headers, reads headers case-insensitively, records the call without its key', async () => {
     const calls: TrackerCall[] = [];
     const signals: RateSignals[] = [];
-    const res = await client(calls, signals).request<{ ok: boolean; echo: unknown }>('PATCH', '/work-items/1/', { body: { name: 'x' }, query: { expand: 'labels', skip: undefined } });
+    const res = await client(calls, signals).request<{ ok: boolean; echo: unknown }>('PATCH', '/work-items/1/', {
+      body: { name: 'x' },
+      query: { expand: 'labels', skip: undefined },
+    });
     expect(res.status).toBe(200);
     expect(res.data).toEqual({ ok: true, echo: { name: 'x' } });
     expect(res.headers.get('Content-Type')).toBe('application/json');
     expect(signals[0].keep).toEqual({ remaining: '59', cookies: 'a=1, b=2' });
     const request = seen.at(-1)!;
     expect(request).toMatchObject({ method: 'PATCH', url: '/api/work-items/1/?expand=labels' });
-    expect(request.headers).toMatchObject({ 'x-api-key': 'plane_api_secret_value', 'content-type': 'application/json', accept: 'application/json' });
-    expect(calls).toEqual([expect.objectContaining({ connectionId: 'plane-main', method: 'PATCH', path: '/work-items/1/', status: 200, rateLimit: { remaining: '59' } })]);
+    expect(request.headers).toMatchObject({
+      'x-api-key': 'plane_api_secret_value',
+      'content-type': 'application/json',
+      accept: 'application/json',
+    });
+    expect(calls).toEqual([
+      expect.objectContaining({
+        connectionId: 'plane-main',
+        method: 'PATCH',
+        path: '/work-items/1/',
+        status: 200,
+        rateLimit: { remaining: '59' },
+      }),
+    ]);
     expect(JSON.stringify(calls)).not.toContain('plane_api_secret_value');
   });
 
   it('turns a 429 into a rate-limited TrackerError after pausing the connection as long as asked', async () => {
     const pauses: number[] = [];
-    const error = await client([], [], pauses).request('GET', '/limited').catch((e: unknown) => e);
+    const error = await client([], [], pauses)
+      .request('GET', '/limited')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrackerError);
     expect(error).toMatchObject({ kind: 'rate_limited', details: { status: 429, retryAfterMs: 3000 } });
     expect(pauses).toEqual([3000]);
@@ -85,7 +104,11 @@ describe('HttpClient', () => {
   it("leaves Node's fetch working, explicit content-length and all", async () => {
     await client([]).request('GET', '/warm');
     const body = JSON.stringify({ relayed: true });
-    const res = await fetch(`${base}/relay`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body });
+    const res = await fetch(`${base}/relay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      body,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, echo: { relayed: true } });
   });

@@ -10,7 +10,19 @@ import type { AdfNode } from '../../src/trackers/jira/wire.ts';
  * may hold, non-empty text, marks allowed, and code combining only with link.
  */
 const INLINE = new Set(['text', 'hardBreak', 'mention', 'emoji', 'inlineCard', 'date', 'status']);
-const BLOCK = new Set(['paragraph', 'heading', 'bulletList', 'orderedList', 'codeBlock', 'blockquote', 'rule', 'table', 'taskList', 'panel', 'mediaSingle']);
+const BLOCK = new Set([
+  'paragraph',
+  'heading',
+  'bulletList',
+  'orderedList',
+  'codeBlock',
+  'blockquote',
+  'rule',
+  'table',
+  'taskList',
+  'panel',
+  'mediaSingle',
+]);
 const MARKS = new Set(['strong', 'em', 'strike', 'code', 'link', 'underline', 'subsup', 'textColor']);
 
 function adfErrors(node: AdfNode, path = 'doc'): string[] {
@@ -30,7 +42,8 @@ function adfErrors(node: AdfNode, path = 'doc'): string[] {
     case 'paragraph':
     case 'heading':
       only(INLINE);
-      if (node.type === 'heading' && !(Number(node.attrs?.level) >= 1 && Number(node.attrs?.level) <= 6)) errors.push(`${path}: heading level`);
+      if (node.type === 'heading' && !(Number(node.attrs?.level) >= 1 && Number(node.attrs?.level) <= 6))
+        errors.push(`${path}: heading level`);
       break;
     case 'bulletList':
     case 'orderedList':
@@ -38,7 +51,8 @@ function adfErrors(node: AdfNode, path = 'doc'): string[] {
       only(['listItem']);
       break;
     case 'listItem':
-      if (!kids[0] || !['paragraph', 'codeBlock', 'mediaSingle'].includes(kids[0].type)) errors.push(`${path}: listItem must start with a paragraph`);
+      if (!kids[0] || !['paragraph', 'codeBlock', 'mediaSingle'].includes(kids[0].type))
+        errors.push(`${path}: listItem must start with a paragraph`);
       only(['paragraph', 'bulletList', 'orderedList', 'codeBlock', 'mediaSingle']);
       break;
     case 'codeBlock':
@@ -66,8 +80,10 @@ function adfErrors(node: AdfNode, path = 'doc'): string[] {
       if (!node.text) errors.push(`${path}: empty text node`);
       const types = (node.marks ?? []).map((m) => m.type);
       for (const t of types) if (!MARKS.has(t)) errors.push(`${path}: unknown mark ${t}`);
-      if (types.includes('code') && types.some((t) => t !== 'code' && t !== 'link')) errors.push(`${path}: code combined with ${types.join(',')}`);
-      for (const m of node.marks ?? []) if (m.type === 'link' && typeof m.attrs?.href !== 'string') errors.push(`${path}: link without href`);
+      if (types.includes('code') && types.some((t) => t !== 'code' && t !== 'link'))
+        errors.push(`${path}: code combined with ${types.join(',')}`);
+      for (const m of node.marks ?? [])
+        if (m.type === 'link' && typeof m.attrs?.href !== 'string') errors.push(`${path}: link without href`);
       break;
     }
   }
@@ -102,8 +118,16 @@ describe('markdown -> ADF', () => {
     expect(adfErrors(doc)).toEqual([]);
     expect(doc.content.map((n) => n.type)).toEqual(['heading', 'paragraph', 'bulletList', 'orderedList', 'codeBlock']);
     const link = doc.content[1].content!.find((n) => n.marks?.some((m) => m.type === 'link'))!;
-    expect(link).toEqual({ type: 'text', text: 'the spec', marks: [{ type: 'link', attrs: { href: 'https://example.com/spec?a=1&b=2' } }] });
-    expect(doc.content[4]).toEqual({ type: 'codeBlock', attrs: { language: 'ts' }, content: [{ type: 'text', text: 'const answer = 42;\nconsole.log(`${answer}`);' }] });
+    expect(link).toEqual({
+      type: 'text',
+      text: 'the spec',
+      marks: [{ type: 'link', attrs: { href: 'https://example.com/spec?a=1&b=2' } }],
+    });
+    expect(doc.content[4]).toEqual({
+      type: 'codeBlock',
+      attrs: { language: 'ts' },
+      content: [{ type: 'text', text: 'const answer = 42;\nconsole.log(`${answer}`);' }],
+    });
     const nested = doc.content[2].content![1].content!;
     expect(nested.map((n) => n.type)).toEqual(['paragraph', 'bulletList']);
     expect(nested[0].content).toContainEqual({ type: 'text', text: 'inline code', marks: [{ type: 'code' }] });
@@ -165,10 +189,14 @@ describe('markdown -> ADF', () => {
     const text = fc.tuple(words, markSet).map(([t, marks]) => ({
       type: 'text',
       text: t,
-      ...(marks.length ? { marks: marks.map((m) => (m === 'link' ? { type: 'link', attrs: { href: 'https://example.com/x' } } : { type: m })) } : {}),
+      ...(marks.length
+        ? { marks: marks.map((m) => (m === 'link' ? { type: 'link', attrs: { href: 'https://example.com/x' } } : { type: m })) }
+        : {}),
     }));
     // Runs separated by a space: markdown cannot say "two marked runs touching" unambiguously.
-    const inline = fc.array(text, { minLength: 1, maxLength: 4 }).map((runs) => runs.flatMap((r, i) => (i ? [{ type: 'text', text: ' ' }, r] : [r])));
+    const inline = fc
+      .array(text, { minLength: 1, maxLength: 4 })
+      .map((runs) => runs.flatMap((r, i) => (i ? [{ type: 'text', text: ' ' }, r] : [r])));
     const para = inline.map((content) => ({ type: 'paragraph', content }));
     const item = para.map((p) => ({ type: 'listItem', content: [p] }));
     const block = fc.oneof(
@@ -198,7 +226,10 @@ describe('markdown -> ADF', () => {
 /** Block structure plus each non-space character with its marks (spaces may move in or out of a mark). */
 function shape(node: AdfNode): unknown {
   if (node.type === 'text') {
-    const marks = (node.marks ?? []).map((m) => m.type).sort().join('+');
+    const marks = (node.marks ?? [])
+      .map((m) => m.type)
+      .sort()
+      .join('+');
     return [...(node.text ?? '')].filter((c) => c.trim() !== '').map((c) => `${c}:${marks}`);
   }
   const kids = (node.content ?? []).map(shape);
@@ -208,7 +239,8 @@ function shape(node: AdfNode): unknown {
 
 describe('comments', () => {
   it('round-trip markdown -> ADF -> markdown without losing lists, code or links', () => {
-    const markdown = 'Stage: analysis -> development\n\n- checked `lint`\n- see [run 42](https://ci.example.com/runs/42)\n\n```sh\nnpm test\n```';
+    const markdown =
+      'Stage: analysis -> development\n\n- checked `lint`\n- see [run 42](https://ci.example.com/runs/42)\n\n```sh\nnpm test\n```';
     const doc = commentToAdf(markdown, 17, 'agent:planner');
     expect(adfErrors(doc)).toEqual([]);
     const read = readCommentBody(doc);

@@ -27,8 +27,18 @@ const issue: JiraIssue = {
       type: 'doc',
       version: 1,
       content: [
-        { type: 'paragraph', content: [{ type: 'text', text: 'Build the ' }, { type: 'text', text: 'models', marks: [{ type: 'strong' }] }, { type: 'text', text: '.' }] },
-        { type: 'bulletList', content: [{ type: 'listItem', content: [{ type: 'paragraph', content: [{ type: 'text', text: 'users' }] }] }] },
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'Build the ' },
+            { type: 'text', text: 'models', marks: [{ type: 'strong' }] },
+            { type: 'text', text: '.' },
+          ],
+        },
+        {
+          type: 'bulletList',
+          content: [{ type: 'listItem', content: [{ type: 'paragraph', content: [{ type: 'text', text: 'users' }] }] }],
+        },
       ],
     },
     status: { id: '10001', name: 'In Progress', statusCategory: { key: 'indeterminate' } },
@@ -54,13 +64,22 @@ describe('issue -> fields', () => {
   });
 
   it('empty values read as empty', () => {
-    const bare = issueToFields({ id: '1', key: 'ET-1', fields: { summary: 'x', description: null, assignee: null, priority: null, labels: [] } });
+    const bare = issueToFields({
+      id: '1',
+      key: 'ET-1',
+      fields: { summary: 'x', description: null, assignee: null, priority: null, labels: [] },
+    });
     expect(bare).toMatchObject({ body: '', assignees: [], labels: [], priority: null });
   });
 
   it('a remote issue has the browse URL and an ISO updatedAt', () => {
     const remote = toRemoteIssue(issue, 'https://acme.atlassian.net/');
-    expect(remote).toMatchObject({ id: '10002', key: 'ET-3', url: 'https://acme.atlassian.net/browse/ET-3', updatedAt: '2026-05-01T08:15:30.123Z' });
+    expect(remote).toMatchObject({
+      id: '10002',
+      key: 'ET-3',
+      url: 'https://acme.atlassian.net/browse/ET-3',
+      updatedAt: '2026-05-01T08:15:30.123Z',
+    });
     expect(parseJiraTime('2026-05-01T10:15:30.123-0130')).toBe(Date.parse('2026-05-01T11:45:30.123Z'));
   });
 
@@ -92,7 +111,9 @@ describe('JQL window and cursor', () => {
   it('a window starts one whole minute before the cursor’s minute', () => {
     const cursor = Date.parse('2026-05-01T10:00:45.500Z');
     expect(new Date(pollWindowStart(cursor, 'Europe/Berlin')).toISOString()).toBe('2026-05-01T09:59:00.000Z');
-    expect(pollJql('ET', '2026-05-01T10:00:45.500Z', 'Europe/Berlin')).toBe('project = "ET" AND updated >= "2026-05-01 11:59" ORDER BY updated ASC, key ASC');
+    expect(pollJql('ET', '2026-05-01T10:00:45.500Z', 'Europe/Berlin')).toBe(
+      'project = "ET" AND updated >= "2026-05-01 11:59" ORDER BY updated ASC, key ASC',
+    );
     // No cursor: everything, still bounded by the project (search/jql refuses unbounded JQL).
     expect(pollJql('ET', null, 'UTC')).toBe('project = "ET" ORDER BY updated ASC, key ASC');
   });
@@ -122,7 +143,15 @@ describe('rate signals', () => {
   const h = (o: Record<string, string>) => new Headers(o);
 
   it('a 429 with Retry-After pauses that long and keeps RateLimit-Reason on the call row', () => {
-    const s = read()(429, h({ 'retry-after': '7', 'ratelimit-reason': 'jira-burst-based', 'x-ratelimit-reset': '2026-03-26T16:00Z', 'content-type': 'application/json' }));
+    const s = read()(
+      429,
+      h({
+        'retry-after': '7',
+        'ratelimit-reason': 'jira-burst-based',
+        'x-ratelimit-reset': '2026-03-26T16:00Z',
+        'content-type': 'application/json',
+      }),
+    );
     expect(s).toMatchObject({ pauseMs: 7000, limited: true, reason: 'Jira 429, Retry-After 7 (jira-burst-based)' });
     expect(s.keep).toEqual({ 'retry-after': '7', 'ratelimit-reason': 'jira-burst-based', 'x-ratelimit-reset': '2026-03-26T16:00Z' });
   });
@@ -147,7 +176,9 @@ describe('rate signals', () => {
     expect(read()(503, h({ 'retry-after': '3' }))).toMatchObject({ pauseMs: 3000 });
     expect(read()(503, h({ 'retry-after': '3' })).limited).toBeUndefined();
     expect(read()(413, h({}))).toEqual({ keep: {} });
-    expect(read()(200, h({ 'x-ratelimit-remaining': '9', 'x-ratelimit-nearlimit': 'true' }))).toEqual({ keep: { 'x-ratelimit-remaining': '9', 'x-ratelimit-nearlimit': 'true' } });
+    expect(read()(200, h({ 'x-ratelimit-remaining': '9', 'x-ratelimit-nearlimit': 'true' }))).toEqual({
+      keep: { 'x-ratelimit-remaining': '9', 'x-ratelimit-nearlimit': 'true' },
+    });
   });
 });
 
@@ -219,7 +250,10 @@ describe('transitions', () => {
   it('a status with no way out is a clear failure naming what is available', async () => {
     const { result, performed } = await walk('5', 'In Progress');
     expect(performed).toEqual([]);
-    expect(result).toMatchObject({ ok: false, message: 'Jira workflow has no transition from "Won\'t Do" to "In Progress" (available: none)' });
+    expect(result).toMatchObject({
+      ok: false,
+      message: 'Jira workflow has no transition from "Won\'t Do" to "In Progress" (available: none)',
+    });
   });
 
   it('without the workflow only direct transitions are taken, and the error says what would help', async () => {
@@ -232,6 +266,8 @@ describe('transitions', () => {
 
   it('a status the workflow does not have is named as such', async () => {
     const { result } = await walk('1', 'Hibernating');
-    expect((result as { message: string }).message).toContain('the workflow has no status "Hibernating" (it has: To Do, In Progress, In Review, Done, Won\'t Do), fix state_map');
+    expect((result as { message: string }).message).toContain(
+      'the workflow has no status "Hibernating" (it has: To Do, In Progress, In Review, Done, Won\'t Do), fix state_map',
+    );
   });
 });

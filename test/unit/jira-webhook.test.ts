@@ -28,11 +28,14 @@ const issueUpdated = {
   },
   changelog: {
     id: '10104',
-    items: [{ field: 'status', fieldtype: 'jira', fieldId: 'status', from: '10000', fromString: 'To Do', to: '10001', toString: 'In Progress' }],
+    items: [
+      { field: 'status', fieldtype: 'jira', fieldId: 'status', from: '10000', fromString: 'To Do', to: '10001', toString: 'In Progress' },
+    ],
   },
 };
 
-const sign = (body: string | Buffer, method = 'sha256', secret = SECRET) => `${method}=${createHmac(method, secret).update(body).digest('hex')}`;
+const sign = (body: string | Buffer, method = 'sha256', secret = SECRET) =>
+  `${method}=${createHmac(method, secret).update(body).digest('hex')}`;
 
 describe('X-Hub-Signature', () => {
   const raw = Buffer.from(JSON.stringify(issueUpdated));
@@ -47,13 +50,18 @@ describe('X-Hub-Signature', () => {
     // The same key and message as GitHub's documented X-Hub-Signature-256 example: the algorithm
     // is identical, only Jira's header name differs.
     const body = Buffer.from('Hello, World!');
-    expect(verifyHubSignature(SECRET, 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17', body)).toEqual({ ok: true });
+    expect(verifyHubSignature(SECRET, 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17', body)).toEqual({
+      ok: true,
+    });
   });
 
   it('refuses a body with one byte changed', () => {
     const tampered = Buffer.from(raw);
     tampered[tampered.length - 2] ^= 1;
-    expect(handler.verify({ 'x-hub-signature': sign(raw) }, tampered)).toEqual({ ok: false, reason: 'X-Hub-Signature does not match the body' });
+    expect(handler.verify({ 'x-hub-signature': sign(raw) }, tampered)).toEqual({
+      ok: false,
+      reason: 'X-Hub-Signature does not match the body',
+    });
   });
 
   it('refuses a signature with one hex digit changed', () => {
@@ -65,9 +73,15 @@ describe('X-Hub-Signature', () => {
   it('reads the method from the header: sha512 and sha1 work, an unknown one is refused', () => {
     expect(handler.verify({ 'x-hub-signature': sign(raw, 'sha512') }, raw)).toEqual({ ok: true });
     expect(handler.verify({ 'x-hub-signature': sign(raw, 'sha1') }, raw)).toEqual({ ok: true });
-    expect(handler.verify({ 'x-hub-signature': `md5=${'0'.repeat(32)}` }, raw)).toEqual({ ok: false, reason: 'X-Hub-Signature method "md5" is not supported (sha256, sha512, sha1)' });
+    expect(handler.verify({ 'x-hub-signature': `md5=${'0'.repeat(32)}` }, raw)).toEqual({
+      ok: false,
+      reason: 'X-Hub-Signature method "md5" is not supported (sha256, sha512, sha1)',
+    });
     expect(handler.verify({ 'x-hub-signature': sign(raw).replace('sha256=', '') }, raw).ok).toBe(false);
-    expect(handler.verify({ 'x-hub-signature': 'sha256=abc' }, raw)).toEqual({ ok: false, reason: 'X-Hub-Signature is not a sha256 hex digest' });
+    expect(handler.verify({ 'x-hub-signature': 'sha256=abc' }, raw)).toEqual({
+      ok: false,
+      reason: 'X-Hub-Signature is not a sha256 hex digest',
+    });
   });
 
   it('refuses a missing header, a wrong secret, and every delivery when no secret is configured', () => {
@@ -98,17 +112,30 @@ describe('normalize', () => {
   });
 
   it('jira:issue_created -> issue.changed (created)', () => {
-    const created = { ...issueUpdated, webhookEvent: 'jira:issue_created', issue_event_type_name: 'issue_created', changelog: undefined, issue: { ...issueUpdated.issue, fields: { ...issueUpdated.issue.fields, labels: ['backend'] } } };
-    expect(handler.normalize({}, created)).toEqual([expect.objectContaining({ type: 'issue.changed', remoteId: '10002', action: 'created' })]);
+    const created = {
+      ...issueUpdated,
+      webhookEvent: 'jira:issue_created',
+      issue_event_type_name: 'issue_created',
+      changelog: undefined,
+      issue: { ...issueUpdated.issue, fields: { ...issueUpdated.issue.fields, labels: ['backend'] } },
+    };
+    expect(handler.normalize({}, created)).toEqual([
+      expect.objectContaining({ type: 'issue.changed', remoteId: '10002', action: 'created' }),
+    ]);
   });
 
   it('Trackline’s own create (marker label) is ignored: the create records its mapping itself', () => {
     const ours = { ...issueUpdated, webhookEvent: 'jira:issue_created', changelog: undefined };
-    expect(handler.normalize({}, ours)).toEqual([{ type: 'ignored', reason: 'ET-3 was created by Trackline (it carries the marker label)' }]);
+    expect(handler.normalize({}, ours)).toEqual([
+      { type: 'ignored', reason: 'ET-3 was created by Trackline (it carries the marker label)' },
+    ]);
   });
 
   it('an update touching only unsynced fields is ignored with the reason', () => {
-    const rank = { ...issueUpdated, changelog: { id: '1', items: [{ field: 'Rank', fieldtype: 'custom', fieldId: 'customfield_10019', from: '', to: '' }] } };
+    const rank = {
+      ...issueUpdated,
+      changelog: { id: '1', items: [{ field: 'Rank', fieldtype: 'custom', fieldId: 'customfield_10019', from: '', to: '' }] },
+    };
     expect(handler.normalize({}, rank)).toEqual([{ type: 'ignored', reason: 'ET-3: only unsynced fields changed (customfield_10019)' }]);
   });
 
@@ -118,7 +145,12 @@ describe('normalize', () => {
   });
 
   it('jira:issue_deleted -> issue.deleted', () => {
-    const deleted = { timestamp: 1, webhookEvent: 'jira:issue_deleted', user: { displayName: 'Bob' }, issue: { id: '10002', key: 'ET-3', fields: {} } };
+    const deleted = {
+      timestamp: 1,
+      webhookEvent: 'jira:issue_deleted',
+      user: { displayName: 'Bob' },
+      issue: { id: '10002', key: 'ET-3', fields: {} },
+    };
     expect(handler.normalize({}, deleted)).toEqual([{ type: 'issue.deleted', remoteId: '10002', remoteKey: 'ET-3', actor: 'Bob' }]);
   });
 
@@ -128,20 +160,44 @@ describe('normalize', () => {
       comment: {
         id: '10040',
         author: { accountId: 'x', displayName: 'Bob' },
-        body: { type: 'doc', version: 1, content: [{ type: 'paragraph', content: [{ type: 'text', text: 'Ship ' }, { type: 'text', text: 'it', marks: [{ type: 'strong' }] }] }] },
+        body: {
+          type: 'doc',
+          version: 1,
+          content: [
+            {
+              type: 'paragraph',
+              content: [
+                { type: 'text', text: 'Ship ' },
+                { type: 'text', text: 'it', marks: [{ type: 'strong' }] },
+              ],
+            },
+          ],
+        },
       },
       issue: { id: '10002', key: 'ET-3', fields: { summary: 'x' } },
     };
     expect(handler.normalize({}, person)).toEqual([
-      { type: 'comment.created', remoteId: '10002', remoteKey: 'ET-3', commentId: '10040', body: 'Ship **it**', actor: 'Bob', fromTrackline: false },
+      {
+        type: 'comment.created',
+        remoteId: '10002',
+        remoteKey: 'ET-3',
+        commentId: '10040',
+        body: 'Ship **it**',
+        actor: 'Bob',
+        fromTrackline: false,
+      },
     ]);
     const ours = { ...person, comment: { ...person.comment, body: commentToAdf('Stage: done', 9, 'agent:planner') } };
     expect(handler.normalize({}, ours)).toEqual([expect.objectContaining({ body: 'Stage: done', fromTrackline: true })]);
   });
 
   it('other projects, other events and odd payloads are ignored with a reason', () => {
-    expect(handler.normalize({}, { ...issueUpdated, issue: { ...issueUpdated.issue, key: 'OPS-1' } })).toEqual([{ type: 'ignored', reason: 'OPS-1 is not in project ET' }]);
-    expect(handler.normalize({}, { webhookEvent: 'worklog_created', issue: { id: '1', key: 'ET-1' } })).toEqual([{ type: 'ignored', reason: 'Jira "worklog_created" events are not synced' }]);
+    expect(handler.normalize({}, { ...issueUpdated, issue: { ...issueUpdated.issue, key: 'OPS-1' } })).toEqual([
+      { type: 'ignored', reason: 'OPS-1 is not in project ET' },
+    ]);
+    expect(handler.normalize({}, { webhookEvent: 'worklog_created', issue: { id: '1', key: 'ET-1' } })).toEqual([
+      { type: 'ignored', reason: 'Jira "worklog_created" events are not synced' },
+    ]);
     expect(handler.normalize({}, [])).toEqual([{ type: 'ignored', reason: 'payload is not a JSON object' }]);
     expect(handler.normalize({}, {})).toEqual([{ type: 'ignored', reason: 'payload has no webhookEvent' }]);
   });

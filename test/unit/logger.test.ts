@@ -15,7 +15,20 @@ function capture() {
   return { log, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-const SECRETS = ['tok-1111', 'key-2222', 'apitok-3333', 'sec-4444', 'whsec-5555', 'pw-6666', 'Bearer bear-7777', 'Basic b3BzOnB3', 'cookie-8888', 'sig-9999', 'ghp-aaaa', 'cfg-bbbb'];
+const SECRETS = [
+  'tok-1111',
+  'key-2222',
+  'apitok-3333',
+  'sec-4444',
+  'whsec-5555',
+  'pw-6666',
+  'Bearer bear-7777',
+  'Basic b3BzOnB3',
+  'cookie-8888',
+  'sig-9999',
+  'ghp-aaaa',
+  'cfg-bbbb',
+];
 
 describe('log redaction', () => {
   it('censors tokens, API keys, secrets, passwords and Authorization headers in any shape a log line takes', () => {
@@ -31,7 +44,13 @@ describe('log redaction', () => {
         // One level down (a connection's config).
         connection: { id: 'plane-main', api_key: 'key-2222', webhook_secret: 'whsec-5555', email: 'bot@example.com' },
         // Headers as fetch and Node give them, and as people write them.
-        headers: { authorization: 'Bearer bear-7777', 'X-API-Key': 'key-2222', cookie: 'cookie-8888', 'x-plane-signature': 'sig-9999', 'content-type': 'application/json' },
+        headers: {
+          authorization: 'Bearer bear-7777',
+          'X-API-Key': 'key-2222',
+          cookie: 'cookie-8888',
+          'x-plane-signature': 'sig-9999',
+          'content-type': 'application/json',
+        },
         req: { headers: { Authorization: 'Basic b3BzOnB3' } },
         // Deep: the whole config, as a careless debug line would log it.
         config: {
@@ -52,7 +71,7 @@ describe('log redaction', () => {
     expect(first.apiToken).toBe('[redacted]');
     expect((first.headers as Record<string, string>).authorization).toBe('[redacted]');
     expect((first.headers as Record<string, string>)['X-API-Key']).toBe('[redacted]');
-    expect(((first.req as Record<string, Record<string, string>>).headers).Authorization).toBe('[redacted]');
+    expect((first.req as Record<string, Record<string, string>>).headers.Authorization).toBe('[redacted]');
     expect((first.config as { admin: { password: string } }).admin.password).toBe('[redacted]');
     // What is not a credential stays readable.
     expect(first.requestId).toBe('req-keep-1');
@@ -76,10 +95,36 @@ describe('log redaction', () => {
   });
 
   it('knows a credential by its key, in any spelling, and nothing else', () => {
-    for (const key of ['token', 'tokens', 'api_key', 'apiKey', 'X-API-Key', 'api_token', 'accessToken', 'client_secret', 'webhook_secret', 'password', 'Authorization', 'proxy-authorization', 'set-cookie', 'x-hub-signature-256', 'webhook-signature']) {
+    for (const key of [
+      'token',
+      'tokens',
+      'api_key',
+      'apiKey',
+      'X-API-Key',
+      'api_token',
+      'accessToken',
+      'client_secret',
+      'webhook_secret',
+      'password',
+      'Authorization',
+      'proxy-authorization',
+      'set-cookie',
+      'x-hub-signature-256',
+      'webhook-signature',
+    ]) {
       expect(isSecretKey(key), key).toBe(true);
     }
-    for (const key of ['requestId', 'connection', 'x-ratelimit-remaining', 'tokenCount', 'principal', 'deliveryId', 'email', 'username', 'path']) {
+    for (const key of [
+      'requestId',
+      'connection',
+      'x-ratelimit-remaining',
+      'tokenCount',
+      'principal',
+      'deliveryId',
+      'email',
+      'username',
+      'path',
+    ]) {
       expect(isSecretKey(key), key).toBe(false);
     }
   });

@@ -8,7 +8,11 @@ import { parseMetrics } from '../support/prometheus.ts';
 /** A queue as the collectors use it: counts and the head of each state. */
 function fakeQueue(name: string, behaviour: 'ok' | 'down' | 'hangs' = 'ok'): Queue {
   const answer = <T>(value: T): Promise<T> =>
-    behaviour === 'down' ? Promise.reject(new Error('Connection is closed.')) : behaviour === 'hangs' ? new Promise<T>(() => {}) : Promise.resolve(value);
+    behaviour === 'down'
+      ? Promise.reject(new Error('Connection is closed.'))
+      : behaviour === 'hangs'
+        ? new Promise<T>(() => {})
+        : Promise.resolve(value);
   return {
     name,
     getJobCounts: () => answer({ waiting: 3, active: 1, delayed: 0, prioritized: 0, 'waiting-children': 0, failed: 2, completed: 7 }),
@@ -22,7 +26,12 @@ function fakeSql(rows: unknown[] | Error): Sql {
 
 describe('scrape-time collectors', () => {
   it('read depths, ages and conflicts from their sources', async () => {
-    const metrics = createMetrics({ queues: () => [fakeQueue('reconcile')], sql: fakeSql([{ connection_id: 'plane-main', open: 2 }]), connectionIds: ['plane-main', 'gh-main'], processMetrics: false });
+    const metrics = createMetrics({
+      queues: () => [fakeQueue('reconcile')],
+      sql: fakeSql([{ connection_id: 'plane-main', open: 2 }]),
+      connectionIds: ['plane-main', 'gh-main'],
+      processMetrics: false,
+    });
     const m = parseMetrics((await metrics.render()).body);
     expect(m.badLines).toEqual([]);
     expect(m.value('trackline_queue_jobs', { queue: 'reconcile', state: 'waiting' })).toBe(3);
@@ -38,13 +47,24 @@ describe('scrape-time collectors', () => {
   });
 
   it('a source that is down or hangs does not fail the scrape: its up gauge says 0', async () => {
-    const metrics = createMetrics({ queues: () => [fakeQueue('reconcile', 'hangs')], sql: fakeSql(new Error('connect ECONNREFUSED')), connectionIds: ['plane-main'], processMetrics: false, timeoutMs: 50 });
+    const metrics = createMetrics({
+      queues: () => [fakeQueue('reconcile', 'hangs')],
+      sql: fakeSql(new Error('connect ECONNREFUSED')),
+      connectionIds: ['plane-main'],
+      processMetrics: false,
+      timeoutMs: 50,
+    });
     const started = Date.now();
     const m = parseMetrics((await metrics.render()).body);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(m.value('trackline_scrape_source_up', { source: 'redis' })).toBe(0);
     expect(m.value('trackline_scrape_source_up', { source: 'postgres' })).toBe(0);
-    const down = createMetrics({ queues: () => [fakeQueue('reconcile', 'down')], sql: fakeSql([]), connectionIds: [], processMetrics: false });
+    const down = createMetrics({
+      queues: () => [fakeQueue('reconcile', 'down')],
+      sql: fakeSql([]),
+      connectionIds: [],
+      processMetrics: false,
+    });
     expect(parseMetrics((await down.render()).body).value('trackline_scrape_source_up', { source: 'redis' })).toBe(0);
   });
 });

@@ -49,15 +49,27 @@ describe('Plane', () => {
     expectInvalid(badPriority, /body\/priority/);
     expect(badPriority.errors.every((e) => e.startsWith('body/priority'))).toBe(true);
 
-    expectInvalid(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, labels: 'x' } }), /body\/labels: must be array/);
-    expectInvalid(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, priority: 'p1' } }), /body\/priority.*allowed values/);
-    expectInvalid(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, labels: ['bug'] } }), /body\/labels\/0.*uuid/);
+    expectInvalid(
+      plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, labels: 'x' } }),
+      /body\/labels: must be array/,
+    );
+    expectInvalid(
+      plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, priority: 'p1' } }),
+      /body\/priority.*allowed values/,
+    );
+    expectInvalid(
+      plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, labels: ['bug'] } }),
+      /body\/labels\/0.*uuid/,
+    );
   });
 
   it('still requires the non-readOnly required fields and treats readOnly fields in a body as errors', () => {
     const { name: _name, ...withoutName } = validCreate;
     expectInvalid(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: withoutName }), /required property 'name'/);
-    expectInvalid(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, id: UUID_A } }), /body\/id: is readOnly/);
+    expectInvalid(
+      plane.validate({ method: 'POST', url: `${project}/work-items/`, body: { ...validCreate, id: UUID_A } }),
+      /body\/id: is readOnly/,
+    );
     expectOk(plane.validate({ method: 'POST', url: `${project}/work-items/`, body: validCreate }));
   });
 
@@ -78,8 +90,14 @@ describe('Plane', () => {
     // The project-scoped detail `issues/{id}/` does list PUT (and POST) in this spec:
     // drf-spectacular documents every method of the view on both routes. The spec is the
     // authority, so PUT is accepted there, but its body still has to be an Issue.
-    expectOk(plane.validate({ method: 'PUT', url: `${project}/work-items/${UUID_B}/`, body: validCreate }), 'workspaces_projects_issues_update_2');
-    expectInvalid(plane.validate({ method: 'PUT', url: `${project}/work-items/${UUID_B}/`, body: { ...validCreate, priority: 5 } }), /body\/priority/);
+    expectOk(
+      plane.validate({ method: 'PUT', url: `${project}/work-items/${UUID_B}/`, body: validCreate }),
+      'workspaces_projects_issues_update_2',
+    );
+    expectInvalid(
+      plane.validate({ method: 'PUT', url: `${project}/work-items/${UUID_B}/`, body: { ...validCreate, priority: 5 } }),
+      /body\/priority/,
+    );
   });
 
   it('accepts the external-id lookup (query params the spec does not list) but checks path params', () => {
@@ -96,7 +114,10 @@ describe('Plane', () => {
 
   it('accepts a comment POST with comment_html and rejects a bad one', () => {
     const url = `${project}/work-items/${UUID_B}/comments/`;
-    expectOk(plane.validate({ method: 'POST', url, body: { comment_html: '<p>Synced</p>' } }), 'workspaces_projects_issues_comments_create');
+    expectOk(
+      plane.validate({ method: 'POST', url, body: { comment_html: '<p>Synced</p>' } }),
+      'workspaces_projects_issues_comments_create',
+    );
     expectInvalid(plane.validate({ method: 'POST', url, body: { comment_html: 42 } }), /body\/comment_html: must be string/);
     expectInvalid(plane.validate({ method: 'POST', url, body: { comment_html: '<p>x</p>', access: 'PUBLIC' } }), /body\/access.*INTERNAL/);
   });
@@ -115,9 +136,22 @@ describe('Plane', () => {
     const b = plane.validate({ method: 'POST', url: issuesUrl, body: validCreate });
     expect(a.pathTemplate).toBe('/workspaces/{slug}/projects/{project_id}/issues/');
     expect(b.operationId).toBe(a.operationId);
-    expectOk(plane.validate({ method: 'POST', url: issuesUrl, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(validCreate) }));
-    expectInvalid(plane.validate({ method: 'POST', url: issuesUrl, headers: { 'content-type': 'application/json' }, body: '{not json' }), /not valid JSON/);
-    expectInvalid(plane.validate({ method: 'POST', url: issuesUrl, headers: { 'content-type': 'text/plain' }, body: 'hi' }), /content-type text\/plain is not accepted/);
+    expectOk(
+      plane.validate({
+        method: 'POST',
+        url: issuesUrl,
+        headers: { 'Content-Type': 'application/json; charset=utf-8' },
+        body: JSON.stringify(validCreate),
+      }),
+    );
+    expectInvalid(
+      plane.validate({ method: 'POST', url: issuesUrl, headers: { 'content-type': 'application/json' }, body: '{not json' }),
+      /not valid JSON/,
+    );
+    expectInvalid(
+      plane.validate({ method: 'POST', url: issuesUrl, headers: { 'content-type': 'text/plain' }, body: 'hi' }),
+      /content-type text\/plain is not accepted/,
+    );
   });
 });
 
@@ -132,8 +166,14 @@ describe('Jira', () => {
   it('accepts POST /rest/api/3/issue and rejects a body with the wrong type', () => {
     const body = { fields: { project: { key: 'ET' }, summary: 'x', issuetype: { name: 'Task' } } };
     expectOk(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue`, body }), 'createIssue');
-    expectInvalid(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue`, body: { fields: 'x' } }), /body\/fields: must be object/);
-    expectInvalid(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue`, body: { ...body, update: [] } }), /body\/update: must be object/);
+    expectInvalid(
+      jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue`, body: { fields: 'x' } }),
+      /body\/fields: must be object/,
+    );
+    expectInvalid(
+      jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue`, body: { ...body, update: [] } }),
+      /body\/update: must be object/,
+    );
     expectInvalid(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue` }), /request body is required/);
   });
 
@@ -141,7 +181,11 @@ describe('Jira', () => {
     const url = `${site}/rest/api/3/issue/ET-1/transitions`;
     expectOk(jira.validate({ method: 'POST', url, body: { transition: { id: '21' } } }), 'doTransition');
     expectOk(
-      jira.validate({ method: 'POST', url: 'https://api.atlassian.com/ex/jira/1a2b3c/rest/api/3/issue/ET-1/transitions', body: { transition: { id: '21' } } }),
+      jira.validate({
+        method: 'POST',
+        url: 'https://api.atlassian.com/ex/jira/1a2b3c/rest/api/3/issue/ET-1/transitions',
+        body: { transition: { id: '21' } },
+      }),
       'doTransition',
     );
     expectInvalid(jira.validate({ method: 'POST', url, body: { transition: { id: 21 } } }), /body\/transition\/id: must be string/);
@@ -153,13 +197,21 @@ describe('Jira', () => {
       url: `${site}/rest/api/3/search/jql?jql=${encodeURIComponent('project = ET ORDER BY updated')}&nextPageToken=CAEaAggD&maxResults=100&fields=summary&fields=status`,
     });
     expectOk(ok, 'searchAndReconsileIssuesUsingJql');
-    expectInvalid(jira.validate({ method: 'GET', url: `${site}/rest/api/3/search/jql?jql=x&maxResults=abc` }), /query parameter 'maxResults': must be integer/);
-    expectInvalid(jira.validate({ method: 'GET', url: `${site}/rest/api/3/search/jql?jql=x&failFast=maybe` }), /query parameter 'failFast': must be boolean/);
+    expectInvalid(
+      jira.validate({ method: 'GET', url: `${site}/rest/api/3/search/jql?jql=x&maxResults=abc` }),
+      /query parameter 'maxResults': must be integer/,
+    );
+    expectInvalid(
+      jira.validate({ method: 'GET', url: `${site}/rest/api/3/search/jql?jql=x&failFast=maybe` }),
+      /query parameter 'failFast': must be boolean/,
+    );
   });
 
   it('lets readOnly properties through in Jira bodies but rejects unknown paths and methods', () => {
     // IssueTransition.name is readOnly. Jira's readOnly flags are unreliable, so for Jira they are not errors.
-    expectOk(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue/ET-1/transitions`, body: { transition: { id: '21', name: 'Done' } } }));
+    expectOk(
+      jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue/ET-1/transitions`, body: { transition: { id: '21', name: 'Done' } } }),
+    );
     expectInvalid(jira.validate({ method: 'POST', url: `${site}/rest/api/3/issue/ET-1/transition`, body: {} }), /no path in the jira spec/);
     expectInvalid(jira.validate({ method: 'PATCH', url: `${site}/rest/api/3/issue/ET-1` }), /method PATCH is not defined/);
   });
@@ -168,10 +220,22 @@ describe('Jira', () => {
     // CustomFieldContextDefaultValue: `additionalProperties: false` with only `type` declared next
     // to a discriminated oneOf. Read literally, no default value with a real property could pass.
     const url = `${site}/rest/api/3/field/customfield_10001/context/defaultValue`;
-    expectOk(jira.validate({ method: 'PUT', url, body: { defaultValues: [{ type: 'option.single', contextId: '10100', optionId: '10001' }] } }));
+    expectOk(
+      jira.validate({ method: 'PUT', url, body: { defaultValues: [{ type: 'option.single', contextId: '10100', optionId: '10001' }] } }),
+    );
     // The discriminator picks the branch, and that branch's types are still enforced.
-    expectInvalid(jira.validate({ method: 'PUT', url, body: { defaultValues: [{ type: 'option.single', contextId: 10100, optionId: '10001' }] } }), /contextId: must be string/);
-    expectInvalid(jira.validate({ method: 'PUT', url, body: { defaultValues: [{ type: 'option.single', contextId: '10100', optionId: '10001', bogus: 1 }] } }), /bogus/);
+    expectInvalid(
+      jira.validate({ method: 'PUT', url, body: { defaultValues: [{ type: 'option.single', contextId: 10100, optionId: '10001' }] } }),
+      /contextId: must be string/,
+    );
+    expectInvalid(
+      jira.validate({
+        method: 'PUT',
+        url,
+        body: { defaultValues: [{ type: 'option.single', contextId: '10100', optionId: '10001', bogus: 1 }] },
+      }),
+      /bogus/,
+    );
   });
 });
 
@@ -185,7 +249,10 @@ describe('GitHub', () => {
 
   it('accepts POST /repos/o/r/issues and rejects wrong shapes', () => {
     const url = `${gh}/repos/o/r/issues`;
-    expectOk(github.validate({ method: 'POST', url, body: { title: 'x', labels: ['a'], assignees: ['u'], milestone: 1 } }), 'issues/create');
+    expectOk(
+      github.validate({ method: 'POST', url, body: { title: 'x', labels: ['a'], assignees: ['u'], milestone: 1 } }),
+      'issues/create',
+    );
     // labels is oneOf [string, object]; both forms are accepted.
     expectOk(github.validate({ method: 'POST', url, body: { title: 'x', labels: [{ name: 'a' }, 'b'] } }));
     expectInvalid(github.validate({ method: 'POST', url, body: { title: 'x', labels: 'a' } }), /body\/labels: must be array/);
@@ -198,9 +265,15 @@ describe('GitHub', () => {
     expectOk(github.validate({ method: 'PATCH', url, body: { state: 'closed', state_reason: 'completed' } }), 'issues/update');
     // Nullable quirks: state_reason is enum + nullable, milestone is oneOf + nullable. null clears them.
     expectOk(github.validate({ method: 'PATCH', url, body: { state: 'open', state_reason: null, milestone: null } }));
-    expectInvalid(github.validate({ method: 'PATCH', url, body: { state: 'done' } }), /body\/state: must be equal to one of the allowed values: "open", "closed"/);
+    expectInvalid(
+      github.validate({ method: 'PATCH', url, body: { state: 'done' } }),
+      /body\/state: must be equal to one of the allowed values: "open", "closed"/,
+    );
     expectInvalid(github.validate({ method: 'PATCH', url, body: { state_reason: 'fixed' } }), /body\/state_reason/);
-    expectInvalid(github.validate({ method: 'PATCH', url: `${gh}/repos/o/r/issues/one`, body: { state: 'closed' } }), /path parameter 'issue_number': must be integer/);
+    expectInvalid(
+      github.validate({ method: 'PATCH', url: `${gh}/repos/o/r/issues/one`, body: { state: 'closed' } }),
+      /path parameter 'issue_number': must be integer/,
+    );
   });
 
   it('accepts the issue list query and rejects per_page=abc', () => {
@@ -208,7 +281,10 @@ describe('GitHub', () => {
       github.validate({ method: 'GET', url: `${gh}/repos/o/r/issues?state=all&since=2026-01-01T00:00:00Z&per_page=100` }),
       'issues/list-for-repo',
     );
-    expectInvalid(github.validate({ method: 'GET', url: `${gh}/repos/o/r/issues?state=all&per_page=abc` }), /query parameter 'per_page': must be integer/);
+    expectInvalid(
+      github.validate({ method: 'GET', url: `${gh}/repos/o/r/issues?state=all&per_page=abc` }),
+      /query parameter 'per_page': must be integer/,
+    );
     expectInvalid(github.validate({ method: 'GET', url: `${gh}/repos/o/r/issues?state=everything` }), /query parameter 'state'/);
     expectInvalid(github.validate({ method: 'GET', url: `${gh}/repos/o/r/issues?since=yesterday` }), /query parameter 'since'.*date-time/);
   });

@@ -33,7 +33,14 @@ function v1Payload(overrides: Record<string, unknown> = {}): Record<string, unkn
       sort_order: pyFloat(65535),
       labels: [{ id: 'a7c1e9d2-4b3f-4e8a-b6c5-d0f1e2a3b4c5', name: 'backend', color: '#ff0000' }],
     },
-    activity: { field: 'name', new_value: 'Café ☕ crash', old_value: 'Cafe crash', actor: ACTOR, old_identifier: null, new_identifier: null },
+    activity: {
+      field: 'name',
+      new_value: 'Café ☕ crash',
+      old_value: 'Cafe crash',
+      actor: ACTOR,
+      old_identifier: null,
+      new_identifier: null,
+    },
     ...overrides,
   };
 }
@@ -130,14 +137,26 @@ describe('dedupKey', () => {
     expect(retry).toBe(first);
 
     // The next field of the same PATCH: a separate delivery with its own key.
-    const other = pythonJsonDumps(v1Payload({ activity: { field: 'priority', new_value: 'high', old_value: 'none', actor: ACTOR, old_identifier: null, new_identifier: null } }));
+    const other = pythonJsonDumps(
+      v1Payload({
+        activity: { field: 'priority', new_value: 'high', old_value: 'none', actor: ACTOR, old_identifier: null, new_identifier: null },
+      }),
+    );
     expect(handler.dedupKey(plainHeaders(sign(other)), JSON.parse(other), Buffer.from(other))).not.toBe(first);
   });
 
   it('is event_id for v2, whatever the delivery_id', () => {
     const eventId = crypto.randomUUID();
     const v2 = (deliveryId: string, id = eventId) => {
-      const body = pythonJsonDumps({ version: 'v2', delivery_id: deliveryId, event_id: id, entity_id: ISSUE_ID, entity_type: 'issue', event: 'workitem.updated', data: { id: ISSUE_ID } });
+      const body = pythonJsonDumps({
+        version: 'v2',
+        delivery_id: deliveryId,
+        event_id: id,
+        entity_id: ISSUE_ID,
+        entity_type: 'issue',
+        event: 'workitem.updated',
+        data: { id: ISSUE_ID },
+      });
       return handler.dedupKey(plainHeaders(sign(body), { 'x-plane-delivery': deliveryId }), JSON.parse(body), Buffer.from(body));
     };
     const first = v2(crypto.randomUUID());
@@ -154,7 +173,7 @@ describe('eventName', () => {
     expect(handler.eventName({}, { event: 'issue_comment', action: 'created' })).toBe('issue_comment.created');
   });
 
-  it('uses the v2 event, mapping the docs\' enum spelling', () => {
+  it("uses the v2 event, mapping the docs' enum spelling", () => {
     expect(handler.eventName({}, { version: 'v2', event: 'workitem.comment.created' })).toBe('workitem.comment.created');
     expect(handler.eventName({}, { version: 'v2', event: 'WebhookScope.ScopeChoices.WORK_ITEM_UPDATED' })).toBe('workitem.updated');
   });
@@ -166,7 +185,13 @@ describe('normalize v1', () => {
   it('maps created and updated to issue.changed with label names and the actor', () => {
     for (const action of ['created', 'create', 'updated', 'update']) {
       expect(norm(v1Payload({ action }))).toEqual([
-        { type: 'issue.changed', remoteId: ISSUE_ID, labels: ['backend'], actor: 'alex', action: action.startsWith('creat') ? 'created' : 'updated' },
+        {
+          type: 'issue.changed',
+          remoteId: ISSUE_ID,
+          labels: ['backend'],
+          actor: 'alex',
+          action: action.startsWith('creat') ? 'created' : 'updated',
+        },
       ]);
     }
   });
@@ -182,7 +207,7 @@ describe('normalize v1', () => {
     }
   });
 
-  it('maps a new comment to comment.created with Markdown, and marks Trackline\'s own', () => {
+  it("maps a new comment to comment.created with Markdown, and marks Trackline's own", () => {
     const comment = (external: Record<string, unknown>) => ({
       event: 'issue_comment',
       action: 'created',
@@ -216,9 +241,13 @@ describe('normalize v1', () => {
 
   it('ignores comment edits, other entities and junk, with a reason', () => {
     const ignoredOf = (p: unknown) => handler.normalize({}, p);
-    expect(ignoredOf({ event: 'issue_comment', action: 'updated', data: { id: 'x', issue: ISSUE_ID } })).toEqual([{ type: 'ignored', reason: expect.any(String) }]);
+    expect(ignoredOf({ event: 'issue_comment', action: 'updated', data: { id: 'x', issue: ISSUE_ID } })).toEqual([
+      { type: 'ignored', reason: expect.any(String) },
+    ]);
     for (const event of ['project', 'cycle', 'module', 'cycle_issue', 'module_issue']) {
-      expect(ignoredOf({ event, action: 'updated', data: { id: 'x' } })).toEqual([{ type: 'ignored', reason: expect.stringContaining(event) }]);
+      expect(ignoredOf({ event, action: 'updated', data: { id: 'x' } })).toEqual([
+        { type: 'ignored', reason: expect.stringContaining(event) },
+      ]);
     }
     expect(ignoredOf({ event: 'issue', action: 'updated', data: {} })).toEqual([{ type: 'ignored', reason: expect.any(String) }]);
     expect(ignoredOf('nope')).toEqual([{ type: 'ignored', reason: expect.any(String) }]);
@@ -259,7 +288,14 @@ describe('normalize v2', () => {
     const data = {
       id: ISSUE_ID,
       name: 'Webhook Test Work Item 2',
-      comment: { id: 'c2', access: 'INTERNAL', actor_id: ACTOR.id, issue_id: ISSUE_ID, edited_at: null, comment_stripped: 'Webhook Test Comment' },
+      comment: {
+        id: 'c2',
+        access: 'INTERNAL',
+        actor_id: ACTOR.id,
+        issue_id: ISSUE_ID,
+        edited_at: null,
+        comment_stripped: 'Webhook Test Comment',
+      },
     };
     expect(handler.normalize({}, envelope('workitem.comment.created', data))).toEqual([
       { type: 'comment.created', remoteId: ISSUE_ID, commentId: 'c2', body: 'Webhook Test Comment', fromTrackline: false },
@@ -267,7 +303,9 @@ describe('normalize v2', () => {
   });
 
   it('ignores other v2 events', () => {
-    expect(handler.normalize({}, envelope('workitem.link.created', { id: 'x' }))).toEqual([{ type: 'ignored', reason: expect.stringContaining('workitem.link.created') }]);
+    expect(handler.normalize({}, envelope('workitem.link.created', { id: 'x' }))).toEqual([
+      { type: 'ignored', reason: expect.stringContaining('workitem.link.created') },
+    ]);
     expect(handler.normalize({}, envelope('cycle.updated', { id: 'x' }))).toEqual([{ type: 'ignored', reason: expect.any(String) }]);
   });
 });

@@ -22,25 +22,54 @@ describe('pythonJsonDumps', () => {
 
   it('nests objects and lists, with {} and [] for empty ones', () => {
     const value = { outer: { inner: { list: [{}, [], [[]]], t: true, f: false, n: null } }, e: {}, l: [] };
-    expect(pythonJsonDumps(value)).toBe('{"outer": {"inner": {"list": [{}, [], [[]]], "t": true, "f": false, "n": null}}, "e": {}, "l": []}');
+    expect(pythonJsonDumps(value)).toBe(
+      '{"outer": {"inner": {"list": [{}, [], [[]]], "t": true, "f": false, "n": null}}, "e": {}, "l": []}',
+    );
     expect(pythonJsonDumps({})).toBe('{}');
     expect(pythonJsonDumps([])).toBe('[]');
   });
 
   it('keeps key insertion order (no sorting), and Map order for integer-like keys', () => {
     expect(pythonJsonDumps({ z: 1, a: 2, m: 3 })).toBe('{"z": 1, "a": 2, "m": 3}');
-    expect(pythonJsonDumps(new Map<string, number>([['b', 1], ['1', 2]]))).toBe('{"b": 1, "1": 2}');
+    expect(
+      pythonJsonDumps(
+        new Map<string, number>([
+          ['b', 1],
+          ['1', 2],
+        ]),
+      ),
+    ).toBe('{"b": 1, "1": 2}');
   });
 
   it('prints floats as repr(float), switching to exponents where Python does', () => {
-    const floats = [0.1, pyFloat(1e16), pyFloat(1e15), 1e-5, 0.0001, 1.5e-7, pyFloat(1e21), pyFloat(1e22), 123.456, -2.5, pyFloat(1.7976931348623157e308), 5e-324, pyFloat(65535), -0, NaN, Infinity, -Infinity];
+    const floats = [
+      0.1,
+      pyFloat(1e16),
+      pyFloat(1e15),
+      1e-5,
+      0.0001,
+      1.5e-7,
+      pyFloat(1e21),
+      pyFloat(1e22),
+      123.456,
+      -2.5,
+      pyFloat(1.7976931348623157e308),
+      5e-324,
+      pyFloat(65535),
+      -0,
+      NaN,
+      Infinity,
+      -Infinity,
+    ];
     expect(pythonJsonDumps(floats)).toBe(
       '[0.1, 1e+16, 1000000000000000.0, 1e-05, 0.0001, 1.5e-07, 1e+21, 1e+22, 123.456, -2.5, 1.7976931348623157e+308, 5e-324, 65535.0, -0.0, NaN, Infinity, -Infinity]',
     );
   });
 
   it('prints integral numbers as Python ints, with every digit', () => {
-    expect(pythonJsonDumps([1e21, 2 ** 53 + 2, -7, 0, 10n ** 30n])).toBe('[1000000000000000000000, 9007199254740994, -7, 0, 1000000000000000000000000000000]');
+    expect(pythonJsonDumps([1e21, 2 ** 53 + 2, -7, 0, 10n ** 30n])).toBe(
+      '[1000000000000000000000, 9007199254740994, -7, 0, 1000000000000000000000000000000]',
+    );
   });
 
   it('skips undefined properties, honours toJSON, and rejects what Python cannot encode', () => {

@@ -4,13 +4,22 @@ import { isRetryableStorageError, isStorageUnavailable } from '../../src/support
 const withCode = (code: string) => Object.assign(new Error(code), { code });
 
 describe('storage errors', () => {
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', '57P01', '57P03', '08006'])(
-    '%s: unavailable, so a 503 from the api and a retry for a job',
-    (code) => {
-      expect(isStorageUnavailable(withCode(code))).toBe(true);
-      expect(isRetryableStorageError(withCode(code))).toBe(true);
-    },
-  );
+  it.each([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'CONNECT_TIMEOUT',
+    'CONNECTION_CLOSED',
+    'CONNECTION_DESTROYED',
+    'CONNECTION_ENDED',
+    '57P01',
+    '57P03',
+    '08006',
+  ])('%s: unavailable, so a 503 from the api and a retry for a job', (code) => {
+    expect(isStorageUnavailable(withCode(code))).toBe(true);
+    expect(isRetryableStorageError(withCode(code))).toBe(true);
+  });
 
   it('ioredis closed-stream messages are unavailable', () => {
     expect(isStorageUnavailable(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe(true);

@@ -18,7 +18,8 @@ export const BOARD_PATH = '/admin/queues';
  * so a new queue is a type error here until it says what it is for.
  */
 const DESCRIPTIONS: Record<QueueName, string> = {
-  reconcile: 'One job per item and connection: read, diff, write. Name: "<connection> <item key>". Retrying runs the sync again; its delivery row (dedup key job:<id>) follows.',
+  reconcile:
+    'One job per item and connection: read, diff, write. Name: "<connection> <item key>". Retrying runs the sync again; its delivery row (dedup key job:<id>) follows.',
   inbound: 'One job per accepted tracker webhook. Name: "<connection> webhook <delivery id>".',
   poll: 'Polls each connection for what webhooks miss, on its poll_interval.',
   callbacks: 'Signed callbacks to the orchestrator, one per remote change. Name: "change <change id>" (GET /v1/changes).',

@@ -14,7 +14,8 @@ export function mountOperatorRoutes(app: Hono<AppEnv>, services: ApiServices): v
   const connectionIds = services.connections.all().map((c) => c.config.id);
   // An app built without the runtime's metrics (a test's bare createApp) still answers /metrics
   // from Redis and Postgres; only the in-process worker counters need the shared instance.
-  const metrics = services.metrics ?? createMetrics({ queues: () => services.queues.all(), sql: services.sql, connectionIds, processMetrics: false });
+  const metrics =
+    services.metrics ?? createMetrics({ queues: () => services.queues.all(), sql: services.sql, connectionIds, processMetrics: false });
   app.use('/webhooks/:connectionId', countWebhooks(metrics, connectionIds));
   app.route('/metrics', metricsRoutes(metrics, { token: services.config.metrics?.token }));
   app.route(BOARD_PATH, boardRoutes({ queues: services.queues.all(), admin: services.config.admin }));

@@ -27,10 +27,12 @@ export function basicAuth(options: BasicAuthOptions) {
   const challenge = { 'www-authenticate': `Basic realm="${options.realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
   return createMiddleware<AppEnv>(async function basicAuthMiddleware(c, next) {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(requestHeader(c, 'authorization') ?? '');
-    if (!match) throw new ApiError('unauthorized', 'admin credentials required (HTTP basic auth, the [admin] user of trackline.toml)', challenge);
+    if (!match)
+      throw new ApiError('unauthorized', 'admin credentials required (HTTP basic auth, the [admin] user of trackline.toml)', challenge);
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const given = colon < 0 ? { username: decoded, password: '' } : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    const given =
+      colon < 0 ? { username: decoded, password: '' } : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
     const userOk = timingSafeEqual(digest(given.username), user);
     const passOk = timingSafeEqual(digest(given.password), pass);
     if (!(userOk && passOk)) throw new ApiError('unauthorized', 'wrong admin user name or password', challenge);

@@ -15,9 +15,11 @@ export function bearerAuth(options: { tokens: string[] }) {
   return createMiddleware<AppEnv>(async function bearerAuthMiddleware(c, next) {
     const header = requestHeader(c, 'authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new ApiError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
+    if (!match)
+      throw new ApiError('unauthorized', 'missing bearer token: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer' });
     const given = digest(match[1]);
-    if (!known.some((k) => timingSafeEqual(k, given))) throw new ApiError('unauthorized', 'invalid bearer token', { 'www-authenticate': 'Bearer' });
+    if (!known.some((k) => timingSafeEqual(k, given)))
+      throw new ApiError('unauthorized', 'invalid bearer token', { 'www-authenticate': 'Bearer' });
     c.set('principal', given.toString('hex').slice(0, 16));
     await next();
   });

@@ -42,7 +42,10 @@ export function requestContext(services: ApiServices) {
     const path = c.req.path;
     const level = quiet(path) ? 'debug' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    log[level]({ requestId: id, method: c.req.method, path, status: c.res.status, durationMs: Math.round(performance.now() - started) }, 'request');
+    log[level](
+      { requestId: id, method: c.req.method, path, status: c.res.status, durationMs: Math.round(performance.now() - started) },
+      'request',
+    );
   });
 }
 

@@ -25,8 +25,7 @@ const json = (s: z.ZodType, description: string, io: 'input' | 'output' = 'outpu
   content: { 'application/json': { schema: schema(s, io) } },
 });
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/E${s}` }]));
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/E${s}` }]));
 
 /** Query parameters, one per key of a Zod object (values arrive as strings and are coerced). */
 function queryParams(object: z.ZodObject): Json[] {
@@ -72,7 +71,15 @@ export function buildOpenApiDocument(version: string): Json {
           ...secured,
           operationId: 'postEvents',
           summary: 'Record orchestrator events (one, or {"events": [...]} up to 500)',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'A retried request with the same key returns the first answer' }],
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              schema: { type: 'string', maxLength: 255 },
+              description: 'A retried request with the same key returns the first answer',
+            },
+          ],
           requestBody: { required: true, content: { 'application/json': { schema: schema(EventsBody, 'input') } } },
           responses: { '202': json(EventsAccepted, 'Accepted and durable'), ...errors(400, 401, 413, 415, 422, 503) },
         },
@@ -109,7 +116,12 @@ export function buildOpenApiDocument(version: string): Json {
           ...secured,
           operationId: 'listConflicts',
           summary: 'Conflicts, e.g. ?status=open',
-          parameters: [...queryParams(pageQuery), { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } }, { name: 'connection', in: 'query', schema: { type: 'string' } }, { name: 'key', in: 'query', schema: { type: 'string' } }],
+          parameters: [
+            ...queryParams(pageQuery),
+            { name: 'status', in: 'query', schema: { type: 'string', enum: ['open', 'resolved'] } },
+            { name: 'connection', in: 'query', schema: { type: 'string' } },
+            { name: 'key', in: 'query', schema: { type: 'string' } },
+          ],
           responses: { '200': json(R.ConflictPage, 'A page of conflicts'), ...errors(400, 401) },
         },
       },
@@ -184,8 +196,20 @@ export function buildOpenApiDocument(version: string): Json {
         },
       },
       '/healthz': { get: { operationId: 'healthz', summary: 'Alive', responses: { '200': { description: 'Alive' } } } },
-      '/readyz': { get: { operationId: 'readyz', summary: 'Postgres and Redis reachable', responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } } } },
-      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/readyz': {
+        get: {
+          operationId: 'readyz',
+          summary: 'Postgres and Redis reachable',
+          responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics',
+          responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
     },
   };
 }

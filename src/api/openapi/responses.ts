@@ -110,7 +110,18 @@ export const DeliveryDetail = DeliverySummary.extend({
   dedupKey: z.string().nullable(),
   request: z.unknown(),
   result: z.unknown(),
-  attempts: z.array(z.object({ attempt: z.number().int(), startedAt: z.string(), endedAt: z.string().optional(), status: z.string().optional(), error: z.string().optional(), calls: z.array(TrackerCallView) })).optional(),
+  attempts: z
+    .array(
+      z.object({
+        attempt: z.number().int(),
+        startedAt: z.string(),
+        endedAt: z.string().optional(),
+        status: z.string().optional(),
+        error: z.string().optional(),
+        calls: z.array(TrackerCallView),
+      }),
+    )
+    .optional(),
   calls: z.array(TrackerCallView),
 });
 export const RetryAccepted = z.object({ id: z.string(), kind: z.string(), how: z.string(), by: z.string() });
@@ -126,7 +137,12 @@ export const ConnectionPage = z.object({
       lastCallAt: z.string().nullable(),
       lastSuccessAt: z.string().nullable(),
       lastError: z.object({ at: z.string(), message: z.string() }).nullable(),
-      rateLimit: z.object({ budget: z.unknown(), remaining: z.number().nullable(), pausedUntil: z.string().nullable(), limitedLastHour: z.number().int() }),
+      rateLimit: z.object({
+        budget: z.unknown(),
+        remaining: z.number().nullable(),
+        pausedUntil: z.string().nullable(),
+        limitedLastHour: z.number().int(),
+      }),
       queue: z.object({ pending: z.number().int(), failed: z.number().int(), conflicts: z.number().int(), mapped: z.number().int() }),
       polling: z.object({ interval: z.string(), cursor: z.unknown(), lastPoll: z.unknown() }),
     }),

@@ -16,7 +16,10 @@ const ListQuery = pageQuery.extend({
 export const ResolveBody = z.object({
   use: z.enum(['local', 'remote']),
   /** Who decides: "orchestrator" or "operator:<name>"; defaults to the calling token's operator id. */
-  actor: z.string().regex(/^(orchestrator|operator:[^\s]{1,100})$/, 'expected "orchestrator" or "operator:<name>"').optional(),
+  actor: z
+    .string()
+    .regex(/^(orchestrator|operator:[^\s]{1,100})$/, 'expected "orchestrator" or "operator:<name>"')
+    .optional(),
 });
 
 interface ConflictRow {
@@ -78,7 +81,15 @@ export const conflictsRoutes = new Hono<AppEnv>()
       throw error;
     }
     try {
-      await queues.enqueueReconcile([{ connectionId: resolved.connectionId, itemKey: resolved.itemKey, reason: 'operator', readRemote: true, requestId: c.get('requestId') }]);
+      await queues.enqueueReconcile([
+        {
+          connectionId: resolved.connectionId,
+          itemKey: resolved.itemKey,
+          reason: 'operator',
+          readRemote: true,
+          requestId: c.get('requestId'),
+        },
+      ]);
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'enqueue after resolve failed; the outbox sweep will pick it up');
     }

@@ -18,7 +18,10 @@ export const connectionsRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
     const { limit, after } = validate(pageQuery.extend({ after: z.string().optional() }), c.req.query());
     const services = c.get('services');
-    const all = services.connections.all().map((x) => x.config.id).sort();
+    const all = services.connections
+      .all()
+      .map((x) => x.config.id)
+      .sort();
     const start = after ? all.findIndex((id) => id > after) : 0;
     const ids = start < 0 ? [] : all.slice(start, start + limit);
     const connections = await Promise.all(ids.map((id) => connectionStatus(services, id)));

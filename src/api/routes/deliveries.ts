@@ -10,7 +10,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const DeliveriesQuery = z.object({
   direction: z.enum(['in', 'out']).optional(),
-  status: z.string().regex(/^[a-z_]+$/).optional(),
+  status: z
+    .string()
+    .regex(/^[a-z_]+$/)
+    .optional(),
   connection: z.string().optional(),
   key: z.string().optional(),
   kind: z.enum(['event', 'webhook', 'reconcile', 'callback', 'poll']).optional(),
@@ -22,7 +25,10 @@ export const DeliveriesQuery = z.object({
 });
 
 export const RetryBody = z.object({
-  actor: z.string().regex(/^operator:[^\s]{1,100}$/, 'expected "operator:<name>"').optional(),
+  actor: z
+    .string()
+    .regex(/^operator:[^\s]{1,100}$/, 'expected "operator:<name>"')
+    .optional(),
 });
 
 interface DeliveryRow {
@@ -90,12 +96,30 @@ export const deliveriesRoutes = new Hono<AppEnv>()
     const { sql } = c.get('services');
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ApiError('not_found', `no delivery "${id}"`);
-    const [row] = await sql<(DeliveryRow & { request: unknown; result: unknown; attempt_log: Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>; job_id: string | null; dedup_key: string | null })[]>`
+    const [row] = await sql<
+      (DeliveryRow & {
+        request: unknown;
+        result: unknown;
+        attempt_log: Array<{ attempt: number; startedAt: string; endedAt?: string; status?: string; error?: string }>;
+        job_id: string | null;
+        dedup_key: string | null;
+      })[]
+    >`
       select * from deliveries where id = ${id}`;
     if (!row) throw new ApiError('not_found', `no delivery "${id}"`);
-    const calls = await sql<{ method: string; path: string; status: number | null; duration_ms: number; rate_limit: unknown; error: string | null; at: Date }[]>`
+    const calls = await sql<
+      { method: string; path: string; status: number | null; duration_ms: number; rate_limit: unknown; error: string | null; at: Date }[]
+    >`
       select method, path, status, duration_ms, rate_limit, error, at from tracker_calls where delivery_id = ${id} order by at, id`;
-    const toCall = (k: (typeof calls)[number]) => ({ at: k.at.toISOString(), method: k.method, path: k.path, status: k.status, durationMs: k.duration_ms, rateLimit: k.rate_limit, error: k.error });
+    const toCall = (k: (typeof calls)[number]) => ({
+      at: k.at.toISOString(),
+      method: k.method,
+      path: k.path,
+      status: k.status,
+      durationMs: k.duration_ms,
+      rateLimit: k.rate_limit,
+      error: k.error,
+    });
     // Each attempt with the tracker calls made while it ran.
     const log = row.attempt_log ?? [];
     const attempts = log.map((a, i) => {

@@ -53,7 +53,8 @@ export function eventsRoutes() {
       request: { events: events.length, keys: [...new Set(events.map(eventKey))].slice(0, 50), idempotencyKey: idempotencyKey ?? null },
       idempotency: idempotencyKey ? { principal: c.get('principal'), key: idempotencyKey, requestHash } : undefined,
     });
-    if (outcome.kind === 'key_reused') throw new ApiError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+    if (outcome.kind === 'key_reused')
+      throw new ApiError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
     if (outcome.kind === 'replay') {
       c.header('idempotent-replayed', 'true');
       return c.json(outcome.response as object, outcome.status as 202);

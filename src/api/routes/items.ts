@@ -15,7 +15,19 @@ export const itemsRoutes = new Hono<AppEnv>()
     const { limit, after } = validate(pageQuery, c.req.query());
     const [item] = await sql`select 1 from items where key = ${key} and version > 0`;
     if (!item) throw new ApiError('not_found', `no item "${key}"`);
-    const rows = await sql<{ id: string; actor: string; action: string; connection_id: string | null; field: string | null; from_value: unknown; to_value: unknown; detail: unknown; at: Date }[]>`
+    const rows = await sql<
+      {
+        id: string;
+        actor: string;
+        action: string;
+        connection_id: string | null;
+        field: string | null;
+        from_value: unknown;
+        to_value: unknown;
+        detail: unknown;
+        at: Date;
+      }[]
+    >`
       select id, actor, action, connection_id, field, from_value, to_value, detail, at from activity
       where item_key = ${key} and id > ${after ?? 0} order by id limit ${limit + 1}`;
     return c.json(
@@ -35,10 +47,32 @@ export const itemsRoutes = new Hono<AppEnv>()
   .get('/:key', async (c) => {
     const { sql } = c.get('services');
     const key = c.req.param('key');
-    const [item] = await sql<{ key: string; kind: string | null; desired: Record<string, unknown>; custom: Record<string, unknown>; version: string; deleted_at: Date | null; created_at: Date; updated_at: Date }[]>`
+    const [item] = await sql<
+      {
+        key: string;
+        kind: string | null;
+        desired: Record<string, unknown>;
+        custom: Record<string, unknown>;
+        version: string;
+        deleted_at: Date | null;
+        created_at: Date;
+        updated_at: Date;
+      }[]
+    >`
       select key, kind, desired, custom, version, deleted_at, created_at, updated_at from items where key = ${key} and version > 0`;
     if (!item) throw new ApiError('not_found', `no item "${key}"`);
-    const mappings = await sql<{ connection_id: string; remote_id: string | null; remote_key: string | null; remote_url: string | null; status: string; synced_version: string; last_synced_at: Date | null; last_error: string | null }[]>`
+    const mappings = await sql<
+      {
+        connection_id: string;
+        remote_id: string | null;
+        remote_key: string | null;
+        remote_url: string | null;
+        status: string;
+        synced_version: string;
+        last_synced_at: Date | null;
+        last_error: string | null;
+      }[]
+    >`
       select connection_id, remote_id, remote_key, remote_url, status, synced_version, last_synced_at, last_error
       from mappings where item_key = ${key} order by connection_id`;
     const version = Number(item.version);

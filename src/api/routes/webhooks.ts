@@ -30,7 +30,8 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
     try {
       raw = await readRawBody(c.req.raw);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'payload_too_large') await reject(services, { connectionId, headers, requestId, status: 413, reason: error.message });
+      if (error instanceof ApiError && error.code === 'payload_too_large')
+        await reject(services, { connectionId, headers, requestId, status: 413, reason: error.message });
       throw error;
     }
     const verdict = handler.verify(headers, raw);
@@ -65,7 +66,13 @@ async function reject(
   { sql, log }: ApiServices,
   r: { connectionId: string; headers: Record<string, string>; requestId: string; status: 401 | 400 | 413; reason: string },
 ): Promise<void> {
-  await recordRejectedWebhook(sql, { connectionId: r.connectionId, reason: r.reason, status: r.status, headers: redactHeaders(r.headers), requestId: r.requestId });
+  await recordRejectedWebhook(sql, {
+    connectionId: r.connectionId,
+    reason: r.reason,
+    status: r.status,
+    headers: redactHeaders(r.headers),
+    requestId: r.requestId,
+  });
   log.warn({ connection: r.connectionId, reason: r.reason, requestId: r.requestId }, 'webhook rejected');
 }
 

@@ -13,4 +13,3 @@ export interface Connection {
   /** Built on first use, in worker processes only: the api never calls a tracker. */
   adapter(): TrackerAdapter;
 }
-

@@ -95,7 +95,8 @@ export class GitHubProjectAdapter implements TrackerAdapter {
       if (/^I_[A-Za-z0-9_-]+$/.test(value)) contentId = value;
       else {
         const ref = parseIssueRef(value);
-        if (!ref?.repo) throw new TrackerError('client', `"${link}" does not name an issue with its repository (use owner/repo#42 or the issue URL)`);
+        if (!ref?.repo)
+          throw new TrackerError('client', `"${link}" does not name an issue with its repository (use owner/repo#42 or the issue URL)`);
         contentId = await this.api.issueNodeId(ref.repo, ref.number);
       }
       // Idempotent: an issue already on the board answers its existing item (trackers.md 3.6).
@@ -119,14 +120,25 @@ export class GitHubProjectAdapter implements TrackerAdapter {
         const { login, scopes } = await this.api.viewer();
         lines.push({ ok: true, message: `Authenticated to GitHub as ${login}` });
         if (scopes === undefined) {
-          lines.push({ ok: true, message: 'Token scopes: not listed (fine-grained or app token); it needs Projects: read and write for the owner, and read access to the issues' });
+          lines.push({
+            ok: true,
+            message:
+              'Token scopes: not listed (fine-grained or app token); it needs Projects: read and write for the owner, and read access to the issues',
+          });
         } else {
-          const granted = scopes.split(',').map((s) => s.trim()).filter(Boolean);
+          const granted = scopes
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
           const ok = granted.includes('project');
           lines.push(
             ok
               ? { ok, message: `Token scopes: ${granted.join(', ')}` }
-              : { ok, message: `Token scopes: ${granted.join(', ') || 'none'}; changing a project needs "project" (read:project only reads)`, hint: 'add the project scope to the token' },
+              : {
+                  ok,
+                  message: `Token scopes: ${granted.join(', ') || 'none'}; changing a project needs "project" (read:project only reads)`,
+                  hint: 'add the project scope to the token',
+                },
           );
         }
       } catch (error) {
@@ -136,29 +148,52 @@ export class GitHubProjectAdapter implements TrackerAdapter {
       let project: ProjectInfo;
       try {
         project = await this.loadProject(true);
-        lines.push({ ok: true, message: `Connected to project "${project.title}" (#${this.config.project_number} of ${this.config.owner})` });
+        lines.push({
+          ok: true,
+          message: `Connected to project "${project.title}" (#${this.config.project_number} of ${this.config.owner})`,
+        });
       } catch (error) {
-        lines.push({ ok: false, message: `Cannot reach project ${this.config.project_number} of ${this.config.owner}: ${(error as Error).message}`, hint: 'check owner and project_number (the number in the project URL) and that the token has the project scope' });
+        lines.push({
+          ok: false,
+          message: `Cannot reach project ${this.config.project_number} of ${this.config.owner}: ${(error as Error).message}`,
+          hint: 'check owner and project_number (the number in the project URL) and that the token has the project scope',
+        });
         return;
       }
       const status = findField(project.fields, this.config.status_field);
       if (!status || status.dataType !== 'SINGLE_SELECT') {
-        lines.push({ ok: false, message: `Project "${project.title}" has no single-select field "${this.config.status_field}"`, hint: 'set status_field to the name of the board’s status column field' });
+        lines.push({
+          ok: false,
+          message: `Project "${project.title}" has no single-select field "${this.config.status_field}"`,
+          hint: 'set status_field to the name of the board’s status column field',
+        });
       } else {
         for (const [local, option] of Object.entries(this.config.state_map)) {
           lines.push(
             findOption(status, option)
               ? { ok: true, message: `State "${local}" maps to ${status.name} "${option}"` }
-              : { ok: false, message: `State "${local}" maps to "${option}", which is not an option of ${status.name} (${(status.options ?? []).map((o) => o.name).join(', ')})`, hint: 'fix state_map or add the option in the project' },
+              : {
+                  ok: false,
+                  message: `State "${local}" maps to "${option}", which is not an option of ${status.name} (${(status.options ?? []).map((o) => o.name).join(', ')})`,
+                  hint: 'fix state_map or add the option in the project',
+                },
           );
         }
       }
       for (const [local, name] of Object.entries(this.config.field_map)) {
         const field = findField(project.fields, name);
         if (!PROJECT_MAPPABLE.includes(local as FieldName)) {
-          lines.push({ ok: false, message: `field_map.${local}: only ${PROJECT_MAPPABLE.join(' and ')} can be mapped to project fields by this version`, hint: 'remove the entry' });
+          lines.push({
+            ok: false,
+            message: `field_map.${local}: only ${PROJECT_MAPPABLE.join(' and ')} can be mapped to project fields by this version`,
+            hint: 'remove the entry',
+          });
         } else if (!field) {
-          lines.push({ ok: false, message: `field_map.${local}: project "${project.title}" has no field "${name}"`, hint: 'fix field_map or add the field in the project' });
+          lines.push({
+            ok: false,
+            message: `field_map.${local}: project "${project.title}" has no field "${name}"`,
+            hint: 'fix field_map or add the field in the project',
+          });
         } else {
           lines.push({ ok: true, message: `Field "${local}" maps to project field "${field.name}" (${field.dataType.toLowerCase()})` });
         }
@@ -170,16 +205,22 @@ export class GitHubProjectAdapter implements TrackerAdapter {
   /** Finds the issue carrying the item's marker; search matches words, so the marker is checked exactly. */
   private async findIssue(itemKey: string, project: ProjectInfo, ctx: CallContext) {
     const marker = itemMarker(itemKey);
-    const found = (await this.api.searchIssues(marker.slice(5, -4), project.ownerType)).filter((i) => !i.pull_request && (i.body ?? '').includes(marker));
+    const found = (await this.api.searchIssues(marker.slice(5, -4), project.ownerType)).filter(
+      (i) => !i.pull_request && (i.body ?? '').includes(marker),
+    );
     if (found.length > 1) {
       // Two github connections carrying one item: the first issue made goes on the board.
       found.sort((a, b) => a.id - b.id);
-      ctx.warn?.(`${found.length} issues carry item "${itemKey}" (${found.map((i) => i.html_url).join(', ')}); the oldest goes on the board`);
+      ctx.warn?.(
+        `${found.length} issues carry item "${itemKey}" (${found.map((i) => i.html_url).join(', ')}); the oldest goes on the board`,
+      );
     }
     return found[0] ?? null;
   }
 
-  private async resolveWrites(fields: FieldValues): Promise<{ project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] }> {
+  private async resolveWrites(
+    fields: FieldValues,
+  ): Promise<{ project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] }> {
     const wanted: { fieldName: string; value: string | null }[] = [];
     if (fields.state !== undefined) wanted.push({ fieldName: this.config.status_field, value: fields.state });
     for (const local of PROJECT_MAPPABLE) {
@@ -191,7 +232,11 @@ export class GitHubProjectAdapter implements TrackerAdapter {
     const resolve = (p: ProjectInfo) =>
       wanted.map(({ fieldName, value }) => {
         const field = findField(p.fields, fieldName);
-        if (!field) throw new TrackerError('config', `project "${p.title}" has no field "${fieldName}"; fix status_field or field_map, or add the field`);
+        if (!field)
+          throw new TrackerError(
+            'config',
+            `project "${p.title}" has no field "${fieldName}"; fix status_field or field_map, or add the field`,
+          );
         return { field, value: value === null ? null : fieldInput(field, value, p.title) };
       });
     try {
@@ -204,7 +249,10 @@ export class GitHubProjectAdapter implements TrackerAdapter {
     }
   }
 
-  private async write(plan: { project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] }, itemId: string): Promise<void> {
+  private async write(
+    plan: { project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] },
+    itemId: string,
+  ): Promise<void> {
     // "You cannot add and update an item in the same call" (trackers.md 3.6): one mutation each.
     for (const { field, value } of plan.writes) {
       if (value === null) await this.api.clearField(plan.project.id, itemId, field.id);

@@ -138,10 +138,16 @@ export class ProjectApi {
   }
 
   async project(): Promise<ProjectInfo> {
-    type Raw = { repositoryOwner: { __typename: string; projectV2?: { id: string; title: string; url: string; fields: { nodes: Array<ProjectField | null> } } | null } | null };
+    type Raw = {
+      repositoryOwner: {
+        __typename: string;
+        projectV2?: { id: string; title: string; url: string; fields: { nodes: Array<ProjectField | null> } } | null;
+      } | null;
+    };
     const { data } = await this.transport.graphql<Raw>(PROJECT_QUERY, { owner: this.owner, number: this.number });
     const project = data.repositoryOwner?.projectV2;
-    if (!data.repositoryOwner || !project) throw new TrackerError('not_found', `${this.owner} has no project number ${this.number} the token can see`);
+    if (!data.repositoryOwner || !project)
+      throw new TrackerError('not_found', `${this.owner} has no project number ${this.number} the token can see`);
     return {
       id: project.id,
       title: project.title,
@@ -175,7 +181,8 @@ export class ProjectApi {
     return {
       id: node.id,
       projectId: node.project.id,
-      issue: c && c.__typename === 'Issue' && c.number ? { number: c.number, url: c.url ?? '', repo: c.repository?.nameWithOwner ?? '' } : null,
+      issue:
+        c && c.__typename === 'Issue' && c.number ? { number: c.number, url: c.url ?? '', repo: c.repository?.nameWithOwner ?? '' } : null,
       values,
     };
   }
@@ -183,7 +190,9 @@ export class ProjectApi {
   async itemsOfIssue(issueNodeId: string): Promise<{ id: string; projectId: string }[]> {
     type Raw = { node: { projectItems?: { nodes: Array<{ id: string; project: { id: string } } | null> } } | null };
     const { data } = await this.transport.graphql<Raw>(ISSUE_ITEMS_QUERY, { id: issueNodeId });
-    return (data.node?.projectItems?.nodes ?? []).filter((n): n is { id: string; project: { id: string } } => Boolean(n)).map((n) => ({ id: n.id, projectId: n.project.id }));
+    return (data.node?.projectItems?.nodes ?? [])
+      .filter((n): n is { id: string; project: { id: string } } => Boolean(n))
+      .map((n) => ({ id: n.id, projectId: n.project.id }));
   }
 
   async issueNodeId(repo: string, number: number): Promise<string> {
@@ -211,7 +220,10 @@ export class ProjectApi {
   /** Issues (not pull requests) under the owner whose body holds `phrase`: issue search, REST. */
   async searchIssues(phrase: string, ownerType: string): Promise<GhIssue[]> {
     const qualifier = ownerType === 'Organization' ? 'org' : 'user';
-    const res = await this.transport.octokit.rest.search.issuesAndPullRequests({ q: `"${phrase}" in:body is:issue ${qualifier}:${this.owner}`, per_page: 100 });
+    const res = await this.transport.octokit.rest.search.issuesAndPullRequests({
+      q: `"${phrase}" in:body is:issue ${qualifier}:${this.owner}`,
+      per_page: 100,
+    });
     return (res.data as GhSearchResult).items;
   }
 }

@@ -41,17 +41,24 @@ export function fieldInput(field: ProjectField, value: string, projectTitle: str
       return { text: value };
     case 'NUMBER': {
       const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new TrackerError('config', `"${value}" is not a number for the number field "${field.name}" of project "${projectTitle}"`);
+      if (value.trim() === '' || !Number.isFinite(n))
+        throw new TrackerError('config', `"${value}" is not a number for the number field "${field.name}" of project "${projectTitle}"`);
       return { number: n };
     }
     case 'DATE': {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || !Number.isFinite(Date.parse(value))) {
-        throw new TrackerError('config', `"${value}" is not a date (YYYY-MM-DD) for the date field "${field.name}" of project "${projectTitle}"`);
+        throw new TrackerError(
+          'config',
+          `"${value}" is not a date (YYYY-MM-DD) for the date field "${field.name}" of project "${projectTitle}"`,
+        );
       }
       return { date: value };
     }
     default:
-      throw new TrackerError('config', `the "${field.name}" field of project "${projectTitle}" is of type ${field.dataType}, which Trackline cannot set (text, number, date or single select)`);
+      throw new TrackerError(
+        'config',
+        `the "${field.name}" field of project "${projectTitle}" is of type ${field.dataType}, which Trackline cannot set (text, number, date or single select)`,
+      );
   }
 }
 

@@ -103,7 +103,8 @@ export class GitHubAdapter implements TrackerAdapter {
       const number = this.numberOf(ref);
       // The body keeps its marker and the label set is replaced whole by a PATCH, so both need the
       // issue as it is now; title, assignees and milestone alone do not.
-      const current = changes.body !== undefined || changes.labels !== undefined || changes.state !== undefined ? await this.api.getIssue(number) : null;
+      const current =
+        changes.body !== undefined || changes.labels !== undefined || changes.state !== undefined ? await this.api.getIssue(number) : null;
       const patch: Parameters<GitHubApi['updateIssue']>[1] = {};
       if (changes.title !== undefined) patch.title = changes.title;
       if (changes.body !== undefined) {
@@ -115,7 +116,8 @@ export class GitHubAdapter implements TrackerAdapter {
         const now = this.currentState(current!);
         const target = changes.state !== undefined ? this.parseState(changes.state) : now;
         const have = labelNames(current!.labels);
-        const nonStatus = changes.labels !== undefined ? await this.catalog.spell(changes.labels) : have.filter((n) => !this.model.isStatusLabel(n));
+        const nonStatus =
+          changes.labels !== undefined ? await this.catalog.spell(changes.labels) : have.filter((n) => !this.model.isStatusLabel(n));
         const statusLabel = target.open && target.label ? (await this.catalog.spell([target.label]))[0]! : null;
         const labels = composeLabels(nonStatus, statusLabel, this.model);
         if (!sameLabelSet(labels, have)) patch.labels = labels;
@@ -131,7 +133,8 @@ export class GitHubAdapter implements TrackerAdapter {
       }
       let assignees: string[] | undefined;
       if (changes.assignees !== undefined) patch.assignees = assignees = await this.catalog.assignableOnly(changes.assignees, ctx);
-      if (changes.milestone !== undefined) patch.milestone = changes.milestone ? await this.catalog.milestoneNumber(changes.milestone, ctx) : null;
+      if (changes.milestone !== undefined)
+        patch.milestone = changes.milestone ? await this.catalog.milestoneNumber(changes.milestone, ctx) : null;
 
       if (Object.keys(patch).length === 0) return this.toRemote(current ?? (await this.api.getIssue(number)));
       const issue = await this.api.updateIssue(number, patch);
@@ -148,7 +151,8 @@ export class GitHubAdapter implements TrackerAdapter {
   /** Accepts `42`, `#42`, `owner/repo#42` or the issue's URL (of this connection's repository). */
   async resolveLink(link: string, ctx: CallContext): Promise<RemoteIssue> {
     const ref = parseIssueRef(link);
-    if (!ref) throw new TrackerError('client', `"${link}" is not a GitHub issue reference (use 42, #42, ${this.repoName}#42 or the issue URL)`);
+    if (!ref)
+      throw new TrackerError('client', `"${link}" is not a GitHub issue reference (use 42, #42, ${this.repoName}#42 or the issue URL)`);
     if (ref.repo && ref.repo.toLowerCase() !== this.repoName.toLowerCase()) {
       throw new TrackerError('config', `"${link}" is an issue of ${ref.repo}, but connection ${this.connectionId} syncs ${this.repoName}`);
     }
@@ -162,7 +166,10 @@ export class GitHubAdapter implements TrackerAdapter {
   async addComment(ref: RemoteRef, comment: OutgoingComment, ctx: CallContext): Promise<void> {
     await this.transport.run(ctx, async () => {
       const number = this.numberOf(ref);
-      const recent = await this.api.listComments(number, new Date(Date.now() - COMMENT_LOOKBACK_MS).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      const recent = await this.api.listComments(
+        number,
+        new Date(Date.now() - COMMENT_LOOKBACK_MS).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      );
       if (recent.some((c) => hasCommentMarker(c.body, comment.id))) return;
       await this.api.createComment(number, commentBody(comment.id, comment.body, comment.actor));
     });
@@ -208,15 +215,23 @@ export class GitHubAdapter implements TrackerAdapter {
         if (scopes === undefined) {
           lines.push({
             ok: true,
-            message: 'Token scopes: not listed (a fine-grained or GitHub App token has no x-oauth-scopes header); it needs Issues: read and write, and Metadata: read, on this repository',
+            message:
+              'Token scopes: not listed (a fine-grained or GitHub App token has no x-oauth-scopes header); it needs Issues: read and write, and Metadata: read, on this repository',
           });
         } else {
-          const granted = scopes.split(',').map((s) => s.trim()).filter(Boolean);
+          const granted = scopes
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
           const ok = granted.includes('repo') || granted.includes('public_repo');
           lines.push(
             ok
               ? { ok, message: `Token scopes: ${granted.join(', ')}` }
-              : { ok, message: `Token scopes: ${granted.join(', ') || 'none'}; issues need "repo" (or "public_repo" for a public repository)`, hint: 'create a token with the repo scope, or a fine-grained token with Issues: read and write' },
+              : {
+                  ok,
+                  message: `Token scopes: ${granted.join(', ') || 'none'}; issues need "repo" (or "public_repo" for a public repository)`,
+                  hint: 'create a token with the repo scope, or a fine-grained token with Issues: read and write',
+                },
           );
         }
       } catch (error) {
@@ -228,7 +243,11 @@ export class GitHubAdapter implements TrackerAdapter {
         const push = repo.permissions?.push;
         lines.push(
           push === false
-            ? { ok: false, message: `Repository ${repo.full_name} is readable, but the token has no push access`, hint: 'GitHub silently drops labels, assignees and milestones from writes without push access; grant write access' }
+            ? {
+                ok: false,
+                message: `Repository ${repo.full_name} is readable, but the token has no push access`,
+                hint: 'GitHub silently drops labels, assignees and milestones from writes without push access; grant write access',
+              }
             : { ok: true, message: `Connected to repository ${repo.full_name} (${repo.private ? 'private' : 'public'})` },
         );
       } catch (error) {
@@ -247,7 +266,11 @@ export class GitHubAdapter implements TrackerAdapter {
           lines.push(
             labels.has(label.toLowerCase())
               ? { ok: true, message: `Label "${label}" (${why}) exists` }
-              : { ok: false, message: `Label "${label}" (${why}) does not exist in ${this.repoName}`, hint: `create it under Issues → Labels (GitHub would otherwise create it grey on first use), or fix ${why}` },
+              : {
+                  ok: false,
+                  message: `Label "${label}" (${why}) does not exist in ${this.repoName}`,
+                  hint: `create it under Issues → Labels (GitHub would otherwise create it grey on first use), or fix ${why}`,
+                },
           );
         }
       } catch (error) {
@@ -255,7 +278,10 @@ export class GitHubAdapter implements TrackerAdapter {
       }
     });
     if (!this.config.webhook_secret && this.config.direction !== 'push') {
-      lines.push({ ok: true, message: `No webhook_secret: GitHub webhooks to /webhooks/${this.connectionId} are refused, changes arrive by polling (poll_interval ${this.config.poll_interval})` });
+      lines.push({
+        ok: true,
+        message: `No webhook_secret: GitHub webhooks to /webhooks/${this.connectionId} are refused, changes arrive by polling (poll_interval ${this.config.poll_interval})`,
+      });
     }
     return lines;
   }
@@ -264,7 +290,10 @@ export class GitHubAdapter implements TrackerAdapter {
     const parsed = this.model.parse(value);
     if (!parsed) {
       const labels = this.model.statusLabels.length ? `, or a status label of state_map (${this.model.statusLabels.join(', ')})` : '';
-      throw new TrackerError('config', `GitHub has no state "${value}": a state_map value is closed, closed:not_planned, open${labels}; map it in state_map`);
+      throw new TrackerError(
+        'config',
+        `GitHub has no state "${value}": a state_map value is closed, closed:not_planned, open${labels}; map it in state_map`,
+      );
     }
     return parsed;
   }
@@ -285,7 +314,10 @@ export class GitHubAdapter implements TrackerAdapter {
   private warnDropped(issue: GhIssue, asked: string[], ctx: CallContext): void {
     const got = new Set((issue.assignees ?? []).map((a) => a.login.toLowerCase()));
     const dropped = asked.filter((a) => !got.has(a.toLowerCase()));
-    if (dropped.length) ctx.warn?.(`GitHub dropped assignees ${dropped.join(', ')} on ${this.repoName}${issueKey(issue.number)} (the token needs push access)`);
+    if (dropped.length)
+      ctx.warn?.(
+        `GitHub dropped assignees ${dropped.join(', ')} on ${this.repoName}${issueKey(issue.number)} (the token needs push access)`,
+      );
   }
 
   private toRemote(issue: GhIssue): RemoteIssue {
@@ -312,7 +344,10 @@ export function parsePollCursor(cursor: string | null): PollCursor {
   if (!cursor) return {};
   try {
     const parsed = JSON.parse(cursor) as PollCursor;
-    return { since: typeof parsed.since === 'string' ? parsed.since : undefined, etag: typeof parsed.etag === 'string' ? parsed.etag : undefined };
+    return {
+      since: typeof parsed.since === 'string' ? parsed.since : undefined,
+      etag: typeof parsed.etag === 'string' ? parsed.etag : undefined,
+    };
   } catch {
     // A bare timestamp (what a watermark usually is) still works as a cursor.
     return Number.isFinite(Date.parse(cursor)) ? { since: cursor } : {};
@@ -326,7 +361,8 @@ function pollCursor(c: PollCursor): string {
 function hintFor(error: unknown): string | undefined {
   if (!(error instanceof TrackerError)) return undefined;
   if (error.status === 401) return 'the token is invalid or expired: create a new one and set token';
-  if (error.kind === 'auth') return 'the token lacks access: a classic token needs the repo scope; a fine-grained one needs this repository with Issues: read and write';
+  if (error.kind === 'auth')
+    return 'the token lacks access: a classic token needs the repo scope; a fine-grained one needs this repository with Issues: read and write';
   if (error.kind === 'not_found') return 'check owner and repo; GitHub answers 404 for a private repository the token cannot see';
   if (error.kind === 'network' || error.kind === 'timeout') return 'check base_url and that GitHub is reachable from here';
   return undefined;

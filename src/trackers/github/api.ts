@@ -64,7 +64,15 @@ export class GitHubApi {
 
   async updateIssue(
     number: number,
-    patch: { title?: string; body?: string; state?: 'open' | 'closed'; state_reason?: 'completed' | 'not_planned' | 'reopened'; labels?: string[]; assignees?: string[]; milestone?: number | null },
+    patch: {
+      title?: string;
+      body?: string;
+      state?: 'open' | 'closed';
+      state_reason?: 'completed' | 'not_planned' | 'reopened';
+      labels?: string[];
+      assignees?: string[];
+      milestone?: number | null;
+    },
   ): Promise<GhIssue> {
     return (await this.gh.rest.issues.update({ ...this.where, issue_number: number, ...patch })).data as GhIssue;
   }
@@ -73,9 +81,14 @@ export class GitHubApi {
    * One page of the repository's issues (and pull requests: the route lists both). With an ETag,
    * an unchanged page answers 304, which costs no primary budget (trackers.md 3.5).
    */
-  async pageIssues(
-    args: { url?: string; since?: string; etag?: string; sort?: 'updated' | 'created'; direction?: 'asc' | 'desc'; creator?: string },
-  ): Promise<{ notModified: boolean; issues: GhIssue[]; next: string | null; etag: string | null }> {
+  async pageIssues(args: {
+    url?: string;
+    since?: string;
+    etag?: string;
+    sort?: 'updated' | 'created';
+    direction?: 'asc' | 'desc';
+    creator?: string;
+  }): Promise<{ notModified: boolean; issues: GhIssue[]; next: string | null; etag: string | null }> {
     const headers = args.etag ? { 'if-none-match': args.etag } : {};
     const res = args.url
       ? await this.gh.request(`GET ${args.url}`, { headers })

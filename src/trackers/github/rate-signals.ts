@@ -44,22 +44,43 @@ export function readGitHubSignals(status: number, headers: Headers, body: unknow
     const retryAfter = headers.get('retry-after');
     const seconds = retryAfter === null ? NaN : Number(retryAfter);
     if (Number.isFinite(seconds) && seconds >= 0) {
-      return { keep, limited: true, pauseMs: Math.max(1, seconds) * 1000, reason: `GitHub ${status} (secondary rate limit), retry-after ${retryAfter}` };
+      return {
+        keep,
+        limited: true,
+        pauseMs: Math.max(1, seconds) * 1000,
+        reason: `GitHub ${status} (secondary rate limit), retry-after ${retryAfter}`,
+      };
     }
     if (remaining === '0' && untilReset !== null) {
-      return { keep, limited: true, pauseMs: untilReset, reason: `GitHub ${status}: primary rate limit used up until ${new Date(reset * 1000).toISOString()}` };
+      return {
+        keep,
+        limited: true,
+        pauseMs: untilReset,
+        reason: `GitHub ${status}: primary rate limit used up until ${new Date(reset * 1000).toISOString()}`,
+      };
     }
     // Without headers to go by, only the message tells a secondary limit from a permission 403;
     // GitHub documents no other signal for it (trackers.md 3.5: "403 or 429 with an error message").
     if (status === 429 || mentionsRateLimit(body)) {
       const pauseMs = Math.min(SECONDARY_MAX_MS, SECONDARY_BASE_MS * 2 ** strikes);
-      return { keep, limited: true, pauseMs, secondaryWithoutRetryAfter: true, reason: `GitHub ${status} (secondary rate limit, no retry-after): waiting ${pauseMs / 1000} s` };
+      return {
+        keep,
+        limited: true,
+        pauseMs,
+        secondaryWithoutRetryAfter: true,
+        reason: `GitHub ${status} (secondary rate limit, no retry-after): waiting ${pauseMs / 1000} s`,
+      };
     }
     return { keep, limited: false };
   }
   // Allowed, but that was the last request of the window: the next one would be refused.
   if (status < 400 && remaining === '0' && untilReset !== null) {
-    return { keep, limited: false, pauseMs: untilReset, reason: `GitHub primary rate limit used up until ${new Date(reset * 1000).toISOString()}` };
+    return {
+      keep,
+      limited: false,
+      pauseMs: untilReset,
+      reason: `GitHub primary rate limit used up until ${new Date(reset * 1000).toISOString()}`,
+    };
   }
   return { keep, limited: false };
 }

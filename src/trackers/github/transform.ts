@@ -144,7 +144,9 @@ export function issueToFields(issue: GhIssue, model: StateModel): FieldValues {
     title: issue.title,
     body: stripItemMarker(issue.body),
     state: model.read(issue),
-    labels: labelNames(issue.labels).filter((n) => !model.isStatusLabel(n)).sort(),
+    labels: labelNames(issue.labels)
+      .filter((n) => !model.isStatusLabel(n))
+      .sort(),
     assignees: (issue.assignees ?? []).map((a) => a.login).sort(),
     milestone: issue.milestone?.title ?? null,
   };

@@ -143,7 +143,14 @@ export class GitHubTransport {
 
     const ok = response.status < 400;
     const graphqlErrors = ok && path.endsWith('/graphql') ? (data as { errors?: GraphqlError[] } | null)?.errors : undefined;
-    const errorText = !ok ? describe(response.status, data, text) : graphqlErrors?.length ? graphqlErrors.map((e) => e.message).join('; ').slice(0, 300) : undefined;
+    const errorText = !ok
+      ? describe(response.status, data, text)
+      : graphqlErrors?.length
+        ? graphqlErrors
+            .map((e) => e.message)
+            .join('; ')
+            .slice(0, 300)
+        : undefined;
     recorder.record({
       connectionId,
       deliveryId,

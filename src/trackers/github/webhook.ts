@@ -16,7 +16,18 @@ export interface GitHubWebhookConfig {
   webhook_secret?: string;
 }
 
-const ISSUE_CHANGES = new Set(['opened', 'edited', 'closed', 'reopened', 'labeled', 'unlabeled', 'assigned', 'unassigned', 'milestoned', 'demilestoned']);
+const ISSUE_CHANGES = new Set([
+  'opened',
+  'edited',
+  'closed',
+  'reopened',
+  'labeled',
+  'unlabeled',
+  'assigned',
+  'unassigned',
+  'milestoned',
+  'demilestoned',
+]);
 
 export function header(headers: HeaderBag, name: string): string | undefined {
   const wanted = name.toLowerCase();
@@ -30,7 +41,11 @@ export function signGitHubPayload(secret: string, body: Buffer | string): string
 }
 
 /** Verifies an `X-Hub-Signature-256` value over raw bytes, in constant time. */
-export function verifyGitHubSignature(secret: string, rawBody: Buffer, signature: string | undefined): { ok: true } | { ok: false; reason: string } {
+export function verifyGitHubSignature(
+  secret: string,
+  rawBody: Buffer,
+  signature: string | undefined,
+): { ok: true } | { ok: false; reason: string } {
   if (!signature) return { ok: false, reason: 'no X-Hub-Signature-256 header' };
   const match = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim());
   if (!match) return { ok: false, reason: 'X-Hub-Signature-256 is not "sha256=" followed by 64 hex digits' };
@@ -43,7 +58,8 @@ export class GitHubWebhookHandler implements WebhookHandler {
   constructor(private readonly config: GitHubWebhookConfig) {}
 
   verify(headers: HeaderBag, rawBody: Buffer): { ok: true } | { ok: false; reason: string } {
-    if (!this.config.webhook_secret) return { ok: false, reason: `connection ${this.config.id} has no webhook_secret; set it to the secret of the GitHub webhook` };
+    if (!this.config.webhook_secret)
+      return { ok: false, reason: `connection ${this.config.id} has no webhook_secret; set it to the secret of the GitHub webhook` };
     return verifyGitHubSignature(this.config.webhook_secret, rawBody, header(headers, 'x-hub-signature-256'));
   }
 
@@ -67,7 +83,9 @@ export class GitHubWebhookHandler implements WebhookHandler {
     const repo = body.repository?.full_name;
     if (repo && repo.toLowerCase() !== `${this.config.owner}/${this.config.repo}`.toLowerCase()) {
       // An organization webhook sends every repository's events to one URL.
-      return [{ type: 'ignored', reason: `${name} for ${repo}; connection ${this.config.id} syncs ${this.config.owner}/${this.config.repo}` }];
+      return [
+        { type: 'ignored', reason: `${name} for ${repo}; connection ${this.config.id} syncs ${this.config.owner}/${this.config.repo}` },
+      ];
     }
     const issue = body.issue;
     if (!issue || typeof issue.number !== 'number') return [{ type: 'ignored', reason: `${name}: payload has no issue` }];

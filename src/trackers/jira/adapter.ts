@@ -97,7 +97,8 @@ export class JiraAdapter implements TrackerAdapter {
       const item = propertyItem(i);
       return item === undefined || item === itemKey;
     });
-    if (hits.length > 1) ctx.warn?.(`${hits.length} Jira issues carry the marker of ${itemKey} (${hits.map((h) => h.key).join(', ')}); using the oldest`);
+    if (hits.length > 1)
+      ctx.warn?.(`${hits.length} Jira issues carry the marker of ${itemKey} (${hits.map((h) => h.key).join(', ')}); using the oldest`);
     if (hits.length) return this.toRemote(hits[0]);
     try {
       const byProperty = await this.api.search(
@@ -159,11 +160,15 @@ export class JiraAdapter implements TrackerAdapter {
     if (targetLabels && current) {
       const have = new Set(visibleLabels(current.fields.labels ?? []));
       const want = new Set(targetLabels);
-      const ops = [...[...want].filter((l) => !have.has(l)).map((l) => ({ add: l })), ...[...have].filter((l) => !want.has(l)).map((l) => ({ remove: l }))];
+      const ops = [
+        ...[...want].filter((l) => !have.has(l)).map((l) => ({ add: l })),
+        ...[...have].filter((l) => !want.has(l)).map((l) => ({ remove: l })),
+      ];
       if (ops.length) body.update = { labels: ops };
     }
     let issue = current;
-    if (Object.keys(body).length) issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.api.getIssue(ref.id, ctx.deliveryId));
+    if (Object.keys(body).length)
+      issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.api.getIssue(ref.id, ctx.deliveryId));
     issue ??= await this.api.getIssue(ref.id, ctx.deliveryId);
     if (changes.state !== undefined) issue = await this.moveOrThrow(issue, changes.state, ctx);
     return this.toRemote(issue);
@@ -193,7 +198,10 @@ export class JiraAdapter implements TrackerAdapter {
     }
     const project = issue.fields.project?.key ?? issue.key.split('-')[0];
     if (project.toUpperCase() !== this.projectKey.toUpperCase()) {
-      throw new TrackerError('config', `${issue.key} is in Jira project ${project}, but connection ${this.connectionId} syncs ${this.projectKey}`);
+      throw new TrackerError(
+        'config',
+        `${issue.key} is in Jira project ${project}, but connection ${this.connectionId} syncs ${this.projectKey}`,
+      );
     }
     return this.toRemote(issue);
   }
@@ -220,7 +228,10 @@ export class JiraAdapter implements TrackerAdapter {
     let newest = cursor;
     let token: string | undefined;
     for (let page = 0; page < 10_000; page++) {
-      const res = await this.api.search({ jql, fields: ISSUE_FIELDS, maxResults: PAGE_SIZE, ...(token ? { nextPageToken: token } : {}) }, ctx.deliveryId);
+      const res = await this.api.search(
+        { jql, fields: ISSUE_FIELDS, maxResults: PAGE_SIZE, ...(token ? { nextPageToken: token } : {}) },
+        ctx.deliveryId,
+      );
       const issues = res.issues.map((i) => this.toRemote(i));
       for (const issue of issues) newest = laterCursor(newest, issue.updatedAt);
       yield { issues, cursor: newest ?? new Date(0).toISOString() };
@@ -234,12 +245,18 @@ export class JiraAdapter implements TrackerAdapter {
     const lines: CheckLine[] = [];
     try {
       const me = await this.catalog.myself(ctx);
-      lines.push({ ok: true, message: `Connected to ${this.config.base_url} as ${me.displayName ?? me.accountId}${me.emailAddress ? ` (${me.emailAddress})` : ''}` });
+      lines.push({
+        ok: true,
+        message: `Connected to ${this.config.base_url} as ${me.displayName ?? me.accountId}${me.emailAddress ? ` (${me.emailAddress})` : ''}`,
+      });
     } catch (error) {
       lines.push({
         ok: false,
         message: `Cannot sign in to ${this.config.base_url}: ${(error as Error).message}`,
-        hint: hintFor(error, 'check email and api_token (an API token from id.atlassian.com, not the account password) and base_url (https://<site>.atlassian.net)'),
+        hint: hintFor(
+          error,
+          'check email and api_token (an API token from id.atlassian.com, not the account password) and base_url (https://<site>.atlassian.net)',
+        ),
       });
       return lines;
     }
@@ -248,7 +265,11 @@ export class JiraAdapter implements TrackerAdapter {
       project = await this.catalog.project(ctx);
       lines.push({ ok: true, message: `Project ${project.key} (${project.name}) is reachable` });
     } catch (error) {
-      lines.push({ ok: false, message: `Cannot open project ${this.projectKey}: ${(error as Error).message}`, hint: hintFor(error, 'check project_key, and that the user has "Browse projects" in it') });
+      lines.push({
+        ok: false,
+        message: `Cannot open project ${this.projectKey}: ${(error as Error).message}`,
+        hint: hintFor(error, 'check project_key, and that the user has "Browse projects" in it'),
+      });
       return lines;
     }
     try {
@@ -262,7 +283,11 @@ export class JiraAdapter implements TrackerAdapter {
     try {
       statuses = await this.catalog.statuses(ctx);
     } catch (error) {
-      lines.push({ ok: false, message: `Cannot read the statuses of ${project.key}: ${(error as Error).message}`, hint: hintFor(error, 'the user needs "Browse projects"') });
+      lines.push({
+        ok: false,
+        message: `Cannot read the statuses of ${project.key}: ${(error as Error).message}`,
+        hint: hintFor(error, 'the user needs "Browse projects"'),
+      });
     }
     if (statuses.length) {
       for (const [local, remote] of Object.entries(this.config.state_map)) {
@@ -340,7 +365,11 @@ export class JiraAdapter implements TrackerAdapter {
     // (resolution, assignee) and `updated` moved, which the poll compares.
     const after = result.taken.length ? await this.api.getIssue(issue.id, ctx.deliveryId) : issue;
     if (!result.ok) {
-      throw new TransitionUnavailableError(result.message, this.toRemote(after), { from: from.name, to: state, taken: result.taken.map((t) => t.name) });
+      throw new TransitionUnavailableError(result.message, this.toRemote(after), {
+        from: from.name,
+        to: state,
+        taken: result.taken.map((t) => t.name),
+      });
     }
     return after;
   }
@@ -354,10 +383,14 @@ export class JiraAdapter implements TrackerAdapter {
 function checkLabels(labels: string[]): string[] {
   const bad = labels.filter((l) => /\s/.test(l) || l === '');
   if (bad.length) {
-    throw new TrackerError('config', `Jira labels cannot contain spaces: ${bad.map((l) => `"${l}"`).join(', ')}; map them in label_map (e.g. "${bad[0]}" = "${bad[0].trim().replace(/\s+/g, '-')}")`);
+    throw new TrackerError(
+      'config',
+      `Jira labels cannot contain spaces: ${bad.map((l) => `"${l}"`).join(', ')}; map them in label_map (e.g. "${bad[0]}" = "${bad[0].trim().replace(/\s+/g, '-')}")`,
+    );
   }
   const marker = labels.filter(isMarkerLabel);
-  if (marker.length) throw new TrackerError('config', `labels starting with "trackline:" are reserved for Trackline's marker: ${marker.join(', ')}`);
+  if (marker.length)
+    throw new TrackerError('config', `labels starting with "trackline:" are reserved for Trackline's marker: ${marker.join(', ')}`);
   return [...new Set(labels)];
 }
 
@@ -367,7 +400,7 @@ function propertyItem(issue: JiraIssue): string | undefined {
 }
 
 function hintFor(error: unknown, fallback: string): string {
-  if (error instanceof TrackerError && (error.kind === 'network' || error.kind === 'timeout')) return 'check base_url and that Jira is reachable from here';
+  if (error instanceof TrackerError && (error.kind === 'network' || error.kind === 'timeout'))
+    return 'check base_url and that Jira is reachable from here';
   return fallback;
 }
-

@@ -102,7 +102,8 @@ function taskListFrom(list: Tokens.List): AdfNode {
     const inline = first ? (first.tokens ? inlineFrom(first.tokens) : textNodes(decodeEntities(first.text), [])) : [];
     content.push(withContent({ type: 'taskItem', attrs: { localId: nextLocalId(), state: item.checked ? 'DONE' : 'TODO' } }, inline));
     // taskItem holds inline content only; a nested task list follows it as a sibling (ADF's nesting).
-    for (const t of tokens) if (t.type === 'list' && (t as Tokens.List).items.every((i) => i.task)) content.push(taskListFrom(t as Tokens.List));
+    for (const t of tokens)
+      if (t.type === 'list' && (t as Tokens.List).items.every((i) => i.task)) content.push(taskListFrom(t as Tokens.List));
   }
   return { type: 'taskList', attrs: { localId: nextLocalId() }, content };
 }
@@ -147,7 +148,15 @@ function inlineFrom(tokens: Token[] | undefined, marks: AdfMark[] = []): AdfNode
         break;
       case 'codespan':
         // ADF: the code mark combines only with link.
-        out.push(...textNodes((token as Tokens.Codespan).text, addMark(marks.filter((m) => m.type === 'link'), { type: 'code' })));
+        out.push(
+          ...textNodes(
+            (token as Tokens.Codespan).text,
+            addMark(
+              marks.filter((m) => m.type === 'link'),
+              { type: 'code' },
+            ),
+          ),
+        );
         break;
       case 'link': {
         const l = token as Tokens.Link;
@@ -272,7 +281,8 @@ function renderBlock(node: AdfNode): string {
       return renderTable(node);
     case 'expand':
     case 'nestedExpand': {
-      const title = typeof node.attrs?.title === 'string' && node.attrs.title ? `**${escapeText(node.attrs.title, false, false)}**\n\n` : '';
+      const title =
+        typeof node.attrs?.title === 'string' && node.attrs.title ? `**${escapeText(node.attrs.title, false, false)}**\n\n` : '';
       return title + renderBlocks(node.content ?? []);
     }
     case 'mediaSingle':
@@ -394,7 +404,13 @@ function renderInline(nodes: AdfNode[]): string {
       open.push({ mark, delim });
     }
     const atLineStart = out === '' || out.endsWith('\n');
-    out += isCode ? codeSpan(core) : escapeText(core, atLineStart, open.some((m) => m.mark.type === 'link'));
+    out += isCode
+      ? codeSpan(core)
+      : escapeText(
+          core,
+          atLineStart,
+          open.some((m) => m.mark.type === 'link'),
+        );
   });
   close(0);
   // Trailing whitespace at the end of a block means nothing in markdown.
@@ -505,11 +521,14 @@ function escapeText(text: string, atLineStart: boolean, inLink = false): string 
     else out += c;
   }
   // Block syntax only counts at the start of a line.
-  return out.replace(/(^|\n)([ \t]*)(#{1,6}(?=\s|$)|>|[-+](?=\s)|\d+(?=[.)](?:\s|$))|=+(?=[ \t]*(?:\n|$))|-+(?=[ \t]*(?:\n|$)))/g, (_m, nl: string, ws: string, syntax: string) => {
-    if (nl === '' && !atLineStart) return nl + ws + syntax;
-    if (/^\d+$/.test(syntax)) return `${nl}${ws}${syntax}\\`;
-    return `${nl}${ws}\\${syntax}`;
-  });
+  return out.replace(
+    /(^|\n)([ \t]*)(#{1,6}(?=\s|$)|>|[-+](?=\s)|\d+(?=[.)](?:\s|$))|=+(?=[ \t]*(?:\n|$))|-+(?=[ \t]*(?:\n|$)))/g,
+    (_m, nl: string, ws: string, syntax: string) => {
+      if (nl === '' && !atLineStart) return nl + ws + syntax;
+      if (/^\d+$/.test(syntax)) return `${nl}${ws}${syntax}\\`;
+      return `${nl}${ws}\\${syntax}`;
+    },
+  );
 }
 
 // ------------------------------------------------------------------------------ shape checks

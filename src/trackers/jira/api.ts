@@ -94,7 +94,12 @@ export class JiraApi {
    * without it Jira answers 401 (the spec's wording) or 403.
    */
   async workflowPreview(projectId: string, issueTypeId: string, deliveryId?: string): Promise<JiraWorkflowPreview> {
-    return (await this.call<JiraWorkflowPreview>('POST', `${API}/workflows/preview`, { body: { projectId, issueTypeIds: [issueTypeId] }, deliveryId })).data;
+    return (
+      await this.call<JiraWorkflowPreview>('POST', `${API}/workflows/preview`, {
+        body: { projectId, issueTypeIds: [issueTypeId] },
+        deliveryId,
+      })
+    ).data;
   }
 
   async createIssue(body: Record<string, unknown>, deliveryId?: string): Promise<{ id: string; key: string }> {
@@ -102,12 +107,17 @@ export class JiraApi {
   }
 
   async getIssue(idOrKey: string, deliveryId?: string): Promise<JiraIssue> {
-    return (await this.call<JiraIssue>('GET', `${API}/issue/${enc(idOrKey)}`, { query: { fields: ISSUE_FIELDS.join(',') }, deliveryId })).data;
+    return (await this.call<JiraIssue>('GET', `${API}/issue/${enc(idOrKey)}`, { query: { fields: ISSUE_FIELDS.join(',') }, deliveryId }))
+      .data;
   }
 
   /** Edits fields; `returnIssue` answers the issue as stored, saving a read. */
   async editIssue(issueId: string, body: Record<string, unknown>, deliveryId?: string): Promise<JiraIssue | null> {
-    const res = await this.write<JiraIssue>(issueId, 'PUT', `${API}/issue/${enc(issueId)}`, { query: { returnIssue: true }, body, deliveryId });
+    const res = await this.write<JiraIssue>(issueId, 'PUT', `${API}/issue/${enc(issueId)}`, {
+      query: { returnIssue: true },
+      body,
+      deliveryId,
+    });
     return res.status === 200 && res.data && typeof res.data === 'object' ? res.data : null;
   }
 
@@ -117,7 +127,10 @@ export class JiraApi {
   }
 
   async doTransition(issueId: string, transitionId: string, deliveryId?: string): Promise<void> {
-    await this.write(issueId, 'POST', `${API}/issue/${enc(issueId)}/transitions`, { body: { transition: { id: transitionId } }, deliveryId });
+    await this.write(issueId, 'POST', `${API}/issue/${enc(issueId)}/transitions`, {
+      body: { transition: { id: transitionId } },
+      deliveryId,
+    });
   }
 
   /** The newest comments first: where a comment Trackline may already have posted would be. */

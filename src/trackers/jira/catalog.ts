@@ -40,7 +40,11 @@ export class JiraCatalog {
   }
 
   myself(ctx: CallContext): Promise<JiraUserRef> {
-    return this.cache(() => this.me, (p) => (this.me = p), () => this.api.myself(ctx.deliveryId));
+    return this.cache(
+      () => this.me,
+      (p) => (this.me = p),
+      () => this.api.myself(ctx.deliveryId),
+    );
   }
 
   /** The user's time zone: JQL date literals are read in it (docs/trackers.md 4.5). */
@@ -49,7 +53,11 @@ export class JiraCatalog {
   }
 
   project(ctx: CallContext): Promise<JiraProject> {
-    return this.cache(() => this.projectP, (p) => (this.projectP = p), () => this.api.project(this.projectKey, ctx.deliveryId));
+    return this.cache(
+      () => this.projectP,
+      (p) => (this.projectP = p),
+      () => this.api.project(this.projectKey, ctx.deliveryId),
+    );
   }
 
   async issueType(ctx: CallContext): Promise<{ id: string; name: string }> {
@@ -98,7 +106,9 @@ export class JiraCatalog {
       async () => {
         const type = await this.issueType(ctx);
         const all = await this.api.projectStatuses(this.projectKey, ctx.deliveryId);
-        return all.find((t) => t.id === type.id)?.statuses ?? all.find((t) => t.name.toLowerCase() === type.name.toLowerCase())?.statuses ?? [];
+        return (
+          all.find((t) => t.id === type.id)?.statuses ?? all.find((t) => t.name.toLowerCase() === type.name.toLowerCase())?.statuses ?? []
+        );
       },
     );
   }

@@ -56,12 +56,22 @@ export function createJiraSignalReader(options: JiraSignalOptions = {}): (status
     if (status === 429) {
       if (retryAfterMs !== undefined) {
         blindRefusals = 0;
-        return { keep, pauseMs: Math.max(1_000, retryAfterMs), reason: describe('Retry-After', headers.get('retry-after'), reason), limited: true };
+        return {
+          keep,
+          pauseMs: Math.max(1_000, retryAfterMs),
+          reason: describe('Retry-After', headers.get('retry-after'), reason),
+          limited: true,
+        };
       }
       const resetMs = parseReset(headers.get('x-ratelimit-reset'), now());
       if (resetMs !== undefined) {
         blindRefusals = 0;
-        return { keep, pauseMs: Math.min(MAX_PAUSE_MS, Math.max(1_000, resetMs)), reason: describe('X-RateLimit-Reset', headers.get('x-ratelimit-reset'), reason), limited: true };
+        return {
+          keep,
+          pauseMs: Math.min(MAX_PAUSE_MS, Math.max(1_000, resetMs)),
+          reason: describe('X-RateLimit-Reset', headers.get('x-ratelimit-reset'), reason),
+          limited: true,
+        };
       }
       blindRefusals++;
       const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (blindRefusals - 1));
@@ -71,7 +81,11 @@ export function createJiraSignalReader(options: JiraSignalOptions = {}): (status
     }
     blindRefusals = 0;
     if (status === 503 && retryAfterMs !== undefined) {
-      return { keep, pauseMs: Math.min(MAX_PAUSE_MS, Math.max(1_000, retryAfterMs)), reason: describe('503 Retry-After', headers.get('retry-after'), reason) };
+      return {
+        keep,
+        pauseMs: Math.min(MAX_PAUSE_MS, Math.max(1_000, retryAfterMs)),
+        reason: describe('503 Retry-After', headers.get('retry-after'), reason),
+      };
     }
     return { keep };
   };

@@ -89,7 +89,10 @@ export function commentFooter(commentId: number, actor?: string | null): string 
 
 export function commentToAdf(markdown: string, commentId: number, actor?: string | null): AdfDoc {
   const doc = markdownToAdf(markdown);
-  const footer: AdfNode = { type: 'paragraph', content: [{ type: 'text', text: commentFooter(commentId, actor?.replace(/\s+/g, ' ')), marks: [{ type: 'em' }] }] };
+  const footer: AdfNode = {
+    type: 'paragraph',
+    content: [{ type: 'text', text: commentFooter(commentId, actor?.replace(/\s+/g, ' ')), marks: [{ type: 'em' }] }],
+  };
   return { ...doc, content: [...doc.content, footer] };
 }
 

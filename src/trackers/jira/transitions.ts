@@ -85,7 +85,12 @@ export function distance(graph: WorkflowGraph, fromId: string, toIds: string[]):
  * workflow (ties: Jira's order). Statuses already visited in this walk are skipped, so a stale
  * workflow cannot send the issue round in circles.
  */
-export function nextHop(graph: WorkflowGraph, available: JiraTransition[], target: string, visited: Set<string>): JiraTransition | undefined {
+export function nextHop(
+  graph: WorkflowGraph,
+  available: JiraTransition[],
+  target: string,
+  visited: Set<string>,
+): JiraTransition | undefined {
   const goals = statusIdsNamed(graph, target);
   if (goals.length === 0) return undefined;
   let best: { t: JiraTransition; d: number } | undefined;
@@ -135,14 +140,20 @@ export async function walkTo(deps: WalkDeps, from: JiraStatusRef, target: string
     current = next.to;
     visited.add(current.id);
   }
-  return { ok: false, status: current, taken, message: `Jira workflow: no way from "${from.name}" to "${target}" within ${maxHops} transitions` };
+  return {
+    ok: false,
+    status: current,
+    taken,
+    message: `Jira workflow: no way from "${from.name}" to "${target}" within ${maxHops} transitions`,
+  };
 }
 
 function unreachable(current: JiraStatusRef, target: string, available: JiraTransition[], graph: WorkflowGraph | null): string {
   const list = available.map((t) => `${t.name} → ${t.to.name}`).join(', ') || 'none';
   let message = `Jira workflow has no transition from "${current.name}" to "${target}" (available: ${list})`;
   if (graph === null) {
-    message += '; Trackline could not read the workflow to go through intermediate statuses (grant its user "View (read-only) workflow" in the project)';
+    message +=
+      '; Trackline could not read the workflow to go through intermediate statuses (grant its user "View (read-only) workflow" in the project)';
   } else if (statusIdsNamed(graph, target).length === 0) {
     message += `; the workflow has no status "${target}" (it has: ${[...new Set(graph.names.values())].join(', ')}), fix state_map`;
   }

@@ -26,23 +26,41 @@ const METHODS: Record<string, number> = { sha256: 64, sha512: 128, sha1: 40 };
  * Changelog fields that can change a synced field. An update touching none of them (rank, time
  * tracking, sprint...) needs no re-read of the issue.
  */
-const SYNCED_CHANGELOG_FIELDS = new Set(['summary', 'description', 'status', 'labels', 'assignee', 'priority', 'key', 'project', 'issuetype']);
+const SYNCED_CHANGELOG_FIELDS = new Set([
+  'summary',
+  'description',
+  'status',
+  'labels',
+  'assignee',
+  'priority',
+  'key',
+  'project',
+  'issuetype',
+]);
 
 /** Comment-only events that Jira also sends as jira:issue_updated (docs/trackers.md 4.4). */
 const COMMENT_EVENT_TYPES = new Set(['issue_commented', 'issue_comment_edited', 'issue_comment_deleted']);
 
-export function verifyHubSignature(secret: string, headerValue: string | undefined, rawBody: Buffer): { ok: true } | { ok: false; reason: string } {
-  if (headerValue === undefined || headerValue === '') return { ok: false, reason: 'missing X-Hub-Signature header (is a secret set on the Jira webhook?)' };
+export function verifyHubSignature(
+  secret: string,
+  headerValue: string | undefined,
+  rawBody: Buffer,
+): { ok: true } | { ok: false; reason: string } {
+  if (headerValue === undefined || headerValue === '')
+    return { ok: false, reason: 'missing X-Hub-Signature header (is a secret set on the Jira webhook?)' };
   const eq = headerValue.indexOf('=');
   if (eq <= 0) return { ok: false, reason: 'X-Hub-Signature is not "method=signature"' };
   const method = headerValue.slice(0, eq).trim().toLowerCase();
   const given = headerValue.slice(eq + 1).trim();
   const length = METHODS[method];
   if (length === undefined) return { ok: false, reason: `X-Hub-Signature method "${method}" is not supported (sha256, sha512, sha1)` };
-  if (given.length !== length || !/^[0-9a-fA-F]+$/.test(given)) return { ok: false, reason: `X-Hub-Signature is not a ${method} hex digest` };
+  if (given.length !== length || !/^[0-9a-fA-F]+$/.test(given))
+    return { ok: false, reason: `X-Hub-Signature is not a ${method} hex digest` };
   const expected = createHmac(method, Buffer.from(secret, 'utf8')).update(rawBody).digest();
   // Equal lengths are guaranteed by the length check above, as timingSafeEqual requires.
-  return timingSafeEqual(expected, Buffer.from(given, 'hex')) ? { ok: true } : { ok: false, reason: 'X-Hub-Signature does not match the body' };
+  return timingSafeEqual(expected, Buffer.from(given, 'hex'))
+    ? { ok: true }
+    : { ok: false, reason: 'X-Hub-Signature does not match the body' };
 }
 
 export function createJiraWebhookHandler(config: JiraWebhookConfig): WebhookHandler {
@@ -52,7 +70,8 @@ export function createJiraWebhookHandler(config: JiraWebhookConfig): WebhookHand
     verify(headers, rawBody) {
       // Jira sends admin webhooks unsigned when no secret is saved on them; accepting those would
       // let anyone who knows the URL inject changes, so a secret is required.
-      if (!secret) return { ok: false, reason: 'no webhook_secret configured for this Jira connection (save the same secret on the Jira webhook)' };
+      if (!secret)
+        return { ok: false, reason: 'no webhook_secret configured for this Jira connection (save the same secret on the Jira webhook)' };
       return verifyHubSignature(secret, header(headers, 'x-hub-signature'), rawBody);
     },
 

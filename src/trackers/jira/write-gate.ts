@@ -19,5 +19,8 @@ export const PER_ISSUE_WRITE_WINDOWS: WindowLimit[] = [
  * process writing to the same site shares the windows (issue ids are unique within a site).
  */
 export function jiraIssueWriteGate(config: JiraConnectionConfig, pacers: PacerRegistry): IssueWriteGate {
-  return pacers.windowGate(`jira-issue-writes:${new URL(config.base_url).origin}${new URL(config.base_url).pathname.replace(/\/$/, '')}`, PER_ISSUE_WRITE_WINDOWS);
+  return pacers.windowGate(
+    `jira-issue-writes:${new URL(config.base_url).origin}${new URL(config.base_url).pathname.replace(/\/$/, '')}`,
+    PER_ISSUE_WRITE_WINDOWS,
+  );
 }

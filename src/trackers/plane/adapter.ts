@@ -18,7 +18,10 @@ export class PlaneAdapter implements TrackerAdapter {
   private readonly catalog: PlaneCatalog;
   private readonly webUrl: string;
 
-  constructor(private readonly config: PlaneConnectionConfig, http: HttpClient) {
+  constructor(
+    private readonly config: PlaneConnectionConfig,
+    http: HttpClient,
+  ) {
     this.connectionId = config.id;
     this.api = new PlaneApi(http, config.workspace, config.project);
     this.catalog = new PlaneCatalog(this.api);
@@ -117,7 +120,11 @@ export class PlaneAdapter implements TrackerAdapter {
       const project = await this.catalog.getProject(ctx);
       lines.push({ ok: true, message: `Connected to workspace ${this.config.workspace}, project ${project.name} (${project.identifier})` });
     } catch (error) {
-      lines.push({ ok: false, message: `Cannot reach project ${this.config.project} in workspace ${this.config.workspace}: ${(error as Error).message}`, hint: hintFor(error) });
+      lines.push({
+        ok: false,
+        message: `Cannot reach project ${this.config.project} in workspace ${this.config.workspace}: ${(error as Error).message}`,
+        hint: hintFor(error),
+      });
       return lines;
     }
     for (const [local, remote] of Object.entries(this.config.state_map)) {
@@ -174,7 +181,10 @@ function normalizePriority(priority: string | null): string {
   if (priority === null) return 'none';
   const value = priority.toLowerCase();
   if (!PRIORITIES.has(value)) {
-    throw new TrackerError('config', `Plane has no priority "${priority}" (it has: urgent, high, medium, low, none); map it in priority_map`);
+    throw new TrackerError(
+      'config',
+      `Plane has no priority "${priority}" (it has: urgent, high, medium, low, none); map it in priority_map`,
+    );
   }
   return value;
 }
@@ -184,8 +194,11 @@ function escapeHtml(text: string): string {
 }
 
 function hintFor(error: unknown): string | undefined {
-  if (error instanceof TrackerError && error.kind === 'auth') return 'check api_key: Plane answers 401 without a key and 403 for a wrong one';
-  if (error instanceof TrackerError && error.kind === 'not_found') return 'check workspace (the slug in the URL) and project (the project uuid)';
-  if (error instanceof TrackerError && (error.kind === 'network' || error.kind === 'timeout')) return 'check base_url and that Plane is reachable from here';
+  if (error instanceof TrackerError && error.kind === 'auth')
+    return 'check api_key: Plane answers 401 without a key and 403 for a wrong one';
+  if (error instanceof TrackerError && error.kind === 'not_found')
+    return 'check workspace (the slug in the URL) and project (the project uuid)';
+  if (error instanceof TrackerError && (error.kind === 'network' || error.kind === 'timeout'))
+    return 'check base_url and that Plane is reachable from here';
   return undefined;
 }

@@ -110,7 +110,8 @@ export class PlaneApi {
   }
 
   async updateIssue(id: string, body: Record<string, unknown>, deliveryId?: string): Promise<PlaneIssue> {
-    return (await this.http.request<PlaneIssue>('PATCH', `${this.project}/work-items/${encodeURIComponent(id)}/`, { body, deliveryId })).data;
+    return (await this.http.request<PlaneIssue>('PATCH', `${this.project}/work-items/${encodeURIComponent(id)}/`, { body, deliveryId }))
+      .data;
   }
 
   /** Comments carry their own external pair; a second post of the same comment answers 409. */

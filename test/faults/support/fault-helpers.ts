@@ -102,9 +102,16 @@ export async function waitSettled(h: Harness, timeoutMs: number): Promise<void> 
       from mappings m join items i on i.key = m.item_key
       where m.synced_version < i.version or m.remote_changed_at is not null or m.status <> 'synced' limit 5`.catch((e: Error) => e.message);
     const counts = await h.runtime.queues.reconcile.getJobCounts().catch((e: Error) => e.message);
-    const schedulers = await h.runtime.queues.maintenance.getJobSchedulers().then((s) => s.map((j) => j.key), (e: Error) => e.message);
-    throw new Error(`not settled within ${timeoutMs} ms: ${JSON.stringify({ stuck, reconcileQueue: counts, maintenanceSchedulers: schedulers })}`, { cause: error });
+    const schedulers = await h.runtime.queues.maintenance.getJobSchedulers().then(
+      (s) => s.map((j) => j.key),
+      (e: Error) => e.message,
+    );
+    throw new Error(
+      `not settled within ${timeoutMs} ms: ${JSON.stringify({ stuck, reconcileQueue: counts, maintenanceSchedulers: schedulers })}`,
+      { cause: error },
+    );
   }
 }
 
-export const sameSet = (a: string[] | undefined, b: string[] | undefined) => JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+export const sameSet = (a: string[] | undefined, b: string[] | undefined) =>
+  JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());

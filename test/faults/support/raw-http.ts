@@ -48,8 +48,17 @@ export function sendRaw(port: number, request: RawRequest, timeoutMs = 5_000): P
     // as answered: what was received is parsed.
     socket.on('error', () => finish(false));
     socket.on('connect', () => {
-      const lines: Buffer[] = [Buffer.from(`${request.method} ${request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`, 'latin1')];
-      for (const [name, value] of request.headers) lines.push(Buffer.concat([Buffer.from(`${name}: `, 'latin1'), Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'), Buffer.from('\r\n')]));
+      const lines: Buffer[] = [
+        Buffer.from(`${request.method} ${request.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n`, 'latin1'),
+      ];
+      for (const [name, value] of request.headers)
+        lines.push(
+          Buffer.concat([
+            Buffer.from(`${name}: `, 'latin1'),
+            Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'),
+            Buffer.from('\r\n'),
+          ]),
+        );
       const length = request.contentLength ?? request.body.length;
       if (length !== 'none') lines.push(Buffer.from(`Content-Length: ${length}\r\n`));
       lines.push(Buffer.from('\r\n'));

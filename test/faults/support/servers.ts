@@ -12,7 +12,8 @@ import { dirname, join } from 'node:path';
  * directory and nothing else.
  */
 
-const PG_BIN = process.env.FAULTS_PG_BIN ?? firstExisting(['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']);
+const PG_BIN =
+  process.env.FAULTS_PG_BIN ?? firstExisting(['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin']);
 const REDIS_SERVER = process.env.FAULTS_REDIS_SERVER ?? 'redis-server';
 
 /** Where the registry of started servers lives; set by the global setup for its workers. */
@@ -126,7 +127,19 @@ export async function startPostgres(port: number): Promise<PostgresServer> {
       return asPostgresAsync([join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-m', mode, '-w', '-t', '30', 'stop']);
     },
     start() {
-      return asPostgresAsync([join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-o', options, '-l', join(root, 'postgres.log'), '-w', '-t', '30', 'start']);
+      return asPostgresAsync([
+        join(PG_BIN, 'pg_ctl'),
+        '-D',
+        dataDir,
+        '-o',
+        options,
+        '-l',
+        join(root, 'postgres.log'),
+        '-w',
+        '-t',
+        '30',
+        'start',
+      ]);
     },
   };
   await server.start();
@@ -140,7 +153,8 @@ function postgresCommand(argv: string[]): [string, string[]] {
 function asPostgres(argv: string[]): void {
   const [cmd, args] = postgresCommand(argv);
   const result = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  if (result.status !== 0) throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr || result.stdout || result.error?.message}`);
+  if (result.status !== 0)
+    throw new Error(`${argv.join(' ')} failed (${result.status}): ${result.stderr || result.stdout || result.error?.message}`);
 }
 
 function asPostgresAsync(argv: string[]): Promise<void> {
@@ -180,14 +194,20 @@ export async function startRedis(port: number): Promise<RedisServer> {
     },
     async start() {
       if (child) return;
-      const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const proc = spawn(
+        REDIS_SERVER,
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let stderr = '';
       proc.stderr?.on('data', (d) => (stderr += d));
       child = proc;
       register({ kind: 'redis', pid: proc.pid! });
-      const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${stderr}`))));
+      const exited = new Promise<never>((_, reject) =>
+        proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${stderr}`))),
+      );
       exited.catch(() => {});
       await Promise.race([waitForPort(port, true, 10_000), exited]);
     },

@@ -37,10 +37,19 @@ export async function startWebhookRelay() {
       const headers = { ...webhook.headers };
       delete headers.host;
       delete headers.connection;
-      const res = await fetch(`${apiUrl}/webhooks/plane-main`, { method: 'POST', headers, body: webhook.body, signal: AbortSignal.timeout(5_000) });
+      const res = await fetch(`${apiUrl}/webhooks/plane-main`, {
+        method: 'POST',
+        headers,
+        body: webhook.body,
+        signal: AbortSignal.timeout(5_000),
+      });
       await res.arrayBuffer();
       return res.status;
     },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
