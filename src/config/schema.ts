@@ -23,6 +23,9 @@ const ConnectionId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'use letters, digits, "-", "_" or "." (it is also a URL path segment)');
 
+/** The key of an event's `links` that names the item's existing pull request (`"#123"`), beside connection ids. */
+export const PULL_REQUEST_LINK_KEY = 'pull_request';
+
 /** Keys every tracker's connection takes. */
 const common = {
   id: ConnectionId,
@@ -56,6 +59,34 @@ const PlaneConnection = z.strictObject({
   api_key: z.string().min(1),
 });
 
+/** The states Trackline reports for a pull request (README "Pull requests"). */
+export const PULL_REQUEST_STATES = ['draft', 'open', 'approved', 'changes_requested', 'merged', 'closed'] as const;
+
+/**
+ * `[connections.pull_requests]` of a `github` connection: whether and how Trackline opens a pull
+ * request for an item's branch, and what a pull request's state does to the item.
+ */
+const PullRequestsSchema = z.strictObject({
+  /** Open a pull request from the item's branch when it reaches an `open_when` state. */
+  auto_create: z.boolean().default(false),
+  /** Open it as a draft. */
+  draft: z.boolean().default(false),
+  /** Request reviews once it is open (from `reviewers`, `team_reviewers` and, when asked, the assignees). */
+  request_review: z.boolean().default(false),
+  /** GitHub logins asked to review. */
+  reviewers: z.array(z.string().min(1)).default([]),
+  /** Team slugs of the repository's organization asked to review. */
+  team_reviewers: z.array(z.string().min(1)).default([]),
+  /** Also ask the item's assignees (through `user_map`), leaving out the pull request's author. */
+  reviewers_from_assignees: z.boolean().default(false),
+  /** The branch it merges into; absent: the repository's default branch. */
+  base: z.string().min(1).optional(),
+  /** Item states (the orchestrator's vocabulary) at which the pull request is opened. */
+  open_when: z.array(z.string().min(1)).default([]),
+  /** Pull request state -> item state, e.g. merged = "done" (opt-in; unmapped states move nothing). */
+  state_map: z.partialRecord(z.enum(PULL_REQUEST_STATES), z.string().min(1)).default({}),
+});
+
 const GitHubConnection = z.strictObject({
   ...common,
   tracker: z.literal('github'),
@@ -63,6 +94,7 @@ const GitHubConnection = z.strictObject({
   owner: z.string().min(1),
   repo: z.string().min(1),
   token: z.string().min(1),
+  pull_requests: PullRequestsSchema.optional(),
 });
 
 const GitHubProjectConnection = z.strictObject({
@@ -145,6 +177,13 @@ export const ConfigSchema = z
     const seen = new Set<string>();
     config.connections.forEach((c, i) => {
       if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}"` });
+      // An event's `links` holds connection ids and this reserved key side by side.
+      if (c.id === PULL_REQUEST_LINK_KEY)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connections', i, 'id'],
+          message: `"${c.id}" is reserved (links.${c.id} names an item's pull request)`,
+        });
       seen.add(c.id);
     });
   });
@@ -155,4 +194,6 @@ export type TrackerKind = ConnectionConfig['tracker'];
 export type PlaneConnectionConfig = z.infer<typeof PlaneConnection>;
 export type GitHubConnectionConfig = z.infer<typeof GitHubConnection>;
 export type GitHubProjectConnectionConfig = z.infer<typeof GitHubProjectConnection>;
+export type PullRequestsConfig = z.infer<typeof PullRequestsSchema>;
+export type PullRequestState = (typeof PULL_REQUEST_STATES)[number];
 export type JiraConnectionConfig = z.infer<typeof JiraConnection>;

@@ -17,6 +17,10 @@ export const items = pgTable('items', {
   custom: jsonb('custom').$type<Record<string, unknown>>().notNull().default({}),
   version: bigint('version', { mode: 'number' }).notNull().default(1),
   deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  /** The git branch the item's work is on (`item.branch`): a pull request is opened from it. */
+  branch: text('branch'),
+  /** `links.pull_request` of an event: an existing pull request (its number) that carries the item. */
+  pullRequestLink: text('pull_request_link'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -199,8 +203,58 @@ export const changes = pgTable(
     notifiedAt: timestamp('notified_at', { withTimezone: true }),
     /** The callback's outcome when not delivered: refused (409) or failed after its retries. */
     callbackStatus: text('callback_status'),
+    /** For `item.pr_changed`: { number, url, title, from, to } (the pull request's state before and after). */
+    pullRequest: jsonb('pull_request').$type<Record<string, unknown>>(),
   },
   (t) => [index('changes_item').on(t.itemKey), index('changes_pending_callback').on(t.notifiedAt, t.id)],
+);
+
+/**
+ * pull_requests: an item's pull requests on a `github` connection. A row exists from the moment
+ * Trackline means to open one (the create intent, before the call) or learns of one (a link, a
+ * person's "Closes #N", a pull request from the item's branch), so opening is exactly-once across
+ * crashes. `links` records, per other connection, the link written there, so it is written once
+ * and rewritten only when the title or state changes.
+ */
+export const pullRequests = pgTable(
+  'pull_requests',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    itemKey: text('item_key')
+      .notNull()
+      .references(() => items.key),
+    connectionId: text('connection_id').notNull(),
+    /** Null until GitHub answered (or the pull request was found). */
+    number: integer('number'),
+    url: text('url'),
+    title: text('title'),
+    /** draft | open | approved | changes_requested | merged | closed */
+    state: text('state'),
+    head: text('head').notNull(),
+    base: text('base'),
+    /** opened (by Trackline) | branch (a person's, from the item's branch) | linked (links.pull_request) | closes (a person's "Closes #N") */
+    origin: text('origin').notNull(),
+    /** Recorded before the create call: a retry that finds it set looks the pull request up first. */
+    createIntentAt: timestamp('create_intent_at', { withTimezone: true }),
+    reviewersRequestedAt: timestamp('reviewers_requested_at', { withTimezone: true }),
+    /** Set by a webhook or a poll: the next reconcile of the pair reads the pull request. */
+    remoteChangedAt: timestamp('remote_changed_at', { withTimezone: true }),
+    /** Who made the last change a webhook reported (for the change feed's actor). */
+    remoteActor: text('remote_actor'),
+    remoteUpdatedAt: text('remote_updated_at'),
+    lastError: text('last_error'),
+    /** `head → base` whose opening GitHub refused for good; not tried again until either changes. */
+    failedFor: text('failed_for'),
+    /** connection id -> { id, title, state } of the link written on that connection's issue. */
+    links: jsonb('links').$type<Record<string, { id: string; title: string; state: string }>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('pull_requests_connection_number').on(t.connectionId, t.number),
+    uniqueIndex('pull_requests_item_head').on(t.itemKey, t.connectionId, t.head),
+    index('pull_requests_changed').on(t.remoteChangedAt),
+  ],
 );
 
 /**
@@ -263,4 +317,5 @@ export const schema = {
   activity,
   idempotencyKeys,
   syncCursors,
+  pullRequests,
 };

@@ -24,7 +24,20 @@ export const ItemSchema = z.object({
   milestone: text(255).nullable().optional(),
   priority: text(50).nullable().optional(),
   fields: z.record(z.string(), z.unknown()).optional(),
-  /** connection id -> existing remote issue (identifier, number or id) to attach instead of creating. */
+  /**
+   * The git branch the item's work is on; a pull request is opened from it (README "Pull
+   * requests"). A git ref name: no spaces, `..`, `~^:?*[\`, leading or trailing `/` or `.lock`. Null forgets it.
+   */
+  branch: z
+    .string()
+    .max(255)
+    .regex(/^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*@\{)[^\s~^:?*[\\\u0000-\u001f\u007f]+(?<![/.])(?<!\.lock)$/, 'is not a git branch name')
+    .nullable()
+    .optional(),
+  /**
+   * connection id -> existing remote issue (identifier, number or id) to attach instead of creating;
+   * and the reserved key `pull_request`: the item's existing pull request (`"#123"`).
+   */
   links: z.record(z.string(), z.union([z.string().min(1).max(255), z.number().int().positive()])).optional(),
 });
 

@@ -3,6 +3,8 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { SYNC_FIELDS, canonical, sameValue, type FieldValues } from '../sync/fields.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
+import { PULL_REQUEST_LINK_KEY } from '../config/schema.ts';
+import { parsePullRequestRef } from '../trackers/github/pulls-transform.ts';
 import { eventKey, type OrchestratorEvent } from './event-schema.ts';
 
 export interface AcceptedEvent {
@@ -43,6 +45,8 @@ interface ItemRow {
   version: number;
   deleted: boolean;
   existed: boolean;
+  branch: string | null;
+  pullRequestLink: string | null;
 }
 
 interface ActivityRow {
@@ -55,11 +59,30 @@ interface ActivityRow {
   detail: Record<string, unknown>;
 }
 
-/** Refuses links to connections that are not configured (a 400 naming the event), before anything is written. */
+/**
+ * Refuses links to connections that are not configured, and a `links.pull_request` that is not a
+ * pull request number or that no connection could follow (a 400 naming the event), before
+ * anything is written.
+ */
 export function checkLinks(events: OrchestratorEvent[], connections: ConnectionRegistry): void {
   for (const [i, event] of events.entries()) {
     if (event.type !== 'item.upserted' || !event.item.links) continue;
-    for (const connectionId of Object.keys(event.item.links)) {
+    for (const [connectionId, target] of Object.entries(event.item.links)) {
+      if (connectionId === PULL_REQUEST_LINK_KEY) {
+        if (parsePullRequestRef(target) === null) {
+          throw new EventRejectedError(
+            `events[${i}].item.links.${connectionId}`,
+            `"${target}" is not a pull request (use "#123", 123 or the pull request's URL)`,
+          );
+        }
+        if (!connections.all().some((c) => c.config.tracker === 'github' && c.config.pull_requests)) {
+          throw new EventRejectedError(
+            `events[${i}].item.links.${connectionId}`,
+            'no github connection has [connections.pull_requests] to follow it',
+          );
+        }
+        continue;
+      }
       if (!connections.get(connectionId)) {
         throw new EventRejectedError(`events[${i}].item.links.${connectionId}`, `unknown connection "${connectionId}"`);
       }
@@ -86,9 +109,18 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   const keys = [...new Set(events.map(eventKey))].sort();
   await tx`insert into items ${tx(keys.map((key) => ({ key, version: 0 })))} on conflict (key) do nothing`;
   const rows = await tx<
-    { key: string; kind: string | null; desired: FieldValues; custom: Record<string, unknown>; version: string; deleted_at: Date | null }[]
+    {
+      key: string;
+      kind: string | null;
+      desired: FieldValues;
+      custom: Record<string, unknown>;
+      version: string;
+      deleted_at: Date | null;
+      branch: string | null;
+      pull_request_link: string | null;
+    }[]
   >`
-    select key, kind, desired, custom, version, deleted_at from items where key in ${tx(keys)} order by key for update`;
+    select key, kind, desired, custom, version, deleted_at, branch, pull_request_link from items where key in ${tx(keys)} order by key for update`;
   const state = new Map<string, ItemRow>(
     rows.map((r) => [
       r.key,
@@ -100,6 +132,8 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
         version: Number(r.version),
         deleted: r.deleted_at !== null,
         existed: Number(r.version) > 0,
+        branch: r.branch,
+        pullRequestLink: r.pull_request_link,
       },
     ]),
   );
@@ -116,7 +150,7 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     const detail: Record<string, unknown> = { event: id, ...(event.actor ? { by: event.actor } : {}) };
     item.version += 1;
     if (event.type === 'item.upserted') {
-      const { key, kind, fields, links: eventLinks, ...rest } = event.item;
+      const { key, kind, fields, links: eventLinks, branch, ...rest } = event.item;
       if (!item.existed) {
         activity.push({
           item_key: key,
@@ -189,7 +223,35 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
           Object.defineProperty(item.custom, name, { value, enumerable: true, writable: true, configurable: true });
         }
       }
+      if (branch !== undefined && branch !== item.branch) {
+        activity.push({
+          item_key: key,
+          actor: 'orchestrator',
+          action: 'field.changed',
+          field: 'branch',
+          from_value: item.branch,
+          to_value: branch,
+          detail,
+        });
+        item.branch = branch;
+      }
       for (const [connectionId, target] of Object.entries(eventLinks ?? {})) {
+        if (connectionId === PULL_REQUEST_LINK_KEY) {
+          const number = String(parsePullRequestRef(target));
+          if (number !== item.pullRequestLink) {
+            activity.push({
+              item_key: key,
+              actor: 'orchestrator',
+              action: 'pull_request.linked',
+              field: null,
+              from_value: item.pullRequestLink,
+              to_value: `#${number}`,
+              detail,
+            });
+            item.pullRequestLink = number;
+          }
+          continue;
+        }
         links.push({ item_key: key, connection_id: connectionId, link_to: String(target) });
         activity.push({
           item_key: key,
@@ -235,12 +297,16 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     custom: i.custom,
     version: i.version,
     deleted: i.deleted,
+    branch: i.branch,
+    pull_request_link: i.pullRequestLink,
   }));
   // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
   await tx`
     update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
-      deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now()
-    from (select * from jsonb_to_recordset(${tx.json(updated as never)}) as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean)
+      deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now(),
+      branch = v.branch, pull_request_link = v.pull_request_link
+    from (select * from jsonb_to_recordset(${tx.json(updated as never)})
+      as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean, branch text, pull_request_link text)
       limit ${updated.length}) v
     where i.key = v.key`;
   if (activity.length) {

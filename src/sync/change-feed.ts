@@ -10,6 +10,8 @@ export interface ChangeEntry {
   comment: string | null;
   actor: string | null;
   at: string;
+  /** `item.pr_changed` only: the pull request and its state before and after. */
+  pullRequest?: Record<string, unknown>;
 }
 
 interface ChangeRow {
@@ -21,6 +23,7 @@ interface ChangeRow {
   comment: string | null;
   actor: string | null;
   at: Date;
+  pull_request: Record<string, unknown> | null;
 }
 
 export function toChangeEntry(row: ChangeRow): ChangeEntry {
@@ -33,11 +36,12 @@ export function toChangeEntry(row: ChangeRow): ChangeEntry {
     comment: row.comment,
     actor: row.actor,
     at: row.at.toISOString(),
+    ...(row.pull_request ? { pullRequest: row.pull_request } : {}),
   };
 }
 
 export async function readChanges(sql: Sql, after: number, limit: number): Promise<ChangeEntry[]> {
-  const rows = await sql<ChangeRow[]>`select id, type, item_key, connection_id, fields, comment, actor, at
+  const rows = await sql<ChangeRow[]>`select id, type, item_key, connection_id, fields, comment, actor, at, pull_request
     from changes where id > ${after} order by id limit ${limit}`;
   return rows.map(toChangeEntry);
 }
@@ -45,7 +49,7 @@ export async function readChanges(sql: Sql, after: number, limit: number): Promi
 export async function readChange(sql: Sql, id: number): Promise<(ChangeEntry & { notifiedAt: Date | null }) | null> {
   const [row] = await sql<
     (ChangeRow & { notified_at: Date | null })[]
-  >`select id, type, item_key, connection_id, fields, comment, actor, at, notified_at
+  >`select id, type, item_key, connection_id, fields, comment, actor, at, pull_request, notified_at
     from changes where id = ${id}`;
   return row ? { ...toChangeEntry(row), notifiedAt: row.notified_at } : null;
 }

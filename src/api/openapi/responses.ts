@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PULL_REQUEST_STATES } from '../../config/schema.ts';
 
 /**
  * What the /v1 routes answer, as Zod schemas. They document the responses in /openapi.json
@@ -30,6 +31,23 @@ export const ItemView = z.object({
       lastError: z.string().nullable(),
     }),
   ),
+  branch: z.string().nullable().describe('The git branch of the item’s work (item.branch)'),
+  pullRequests: z.array(
+    z.object({
+      connection: z.string(),
+      number: z.number().int().nullable().describe('null while Trackline is opening it, or when GitHub refused (lastError)'),
+      url: z.string().nullable(),
+      title: z.string().nullable(),
+      state: z.enum(PULL_REQUEST_STATES).nullable(),
+      head: z.string(),
+      base: z.string().nullable(),
+      origin: z
+        .enum(['opened', 'branch', 'linked', 'closes'])
+        .describe('opened by Trackline; a person’s from the item’s branch; links.pull_request; a person’s that closes the item’s issue'),
+      lastError: z.string().nullable(),
+      links: z.record(z.string(), z.object({ id: z.string(), state: z.string() })).describe('connection -> the link shown on its issue'),
+    }),
+  ),
 });
 
 export const ActivityPage = z.object({
@@ -53,13 +71,25 @@ export const ChangePage = z.object({
   changes: z.array(
     z.object({
       id: z.string(),
-      type: z.string().describe('item.changed, item.commented, item.created, item.remote_deleted'),
+      type: z.string().describe('item.changed, item.commented, item.created, item.remote_deleted, item.pr_changed'),
       key: z.string(),
       connection: z.string(),
       fields: z.record(z.string(), FieldChange),
       comment: z.string().nullable(),
       actor: z.string().nullable(),
       at: z.string(),
+      pullRequest: z
+        .object({
+          number: z.number().int(),
+          url: z.string(),
+          title: z.string(),
+          head: z.string(),
+          base: z.string(),
+          from: z.enum(PULL_REQUEST_STATES).nullable(),
+          to: z.enum(PULL_REQUEST_STATES),
+        })
+        .optional()
+        .describe('item.pr_changed: the pull request and its state before and after'),
     }),
   ),
   next: z.string(),

@@ -3,6 +3,7 @@ import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
+import { readItemPullRequests } from '../../sync/pull-requests/store.ts';
 
 /**
  * GET /v1/items/{key} and GET /v1/items/{key}/activity. Keys arrive URL-encoded ("user-auth%2FWP02"),
@@ -57,9 +58,10 @@ export const itemsRoutes = new Hono<AppEnv>()
         deleted_at: Date | null;
         created_at: Date;
         updated_at: Date;
+        branch: string | null;
       }[]
     >`
-      select key, kind, desired, custom, version, deleted_at, created_at, updated_at from items where key = ${key} and version > 0`;
+      select key, kind, desired, custom, version, deleted_at, created_at, updated_at, branch from items where key = ${key} and version > 0`;
     if (!item) throw new ApiError('not_found', `no item "${key}"`);
     const mappings = await sql<
       {
@@ -76,6 +78,7 @@ export const itemsRoutes = new Hono<AppEnv>()
       select connection_id, remote_id, remote_key, remote_url, status, synced_version, last_synced_at, last_error
       from mappings where item_key = ${key} order by connection_id`;
     const version = Number(item.version);
+    const pullRequests = await readItemPullRequests(sql, key);
     return c.json({
       key: item.key,
       kind: item.kind,
@@ -94,5 +97,7 @@ export const itemsRoutes = new Hono<AppEnv>()
         lastSyncedAt: m.last_synced_at?.toISOString() ?? null,
         lastError: m.last_error,
       })),
+      branch: item.branch,
+      pullRequests,
     });
   });

@@ -1,0 +1,63 @@
+import type { PullRequestState } from '../../config/schema.ts';
+import type { CallContext, RemoteRef } from './tracker.ts';
+
+/**
+ * What the engine needs of a tracker that hosts pull requests (GitHub), and of one that can show a
+ * link to a pull request on its issue (Plane, Jira). Wire formats stay in the trackers' folders.
+ */
+export interface RemotePullRequest {
+  number: number;
+  url: string;
+  title: string;
+  state: PullRequestState;
+  head: string;
+  base: string;
+  /** Who opened it (reviews are never requested from the author). */
+  author: string | null;
+  /** Issue numbers (as the mapping's remote ids) its body closes with a keyword. */
+  closes: string[];
+  updatedAt: string;
+}
+
+export interface OpenPullRequest {
+  head: string;
+  /** Absent: the repository's default branch. */
+  base?: string;
+  title: string;
+  body: string;
+  draft: boolean;
+}
+
+export interface PullRequestHost {
+  /**
+   * Opens a pull request. When one is already open from the head (a retry after a crash, or a
+   * person's), GitHub refuses with 422 and the existing one is answered instead (`adopted`).
+   */
+  open(request: OpenPullRequest, ctx: CallContext): Promise<{ pullRequest: RemotePullRequest; adopted: boolean }>;
+  /** The open pull request from `head`, if any (looked up before opening again after a crash). */
+  findOpen(head: string, ctx: CallContext): Promise<RemotePullRequest | null>;
+  /** The pull request with its review decision. */
+  get(number: number, ctx: CallContext): Promise<RemotePullRequest>;
+  requestReviewers(number: number, reviewers: string[], teamReviewers: string[], ctx: CallContext): Promise<void>;
+  /**
+   * Pull requests updated since the cursor, newest first, without reviews (the reconcile reads
+   * those); a quiet repository answers from a conditional request at no cost.
+   */
+  pollUpdated(cursor: string | null, ctx: CallContext): Promise<{ pullRequests: RemotePullRequest[]; cursor: string }>;
+}
+
+/** A link to a pull request, as it should read on another tracker's issue. */
+export interface PullRequestLink {
+  url: string;
+  number: number;
+  title: string;
+  state: PullRequestState;
+}
+
+export interface PullRequestLinkHost {
+  /**
+   * Writes the link on the issue, or updates the one written before (`existingId`, else found by
+   * its URL): never a second link for one pull request. Answers the link's id.
+   */
+  upsertLink(ref: RemoteRef, link: PullRequestLink, existingId: string | null, ctx: CallContext): Promise<string>;
+}

@@ -1,0 +1,27 @@
+import type { GhUser } from './wire.ts';
+
+/** GitHub's pull request and review shapes (only the fields Trackline reads). REST "Pulls". */
+export interface GhPullRequest {
+  id: number;
+  number: number;
+  html_url: string;
+  title: string;
+  body?: string | null;
+  state: 'open' | 'closed' | string;
+  draft?: boolean;
+  /** Only on the single pull request (GET /pulls/{n}) and webhook payloads, not on lists. */
+  merged?: boolean;
+  merged_at?: string | null;
+  head: { ref: string; label?: string; sha?: string };
+  base: { ref: string };
+  user?: GhUser | null;
+  updated_at: string;
+}
+
+export interface GhReview {
+  id: number;
+  user?: GhUser | null;
+  /** APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING */
+  state: string;
+  submitted_at?: string;
+}
