@@ -1,31 +1,32 @@
-import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
-import { WindowGate } from './window-gate.ts';
+import { type WindowLimit, WindowGate } from './window-gate.ts';
 import { RateLimitedError } from './rate-limited-error.ts';
 
 /**
  * Paces every call made with one tracker credential, across every worker process, through Redis.
  *
  * Two mechanisms, because they answer different signals:
- * - steady spacing (Bottleneck clustered on Redis, `minTime` = window / requests) keeps
- *   Trackline under the tracker's published budget by its own pacing, never bursting;
+ * - the budget: trackers count requests per window (Plane: a sliding window of 60 per minute,
+ *   docs/trackers.md 2.4; GitHub: 5,000 per hour), they do not ask for even spacing. So a call
+ *   goes out at once while the window has room, and waits only for the moment the window has
+ *   room again (WindowGate: the times of the calls sent in the last window, shared in Redis). A
+ *   create that needs four calls sends them together instead of one a second, and a backlog
+ *   still never sends more than the budget in any window;
  * - a shared pause (one Redis key with a TTL) obeys the tracker when it says stop (a 429's
  *   `Retry-After`, remaining = 0 until reset): every process sees it, so a 429 slows the whole
  *   connection and not just the job that got it.
  *
- * Bottleneck's clustered reservoir is not used: with ioredis 6 its jobs never ran in our checks,
- * and spacing alone already enforces the rate without the refill burst a reservoir allows.
+ * Each call is counted against the calls actually sent: it is recorded when it is let through and
+ * moved to the moment of its answer once answered (it reached the tracker somewhere in between;
+ * a cold process's first request can leave tens of ms after its check, and a busy event loop can
+ * hold one back). The window is a little wider than the tracker's (`SEND_WINDOW_SLACK_MS`) for
+ * network jitter. Bottleneck, which paced before, spaces calls evenly (`minTime`) or refills a
+ * reservoir on a fixed interval; neither is the sliding window the trackers count by.
  *
- * Spacing is decided when a call is granted its slot, and the call goes out a little later: after
- * Redis answers, a timer fires and the event loop gets to it. A call held back 40 ms by a busy
- * process (GC, a 2-core machine shared with Postgres) met the next calls on time, and a strict
- * sliding window such as Plane's then saw one request too many (bench/budget.ts: about one 429 in
- * 1,000 requests with 3 worker processes). So each call is also checked against the sent calls
- * themselves at the moment it goes out: a sliding window of the same budget, a little wider
- * (`SEND_WINDOW_SLACK_MS`), shared through Redis (WindowGate). On time, it never holds a call; a
- * late call waits the few ms that keep the window. Once answered, a call is moved to the moment of
- * its answer: it reached the tracker somewhere in between, and a cold process's first request can
- * leave tens of ms after its check (bench/budget.ts caught one at start-up).
+ * In one process, calls wait for the budget in line (first come, first served), and only the
+ * first in line asks Redis: a backlog of 64 jobs costs one Redis call per freed slot, not 64.
+ * A call whose wait is longer than `inlineWaitMaxMs` (its place in line counted) throws
+ * RateLimitedError so its job steps aside instead of holding a worker slot.
  */
 export interface PacerOptions {
   /** Shared id for the credential (a hash: never the credential itself). */
@@ -33,93 +34,113 @@ export interface PacerOptions {
   /** Requests allowed per window; absent means unpaced (only the pause applies). */
   requests?: number;
   perMs?: number;
-  /** Extra spacing per request, so clock skew between us and the tracker's window never tips over. */
-  safetyMargin?: number;
-  maxConcurrent?: number;
+  /** Further windows the credential must also keep (GitHub's points per minute). */
+  extraWindows?: WindowLimit[];
+  /** At most this many calls under way at once across every process (GitHub mutations: 1). */
+  maxInFlight?: number;
+  /** How long a call counts as under way at most: the request timeout, and a little more. */
+  inFlightTtlMs?: number;
 }
 
 /** How much wider than the tracker's window the send-time check is: room for network jitter. */
 export const SEND_WINDOW_SLACK_MS = 25;
 
 export class Pacer {
-  private readonly limiter: Bottleneck | null;
   private readonly sent: WindowGate | null;
   private pausedUntil = 0;
   private pauseCheckedAt = 0;
   private readonly pauseKey: string;
-  readonly spacingMs: number;
+  /** Calls of this process waiting for the budget, in order; only the first asks Redis. */
+  private line: Promise<void> = Promise.resolve();
+  private waiting = 0;
   /** Counters for /v1/connections and /metrics. */
-  readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string, heldMs: 0 };
+  readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string, heldMs: 0, steppedAside: 0 };
 
   constructor(
     private readonly redis: Redis,
-    connection: Bottleneck.IORedisConnection | null,
     readonly options: PacerOptions,
     keyPrefix: string,
   ) {
     this.pauseKey = `${keyPrefix}:pause:${options.id}`;
     const { requests, perMs } = options;
-    this.spacingMs = requests && perMs ? Math.ceil((perMs / requests) * (1 + (options.safetyMargin ?? 0.04))) : 0;
-    this.limiter =
-      this.spacingMs > 0 && connection
-        ? new Bottleneck({
-            id: `${keyPrefix}:limiter:${options.id}`,
-            datastore: 'ioredis',
-            connection,
-            clearDatastore: false,
-            minTime: this.spacingMs,
-            maxConcurrent: options.maxConcurrent ?? null,
-            // The default 5 s heartbeat makes queued jobs in other processes wait for it.
-            heartbeatInterval: 250,
-            // A crashed process must not hold its slots forever.
-            timeout: 10 * 60_000,
-          })
-        : null;
     this.sent =
-      this.limiter && requests && perMs
-        ? new WindowGate(redis, `${keyPrefix}:sent:${options.id}`, [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }])
+      requests && perMs
+        ? new WindowGate(
+            redis,
+            `${keyPrefix}:sent:${options.id}`,
+            [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }, ...(options.extraWindows ?? [])],
+            {
+              maxInFlight: options.maxInFlight,
+              inFlightTtlMs: options.inFlightTtlMs,
+            },
+          )
         : null;
-    this.limiter?.on('error', () => {
-      /* surfaced through failing schedule() calls */
-    });
   }
 
   /**
-   * Runs `fn` when the budget allows. A pause shorter than `inlineWaitMaxMs` is waited out here;
-   * a longer one throws RateLimitedError so the job can step aside (moved to delayed, no attempt
-   * used) instead of holding a worker slot.
+   * Runs `fn` when the budget allows. A wait (a pause, or a full window) shorter than
+   * `inlineWaitMaxMs` is waited out here; a longer one throws RateLimitedError so the job can step
+   * aside (moved to delayed, no attempt used) instead of holding a worker slot.
    */
   async schedule<T>(fn: () => Promise<T>, inlineWaitMaxMs = 5_000): Promise<T> {
-    if (!this.limiter) {
+    const gate = this.sent;
+    if (!gate) {
       await this.waitForPause(inlineWaitMaxMs);
       this.stats.calls++;
       return fn();
     }
     for (;;) {
       await this.waitForPause(inlineWaitMaxMs);
-      // A pause that began while this call waited for its slot gives the slot back and queues
-      // again once the pause ends: waiting inside the slot would release every held call at once.
-      // The pause check inside the slot is this process's view (other processes' pauses were read
-      // just before queueing); the send-time window check after it records the call at the
-      // moment it goes out, which is the time the tracker's window counts.
-      const outcome = await this.limiter.schedule(async () => {
-        if (this.pausedUntil > Date.now()) return { paused: true as const };
-        if (!this.sent) {
-          this.stats.calls++;
-          return { paused: false as const, value: await fn() };
+      const call = await this.takeTurn(gate, inlineWaitMaxMs);
+      // A pause that began while this call waited for the budget gives the slot back and waits
+      // again: sending now would be one more call the tracker refuses.
+      if (this.pausedUntil > Date.now()) {
+        await gate.release('calls', call).catch(() => undefined);
+        continue;
+      }
+      this.stats.calls++;
+      try {
+        return await fn();
+      } finally {
+        // Answered, so it reached the tracker by now: from here on it counts from this moment.
+        await gate.settle('calls', call).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Waits for this call's turn in line, then for room in the window; answers the recorded call. */
+  private async takeTurn(gate: WindowGate, inlineWaitMaxMs: number): Promise<string> {
+    // Calls queued before this one take the next slots: when the wait for the slot after theirs
+    // is already too long, step aside now rather than after waiting in line. The first of them
+    // may already be recorded in the window, so it is not counted twice (an estimate on the short
+    // side only means this call finds out once it is first in line).
+    const ahead = this.waiting - 1;
+    if (ahead > 0) {
+      const estimate = await gate.estimateWait('calls', ahead);
+      if (estimate > inlineWaitMaxMs) {
+        this.stats.steppedAside++;
+        throw new RateLimitedError(estimate, `${gate.describe()} used up`);
+      }
+    }
+    this.waiting++;
+    const before = this.line;
+    let done!: () => void;
+    this.line = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await before;
+      const waitedBefore = gate.stats.waitedMs;
+      const call = await gate.acquire('calls', inlineWaitMaxMs).catch((error: unknown) => {
+        if (error instanceof RateLimitedError) {
+          this.stats.steppedAside++;
+          throw new RateLimitedError(error.waitMs, `${gate.describe()} used up`);
         }
-        const waitedBefore = this.sent.stats.waitedMs;
-        const call = await this.sent.acquire('calls');
-        this.stats.heldMs += this.sent.stats.waitedMs - waitedBefore;
-        this.stats.calls++;
-        try {
-          return { paused: false as const, value: await fn() };
-        } finally {
-          // Answered, so it reached the tracker by now: from here on it counts from this moment.
-          await this.sent.settle('calls', call).catch(() => undefined);
-        }
+        throw error;
       });
-      if (!outcome.paused) return outcome.value;
+      this.stats.heldMs += gate.stats.waitedMs - waitedBefore;
+      return call;
+    } finally {
+      this.waiting--;
+      done();
     }
   }
 
@@ -167,7 +188,5 @@ export class Pacer {
     }
   }
 
-  async close(): Promise<void> {
-    await this.limiter?.disconnect(false);
-  }
+  async close(): Promise<void> {}
 }

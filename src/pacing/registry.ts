@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import Bottleneck from 'bottleneck';
 import type { Redis } from 'ioredis';
 import { Pacer, type PacerOptions } from './pacer.ts';
 import { WindowGate, type WindowLimit } from './window-gate.ts';
@@ -7,7 +6,6 @@ import { WindowGate, type WindowLimit } from './window-gate.ts';
 /** One Pacer per credential per process; every process with the same credential shares its budget. */
 export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>();
-  private connection: Bottleneck.IORedisConnection | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -19,12 +17,7 @@ export class PacerRegistry {
     const id = createHash('sha256').update(credential).digest('hex').slice(0, 16);
     let pacer = this.pacers.get(id);
     if (!pacer) {
-      if (options.requests && !this.connection) {
-        // Bottleneck duplicates the client for its subscriber; a duplicate of a lazyConnect client
-        // never connects and every schedule() would wait forever. Hand it an eager client.
-        this.connection = new Bottleneck.IORedisConnection({ client: this.redis.duplicate({ lazyConnect: false }) });
-      }
-      pacer = new Pacer(this.redis, this.connection, { ...options, id }, this.keyPrefix);
+      pacer = new Pacer(this.redis, { ...options, id }, this.keyPrefix);
       this.pacers.set(id, pacer);
     }
     return pacer;
@@ -46,7 +39,5 @@ export class PacerRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.pacers.values()].map((p) => p.close()));
     this.pacers.clear();
-    await this.connection?.disconnect(true);
-    this.connection = null;
   }
 }

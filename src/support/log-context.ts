@@ -4,8 +4,8 @@
  *
  * Tracker calls are reported by the HTTP client in src/trackers, which knows the delivery id and
  * nothing about jobs or requests (trackers stay free of queue concerns). Async context cannot
- * carry the request id there either: with pacing on, Bottleneck runs a queued call from whichever
- * job's continuation drains its queue, so the context seen inside the call may be another job's.
+ * carry the request id there reliably either: a call that waited for the budget may be resumed
+ * from another job's continuation (the pacer's line), so the context seen inside it may be another job's.
  * The delivery id, on the other hand, is passed explicitly with every call, so it is the key.
  *
  * Process-wide on purpose: it is a cache of immutable facts (a delivery's request id never

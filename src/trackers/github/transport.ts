@@ -30,12 +30,13 @@ export interface GitHubTransportOptions {
   connectionId: string;
   baseUrl: string;
   token: string;
-  /** Every request: spaced by the primary budget (or only paused, when pacing is off). */
+  /** Every request: within the primary budget's window (or only paused, when pacing is off); reads are not spaced. */
   pacer: Pacer;
   /**
-   * Content-creating requests (POST/PATCH/PUT/DELETE, GraphQL mutations): one at a time, at least
-   * a second apart ("wait at least one second between each request", trackers.md 3.5). Null when
-   * the connection turns pacing off (sandbox, benchmarks).
+   * Content-creating requests (POST/PATCH/PUT/DELETE, GraphQL mutations): one at a time across
+   * every process, the next one sent at least a second after the previous one was answered ("wait
+   * at least one second between each request", trackers.md 3.5), including two writes of one
+   * create. Null when the connection turns pacing off (sandbox, benchmarks).
    */
   mutationPacer: Pacer | null;
   recorder: CallRecorder;
@@ -240,6 +241,9 @@ export interface GitHubTransportDeps {
 /** The least time between two content-creating requests with one token (trackers.md 3.5). */
 export const MUTATION_SPACING_MS = 1_000;
 
+/** Calls per minute that keep a token under GitHub's 900 points per minute with writes a second apart. */
+export const POINTS_SAFE_CALLS_PER_MINUTE = 600;
+
 /**
  * Builds the transport for a token. Both GitHub connection kinds key their pacers by base URL and
  * token, so a `github` and a `github-project` connection sharing a token share one budget.
@@ -252,15 +256,21 @@ export function createGitHubTransport(
   deps: GitHubTransportDeps,
 ): GitHubTransport {
   const credential = `github:${connection.base_url}:${connection.token}`;
-  const pacer = deps.pacers.forCredential(credential, budget);
+  // Reads are not spaced, but a burst of them is capped below the secondary limit of 900 points
+  // per minute (trackers.md 3.5: a read costs 1 point, a write 5): 600 calls a minute, of which
+  // at most 60 are writes (a second apart), stay at or under 840 points.
+  const pacer = deps.pacers.forCredential(
+    credential,
+    budget.requests ? { ...budget, extraWindows: [{ limit: POINTS_SAFE_CALLS_PER_MINUTE, perMs: 60_000 }] } : budget,
+  );
   const mutationPacer = budget.requests
     ? deps.pacers.forCredential(`${credential}:writes`, {
+        // The window counts a write from its answer (never earlier than it reached GitHub), and
+        // one in flight blocks the next, so two writes never reach GitHub less than a second apart.
         requests: 1,
         perMs: MUTATION_SPACING_MS,
-        // 5 % over a second, so jitter between our clock and the arrival never makes two writes
-        // land closer than a second apart.
-        safetyMargin: 0.05,
-        maxConcurrent: 1,
+        maxInFlight: 1,
+        inFlightTtlMs: deps.timeoutMs + 1_000,
       })
     : null;
   return new GitHubTransport({
