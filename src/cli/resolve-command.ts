@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { createRuntime } from '../runtime.ts';
-import { ConflictClosedError, ConflictNotFoundError, resolveConflict } from '../sync/resolve-conflict.ts';
+import { ConflictClosedError, ConflictNotFoundError } from '../sync/port/store.ts';
+import { pgSyncStore } from '../sync/postgres/store.ts';
 import { CliError, UsageError } from './errors.ts';
 
 export function operatorName(values: Record<string, string | boolean | undefined>): string {
@@ -19,7 +20,7 @@ export async function runResolve(values: Record<string, string | boolean | undef
   const actor = operatorName(values);
   const runtime = await createRuntime({ role: 'api', migrate: false });
   try {
-    const resolved = await resolveConflict(runtime.db.sql, id, use, actor);
+    const resolved = await pgSyncStore(runtime.db.sql).resolveConflict(id, use, actor);
     await runtime.queues.enqueueReconcile([
       { connectionId: resolved.connectionId, itemKey: resolved.itemKey, reason: 'operator', readRemote: true },
     ]);

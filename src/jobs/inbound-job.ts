@@ -7,13 +7,8 @@ import { InboundBatchJob, InboundJob, type InboundJobData, type InboundQueueData
 import { inboundJobId } from '../queues/queues.ts';
 import { createWebhookHandler } from '../trackers/index.ts';
 import type { WebhookHandler } from '../sync/port/tracker.ts';
-import {
-  findMappingByRemote,
-  importRemoteIssue,
-  markRemoteChanged,
-  markRemoteDeleted,
-  recordRemoteComment,
-} from '../sync/remote-events.ts';
+import { importRemoteIssue } from '../sync/remote-events.ts';
+import { pgSyncStore } from '../sync/postgres/store.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 
@@ -109,6 +104,7 @@ async function processDelivery(
   // An import reads the remote issue under this delivery id: its tracker-call log lines then name the webhook's request.
   bindDeliveryContext(data.deliveryId, { requestId: data.requestId, kind: 'webhook', job: job.id });
 
+  const store = pgSyncStore(deps.sql);
   const outcomes: string[] = [];
   let acted = false;
   for (const change of handlerFor(connection).normalize(delivery.request.headers, delivery.request.payload)) {
@@ -116,10 +112,10 @@ async function processDelivery(
       outcomes.push(`ignored: ${change.reason}`);
       continue;
     }
-    const mapping = await findMappingByRemote(deps.sql, connection.config.id, change.remoteId);
+    const mapping = await store.findMappingByRemote(connection.config.id, change.remoteId);
     if (change.type === 'issue.changed') {
       if (mapping) {
-        await markRemoteChanged(deps.sql, connection.config.id, mapping.itemKey);
+        await store.markRemoteChanged(connection.config.id, mapping.itemKey);
         await deps.queues.enqueueReconcile([
           { connectionId: connection.config.id, itemKey: mapping.itemKey, reason: 'webhook', readRemote: true, requestId: data.requestId },
         ]);
@@ -129,7 +125,7 @@ async function processDelivery(
         outcomes.push(`skipped: ${change.remoteKey ?? change.remoteId} is not mapped and the connection only pushes`);
       } else {
         const remote = await connection.adapter().get({ id: change.remoteId, key: change.remoteKey }, { deliveryId: data.deliveryId });
-        const result = await importRemoteIssue(deps.sql, connection, deps.connections.all(), remote);
+        const result = await importRemoteIssue(store, connection, deps.connections.all(), remote);
         if (result.imported) {
           await deps.notify(result.changeIds);
           await enqueueCarriers(deps, result.itemKey, connection.config.id, data.requestId);
@@ -142,7 +138,7 @@ async function processDelivery(
         outcomes.push(`skipped: deleted ${change.remoteKey ?? change.remoteId} was not mapped`);
         continue;
       }
-      const ids = await markRemoteDeleted(deps.sql, connection.config.id, change.remoteId, change.actor);
+      const ids = await store.markRemoteDeleted(connection.config.id, change.remoteId, change.actor);
       await deps.notify(ids);
       outcomes.push(`remote deleted: ${mapping.itemKey}`);
       acted = true;
@@ -151,7 +147,7 @@ async function processDelivery(
       else if (!mapping) outcomes.push(`skipped: comment on unmapped ${change.remoteKey ?? change.remoteId}`);
       else if (connection.config.direction === 'push') outcomes.push('skipped: the connection only pushes');
       else {
-        await deps.notify(await recordRemoteComment(deps.sql, connection.config.id, mapping.itemKey, change.body, change.actor));
+        await deps.notify(await store.recordRemoteComment(connection.config.id, mapping.itemKey, change.body, change.actor));
         outcomes.push(`comment on ${mapping.itemKey} sent to the orchestrator`);
         acted = true;
       }

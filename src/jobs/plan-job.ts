@@ -3,6 +3,7 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { PlanJob, type PlanJobData } from '../queues/jobs.ts';
 import { planPair, type PairPlan } from '../sync/dry-run.ts';
+import { pgSyncStore } from '../sync/postgres/store.ts';
 
 export interface SyncPlan {
   planned: number;
@@ -29,7 +30,7 @@ export async function planConnection(
   const result: SyncPlan = { planned: 0, changes: 0, items: [], errors: [] };
   for (const { item_key } of rows) {
     try {
-      const plan = await planPair(sql, connection, item_key);
+      const plan = await planPair(pgSyncStore(sql), connection, item_key);
       if (data.direction === 'push') plan.pull = {};
       if (data.direction === 'pull') plan.push = {};
       result.planned++;

@@ -5,7 +5,8 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { PollJob, type PollJobData } from '../queues/jobs.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
-import { importRemoteIssue, markRemoteChanged, markRemoteDeleted } from '../sync/remote-events.ts';
+import { importRemoteIssue, notePolledIssue } from '../sync/remote-events.ts';
+import { pgSyncStore } from '../sync/postgres/store.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { DelayedError } from 'bullmq';
@@ -44,6 +45,7 @@ export function createPollProcessor(deps: PollJobDeps) {
     const counts: PollCounts = { seen: 0, unchanged: 0, reconciles: 0, imported: 0, skipped: 0, deleted: 0 };
     if (connection.config.direction === 'push') return counts;
     const adapter = connection.adapter();
+    const store = pgSyncStore(deps.sql);
     const [delivery] = await deps.sql<{ id: string }[]>`
       insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, job_id)
       values ('in', 'poll', ${connectionId}, ${`job:${job.id}:${job.attemptsMade}`}, 'processing', ${job.attemptsMade + 1}, ${deps.sql.json({ reason: job.data.reason } as never)}, ${job.id ?? null})
@@ -62,19 +64,16 @@ export function createPollProcessor(deps: PollJobDeps) {
         // time left a 10,000-issue backfill waiting on round trips (bench/backfill.ts).
         await eachLimited(page.issues, PAGE_CONCURRENCY, async (issue) => {
           counts.seen++;
-          const [mapping] = await deps.sql<{ item_key: string; remote_updated_at: string | null; status: string }[]>`
-            select item_key, remote_updated_at, status from mappings where connection_id = ${connectionId} and remote_id = ${issue.id}`;
-          if (mapping) {
-            // Already seen at this timestamp (our own write, or an earlier poll): nothing to do.
-            if (mapping.status === 'remote_deleted' || (issue.updatedAt && mapping.remote_updated_at === issue.updatedAt)) {
-              counts.unchanged++;
-              return;
-            }
-            await markRemoteChanged(deps.sql, connectionId, mapping.item_key);
-            reconciles.push({ connectionId, itemKey: mapping.item_key, reason: 'poll', readRemote: true });
+          const polled = await notePolledIssue(store, connectionId, issue);
+          if (polled.seen === 'unchanged') {
+            counts.unchanged++;
             return;
           }
-          const result = await importRemoteIssue(deps.sql, connection, deps.connections.all(), issue);
+          if (polled.seen === 'changed') {
+            reconciles.push({ connectionId, itemKey: polled.itemKey, reason: 'poll', readRemote: true });
+            return;
+          }
+          const result = await importRemoteIssue(store, connection, deps.connections.all(), issue);
           if (result.imported) {
             counts.imported++;
             await deps.notify(result.changeIds);
@@ -92,7 +91,7 @@ export function createPollProcessor(deps: PollJobDeps) {
           } else counts.skipped++;
         });
         for (const id of page.deletedIds ?? []) {
-          const ids = await markRemoteDeleted(deps.sql, connectionId, id, undefined);
+          const ids = await store.markRemoteDeleted(connectionId, id, undefined);
           if (ids.length) counts.deleted++;
           await deps.notify(ids);
         }
@@ -112,7 +111,7 @@ export function createPollProcessor(deps: PollJobDeps) {
           where connection_id = ${connectionId} and remote_id is not null and status not in ('remote_deleted', 'deleted')`;
         for (const { remote_id } of mapped) {
           if (live.has(remote_id)) continue;
-          const ids = await markRemoteDeleted(deps.sql, connectionId, remote_id, undefined);
+          const ids = await store.markRemoteDeleted(connectionId, remote_id, undefined);
           if (ids.length) counts.deleted++;
           await deps.notify(ids);
         }

@@ -6,6 +6,7 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import { ReconcileJob, type ReconcileJobData } from '../queues/jobs.ts';
 import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
+import { pgSyncStore } from '../sync/postgres/store.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
@@ -56,7 +57,7 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
       // 3-5 writes for a 100-update burst instead of 2).
       const outcome = await reconcilePair({
-        sql: deps.sql,
+        store: pgSyncStore(deps.sql),
         connection,
         itemKey: data.itemKey,
         readRemote: data.readRemote,

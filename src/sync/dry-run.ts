@@ -1,11 +1,11 @@
-import type { Sql } from '../db/client.ts';
 import type { Connection } from './port/connection.ts';
 import type { CallContext } from './port/tracker.ts';
 import { emptyBase } from './base.ts';
 import { planReconcile, type ConflictDecision, type FieldChange } from './diff.ts';
 import type { FieldName, FieldValues } from './fields.ts';
-import { loadItem, loadMapping, onlySupported, openConflictFields, translateAll } from './reconcile.ts';
-import { applyResolutions, pendingResolutions } from './resolve-conflict.ts';
+import { onlySupported, translateAll } from './reconcile.ts';
+import { applyResolutions } from './resolve-conflict.ts';
+import type { SyncStore } from './port/store.ts';
 
 /** What a reconcile of one pair would do, field by field, without writing anywhere. */
 export interface PairPlan {
@@ -27,7 +27,7 @@ export interface PairPlan {
  * Plans a pair like the reconcile job would, but only reads: the remote issue is fetched (GET)
  * so the plan shows both directions, and nothing is written to the tracker or the database.
  */
-export async function planPair(sql: Sql, connection: Connection, itemKey: string, ctx: CallContext = {}): Promise<PairPlan> {
+export async function planPair(store: SyncStore, connection: Connection, itemKey: string, ctx: CallContext = {}): Promise<PairPlan> {
   const config = connection.config;
   const adapter = connection.adapter();
   const plan: PairPlan = {
@@ -40,18 +40,14 @@ export async function planPair(sql: Sql, connection: Connection, itemKey: string
     conflicts: [],
     comments: 0,
   };
-  const item = await loadItem(sql, itemKey);
-  const mapping = await loadMapping(sql, itemKey, config.id);
+  const { item, mapping, heldFields, resolutions } = await store.loadPair(itemKey, config.id);
   if (!item || !mapping) return { ...plan, action: 'skip', note: 'the connection does not carry this item' };
   if (item.deleted || mapping.status === 'deleted')
     return { ...plan, action: 'skip', note: 'the item was deleted; the pair no longer syncs' };
   if (mapping.status === 'remote_deleted') return { ...plan, action: 'skip', note: 'the remote issue was deleted' };
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
-  const [pending] = await sql<
-    { n: number }[]
-  >`select count(*)::int as n from comments where item_key = ${itemKey} and id > ${mapping.commentCursor}`;
-  plan.comments = pending.n;
+  plan.comments = await store.countPendingComments(itemKey, mapping.commentCursor);
 
   let base = mapping.base ?? emptyBase();
   let remote;
@@ -76,7 +72,6 @@ export async function planPair(sql: Sql, connection: Connection, itemKey: string
     remote = await adapter.get({ id: mapping.remoteId, key: mapping.remoteKey }, ctx);
     plan.remoteKey = remote.key;
   }
-  const resolutions = await pendingResolutions(sql, itemKey, config.id);
   if (resolutions.length) base = applyResolutions(base, item.desired as Record<string, unknown>, resolutions, connection.translate);
   const diff = planReconcile({
     local,
@@ -85,7 +80,7 @@ export async function planPair(sql: Sql, connection: Connection, itemKey: string
     translate: connection.translate,
     direction: config.direction,
     strategy: config.conflict_strategy,
-    heldFields: await openConflictFields(sql, itemKey, config.id),
+    heldFields,
   });
   for (const [f, v] of Object.entries(diff.push) as [FieldName, unknown][])
     plan.push[f] = { from: (remote.fields as FieldValues)[f] ?? null, to: v };

@@ -1,21 +1,11 @@
-import type { Sql } from '../db/client.ts';
 import type { Connection } from './port/connection.ts';
 import type { CallContext, RemoteIssue } from './port/tracker.ts';
 import { SYNC_FIELDS, canonical, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
-import { markRemoteDeleted } from './remote-events.ts';
 import { applyResolutions } from './resolve-conflict.ts';
-import {
-  loadPair,
-  recordPendingPush,
-  recordPushed,
-  toMappingState,
-  type ItemState,
-  type MappingRow,
-  type MappingState,
-} from './pair-statements.ts';
+import type { ConflictRecord, ItemState, MappingState, SyncStore } from './port/store.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -39,7 +29,8 @@ export interface ReconcileOutcome {
 }
 
 export interface ReconcileInput {
-  sql: Sql;
+  /** Where the pair lives: Postgres in the product (src/sync/postgres), memory in the simulator. */
+  store: SyncStore;
   connection: Connection;
   itemKey: string;
   readRemote: boolean;
@@ -69,9 +60,9 @@ export async function reconcilePair(input: ReconcileInput): Promise<ReconcileOut
     if (outcome.action === 'skipped' || outcome.action === 'remote_deleted') break;
     let latest = outcome.latestVersion;
     if (latest === undefined) {
-      const [row] = await input.sql<{ version: string }[]>`select version from items where key = ${input.itemKey}`;
-      if (!row) break;
-      latest = Number(row.version);
+      const version = await input.store.itemVersion(input.itemKey);
+      if (version === null) break;
+      latest = version;
     }
     // Snapshot semantics: a change that arrived while this pass ran is synced before finishing.
     if (latest <= outcome.version) break;
@@ -80,14 +71,14 @@ export async function reconcilePair(input: ReconcileInput): Promise<ReconcileOut
 }
 
 async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome): Promise<ReconcileOutcome> {
-  const { sql, connection, itemKey } = input;
+  const { store, connection, itemKey } = input;
   const config = connection.config;
   const adapter = connection.adapter();
   const warnings: string[] = previous?.warnings ?? [];
   const actor = `sync:${config.id}`;
 
   const [{ item, mapping, heldFields, resolutions, newComments }, deliveryId] = await Promise.all([
-    loadPair(sql, itemKey, config.id),
+    store.loadPair(itemKey, config.id),
     input.deliveryId,
   ]);
   const ctx: CallContext = { deliveryId, warn: (m) => warnings.push(m) };
@@ -109,16 +100,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
 
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
+  const by = { itemKey, actor, connectionId: config.id };
 
   if (item.deleted) {
     // The remote issue is left as it is (people may still need it); the pair stops syncing.
     if (mapping.status !== 'deleted') {
-      // With its audit row, in one statement (see the create below).
-      await sql`
-        with stopped as (${auditRow(sql, itemKey, actor, 'sync.stopped', config.id, { reason: 'item deleted by the orchestrator; remote issue left in place', remote: mapping.remoteKey })})
-        update mappings set status = 'deleted', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
+      await store.stopPair(mapping.id, item.version, by, {
+        reason: 'item deleted by the orchestrator; remote issue left in place',
+        remote: mapping.remoteKey,
+      });
     } else {
-      await sql`update mappings set synced_version = ${item.version} where id = ${mapping.id}`;
+      await store.markSynced(mapping.id, item.version);
     }
     return { ...outcome, action: 'deleted' };
   }
@@ -132,10 +124,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       // The existing issue is the starting point both sides agree on; the item's own asserted
       // fields then push as local changes.
       base = { local: onlySupported(translateAll(connection, remote.fields, 'toLocal'), supported), remote: remote.fields };
-      await claimRemote(sql, mapping.id, remote, base, { itemKey, actor, connectionId: config.id });
+      await claimRemote(store, mapping.id, remote, base, by);
       outcome.action = 'linked';
     } else if (!config.create_missing) {
-      await sql`update mappings set status = 'unmapped', synced_version = ${item.version}, updated_at = now() where id = ${mapping.id}`;
+      await store.markUnmapped(mapping.id, item.version);
       return {
         ...outcome,
         action: 'skipped',
@@ -144,7 +136,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     } else {
       let held: PartialUpdateError | null = null;
       try {
-        remote = await createExactlyOnce(sql, connection, item, local, mapping, ctx);
+        remote = await createExactlyOnce(store, connection, item, local, mapping, ctx);
       } catch (error) {
         if (!(error instanceof PartialUpdateError)) throw error;
         // Created, but one field could not be set (Jira: the initial state is out of the
@@ -156,20 +148,12 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       if (held) {
         base = { local: { ...local }, remote: { ...remote.fields } };
         delete base.local[held.field];
-        await sql`insert into conflicts (item_key, connection_id, field, local_value, remote_value, status, reason)
-          values (${itemKey}, ${config.id}, ${held.field}, ${sql.json((local[held.field] ?? null) as never)}, ${sql.json((remote.fields[held.field] ?? null) as never)}, 'open', ${held.message})`;
-        await audit(sql, itemKey, actor, 'conflict.opened', config.id, { field: held.field, reason: held.message });
+        await store.openConflict(by, held.field, local[held.field], remote.fields[held.field], held.message);
+        await store.audit(itemKey, actor, 'conflict.opened', config.id, { field: held.field, reason: held.message });
         warnings.push(held.message);
       }
-      // The mapping and its audit row in one statement: whoever sees the pair synced also finds
-      // "remote.created" in its trail (two statements let a reader in between).
-      await sql`
-        with created as (${auditRow(sql, itemKey, actor, 'remote.created', config.id, { remote: remote.key, url: remote.url, fields: remote.fields })})
-        update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url},
-          base = ${sql.json(base as never)}, status = ${held ? 'conflict' : 'synced'}, synced_version = ${item.version}, last_synced_at = now(),
-          last_error = ${held?.message ?? null}, remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now()
-        where id = ${mapping.id}`;
-      outcome.comments += await deliverComments(sql, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
+      await store.recordCreated(mapping.id, remote, base, item.version, held?.message ?? null, by);
+      outcome.comments += await deliverComments(store, connection, itemKey, { id: remote.id, key: remote.key }, mapping.commentCursor, ctx);
       return {
         ...outcome,
         action: 'created',
@@ -197,7 +181,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     } catch (error) {
       // Gone from the tracker (Plane sends no delete webhook): the pair stops, the orchestrator hears.
       if (error instanceof TrackerError && error.kind === 'not_found') {
-        outcome.changeIds.push(...(await markRemoteDeleted(sql, config.id, ref.id, undefined)));
+        outcome.changeIds.push(...(await store.markRemoteDeleted(config.id, ref.id, undefined)));
         return { ...outcome, action: 'remote_deleted' };
       }
       throw error;
@@ -231,7 +215,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     let blocked: PartialUpdateError | null = null;
     const intent: SyncBase = { local: {}, remote: plan.push };
     for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
-    await recordPendingPush(sql, mapping.id, intent);
+    await store.recordPendingPush(mapping.id, intent);
     try {
       after = await adapter.update(ref, plan.push, ctx);
     } catch (error) {
@@ -279,7 +263,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
         written.fields[f] !== undefined &&
         !sameValue(f, written.fields[f], base.remote[f]),
     );
-  const { changeId, latestVersion } = await applyPlan(sql, {
+  const { changeId, latestVersion } = await applyPlan(store, {
     item,
     mapping,
     plan,
@@ -290,19 +274,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     resolutionIds: resolutions.map((r) => r.id),
   });
   outcome.latestVersion = latestVersion;
-  if (unseen)
-    await sql`update mappings set remote_changed_at = date_trunc('milliseconds', now()), remote_updated_at = null where id = ${mapping.id}`;
+  if (unseen) await store.flagRemoteChange(mapping.id);
   if (remote && mapping.remoteChangedAt) {
-    // Read and applied: the pull request is served, unless a newer one came in meanwhile (the
-    // flag is stored at millisecond precision so it compares equal to the JS Date read back).
-    await sql`update mappings set remote_changed_at = null where id = ${mapping.id} and remote_changed_at <= ${mapping.remoteChangedAt}`;
+    // Read and applied: the pull request is served, unless a newer one came in meanwhile.
+    await store.clearRemoteChange(mapping.id, mapping.remoteChangedAt);
   }
   if (changeId) outcome.changeIds.push(changeId);
 
   // The cursor read with the mapping is still current: only deliverComments moves it, and two
   // reconciles of one pair never run at once. A comment recorded after the load bumped the item's
   // version, so the next pass (or the job parked behind this one) delivers it.
-  if (newComments) outcome.comments += await deliverComments(sql, connection, itemKey, ref, mapping.commentCursor, ctx);
+  if (newComments) outcome.comments += await deliverComments(store, connection, itemKey, ref, mapping.commentCursor, ctx);
   outcome.pushed = [...new Set([...outcome.pushed, ...pushedFields])];
   outcome.pulled = [...new Set([...outcome.pulled, ...(Object.keys(plan.pull) as FieldName[])])];
   outcome.conflicts += plan.conflicts.length;
@@ -318,7 +300,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
  * the unique (connection, remote id) index back this up.
  */
 async function createExactlyOnce(
-  sql: Sql,
+  store: SyncStore,
   connection: Connection,
   item: ItemState,
   local: FieldValues,
@@ -329,7 +311,7 @@ async function createExactlyOnce(
   if (mapping.createIntentAt) {
     const found = await adapter.findByItemKey(item.key, ctx);
     if (found) {
-      await audit(sql, item.key, `sync:${connection.config.id}`, 'remote.recovered', connection.config.id, {
+      await store.audit(item.key, `sync:${connection.config.id}`, 'remote.recovered', connection.config.id, {
         remote: found.key,
         reason: 'an earlier attempt created it before failing; adopted instead of creating another',
       });
@@ -339,13 +321,13 @@ async function createExactlyOnce(
         : found;
     }
   } else {
-    await sql`update mappings set create_intent_at = now(), status = 'creating', updated_at = now() where id = ${mapping.id}`;
+    await store.recordCreateIntent(mapping.id);
   }
   return adapter.create(item.key, translateAll(connection, local, 'toRemote'), ctx);
 }
 
 async function applyPlan(
-  sql: Sql,
+  store: SyncStore,
   args: {
     item: ItemState;
     mapping: MappingState;
@@ -359,154 +341,95 @@ async function applyPlan(
 ): Promise<{ changeId: number | null; latestVersion?: number }> {
   const { item, mapping, plan, connectionId, actor } = args;
   const pulled = Object.entries(plan.pull) as [FieldName, { from: unknown; to: unknown }][];
+  const pushed = Object.entries(plan.push).map(([field, value]) => ({
+    field,
+    from_value: mapping.base?.remote[field as FieldName] ?? null,
+    to_value: value ?? null,
+  }));
+  const remote = { key: args.remote?.key ?? null, url: args.remote?.url ?? null, updatedAt: args.remote?.updatedAt ?? null };
   if (pulled.length === 0 && plan.conflicts.length === 0 && args.resolutionIds.length === 0) {
     // The common case, only pushes to record: the audit rows and the new base in ONE statement
-    // shared with the other passes finishing now (pair-statements.ts), instead of BEGIN, one
-    // INSERT per field, the UPDATE and COMMIT. Round trips to Postgres were the largest cost of a
-    // sync (bench/sync.ts).
-    const latestVersion = await recordPushed(sql, {
+    // shared with the other passes finishing now (postgres/pair-statements.ts), instead of BEGIN,
+    // one INSERT per field, the UPDATE and COMMIT. Round trips to Postgres were the largest cost
+    // of a sync (bench/sync.ts).
+    const latestVersion = await store.recordPushed({
       mappingId: mapping.id,
       itemKey: item.key,
       connectionId,
       actor,
-      pushed: Object.entries(plan.push).map(([field, value]) => ({
-        field,
-        from_value: mapping.base?.remote[field as FieldName] ?? null,
-        to_value: value ?? null,
-      })),
+      pushed,
       nextBase: plan.nextBase,
       version: item.version,
-      remote: { key: args.remote?.key ?? null, url: args.remote?.url ?? null, updatedAt: args.remote?.updatedAt ?? null },
+      remote,
     });
     return { changeId: null, latestVersion };
   }
-  let changeId: number | null = null;
-  await sql.begin(async (tx) => {
-    let version = item.version;
-    if (pulled.length) {
-      // The item takes the remote values as a new version, so every other connection carrying it
-      // receives the change on its next reconcile (the item is the hub).
-      const patch = Object.fromEntries(pulled.map(([f, c]) => [f, c.to]));
-      const [row] = await tx<{ version: string }[]>`
-        update items set desired = desired || ${tx.json(patch as never)}, version = version + 1, updated_at = now()
-        where key = ${item.key} returning version`;
-      version = Number(row.version);
-      for (const [field, change] of pulled) {
-        await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
-          values (${item.key}, ${actor}, 'field.pulled', ${connectionId}, ${field}, ${tx.json((change.from ?? null) as never)}, ${tx.json((change.to ?? null) as never)})`;
-      }
-      const [change] = await tx<{ id: string }[]>`insert into changes (item_key, connection_id, fields, actor)
-        values (${item.key}, ${connectionId}, ${tx.json(Object.fromEntries(pulled) as never)}, ${args.remote?.updatedBy ?? actor}) returning id`;
-      changeId = Number(change.id);
-      // Other connections carrying the item must now sync the pulled value.
-      await tx`update mappings set updated_at = now() where item_key = ${item.key} and connection_id <> ${connectionId}`;
-    }
-    for (const [field, value] of Object.entries(args.plan.push)) {
-      await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
-        values (${item.key}, ${actor}, 'field.pushed', ${connectionId}, ${field}, ${tx.json((mapping.base?.remote[field as FieldName] ?? null) as never)}, ${tx.json((value ?? null) as never)})`;
-    }
-    for (const c of plan.conflicts) {
-      const open = c.outcome === 'open';
-      await tx`insert into conflicts (item_key, connection_id, field, base_value, local_value, remote_value, status, resolution, resolved_by, resolved_at, applied_at, reason)
-        values (${item.key}, ${connectionId}, ${c.field}, ${tx.json((c.base ?? null) as never)}, ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)},
-          ${open ? 'open' : 'resolved'}, ${open ? null : c.outcome}, ${open ? null : `strategy:${c.strategy}`}, ${open ? null : new Date()}, ${open ? null : new Date()},
-          ${c.reason ?? (open ? 'both sides changed; waiting for an operator (manual strategy)' : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`)})`;
-      await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
-        values (${item.key}, ${open ? actor : `strategy:${c.strategy}`}, ${open ? 'conflict.opened' : 'conflict.resolved'}, ${connectionId}, ${c.field},
-          ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)}, ${tx.json({ base: c.base ?? null, outcome: c.outcome } as never)})`;
-    }
-    if (args.resolutionIds.length) await tx`update conflicts set applied_at = now() where id in ${tx(args.resolutionIds)}`;
-    const hasOpen = plan.conflicts.some((c) => c.outcome === 'open');
-    // A pull made a new version that this pass already agrees with: record that version as synced.
-    const blockedReason = plan.conflicts.find((c) => c.reason)?.reason ?? null;
-    await tx`update mappings set base = ${tx.json(plan.nextBase as never)}, synced_version = greatest(synced_version, ${pulled.length ? version : item.version}),
-      status = ${hasOpen ? 'conflict' : 'synced'}, last_synced_at = now(), last_error = ${blockedReason}, pending_push = null,
-      remote_key = coalesce(${args.remote?.key ?? null}, remote_key), remote_url = coalesce(${args.remote?.url ?? null}, remote_url),
-      remote_updated_at = coalesce(${args.remote?.updatedAt ?? null}, remote_updated_at), updated_at = now()
-      where id = ${mapping.id}`;
+  const conflicts: ConflictRecord[] = plan.conflicts.map((c) => ({
+    field: c.field,
+    base: c.base,
+    local: c.local,
+    remote: c.remote,
+    outcome: c.outcome,
+    strategy: c.strategy,
+    reason:
+      c.reason ??
+      (c.outcome === 'open'
+        ? 'both sides changed; waiting for an operator (manual strategy)'
+        : `both sides changed; ${c.strategy} kept ${c.outcome === 'merged' ? 'the three-way merge' : `the ${c.outcome} value`}`),
+  }));
+  const changeId = await store.recordReconciled({
+    mappingId: mapping.id,
+    itemKey: item.key,
+    connectionId,
+    actor,
+    version: item.version,
+    pulled,
+    pushed,
+    conflicts,
+    resolutionIds: args.resolutionIds,
+    nextBase: plan.nextBase,
+    status: plan.conflicts.some((c) => c.outcome === 'open') ? 'conflict' : 'synced',
+    // A field the tracker refused says why on the mapping.
+    lastError: plan.conflicts.find((c) => c.reason)?.reason ?? null,
+    remote: { ...remote, updatedBy: args.remote?.updatedBy ?? null },
   });
   return { changeId };
 }
 
 async function deliverComments(
-  sql: Sql,
+  store: SyncStore,
   connection: Connection,
   itemKey: string,
   ref: { id: string; key?: string | null },
   cursor: number,
   ctx: CallContext,
 ): Promise<number> {
-  const pending = await sql<{ id: string; body: string; actor: string | null }[]>`
-    select id, body, actor from comments where item_key = ${itemKey} and id > ${cursor} order by id limit 100`;
+  const pending = await store.pendingComments(itemKey, cursor, 100);
   for (const comment of pending) {
-    await connection.adapter().addComment(ref, { id: Number(comment.id), body: comment.body, actor: comment.actor }, ctx);
+    await connection.adapter().addComment(ref, { id: comment.id, body: comment.body, actor: comment.actor }, ctx);
     // Advanced after each comment: a crash re-sends at most one, which the tracker-side marker drops.
-    await sql`update mappings set comment_cursor = ${comment.id} where item_key = ${itemKey} and connection_id = ${connection.config.id}`;
+    await store.advanceCommentCursor(itemKey, connection.config.id, comment.id);
   }
   return pending.length;
-}
-
-export async function loadItem(sql: Sql, key: string): Promise<ItemState | null> {
-  const [row] = await sql<{ key: string; kind: string | null; desired: FieldValues; version: string; deleted_at: Date | null }[]>`
-    select key, kind, desired, version, deleted_at from items where key = ${key}`;
-  return row
-    ? { key: row.key, kind: row.kind, desired: row.desired ?? {}, version: Number(row.version), deleted: row.deleted_at !== null }
-    : null;
-}
-
-export async function loadMapping(sql: Sql, itemKey: string, connectionId: string): Promise<MappingState | null> {
-  const [row] = await sql<MappingRow[]>`
-    select id, remote_id, remote_key, link_to, base, status, synced_version, comment_cursor, create_intent_at, remote_changed_at, pending_push
-    from mappings where item_key = ${itemKey} and connection_id = ${connectionId}`;
-  return row ? toMappingState(row) : null;
 }
 
 /** An event linked an item to an issue another item already holds on this connection. */
 export class LinkTakenError extends Error {}
 
 async function claimRemote(
-  sql: Sql,
+  store: SyncStore,
   mappingId: number,
   remote: RemoteIssue,
   base: SyncBase,
   by: { itemKey: string; actor: string; connectionId: string },
 ): Promise<void> {
-  const [holder] = await sql<{ item_key: string }[]>`
-    select item_key from mappings where connection_id = (select connection_id from mappings where id = ${mappingId})
-      and remote_id = ${remote.id} and id <> ${mappingId}`;
-  if (holder) {
+  const holder = await store.remoteHolder(mappingId, remote.id);
+  if (holder !== null) {
     throw new LinkTakenError(
-      `${remote.key} is already synced with item "${holder.item_key}"; one issue carries one item per connection (link another issue, or unlink that item)`,
+      `${remote.key} is already synced with item "${holder}"; one issue carries one item per connection (link another issue, or unlink that item)`,
     );
   }
-  // With its audit row, in one statement (see the create above).
-  await sql`
-    with linked as (${auditRow(sql, by.itemKey, by.actor, 'remote.linked', by.connectionId, { remote: remote.key, url: remote.url })})
-    update mappings set remote_id = ${remote.id}, remote_key = ${remote.key}, remote_url = ${remote.url}, base = ${sql.json(base as never)},
-      status = 'synced', remote_updated_at = ${remote.updatedAt ?? null}, updated_at = now() where id = ${mappingId}`;
-}
-
-export async function openConflictFields(sql: Sql, itemKey: string, connectionId: string): Promise<Set<FieldName>> {
-  const rows = await sql<
-    { field: FieldName }[]
-  >`select distinct field from conflicts where item_key = ${itemKey} and connection_id = ${connectionId} and status = 'open'`;
-  return new Set(rows.map((r) => r.field));
-}
-
-export async function audit(
-  sql: Sql,
-  itemKey: string,
-  actor: string,
-  action: string,
-  connectionId: string | null,
-  detail: Record<string, unknown>,
-): Promise<void> {
-  await sql`${auditRow(sql, itemKey, actor, action, connectionId, detail)}`;
-}
-
-/** The INSERT of one audit row, as a fragment: alone (audit) or beside the statement it records. */
-function auditRow(sql: Sql, itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>) {
-  return sql`insert into activity (item_key, actor, action, connection_id, detail) values (${itemKey}, ${actor}, ${action}, ${connectionId}, ${sql.json(detail as never)})`;
+  await store.recordLinked(mappingId, remote, base, by);
 }
 
 export function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {

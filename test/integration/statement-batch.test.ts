@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { StatementBatch } from '../../src/support/statement-batch.ts';
 import { finishDelivery, startJobDelivery } from '../../src/jobs/deliveries.ts';
-import { loadPair } from '../../src/sync/pair-statements.ts';
+import { loadPair } from '../../src/sync/postgres/pair-statements.ts';
 
 let h: Harness;
 beforeAll(async () => {

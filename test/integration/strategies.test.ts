@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
-import { markRemoteChanged } from '../../src/sync/remote-events.ts';
+import { pgSyncStore } from '../../src/sync/postgres/store.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -27,7 +27,7 @@ async function bothSidesChange(strategy: string) {
     plane.labelsOf(pid).find((l) => l.name === name)?.id ?? plane.createLabel(pid, { name }, { kind: 'person' } as never).id;
   plane.editAsPerson(issue.id, { state: plane.statesOf(pid).find((s) => s.name === 'In Review')!.id, labels: [label('b'), label('c')] });
   await h.postEvents({ type: 'item.upserted', item: { key: 's/1', state: 'doing', labels: ['a', 'b', 'd'] } });
-  await markRemoteChanged(h.sql, 'plane-main', 's/1');
+  await pgSyncStore(h.sql).markRemoteChanged('plane-main', 's/1');
 
   await h.startWorkers();
   await waitFor(() =>

@@ -5,7 +5,8 @@ import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
-import { ConflictClosedError, ConflictNotFoundError, resolveConflict } from '../../sync/resolve-conflict.ts';
+import { ConflictClosedError, ConflictNotFoundError } from '../../sync/port/store.ts';
+import { pgSyncStore } from '../../sync/postgres/store.ts';
 
 const ListQuery = pageQuery.extend({
   status: z.enum(['open', 'resolved']).optional(),
@@ -74,7 +75,7 @@ export const conflictsRoutes = new Hono<AppEnv>()
     const actor = body.actor ?? `operator:token-${c.get('principal')}`;
     let resolved;
     try {
-      resolved = await resolveConflict(sql, id, body.use, actor);
+      resolved = await pgSyncStore(sql).resolveConflict(id, body.use, actor);
     } catch (error) {
       if (error instanceof ConflictNotFoundError) throw new ApiError('not_found', error.message);
       if (error instanceof ConflictClosedError) throw new ApiError('conflict', error.message);

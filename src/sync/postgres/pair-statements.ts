@@ -1,8 +1,8 @@
-import type { Sql } from '../db/client.ts';
-import type { FieldName, FieldValues } from './fields.ts';
-import type { SyncBase } from './base.ts';
-import type { PendingResolution } from './resolve-conflict.ts';
-import { StatementBatch, batchPerHandle } from '../support/statement-batch.ts';
+import type { Sql } from '../../db/client.ts';
+import type { FieldName, FieldValues } from '../fields.ts';
+import type { SyncBase } from '../base.ts';
+import type { LoadedPair, MappingState, PushedResult } from '../port/store.ts';
+import { StatementBatch, batchPerHandle } from '../../support/statement-batch.ts';
 
 /**
  * The statements every reconcile pass runs, each shared by the passes that reach it in the same
@@ -11,36 +11,6 @@ import { StatementBatch, batchPerHandle } from '../support/statement-batch.ts';
  * reads and writes only its own pair's rows, and the worker never runs two passes of one pair at
  * once (BullMQ's per-pair deduplication).
  */
-
-export interface ItemState {
-  key: string;
-  kind: string | null;
-  desired: FieldValues;
-  version: number;
-  deleted: boolean;
-}
-
-export interface MappingState {
-  id: number;
-  remoteId: string | null;
-  remoteKey: string | null;
-  linkTo: string | null;
-  base: SyncBase | null;
-  status: string;
-  syncedVersion: number;
-  commentCursor: number;
-  createIntentAt: Date | null;
-  remoteChangedAt: Date | null;
-  pendingPush: SyncBase | null;
-}
-
-export interface LoadedPair {
-  item: ItemState | null;
-  mapping: MappingState | null;
-  heldFields: Set<FieldName>;
-  resolutions: PendingResolution[];
-  newComments: boolean;
-}
 
 export interface MappingRow {
   id: string;
@@ -144,17 +114,6 @@ const pendingPushBatch = batchPerHandle(
 
 export function recordPendingPush(sql: Sql, mappingId: number, intent: SyncBase): Promise<void> {
   return pendingPushBatch(sql).run({ id: mappingId, intent });
-}
-
-export interface PushedResult {
-  mappingId: number;
-  itemKey: string;
-  connectionId: string;
-  actor: string;
-  pushed: { field: string; from_value: unknown; to_value: unknown }[];
-  nextBase: SyncBase;
-  version: number;
-  remote: { key: string | null; url: string | null; updatedAt: string | null };
 }
 
 /**
