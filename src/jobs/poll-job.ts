@@ -106,9 +106,13 @@ export function createPollProcessor(deps: PollJobDeps) {
       }
       if (adapter.listIds) {
         // Trackers that send no delete webhook: a mapped issue missing from the live ids is gone.
-        const live = await adapter.listIds(ctx);
+        // The mapped issues are read before the listing starts: an issue created (and mapped)
+        // while the listing runs is absent from it without being deleted, and must not be read
+        // as gone. Whatever was mapped before the listing began existed before it, so its absence
+        // from the listing means it was deleted.
         const mapped = await deps.sql<{ remote_id: string }[]>`select remote_id from mappings
           where connection_id = ${connectionId} and remote_id is not null and status not in ('remote_deleted', 'deleted')`;
+        const live = await adapter.listIds(ctx);
         for (const { remote_id } of mapped) {
           if (live.has(remote_id)) continue;
           const ids = await store.markRemoteDeleted(connectionId, remote_id, undefined);

@@ -255,3 +255,44 @@ describe('polling, with webhooks off', () => {
     expect((await feed()).changes).toHaveLength(2);
   });
 });
+
+describe('polling for deletes, while issues are being created', () => {
+  let p: Harness;
+  beforeAll(async () => {
+    p = await startHarness('inbound_poll_race', { plane: { poll_interval: '1s' } });
+  });
+  afterAll(async () => p?.close());
+
+  it('an issue created and mapped while the poll lists the live ids is not taken for deleted', async () => {
+    const adapter = p.runtime.connections.get('plane-main')!.adapter();
+    const listIds = adapter.listIds!.bind(adapter);
+    let listed!: () => void;
+    const listingDone = new Promise<void>((r) => (listed = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    // The first listing after this point is held, once it has been taken, until the new item is
+    // created and mapped: the listing cannot contain it.
+    adapter.listIds = async (ctx) => {
+      const live = await listIds(ctx);
+      if (!held) {
+        held = true;
+        listed();
+        await released;
+      }
+      return live;
+    };
+    await listingDone;
+    await p.postEvents({ type: 'item.upserted', item: { key: 'race/1', title: 'Created during a poll' } });
+    await waitFor(() =>
+      p.sql`select 1 from mappings where item_key = 'race/1' and status = 'synced' and remote_id is not null`.then((r) => r.length === 1),
+    );
+    release();
+    // Two more polls pass (1 s apart): the item stays synced and nothing reaches the feed.
+    await new Promise((r) => setTimeout(r, 2500));
+    const [mapping] = await p.sql<{ status: string }[]>`select status from mappings where item_key = 'race/1'`;
+    expect(mapping.status).toBe('synced');
+    const feed = (await (await p.api('GET', '/v1/changes')).json()) as { changes: unknown[] };
+    expect(feed.changes).toEqual([]);
+  });
+});
