@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { AppEnv, ApiServices } from './context.ts';
 import { ApiError, statusFor } from './errors.ts';
 import { bearerAuth } from './middleware/bearer-auth.ts';
+import { normalizeApiTokens } from '../config/api-tokens.ts';
 import { eventsRoutes } from './routes/events.ts';
 import { itemsRoutes } from './routes/items.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -29,7 +30,7 @@ export function createApp(services: ApiServices) {
   );
 
   const v1 = new Hono<AppEnv>();
-  v1.use(bearerAuth({ tokens: services.config.api.tokens }));
+  v1.use(bearerAuth({ tokens: normalizeApiTokens(services.config.api.tokens) }));
   v1.route('/events', eventsRoutes());
   v1.route('/items', itemsRoutes);
   v1.route('/changes', changesRoutes);

@@ -4,6 +4,7 @@ import type { AppEnv } from './context.ts';
 import { ApiError, statusFor } from './errors.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { ApiToken } from '../config/api-tokens.ts';
 
 export interface RunningMetricsServer {
   url: string;
@@ -17,11 +18,11 @@ export interface RunningMetricsServer {
  */
 export async function startMetricsServer(
   metrics: Metrics,
-  options: { port: number; host: string; token?: string },
+  options: { port: number; host: string; tokens?: readonly ApiToken[] | null },
 ): Promise<RunningMetricsServer> {
   const app = new Hono<AppEnv>();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.route('/metrics', metricsRoutes(metrics, { token: options.token }));
+  app.route('/metrics', metricsRoutes(metrics, { tokens: options.tokens }));
   const render = (c: { json: (body: unknown, status: number, headers?: Record<string, string>) => Response }, error: ApiError) =>
     c.json({ error: { code: error.code, message: error.message, requestId: null } }, statusFor(error.code), error.headers);
   app.notFound((c) => render(c, new ApiError('not_found', 'this is a worker: it serves only /metrics and /healthz')));

@@ -2,6 +2,7 @@ import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer, type RunningServer } from '../api/serve.ts';
 import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
+import { metricsTokens } from '../config/api-tokens.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-server.ts';
 
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
@@ -26,7 +27,7 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
       metricsServer = await startMetricsServer(runtime.metrics, {
         port: runtime.env.METRICS_PORT,
         host: runtime.env.HOST,
-        token: runtime.config.metrics?.token,
+        tokens: metricsTokens(runtime.config),
       });
   } catch (error) {
     await workers?.close();

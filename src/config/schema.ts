@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { ApiTokenEntrySchema } from './api-tokens.ts';
 
 /**
  * The one schema for `trackline.toml` (DESIGN 4.2). Every object is strict, so a misspelt key
@@ -127,13 +128,23 @@ export const ConnectionSchema = z.discriminatedUnion('tracker', [
 
 export const ConfigSchema = z
   .strictObject({
-    api: z.strictObject({ tokens: z.array(z.string().min(1)).default([]) }).default({ tokens: [] }),
+    api: z
+      .strictObject({
+        /** Bearer tokens for /v1: strings (every scope) or `{ token, scopes, connections }` (api-tokens.ts). */
+        tokens: z.array(ApiTokenEntrySchema).default([]),
+      })
+      .default({ tokens: [] }),
     admin: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
     /** GET /metrics. Open when absent or without a token (the Prometheus convention). */
     metrics: z
       .strictObject({
         /** When set, /metrics takes `Authorization: Bearer <token>`. */
         token: z.string().min(1).optional(),
+        /**
+         * /metrics takes a bearer token even without `token`: an `[api] tokens` entry with the
+         * `metrics` scope. Implied by `token`; default false.
+         */
+        require_token: z.boolean().optional(),
       })
       .optional(),
     orchestrator: z
@@ -186,6 +197,25 @@ export const ConfigSchema = z
         });
       seen.add(c.id);
     });
+    // A token limited to a connection that does not exist would silently see nothing.
+    config.api.tokens.forEach((entry, i) => {
+      if (typeof entry === 'string') return;
+      entry.connections?.forEach((id, j) => {
+        if (!seen.has(id))
+          ctx.addIssue({ code: 'custom', path: ['api', 'tokens', i, 'connections', j], message: `unknown connection "${id}"` });
+      });
+    });
+    if (
+      config.metrics?.require_token &&
+      !config.metrics.token &&
+      !config.api.tokens.some((t) => typeof t === 'string' || !t.scopes || t.scopes.includes('metrics'))
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'require_token'],
+        message: 'no token can read /metrics: set metrics.token or give an [api] token the "metrics" scope',
+      });
+    }
   });
 
 export type Config = z.infer<typeof ConfigSchema>;

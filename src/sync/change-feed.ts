@@ -40,9 +40,10 @@ export function toChangeEntry(row: ChangeRow): ChangeEntry {
   };
 }
 
-export async function readChanges(sql: Sql, after: number, limit: number): Promise<ChangeEntry[]> {
+/** `connections`: only these connections' changes (a connection-limited api token); absent, all. */
+export async function readChanges(sql: Sql, after: number, limit: number, connections?: string[] | null): Promise<ChangeEntry[]> {
   const rows = await sql<ChangeRow[]>`select id, type, item_key, connection_id, fields, comment, actor, at, pull_request
-    from changes where id > ${after} order by id limit ${limit}`;
+    from changes where id > ${after} ${connections ? sql`and connection_id in ${sql(connections)}` : sql``} order by id limit ${limit}`;
   return rows.map(toChangeEntry);
 }
 

@@ -74,7 +74,9 @@ describe('Bull Board at /admin/queues', () => {
       const res = await app.request(path, { headers: { authorization: basic(ADMIN.username, ADMIN.password) } });
       expect(res.status, path).toBe(404);
       const body = (await res.json()) as { error: { message: string } };
-      expect(body.error.message).toBe('Bull Board is off: set [admin] username and password in trackline.toml to turn it on');
+      expect(body.error.message).toBe(
+        'Bull Board is off: set [admin] username and password, or an [api] token with the admin scope, in trackline.toml to turn it on',
+      );
     }
   });
 });

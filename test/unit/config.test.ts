@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { parseConfig, ConfigError } from '../../src/config/load.ts';
 import { parseDuration } from '../../src/config/duration.ts';
+import { SCOPES, normalizeApiTokens } from '../../src/config/api-tokens.ts';
 
 const base = `
 [api]
@@ -73,6 +74,38 @@ describe('config', () => {
     expect(errorOf(() => load(text))).toMatch(/^config: orchestrator\.secret: expected a Standard Webhooks secret/);
     expect(errorOf(() => load(text))).toBeDefined();
     expect(ConfigError).toBeDefined();
+  });
+
+  it('takes scoped token entries beside plain strings (every scope)', () => {
+    const text = base.replace(
+      'tokens = ["${TOKEN}"]',
+      'tokens = ["${TOKEN}", { token = "ro", scopes = ["items:read", "changes:read"] }, { token = "pl", connections = ["plane-main"] }]',
+    );
+    const tokens = normalizeApiTokens(load(text).api.tokens);
+    expect(tokens.map((t) => [t.token, [...t.scopes].sort(), t.connections && [...t.connections]])).toEqual([
+      ['t0k', [...SCOPES].sort(), null],
+      ['ro', ['changes:read', 'items:read'], null],
+      ['pl', [...SCOPES].sort(), ['plane-main']],
+    ]);
+  });
+
+  it('refuses an unknown scope, an unknown connection and a bad token entry, naming them', () => {
+    const withTokens = (entries: string) => base.replace('tokens = ["${TOKEN}"]', `tokens = [${entries}]`);
+    expect(errorOf(() => load(withTokens('{ token = "x", scopes = ["items:read", "items:write"] }')))).toBe(
+      'config: api.tokens[0].scopes[1]: unknown scope "items:write" (expected one of events:write, items:read, changes:read, deliveries:write, admin, metrics)',
+    );
+    expect(errorOf(() => load(withTokens('{ token = "x", connections = ["gh-main"] }')))).toBe(
+      'config: api.tokens[0].connections[0]: unknown connection "gh-main"',
+    );
+    expect(errorOf(() => load(withTokens('{ token = "x", scope = ["admin"] }')))).toBe('config: api.tokens[0]: unknown key "scope"');
+    expect(errorOf(() => load(withTokens('{ token = "x", scopes = [] }')))).toMatch(/^config: api\.tokens\[0\]\.scopes: /);
+    expect(
+      errorOf(() =>
+        load(
+          `${base}\n[metrics]\nrequire_token = true\n`.replace('tokens = ["${TOKEN}"]', 'tokens = [{ token = "x", scopes = ["admin"] }]'),
+        ),
+      ),
+    ).toMatch(/^config: metrics\.require_token: no token can read \/metrics/);
   });
 
   it('parses durations', () => {

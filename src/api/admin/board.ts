@@ -7,7 +7,8 @@ import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { basicAuth } from '../middleware/basic-auth.ts';
+import { adminAuth } from '../middleware/admin-auth.ts';
+import type { ApiToken } from '../../config/api-tokens.ts';
 import type { QueueName } from '../../queues/names.ts';
 
 /** Where the board is served (DESIGN 4.3). */
@@ -29,12 +30,15 @@ const DESCRIPTIONS: Record<QueueName, string> = {
 
 export interface BoardOptions {
   queues: Queue[];
-  /** The `[admin]` credentials; without them the board is off (never open). */
+  /** The `[admin]` credentials (basic auth). */
   admin?: { username: string; password: string };
+  /** `[api] tokens`; those with the `admin` scope open the board (bearer). Without one and `admin` the board is off (never open). */
+  tokens?: readonly ApiToken[];
 }
 
 /**
- * Bull Board for every queue, behind HTTP basic auth with the `[admin]` credentials. Mount the
+ * Bull Board for every queue, behind HTTP basic auth with the `[admin]` credentials or a bearer
+ * token with the `admin` scope (middleware/admin-auth.ts). Mount the
  * returned app at BOARD_PATH. Retries are allowed (that is what operators come for); each queue's
  * processor records the new attempt on the job's delivery row itself, so nothing here needs to
  * know about deliveries.
@@ -42,15 +46,19 @@ export interface BoardOptions {
 export function boardRoutes(options: BoardOptions): Hono<AppEnv> {
   const board = new Hono<AppEnv>();
   const { admin } = options;
-  if (!admin) {
+  const tokens = options.tokens ?? [];
+  if (!admin && !tokens.some((t) => t.scopes.has('admin'))) {
     // A 404 rather than an open board: queue data names items and connections, and a retry is a
     // write. The message says how to turn it on.
     board.all('*', () => {
-      throw new ApiError('not_found', 'Bull Board is off: set [admin] username and password in trackline.toml to turn it on');
+      throw new ApiError(
+        'not_found',
+        'Bull Board is off: set [admin] username and password, or an [api] token with the admin scope, in trackline.toml to turn it on',
+      );
     });
     return board;
   }
-  board.use(basicAuth({ username: admin.username, password: admin.password, realm: 'Trackline admin' }));
+  board.use(adminAuth({ basic: admin && { username: admin.username, password: admin.password, realm: 'Trackline admin' }, tokens }));
   // "/admin/queues/" (as people type it) redirects to the board instead of a 404.
   board.use(trimTrailingSlash());
 

@@ -4,6 +4,7 @@ import { createMetrics } from '../../metrics/metrics.ts';
 import { countWebhooks } from '../middleware/count-webhooks.ts';
 import { metricsRoutes } from '../routes/metrics.ts';
 import { BOARD_PATH, boardRoutes } from './board.ts';
+import { metricsTokens, operatorPageTokens } from '../../config/api-tokens.ts';
 
 /**
  * The operator's side of the api: /metrics, Bull Board at /admin/queues, and the webhook counter.
@@ -17,6 +18,13 @@ export function mountOperatorRoutes(app: Hono<AppEnv>, services: ApiServices): v
   const metrics =
     services.metrics ?? createMetrics({ queues: () => services.queues.all(), sql: services.sql, connectionIds, processMetrics: false });
   app.use('/webhooks/:connectionId', countWebhooks(metrics, connectionIds));
-  app.route('/metrics', metricsRoutes(metrics, { token: services.config.metrics?.token }));
-  app.route(BOARD_PATH, boardRoutes({ queues: services.queues.all(), admin: services.config.admin }));
+  app.route('/metrics', metricsRoutes(metrics, { tokens: metricsTokens(services.config) }));
+  app.route(
+    BOARD_PATH,
+    boardRoutes({
+      queues: services.queues.all(),
+      admin: services.config.admin,
+      tokens: operatorPageTokens(services.config.api.tokens),
+    }),
+  );
 }

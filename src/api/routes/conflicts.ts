@@ -4,6 +4,8 @@ import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
+import { requireScope } from '../middleware/require-scope.ts';
+import { allowedConnections, mayTouch } from '../connection-access.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
 import { ConflictClosedError, ConflictNotFoundError } from '../../sync/port/store.ts';
 import { pgSyncStore } from '../../sync/postgres/store.ts';
@@ -57,21 +59,28 @@ const toJson = (r: ConflictRow) => ({
 
 /** GET /v1/conflicts and POST /v1/conflicts/{id}/resolve. */
 export const conflictsRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => {
+  .get('/', requireScope('changes:read'), async (c) => {
     const { sql } = c.get('services');
     const q = validate(ListQuery, c.req.query());
+    const allowed = allowedConnections(c);
     const rows = await sql<ConflictRow[]>`select * from conflicts where id > ${q.after ?? 0}
+      ${allowed ? sql`and connection_id in ${sql(allowed)}` : sql``}
       ${q.status ? sql`and status = ${q.status}` : sql``}
       ${q.connection ? sql`and connection_id = ${q.connection}` : sql``}
       ${q.key ? sql`and item_key = ${q.key}` : sql``}
       order by id limit ${q.limit + 1}`;
     return c.json(pageOf('conflicts', rows, q.limit, toJson));
   })
-  .post('/:id/resolve', async (c) => {
+  // A decision on the item's value, the orchestrator's as much as an operator's: events:write.
+  .post('/:id/resolve', requireScope('events:write'), async (c) => {
     const { sql, queues, log } = c.get('services');
     const id = Number(c.req.param('id'));
     if (!Number.isInteger(id) || id <= 0) throw new ApiError('invalid_request', 'conflict id: expected a positive whole number');
     const body = validate(ResolveBody, parseJson(await readRawBody(c.req.raw)));
+    if (allowedConnections(c)) {
+      const [owner] = await sql<{ connection_id: string }[]>`select connection_id from conflicts where id = ${id}`;
+      if (!owner || !mayTouch(c, owner.connection_id)) throw new ApiError('not_found', `no conflict ${id}`);
+    }
     const actor = body.actor ?? `operator:token-${c.get('principal')}`;
     let resolved;
     try {

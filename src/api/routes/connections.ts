@@ -5,6 +5,8 @@ import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
 import { pageQuery } from '../pagination.ts';
+import { requireScope } from '../middleware/require-scope.ts';
+import { assertConnection, mayTouch } from '../connection-access.ts';
 import { connectionStatus } from '../../operator/connection-status.ts';
 import { requestSync } from '../../operator/request-sync.ts';
 
@@ -15,12 +17,13 @@ export const SyncBody = z.object({
 
 /** GET /v1/connections and POST /v1/connections/{id}/sync. */
 export const connectionsRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => {
+  .get('/', requireScope('items:read'), async (c) => {
     const { limit, after } = validate(pageQuery.extend({ after: z.string().optional() }), c.req.query());
     const services = c.get('services');
     const all = services.connections
       .all()
       .map((x) => x.config.id)
+      .filter((id) => mayTouch(c, id))
       .sort();
     const start = after ? all.findIndex((id) => id > after) : 0;
     const ids = start < 0 ? [] : all.slice(start, start + limit);
@@ -28,10 +31,11 @@ export const connectionsRoutes = new Hono<AppEnv>()
     const next = start >= 0 && start + limit < all.length ? ids[ids.length - 1] : null;
     return c.json({ connections, next });
   })
-  .post('/:id/sync', async (c) => {
+  .post('/:id/sync', requireScope('admin'), async (c) => {
     const services = c.get('services');
     const id = c.req.param('id');
     if (!services.connections.get(id)) throw new ApiError('not_found', `no connection "${id}"`);
+    assertConnection(c, id);
     const raw = await readRawBody(c.req.raw);
     const body = validate(SyncBody, raw.length ? parseJson(raw) : {});
     const result = await requestSync(services, id, body);

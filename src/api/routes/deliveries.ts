@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
+import { requireScope } from '../middleware/require-scope.ts';
+import { allowedConnections, mayTouch } from '../connection-access.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
 import { DeliveryNotFoundError, DeliveryNotRetryableError, retryDelivery } from '../../operator/retry-delivery.ts';
 
@@ -73,13 +75,15 @@ function decodeCursor(cursor: string): { at: string; id: string } {
 }
 
 export const deliveriesRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => {
+  .get('/', requireScope('items:read'), async (c) => {
     const { sql } = c.get('services');
     const q = validate(DeliveriesQuery, c.req.query());
+    const allowed = allowedConnections(c);
     const cursor = q.after ? decodeCursor(q.after) : null;
     const rows = await sql<DeliveryRow[]>`
       select id, direction, kind, connection_id, item_key, status, attempts, last_error, created_at, created_at::text as created_key, updated_at, request_id from deliveries
       where true
+        ${allowed ? sql`and connection_id in ${sql(allowed)}` : sql``}
         ${q.direction ? sql`and direction = ${q.direction}` : sql``}
         ${q.status ? sql`and status = ${q.status}` : sql``}
         ${q.connection ? sql`and connection_id = ${q.connection}` : sql``}
@@ -92,7 +96,7 @@ export const deliveriesRoutes = new Hono<AppEnv>()
     const page = rows.slice(0, q.limit);
     return c.json({ deliveries: page.map(summary), next: rows.length > q.limit ? encodeCursor(page[page.length - 1]) : null });
   })
-  .get('/:id', async (c) => {
+  .get('/:id', requireScope('items:read'), async (c) => {
     const { sql } = c.get('services');
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ApiError('not_found', `no delivery "${id}"`);
@@ -106,7 +110,7 @@ export const deliveriesRoutes = new Hono<AppEnv>()
       })[]
     >`
       select * from deliveries where id = ${id}`;
-    if (!row) throw new ApiError('not_found', `no delivery "${id}"`);
+    if (!row || !mayTouch(c, row.connection_id)) throw new ApiError('not_found', `no delivery "${id}"`);
     const calls = await sql<
       { method: string; path: string; status: number | null; duration_ms: number; rate_limit: unknown; error: string | null; at: Date }[]
     >`
@@ -137,12 +141,16 @@ export const deliveriesRoutes = new Hono<AppEnv>()
       calls: calls.map(toCall),
     });
   })
-  .post('/:id/retry', async (c) => {
+  .post('/:id/retry', requireScope('deliveries:write'), async (c) => {
     const { sql, queues } = c.get('services');
     const id = c.req.param('id');
     if (!UUID.test(id)) throw new ApiError('not_found', `no delivery "${id}"`);
     const raw = await readRawBody(c.req.raw);
     const body = raw.length ? validate(RetryBody, parseJson(raw)) : {};
+    if (allowedConnections(c)) {
+      const [owner] = await sql<{ connection_id: string | null }[]>`select connection_id from deliveries where id = ${id}`;
+      if (!owner || !mayTouch(c, owner.connection_id)) throw new ApiError('not_found', `no delivery "${id}"`);
+    }
     const actor = body.actor ?? `operator:token-${c.get('principal')}`;
     try {
       const retried = await retryDelivery(sql, queues, id, actor);

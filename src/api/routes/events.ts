@@ -1,10 +1,13 @@
 import { hash } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { parseJson, readRawBody } from '../middleware/raw-body.ts';
 import { requestHeader } from '../middleware/request-headers.ts';
 import { validate } from '../validation.ts';
+import { requireScope } from '../middleware/require-scope.ts';
+import { allowedConnections, mayTouch } from '../connection-access.ts';
+import type { OrchestratorEvent } from '../../intake/event-schema.ts';
 import { EventsBody } from '../../intake/event-schema.ts';
 import { EventRejectedError, checkLinks } from '../../intake/record-events.ts';
 import { EventBatcher } from '../../intake/event-batcher.ts';
@@ -23,7 +26,7 @@ const JSON_MEDIA_TYPE = /^\s*application\/([\w.-]+\+)?json\s*(;.*)?$/i;
 export function eventsRoutes() {
   // One batcher per app, made on the first request (the services arrive with it).
   let batcher: EventBatcher | undefined;
-  return new Hono<AppEnv>().post('/', async (c) => {
+  return new Hono<AppEnv>().post('/', requireScope('events:write'), async (c) => {
     const { sql, connections, queues, log } = c.get('services');
     // The contract takes application/json. A body declared as something else (a form, text) is
     // refused, not guessed at; a request with no Content-Type at all is still read as JSON.
@@ -45,6 +48,7 @@ export function eventsRoutes() {
       if (error instanceof EventRejectedError) throw new ApiError('invalid_request', `${error.path}: ${error.message}`);
       throw error;
     }
+    await checkConnectionLimit(c, events);
 
     batcher ??= new EventBatcher(sql, connections, queues, log);
     const outcome = await batcher.accept({
@@ -61,4 +65,34 @@ export function eventsRoutes() {
     }
     return c.json({ events: outcome.accepted }, 202);
   });
+}
+
+/**
+ * A connection-limited token writes only items its connections alone carry: an event whose item
+ * another connection would push (by the event's kind, else the stored one) or that links another
+ * connection's issue is refused (403 naming both), before anything is written.
+ */
+async function checkConnectionLimit(c: Context<AppEnv>, events: OrchestratorEvent[]): Promise<void> {
+  if (!allowedConnections(c)) return;
+  const { sql, connections } = c.get('services');
+  const keys = [...new Set(events.map(eventKey))];
+  const stored = new Map(
+    (await sql<{ key: string; kind: string | null }[]>`select key, kind from items where key in ${sql(keys)}`).map((r) => [r.key, r.kind]),
+  );
+  for (const [i, event] of events.entries()) {
+    const key = eventKey(event);
+    const kind = event.type === 'item.upserted' && event.item.kind !== undefined ? event.item.kind : (stored.get(key) ?? null);
+    const touched = connections
+      .carrying(kind)
+      .filter((x) => x.config.direction !== 'pull')
+      .map((x) => x.config.id);
+    if (event.type === 'item.upserted') touched.push(...Object.keys(event.item.links ?? {}));
+    const other = touched.find((id) => !mayTouch(c, id));
+    if (other) {
+      throw new ApiError(
+        'forbidden',
+        `events[${i}]: item "${key}" is carried by connection "${other}", which this token may not touch (it is limited to ${allowedConnections(c)!.join(', ')})`,
+      );
+    }
+  }
 }

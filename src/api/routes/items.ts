@@ -4,17 +4,29 @@ import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
 import { readItemPullRequests } from '../../sync/pull-requests/store.ts';
+import { requireScope } from '../middleware/require-scope.ts';
+import { allowedConnections, mayTouch } from '../connection-access.ts';
+import type { Sql } from '../../db/client.ts';
+
+/**
+ * A connection-limited token sees an item only when one of its connections carries it, and of its
+ * trail only the item's own rows and those of its connections (`i` is the items row).
+ */
+function visibleTo(sql: Sql, allowed: string[] | null) {
+  return allowed ? sql`and exists (select 1 from mappings m where m.item_key = i.key and m.connection_id in ${sql(allowed)})` : sql``;
+}
 
 /**
  * GET /v1/items/{key} and GET /v1/items/{key}/activity. Keys arrive URL-encoded ("user-auth%2FWP02"),
  * so one path segment; `:key` takes the decoded value.
  */
 export const itemsRoutes = new Hono<AppEnv>()
-  .get('/:key/activity', async (c) => {
+  .get('/:key/activity', requireScope('items:read'), async (c) => {
     const { sql } = c.get('services');
     const key = c.req.param('key');
     const { limit, after } = validate(pageQuery, c.req.query());
-    const [item] = await sql`select 1 from items where key = ${key} and version > 0`;
+    const allowed = allowedConnections(c);
+    const [item] = await sql`select 1 from items i where key = ${key} and version > 0 ${visibleTo(sql, allowed)}`;
     if (!item) throw new ApiError('not_found', `no item "${key}"`);
     const rows = await sql<
       {
@@ -30,7 +42,9 @@ export const itemsRoutes = new Hono<AppEnv>()
       }[]
     >`
       select id, actor, action, connection_id, field, from_value, to_value, detail, at from activity
-      where item_key = ${key} and id > ${after ?? 0} order by id limit ${limit + 1}`;
+      where item_key = ${key} and id > ${after ?? 0}
+        ${allowed ? sql`and (connection_id is null or connection_id in ${sql(allowed)})` : sql``}
+      order by id limit ${limit + 1}`;
     return c.json(
       pageOf('activity', rows, limit, (r) => ({
         id: Number(r.id),
@@ -45,9 +59,10 @@ export const itemsRoutes = new Hono<AppEnv>()
       })),
     );
   })
-  .get('/:key', async (c) => {
+  .get('/:key', requireScope('items:read'), async (c) => {
     const { sql } = c.get('services');
     const key = c.req.param('key');
+    const allowed = allowedConnections(c);
     const [item] = await sql<
       {
         key: string;
@@ -61,7 +76,7 @@ export const itemsRoutes = new Hono<AppEnv>()
         branch: string | null;
       }[]
     >`
-      select key, kind, desired, custom, version, deleted_at, created_at, updated_at, branch from items where key = ${key} and version > 0`;
+      select key, kind, desired, custom, version, deleted_at, created_at, updated_at, branch from items i where key = ${key} and version > 0 ${visibleTo(sql, allowed)}`;
     if (!item) throw new ApiError('not_found', `no item "${key}"`);
     const mappings = await sql<
       {
@@ -76,9 +91,9 @@ export const itemsRoutes = new Hono<AppEnv>()
       }[]
     >`
       select connection_id, remote_id, remote_key, remote_url, status, synced_version, last_synced_at, last_error
-      from mappings where item_key = ${key} order by connection_id`;
+      from mappings where item_key = ${key} ${allowed ? sql`and connection_id in ${sql(allowed)}` : sql``} order by connection_id`;
     const version = Number(item.version);
-    const pullRequests = await readItemPullRequests(sql, key);
+    const pullRequests = (await readItemPullRequests(sql, key)).filter((pr) => mayTouch(c, pr.connection));
     return c.json({
       key: item.key,
       kind: item.kind,
