@@ -51,7 +51,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const log = options.log ?? createLogger(env.LOG_LEVEL);
 
   await ensureDatabase(env.DATABASE_URL);
-  const db = openDatabase(env.DATABASE_URL, { max: options.role === 'cli' ? 2 : 20 });
+  const db = openDatabase(env.DATABASE_URL, {
+    max: options.role === 'cli' ? 2 : 20,
+    statementTimeoutMs: parseDuration(config.database.statement_timeout) ?? 30_000,
+  });
   const closers: Array<() => Promise<unknown>> = [];
   try {
     if (options.migrate !== false) await runMigrations(env.DATABASE_URL);

@@ -14,7 +14,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { buildWebhookHandlers, webhookRoutes } from './routes/webhooks.ts';
 import { mountOperatorRoutes } from './admin/operator.ts';
 import { requestContext } from './middleware/request-context.ts';
-import { isStorageUnavailable } from '../support/storage-errors.ts';
+import { isStorageBusy, isStorageUnavailable } from '../support/storage-errors.ts';
 
 /** The api: thin. It authenticates, validates, writes the durable record, enqueues, answers. */
 export function createApp(services: ApiServices) {
@@ -42,8 +42,9 @@ export function createApp(services: ApiServices) {
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error);
-    // Postgres or Redis unreachable: a 503 the caller can retry, never a 500.
-    if (isStorageUnavailable(error)) {
+    // Postgres or Redis unreachable, or a statement past the statement timeout: a 503 the caller
+    // can retry, never a 500.
+    if (isStorageUnavailable(error) || isStorageBusy(error)) {
       services.log.warn({ err: (error as Error).message, requestId: c.get('requestId') }, 'dependency unavailable');
       return errorResponse(c, new ApiError('unavailable', 'storage is unavailable; retry shortly', { 'retry-after': '5' }));
     }

@@ -153,6 +153,17 @@ export const ConfigSchema = z
         secret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected a Standard Webhooks secret: "whsec_" + base64'),
       })
       .optional(),
+    /** The Postgres client (the server itself comes from DATABASE_URL). */
+    database: z
+      .strictObject({
+        /**
+         * Longest one statement may run, lock waits included; "0" turns it off. A statement
+         * past it fails with a retryable error: a job is retried with backoff and an api request
+         * answers 503, instead of holding a worker or a request while a lock is held elsewhere.
+         */
+        statement_timeout: duration.default('30s'),
+      })
+      .default({ statement_timeout: '30s' }),
     /** Worker tuning; the defaults suit a small install. */
     worker: z
       .strictObject({

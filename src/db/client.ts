@@ -21,12 +21,25 @@ export class DatabaseUnavailableError extends Error {}
  */
 export const reconnectBackoff = () => 0.1 + Math.random() * 0.15;
 
-export function openDatabase(url: string, options: { max?: number } = {}): DbHandle {
+export interface DatabaseOptions {
+  max?: number;
+  /**
+   * Longest any one statement may run, waits for locks included, in ms (0 or absent: no limit).
+   * Sent by the client as the connection's `statement_timeout` when it connects, so it holds
+   * for every query of the pool without any server configuration: a query stuck behind a lock
+   * fails with SQLSTATE 57014, which jobs retry (support/storage-errors.ts), instead of holding
+   * a worker slot for as long as the lock lasts.
+   */
+  statementTimeoutMs?: number;
+}
+
+export function openDatabase(url: string, options: DatabaseOptions = {}): DbHandle {
   const sql = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     connect_timeout: 5,
     backoff: reconnectBackoff,
+    ...(options.statementTimeoutMs ? { connection: { statement_timeout: options.statementTimeoutMs } } : {}),
   });
   return { sql, close: () => sql.end({ timeout: 5 }) };
 }

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.ts';
-import { isStorageUnavailable } from './storage-errors.ts';
+import { isStatementTimeout, isStorageUnavailable } from './storage-errors.ts';
 
 /**
  * One SQL statement for many concurrent callers. Each caller asks for its own row ("start this
@@ -41,7 +41,9 @@ export class StatementBatch<T, R> {
         const answers = await run(batch.map((entry) => entry.item));
         batch.forEach((entry, i) => entry.resolve(answers[i]));
       } catch (error) {
-        if (batch.length === 1 || isStorageUnavailable(error)) throw error;
+        // Storage away, or the statement timed out (each alone would wait out the same lock
+        // again): the whole batch fails. Otherwise one bad input is found by running each alone.
+        if (batch.length === 1 || isStorageUnavailable(error) || isStatementTimeout(error)) throw error;
         await Promise.all(
           batch.map(async (entry) => {
             try {

@@ -17,8 +17,22 @@ export function isStorageUnavailable(error: unknown): boolean {
   );
 }
 
-/** Worth running again: storage unavailable, or a transaction Postgres aborted (serialization failure, deadlock). */
+/**
+ * Worth running again: storage unavailable, a transaction Postgres aborted (serialization failure,
+ * deadlock), or a statement cancelled by the statement timeout (57014: it waited on a lock or ran
+ * long; `[database] statement_timeout`).
+ */
 export function isRetryableStorageError(error: unknown): boolean {
+  return isStorageUnavailable(error) || isStorageBusy(error);
+}
+
+/** Postgres refused or cancelled the statement for now, not for good: 40001, 40P01, 57014. */
+export function isStorageBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return isStorageUnavailable(error) || (typeof code === 'string' && /^(40001|40P01)$/.test(code));
+  return (typeof code === 'string' && /^(40001|40P01)$/.test(code)) || isStatementTimeout(error);
+}
+
+/** 57014 query_canceled: the statement timeout (or an operator's pg_cancel_backend) stopped it. */
+export function isStatementTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '57014';
 }

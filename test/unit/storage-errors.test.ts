@@ -33,6 +33,11 @@ describe('storage errors', () => {
     }
   });
 
+  it('a statement cancelled by the statement timeout (57014) is retried by jobs but is not an outage', () => {
+    expect(isRetryableStorageError(withCode('57014'))).toBe(true);
+    expect(isStorageUnavailable(withCode('57014'))).toBe(false);
+  });
+
   it('constraint violations, bad input and programming errors are neither', () => {
     for (const error of [withCode('23505'), withCode('22P02'), new TypeError('x is undefined'), null, 'text']) {
       expect(isStorageUnavailable(error)).toBe(false);
