@@ -21,8 +21,30 @@ export class DeliveryQueue {
     return this.#disposed;
   }
 
+  /** Deliveries kept back by hold(), in the order they were queued. */
+  #held: Array<{ key: string; deliver: () => Promise<void> }> | null = null;
+
+  /**
+   * Keeps new deliveries back until release(): a tracker's webhook often arrives well after the
+   * change it reports, and tests need the window in between to be as long as they like.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Sends what hold() kept back, in order, and stops holding. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = null;
+    for (const { key, deliver } of held) this.enqueue(key, deliver);
+  }
+
   /** Runs `deliver` after every delivery queued before it under the same key. */
   enqueue(key: string, deliver: () => Promise<void>): void {
+    if (this.#held) {
+      this.#held.push({ key, deliver });
+      return;
+    }
     const previous = this.#chains.get(key) ?? Promise.resolve();
     const next = previous
       .then(deliver)

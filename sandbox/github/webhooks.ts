@@ -51,6 +51,7 @@ export class GitHubWebhookSender {
   #sent = new Map<string, Pending>();
   #running: Promise<void> | null = null;
   #closed = false;
+  #holding = false;
   #unsubscribe: () => void;
   /** Where links in payloads point; set from the sandbox's address when known. */
   urls: Urls = { api: 'https://api.github.com', web: 'https://github.com' };
@@ -70,6 +71,17 @@ export class GitHubWebhookSender {
     const sent = this.#sent.get(deliveryId);
     if (!sent) throw new Error(`no delivery ${deliveryId}`);
     this.#queue.push({ ...sent, redelivery: true });
+    this.#pump();
+  }
+
+  /** Keeps webhooks back (GitHub's deliveries can lag the change) until release(). */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Sends the webhooks hold() kept back, in order. */
+  release(): void {
+    this.#holding = false;
     this.#pump();
   }
 
@@ -107,9 +119,9 @@ export class GitHubWebhookSender {
   }
 
   #pump(): void {
-    if (this.#running !== null || this.#closed) return;
+    if (this.#running !== null || this.#closed || this.#holding) return;
     this.#running = (async () => {
-      while (this.#queue.length && !this.#closed) await this.#send(this.#queue.shift()!);
+      while (this.#queue.length && !this.#closed && !this.#holding) await this.#send(this.#queue.shift()!);
       this.#running = null;
     })();
   }

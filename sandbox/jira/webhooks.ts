@@ -120,6 +120,16 @@ export class JiraWebhookSender {
   }
 
   /** Resolves once every queued delivery has been answered or has given up. */
+  /** Keeps webhooks back (as a slow sender would) until release(). */
+  hold(): void {
+    this.#queue.hold();
+  }
+
+  /** Sends the webhooks hold() kept back. */
+  release(): void {
+    this.#queue.release();
+  }
+
   drain(): Promise<void> {
     return this.#queue.drain();
   }

@@ -185,6 +185,16 @@ export class PlaneWebhookSender {
   }
 
   /** Resolves once every queued delivery has been sent or has given up (retries included). */
+  /** Keeps webhooks back (as a slow sender would) until release(). */
+  hold(): void {
+    this.#queue.hold();
+  }
+
+  /** Sends the webhooks hold() kept back. */
+  release(): void {
+    this.#queue.release();
+  }
+
   drain(): Promise<void> {
     return this.#queue.drain();
   }

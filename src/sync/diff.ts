@@ -1,4 +1,4 @@
-import { SYNC_FIELDS, canonical, setField, isSetField, sameValue, type FieldName, type FieldValues } from './fields.ts';
+import { SYNC_FIELDS, canonical, setField, isSetField, sameValue, setDelta, type FieldName, type FieldValues } from './fields.ts';
 import type { SyncBase } from './base.ts';
 import type { Translator } from './translate.ts';
 
@@ -124,7 +124,10 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
 function effectiveWinner(strategy: Strategy, field: FieldName, direction: Direction): 'local' | 'remote' | 'merge' | 'open' {
   if (strategy === 'manual') return 'open';
   if (strategy === 'merge') return isSetField(field) ? 'merge' : direction === 'pull' ? 'remote' : 'local';
-  if (strategy === 'local-wins') return direction === 'pull' ? 'remote' : 'local';
+  // A set changed on both sides keeps both sides' additions and removals under local-wins too:
+  // the orchestrator's changes go in, and what a person added stays and comes back to the item
+  // (issue 15). A push-only connection never takes values back, so there the local set wins.
+  if (strategy === 'local-wins') return direction === 'pull' ? 'remote' : isSetField(field) && direction === 'both' ? 'merge' : 'local';
   return direction === 'push' ? 'local' : 'remote';
 }
 
@@ -159,6 +162,20 @@ function pullTarget(field: FieldName, R: unknown, BR: unknown, localNow: unknown
   const removed = difference((BR ?? []) as string[], (R ?? []) as string[]);
   const start = (localNow ?? []) as string[];
   return applyDelta(start, translate.toLocal(field, added) as string[], translate.toLocal(field, removed) as string[]);
+}
+
+/**
+ * The remote half of the base for a set field Trackline has just written as a delta (`since` ->
+ * `expected`), given what the tracker answered (`written`). A value a person added in the tracker
+ * before its webhook arrived is in `written` but not in `expected`: it stays out of the base, so
+ * the next read sees it as the person's change and brings it to the item, instead of the base
+ * swallowing it. A value a person removed meanwhile stays in the base for the same reason. A value
+ * Trackline added that the tracker did not keep is left out, as the tracker has it.
+ */
+export function baseAfterSetWrite(expected: string[], since: string[], written: string[]): string[] {
+  const ours = new Set(setDelta(since, expected).add);
+  const got = new Set(written);
+  return [...new Set(expected.filter((v) => got.has(v) || !ours.has(v)))].sort();
 }
 
 /** Three-way set merge: keep what neither side removed, add what either side added. */

@@ -52,3 +52,28 @@ export function pickDefined(values: FieldValues): FieldValues {
 export function setField(values: FieldValues, field: FieldName, value: unknown): void {
   (values as Record<string, unknown>)[field] = value;
 }
+
+/** What a set-valued field gains and loses between two of its values. */
+export interface SetDelta {
+  add: string[];
+  remove: string[];
+}
+
+/**
+ * The change from `from` to `to`, compared as sets. `key` folds values a tracker treats as one
+ * (GitHub and Plane compare label names case-insensitively).
+ */
+export function setDelta(from: readonly string[], to: readonly string[], key: (v: string) => string = (v) => v): SetDelta {
+  const had = new Set(from.map(key));
+  const has = new Set(to.map(key));
+  return { add: to.filter((v) => !had.has(key(v))), remove: from.filter((v) => !has.has(key(v))) };
+}
+
+/** `start` with a delta applied: what the tracker holds besides the delta is kept as it is. */
+export function applySetDelta(start: readonly string[], delta: SetDelta, key: (v: string) => string = (v) => v): string[] {
+  const removed = new Set(delta.remove.map(key));
+  const out = new Map<string, string>();
+  for (const v of start) if (!removed.has(key(v))) out.set(key(v), v);
+  for (const v of delta.add) if (!out.has(key(v))) out.set(key(v), v);
+  return [...out.values()];
+}

@@ -1,8 +1,8 @@
 import type { Connection } from './port/connection.ts';
 import type { CallContext, RemoteIssue } from './port/tracker.ts';
-import { SYNC_FIELDS, canonical, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
+import { SYNC_FIELDS, canonical, isSetField, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
-import { planReconcile, type ReconcilePlan } from './diff.ts';
+import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import type { ConflictRecord, ItemState, MappingState, SyncStore } from './port/store.ts';
@@ -210,14 +210,20 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   });
 
   let after = remote;
+  let personChangedSet = false;
   const pushedFields = Object.keys(plan.push) as FieldName[];
   if (pushedFields.length) {
     let blocked: PartialUpdateError | null = null;
     const intent: SyncBase = { local: {}, remote: plan.push };
     for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
     await store.recordPendingPush(mapping.id, intent);
+    // What Trackline believes the tracker holds for each pushed field: set fields are written as
+    // the difference from it, so what a person added meanwhile is left in place.
+    const believed = remote ? remote.fields : base.remote;
+    const since: FieldValues = {};
+    for (const f of pushedFields) if (believed[f] !== undefined) setField(since, f, believed[f]);
     try {
-      after = await adapter.update(ref, plan.push, ctx);
+      after = await adapter.update(ref, plan.push, ctx, since);
     } catch (error) {
       if (!(error instanceof PartialUpdateError)) throw error;
       // The other fields were written; the one the tracker refused is held for an operator.
@@ -228,7 +234,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     // a reordered set then reads back as "unchanged", never as an echo.
     for (const f of pushedFields) {
       if (blocked && f === blocked.field) continue;
-      setField(plan.nextBase.remote, f, canonical(f, after.fields[f] as never));
+      let value = canonical(f, after.fields[f] as never);
+      const was = since[f];
+      if (isSetField(f) && Array.isArray(was) && Array.isArray(value)) {
+        // A person's change to the set that arrived before its webhook reads as a remote change.
+        const kept = baseAfterSetWrite(plan.push[f] as string[], was, value);
+        if (!sameValue(f, kept, value)) {
+          value = kept;
+          personChangedSet = true;
+        }
+      }
+      setField(plan.nextBase.remote, f, value);
     }
     if (blocked) {
       const f = blocked.field;
@@ -254,15 +270,16 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   // and the poll would take this write's timestamp as already seen. Flag a pull so it is not lost.
   const written = after;
   const unseen =
-    remote === null &&
-    written !== null &&
-    SYNC_FIELDS.some(
-      (f) =>
-        supported.has(f) &&
-        !pushedFields.includes(f) &&
-        written.fields[f] !== undefined &&
-        !sameValue(f, written.fields[f], base.remote[f]),
-    );
+    personChangedSet ||
+    (remote === null &&
+      written !== null &&
+      SYNC_FIELDS.some(
+        (f) =>
+          supported.has(f) &&
+          !pushedFields.includes(f) &&
+          written.fields[f] !== undefined &&
+          !sameValue(f, written.fields[f], base.remote[f]),
+      ));
   const { changeId, latestVersion } = await applyPlan(store, {
     item,
     mapping,

@@ -14,8 +14,8 @@ import { startWebhookRelay } from './support/webhook-relay.ts';
  * A segment runs in one of two modes:
  * - "paused": reconciles are held while both sides edit, as if both edits landed between two
  *   syncs; the outcome is then exact: per field, the side that changed it since the last agreement
- *   wins, and when both changed it the strategy decides (local-wins, remote-wins, merge: label
- *   sets merged three-way, scalars to the local side).
+ *   wins, and when both changed it the strategy decides (local-wins, remote-wins, merge; label
+ *   sets merge three-way under local-wins and merge, scalars follow the strategy).
  * - "live": edits race the workers; the outcome depends on timing, so the property is weaker:
  *   both sides agree, a field only one side edited ends at that side's last value, and a field
  *   both edited ends at one of the two sides' last values (labels: any agreed set).
@@ -105,8 +105,8 @@ function expectedMerge(strategy: Strategy, base: State, local: State, remote: St
   let labels = local.labels;
   if (rc && (!lc || sameSet(local.labels, remote.labels))) labels = remote.labels;
   else if (lc && rc)
-    labels =
-      strategy === 'remote-wins' ? remote.labels : strategy === 'merge' ? merge3(base.labels, local.labels, remote.labels) : local.labels;
+    // A set keeps both sides' changes under local-wins as under merge (issue 15).
+    labels = strategy === 'remote-wins' ? remote.labels : merge3(base.labels, local.labels, remote.labels);
   return { title: scalar('title'), state: scalar('state'), labels: [...labels].sort() };
 }
 

@@ -51,12 +51,14 @@ async function bothSidesChange(strategy: string) {
 }
 
 describe('conflict strategies (DESIGN 3)', () => {
-  it('local-wins: the orchestrator’s values go to Plane, and the trail says the strategy chose them', async () => {
+  it('local-wins: the orchestrator’s values go to Plane, labels keep both sides’ changes, and the trail says the strategy chose them', async () => {
     const r = await bothSidesChange('local-wins');
-    expect(r.remote).toEqual({ state: 'In Progress', labels: ['a', 'b', 'd'] });
-    expect(r.local).toMatchObject({ state: 'doing', labels: ['a', 'b', 'd'] });
+    // The orchestrator added d; the person removed a and added c: a set keeps both sides' changes
+    // (issue 15), the scalar takes the orchestrator's value.
+    expect(r.remote).toEqual({ state: 'In Progress', labels: ['b', 'c', 'd'] });
+    expect(r.local).toMatchObject({ state: 'doing', labels: ['b', 'c', 'd'] });
     expect(r.conflicts).toEqual([
-      expect.objectContaining({ field: 'labels', status: 'resolved', resolution: 'local', resolved_by: 'strategy:local-wins' }),
+      expect.objectContaining({ field: 'labels', status: 'resolved', resolution: 'merged', resolved_by: 'strategy:local-wins' }),
       expect.objectContaining({ field: 'state', status: 'resolved', resolution: 'local', resolved_by: 'strategy:local-wins' }),
     ]);
     expect(r.conflicts[1].reason).toContain('local-wins kept the local value');

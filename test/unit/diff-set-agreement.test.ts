@@ -20,10 +20,16 @@ describe('three-way diff: a set changed on both sides', () => {
   };
 
   it('is a conflict when the values differ, even if the remote holds all the local additions', () => {
+    // A set keeps both sides' additions under local-wins (issue 15): the item takes a and b.
     const p = planReconcile({ ...input, strategy: 'local-wins' });
-    expect(p.conflicts.map((c) => [c.field, c.outcome])).toEqual([['labels', 'local']]);
-    expect(p.push).toEqual({ labels: ['c', 'd'] });
-    expect(p.nextBase).toEqual({ local: { labels: ['c', 'd'] }, remote: { labels: ['c', 'd'] } });
+    expect(p.conflicts.map((c) => [c.field, c.outcome])).toEqual([['labels', 'merged']]);
+    expect(p.push).toEqual({});
+    expect(p.pull).toEqual({ labels: { from: ['c', 'd'], to: ['a', 'b', 'c', 'd'] } });
+    expect(p.nextBase).toEqual({ local: { labels: ['a', 'b', 'c', 'd'] }, remote: { labels: ['a', 'b', 'c', 'd'] } });
+    // Pushing only, the local set is written and becomes the base on both sides.
+    const push = planReconcile({ ...input, direction: 'push', strategy: 'local-wins' });
+    expect(push.push).toEqual({ labels: ['c', 'd'] });
+    expect(push.nextBase).toEqual({ local: { labels: ['c', 'd'] }, remote: { labels: ['c', 'd'] } });
   });
 
   it('ends with one agreed value under every strategy', () => {

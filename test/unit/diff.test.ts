@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planReconcile, mergeSets, type DiffInput } from '../../src/sync/diff.ts';
+import { planReconcile, mergeSets, baseAfterSetWrite, type DiffInput } from '../../src/sync/diff.ts';
+import { applySetDelta, setDelta } from '../../src/sync/fields.ts';
 import { createTranslator } from '../../src/sync/translate.ts';
 import type { SyncBase } from '../../src/sync/base.ts';
 
@@ -172,5 +173,49 @@ describe('three-way diff: direction', () => {
   it('a conflict under push-only goes to the local side whatever the strategy', () => {
     const p = plan({ local: { title: 'L' }, remote: { title: 'R' }, base, direction: 'push', strategy: 'remote-wins' });
     expect(p.push).toEqual({ title: 'L' });
+  });
+});
+
+describe('set-valued fields keep what people added (issue 15)', () => {
+  const base = { local: { labels: ['backend', 'sync'] }, remote: { labels: ['backend', 'sync'] } };
+
+  it('local-wins with both sides changed keeps the orchestrator’s delta and the person’s, and the item takes the person’s', () => {
+    const p = plan({ local: { labels: ['backend', 'frontend'] }, remote: { labels: ['backend', 'customer-x', 'sync'] }, base });
+    expect(p.push).toEqual({ labels: ['backend', 'customer-x', 'frontend'] });
+    expect(p.pull).toEqual({ labels: { from: ['backend', 'frontend'], to: ['backend', 'customer-x', 'frontend'] } });
+    expect(p.conflicts.map((c) => [c.field, c.outcome])).toEqual([['labels', 'merged']]);
+  });
+
+  it('push-only under local-wins still writes the local set', () => {
+    const p = plan({
+      local: { labels: ['backend', 'frontend'] },
+      remote: { labels: ['backend', 'customer-x', 'sync'] },
+      base,
+      direction: 'push',
+    });
+    expect(p.push).toEqual({ labels: ['backend', 'frontend'] });
+    expect(p.pull).toEqual({});
+  });
+
+  it('after a blind write the base leaves out what the person added, so it reads as their change', () => {
+    // Trackline wrote backend,sync -> backend,frontend; the tracker answers with customer-x too.
+    expect(baseAfterSetWrite(['backend', 'frontend'], ['backend', 'sync'], ['backend', 'customer-x', 'frontend'])).toEqual([
+      'backend',
+      'frontend',
+    ]);
+    // A person removed backend meanwhile: it stays in the base, so the removal reads as theirs.
+    expect(baseAfterSetWrite(['backend', 'frontend'], ['backend', 'sync'], ['frontend'])).toEqual(['backend', 'frontend']);
+    // The tracker did not keep Trackline's own addition: the base says what the tracker has.
+    expect(baseAfterSetWrite(['backend', 'frontend'], ['backend', 'sync'], ['backend'])).toEqual(['backend']);
+  });
+
+  it('deltas apply to what the tracker holds, case-insensitively where asked', () => {
+    const d = setDelta(['backend', 'sync'], ['backend', 'frontend']);
+    expect(d).toEqual({ add: ['frontend'], remove: ['sync'] });
+    expect(applySetDelta(['Backend', 'Sync', 'customer-x'], d, (v) => v.toLowerCase()).sort()).toEqual([
+      'Backend',
+      'customer-x',
+      'frontend',
+    ]);
   });
 });

@@ -98,8 +98,15 @@ export interface TrackerAdapter {
   findByItemKey(itemKey: string, ctx: CallContext): Promise<RemoteIssue | null>;
   /** Creates the issue, marked with the item key. A duplicate marker returns the existing issue. */
   create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue>;
-  /** Writes only the given fields; answers the issue as the tracker now has it. */
-  update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue>;
+  /**
+   * Writes only the given fields; answers the issue as the tracker now has it. `since` holds, for
+   * the changed fields, the values Trackline believes the tracker has now (the base, or what it
+   * just read). For a set-valued field (labels, assignees) the adapter writes only the difference
+   * between `since` and `changes` (additions and removals), never the whole set, so a value a
+   * person added in the tracker meanwhile survives. A set field absent from `since` (a create
+   * being adopted) is written whole.
+   */
+  update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since?: FieldValues): Promise<RemoteIssue>;
   get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue>;
   /** Resolves an event's `links` value (identifier, number or id) to an existing issue. */
   resolveLink(link: string, ctx: CallContext): Promise<RemoteIssue>;

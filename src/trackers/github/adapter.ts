@@ -1,5 +1,5 @@
 import type { GitHubConnectionConfig } from '../../config/schema.ts';
-import type { FieldName, FieldValues } from '../../sync/fields.ts';
+import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { GitHubApi } from './api.ts';
@@ -98,13 +98,17 @@ export class GitHubAdapter implements TrackerAdapter {
     });
   }
 
-  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
+  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since: FieldValues = {}): Promise<RemoteIssue> {
     return this.transport.run(ctx, async () => {
       const number = this.numberOf(ref);
-      // The body keeps its marker and the label set is replaced whole by a PATCH, so both need the
-      // issue as it is now; title, assignees and milestone alone do not.
+      // The body keeps its marker, and a PATCH replaces the label and assignee sets whole, so they
+      // need the issue as it is now (Trackline's additions and removals since `since` are applied
+      // to it, keeping what a person added meanwhile); title and milestone alone do not.
+      const assigneeDelta = changes.assignees !== undefined && since.assignees !== undefined;
       const current =
-        changes.body !== undefined || changes.labels !== undefined || changes.state !== undefined ? await this.api.getIssue(number) : null;
+        changes.body !== undefined || changes.labels !== undefined || changes.state !== undefined || assigneeDelta
+          ? await this.api.getIssue(number)
+          : null;
       const patch: Parameters<GitHubApi['updateIssue']>[1] = {};
       if (changes.title !== undefined) patch.title = changes.title;
       if (changes.body !== undefined) {
@@ -116,8 +120,15 @@ export class GitHubAdapter implements TrackerAdapter {
         const now = this.currentState(current!);
         const target = changes.state !== undefined ? this.parseState(changes.state) : now;
         const have = labelNames(current!.labels);
+        const haveNonStatus = have.filter((n) => !this.model.isStatusLabel(n));
         const nonStatus =
-          changes.labels !== undefined ? await this.catalog.spell(changes.labels) : have.filter((n) => !this.model.isStatusLabel(n));
+          changes.labels === undefined
+            ? haveNonStatus
+            : await this.catalog.spell(
+                since.labels === undefined
+                  ? changes.labels
+                  : applySetDelta(haveNonStatus, setDelta(since.labels, changes.labels, foldCase), foldCase),
+              );
         const statusLabel = target.open && target.label ? (await this.catalog.spell([target.label]))[0]! : null;
         const labels = composeLabels(nonStatus, statusLabel, this.model);
         if (!sameLabelSet(labels, have)) patch.labels = labels;
@@ -132,7 +143,16 @@ export class GitHubAdapter implements TrackerAdapter {
         }
       }
       let assignees: string[] | undefined;
-      if (changes.assignees !== undefined) patch.assignees = assignees = await this.catalog.assignableOnly(changes.assignees, ctx);
+      if (changes.assignees !== undefined) {
+        const logins = assigneeDelta
+          ? applySetDelta(
+              (current!.assignees ?? []).map((a) => a.login),
+              setDelta(since.assignees!, changes.assignees, foldCase),
+              foldCase,
+            )
+          : changes.assignees;
+        patch.assignees = assignees = await this.catalog.assignableOnly(logins, ctx);
+      }
       if (changes.milestone !== undefined)
         patch.milestone = changes.milestone ? await this.catalog.milestoneNumber(changes.milestone, ctx) : null;
 
@@ -330,6 +350,9 @@ export class GitHubAdapter implements TrackerAdapter {
     };
   }
 }
+
+/** GitHub compares label names and logins case-insensitively. */
+const foldCase = (v: string) => v.toLowerCase();
 
 function stateReason(issue: GhIssue): 'completed' | 'not_planned' {
   return issue.state_reason === 'not_planned' || issue.state_reason === 'duplicate' ? 'not_planned' : 'completed';

@@ -1,5 +1,5 @@
 import type { JiraConnectionConfig } from '../../config/schema.ts';
-import type { FieldName, FieldValues } from '../../sync/fields.ts';
+import { setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
 import { TrackerError, PartialUpdateError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
@@ -144,26 +144,27 @@ export class JiraAdapter implements TrackerAdapter {
   }
 
   /**
-   * Writes the given fields in one PUT (labels as add/remove operations, so labels a person adds
-   * meanwhile survive), then walks the workflow to the state, if it changed. A state the
+   * Writes the given fields in one PUT (labels as add/remove operations against `since`, so labels
+   * a person adds meanwhile survive), then walks the workflow to the state, if it changed. A state the
    * workflow cannot reach throws TransitionUnavailableError after the fields are written.
    */
-  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
+  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since: FieldValues = {}): Promise<RemoteIssue> {
     // Everything that can be refused for config reasons is checked before anything is written.
     const edit = await this.editFields(changes, ctx);
     const targetLabels = changes.labels ? checkLabels(changes.labels) : undefined;
+    // Labels go as the additions and removals since what Trackline last saw (`since`), so a label
+    // a person added in Jira meanwhile stays; only without it (a create being adopted) is the
+    // issue read first to work them out.
+    const readFirst = changes.state !== undefined || (targetLabels !== undefined && since.labels === undefined);
     let current: JiraIssue | null = null;
-    if (targetLabels !== undefined || changes.state !== undefined) current = await this.api.getIssue(ref.id, ctx.deliveryId);
+    if (readFirst) current = await this.api.getIssue(ref.id, ctx.deliveryId);
 
     const body: Record<string, unknown> = {};
     if (Object.keys(edit).length) body.fields = edit;
-    if (targetLabels && current) {
-      const have = new Set(visibleLabels(current.fields.labels ?? []));
-      const want = new Set(targetLabels);
-      const ops = [
-        ...[...want].filter((l) => !have.has(l)).map((l) => ({ add: l })),
-        ...[...have].filter((l) => !want.has(l)).map((l) => ({ remove: l })),
-      ];
+    if (targetLabels) {
+      const have = since.labels ?? visibleLabels(current?.fields.labels ?? []);
+      const delta = setDelta(have, targetLabels);
+      const ops = [...delta.add.map((l) => ({ add: l })), ...delta.remove.map((l) => ({ remove: l }))];
       if (ops.length) body.update = { labels: ops };
     }
     let issue = current;

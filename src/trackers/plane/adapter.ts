@@ -1,5 +1,5 @@
 import type { PlaneConnectionConfig } from '../../config/schema.ts';
-import type { FieldName, FieldValues } from '../../sync/fields.ts';
+import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
@@ -49,8 +49,8 @@ export class PlaneAdapter implements TrackerAdapter {
     return this.toRemote(result.created, ctx);
   }
 
-  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
-    const body = await this.writeBody(changes, ctx);
+  async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since: FieldValues = {}): Promise<RemoteIssue> {
+    const body = await this.writeBody(await this.withSetDeltas(ref, changes, since, ctx), ctx);
     if (changes.title !== undefined) body.name = changes.title;
     const issue = Object.keys(body).length
       ? await this.api.updateIssue(ref.id, body, ctx.deliveryId)
@@ -138,6 +138,24 @@ export class PlaneAdapter implements TrackerAdapter {
     return lines;
   }
 
+  /**
+   * Plane's PATCH replaces a work item's labels and assignees whole, and its API has no add or
+   * remove for them. So when one of them changes, the work item is read first and only
+   * Trackline's additions and removals since `since` are applied to what it holds now: a label or
+   * assignee a person added meanwhile stays (one read; the write is still one PATCH).
+   */
+  private async withSetDeltas(ref: RemoteRef, changes: FieldValues, since: FieldValues, ctx: CallContext): Promise<FieldValues> {
+    const fields = (['labels', 'assignees'] as const).filter((f) => changes[f] !== undefined && since[f] !== undefined);
+    if (fields.length === 0) return changes;
+    const current = await this.get(ref, ctx);
+    const out = { ...changes };
+    for (const f of fields) {
+      const delta = setDelta(since[f]!, changes[f]!, foldCase);
+      out[f] = applySetDelta(current.fields[f] ?? [], delta, foldCase);
+    }
+    return out;
+  }
+
   /** The Plane body for the given fields: names resolved to ids through the catalog. */
   private async writeBody(fields: FieldValues, ctx: CallContext): Promise<Record<string, unknown>> {
     const body: Record<string, unknown> = {};
@@ -174,6 +192,9 @@ export class PlaneAdapter implements TrackerAdapter {
     };
   }
 }
+
+/** Plane finds labels and members by name case-insensitively (catalog.ts). */
+const foldCase = (v: string) => v.toLowerCase();
 
 const PRIORITIES = new Set(['urgent', 'high', 'medium', 'low', 'none']);
 
