@@ -73,7 +73,7 @@ export function repoJson(store: GitHubStore, r: GhRepoRec, urls: Urls, viewer?: 
     url: `${urls.api}/repos/${r.owner}/${r.name}`,
     visibility: r.private ? 'private' : 'public',
     has_issues: true,
-    default_branch: 'main',
+    default_branch: r.default_branch,
     created_at: r.created_at,
     ...(viewer
       ? { permissions: { admin: r.owner.toLowerCase() === viewer.toLowerCase(), maintain: push, push, triage: push, pull: true } }

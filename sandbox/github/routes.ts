@@ -7,25 +7,25 @@
 // for tests live under /_sandbox/github/ and are not logged.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { operationType, runGraphql } from './graphql.ts';
 import { commentJson, issueJson, labelJson, milestoneJson, repoJson, userJson, type Urls } from './json.ts';
 import { GitHubLimits, SECONDARY_BODY, primaryBody, type Resource } from './limits.ts';
-import { DOCS, GitHubApiError, GitHubStore, notFound, repoKey, type GhIssueRec, type GhRepoRec, type GhTokenRec } from './store.ts';
+import { DOCS, GitHubApiError, GitHubStore, notFound, repoKey, type GhIssueRec, type GhRepoRec } from './store.ts';
 import { GitHubWebhookSender } from './webhooks.ts';
+import { GitHubPulls } from './pulls.ts';
+import { registerPullControl, registerPullRoutes } from './pull-routes.ts';
 
-type GhEnv = {
-  Bindings: SandboxEnv['Bindings'];
-  Variables: SandboxEnv['Variables'] & { ghToken: GhTokenRec; urls: Urls };
-};
-type C = Context<GhEnv>;
+import type { C, GhEnv, RestHelpers } from './rest-env.ts';
+export type { C, GhEnv, RestHelpers };
 
-const REST = '/api/v3';
+export const REST = '/api/v3';
 const GRAPHQL = '/api/graphql';
 
 export interface GitHubSandbox {
   store: GitHubStore;
+  pulls: GitHubPulls;
   limits: GitHubLimits;
   webhooks: GitHubWebhookSender;
   mount: TrackerMount;
@@ -34,13 +34,17 @@ export interface GitHubSandbox {
 
 export function createGitHubSandbox(): GitHubSandbox {
   const store = new GitHubStore();
+  const pulls = new GitHubPulls(store);
   const limits = new GitHubLimits();
-  const webhooks = new GitHubWebhookSender(store);
+  const webhooks = new GitHubWebhookSender(store, pulls);
   const app = new Hono<GhEnv>();
-  registerRoutes(app, store, limits, (urls) => (webhooks.urls = urls));
+  const helpers = registerRoutes(app, store, limits, (urls) => (webhooks.urls = urls));
+  registerPullRoutes(helpers, store, pulls);
   registerControl(app, store, limits, webhooks);
+  registerPullControl(app, store, pulls);
   return {
     store,
+    pulls,
     limits,
     webhooks,
     mount: {
@@ -58,7 +62,7 @@ function notFoundBody() {
   return { message: 'Not Found', documentation_url: DOCS, status: '404' };
 }
 
-function json(body: unknown, status: number, headers: Record<string, string> = {}): Response {
+export function json(body: unknown, status: number, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
 }
 
@@ -91,7 +95,7 @@ function resourceOf(path: string): Resource {
   return 'core';
 }
 
-function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimits, onUrls: (urls: Urls) => void): void {
+function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimits, onUrls: (urls: Urls) => void): RestHelpers {
   app.onError((err, c) => {
     if (err instanceof GitHubApiError) return json(err.body, err.status, err.headers);
     console.error('[sandbox/github] unhandled error', err);
@@ -340,6 +344,7 @@ function registerRoutes(app: Hono<GhEnv>, store: GitHubStore, limits: GitHubLimi
     if (c.get('bodyError')) return json({ message: 'Problems parsing JSON', documentation_url: DOCS }, 400);
     return c.json(await runGraphql(store, c.get('ghToken'), urls(c), (c.get('body') ?? {}) as Record<string, unknown>));
   });
+  return { on: (method, path, handler) => void on(method, path, handler), bodyOf, repoOf, urls, viewer, paginate };
 }
 
 function invalidParam(name: string, value: string): GitHubApiError {
@@ -371,7 +376,7 @@ function paginateItems<T>(c: C, items: T[]): { items: T[]; headers: Record<strin
   return { items: items.slice((page - 1) * perPage, page * perPage), headers: links.length ? { link: links.join(', ') } : {} };
 }
 
-function paginate<T>(c: C, items: T[], render: (item: T) => unknown): Response {
+export function paginate<T>(c: C, items: T[], render: (item: T) => unknown): Response {
   const page = paginateItems(c, items);
   if (page instanceof Response) return page;
   return c.json(page.items.map(render), 200, page.headers);

@@ -54,6 +54,9 @@ export interface GhRepoRec {
   nextNumber: number;
   nextMilestone: number;
   created_at: string;
+  /** Branch name -> commits it has that the default branch lacks (0: nothing to merge). */
+  branches: Map<string, { ahead: number }>;
+  default_branch: string;
 }
 
 export interface GhIssueRec {
@@ -131,7 +134,11 @@ export interface GhProjectRec {
 
 /** An issue or comment change, for the webhook sender. `issue` is the record after the change. */
 export interface GhChangeEvent {
-  event: 'issues' | 'issue_comment';
+  event: 'issues' | 'issue_comment' | 'pull_request' | 'pull_request_review';
+  /** pull_request_review: the review. */
+  review?: { id: number; user: string; body: string | null; state: string; submitted_at: string };
+  /** pull_request review_requested: the login asked. */
+  requestedReviewer?: string;
   action: string;
   repo: string;
   issue: GhIssueRec;
@@ -230,6 +237,11 @@ export class GitHubStore {
     return () => this.#listeners.delete(listener);
   }
 
+  /** For the pull request routes (pulls.ts), which write through this store and emit their own events. */
+  emitChange(event: GhChangeEvent): void {
+    this.#emit(event);
+  }
+
   #emit(event: GhChangeEvent): void {
     for (const l of this.#listeners) {
       try {
@@ -274,6 +286,8 @@ export class GitHubStore {
       nextNumber: 1,
       nextMilestone: 1,
       created_at: ghTime(),
+      branches: new Map([['main', { ahead: 0 }]]),
+      default_branch: 'main',
     };
     this.repos.set(key, repo);
     for (const t of input.tokens ?? []) {

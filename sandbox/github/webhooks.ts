@@ -1,4 +1,5 @@
-// The sandbox GitHub's repository webhooks: each `issues` / `issue_comment` change becomes one
+// The sandbox GitHub's repository webhooks: each `issues` / `issue_comment` / `pull_request` /
+// `pull_request_review` change becomes one
 // delivery per registered target, sent in order with GitHub's headers (trackers.md 3.1):
 // X-GitHub-Event, X-GitHub-Delivery (a GUID, kept on a redelivery), X-GitHub-Hook-ID,
 // X-GitHub-Hook-Installation-Target-ID/-Type, X-Hub-Signature (sha1) and X-Hub-Signature-256
@@ -10,6 +11,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { commentJson, issueJson, labelJson, milestoneJson, repoJson, userJson, type Urls } from './json.ts';
 import { repoKey, type GhChangeEvent, type GitHubStore } from './store.ts';
+import type { GitHubPulls } from './pulls.ts';
 
 export interface GitHubHook {
   id: number;
@@ -56,7 +58,10 @@ export class GitHubWebhookSender {
   /** Where links in payloads point; set from the sandbox's address when known. */
   urls: Urls = { api: 'https://api.github.com', web: 'https://github.com' };
 
-  constructor(private readonly store: GitHubStore) {
+  constructor(
+    private readonly store: GitHubStore,
+    private readonly pulls?: GitHubPulls,
+  ) {
     this.#unsubscribe = store.onChange((e) => this.#enqueue(e));
   }
 
@@ -107,6 +112,22 @@ export class GitHubWebhookSender {
   #payload(e: GhChangeEvent): Record<string, unknown> {
     const { store, urls } = this;
     const repo = store.repos.get(e.repo)!;
+    const pull = this.pulls?.pull(e.repo, e.issue.number);
+    if ((e.event === 'pull_request' || e.event === 'pull_request_review') && pull) {
+      // GitHub's pull_request and pull_request_review payloads: the pull request, not the issue.
+      const payload: Record<string, unknown> = { action: e.action };
+      if (e.event === 'pull_request') payload.number = e.issue.number;
+      payload.pull_request = this.pulls!.json(pull.issue, pull.pull, urls, e.event === 'pull_request');
+      if (e.review) {
+        const rec = pull.pull.reviews.find((r) => r.id === e.review!.id);
+        // The payload spells the state in lower case ("approved"), unlike the REST answer.
+        if (rec) payload.review = { ...this.pulls!.reviewJson(rec, pull.issue, urls), state: e.review.state };
+      }
+      if (e.requestedReviewer) payload.requested_reviewer = userJson(store.user(e.requestedReviewer), urls);
+      payload.repository = repoJson(store, repo, urls);
+      payload.sender = userJson(store.user(e.sender), urls);
+      return payload;
+    }
     const payload: Record<string, unknown> = { action: e.action, issue: issueJson(store, e.issue, urls) };
     if (e.changes) payload.changes = e.changes;
     if (e.label) payload.label = labelJson(e.label, repo, urls);

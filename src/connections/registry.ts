@@ -2,6 +2,7 @@ import type { ConnectionConfig } from '../config/schema.ts';
 import { createTranslator } from '../sync/translate.ts';
 import { createAdapter, type AdapterDeps } from '../trackers/index.ts';
 import type { TrackerAdapter } from '../sync/port/tracker.ts';
+import type { PullRequestCapabilities } from '../sync/port/pull-requests.ts';
 import type { Connection } from '../sync/port/connection.ts';
 
 export type { Connection } from '../sync/port/connection.ts';
@@ -12,7 +13,7 @@ export class ConnectionRegistry {
 
   constructor(configs: ConnectionConfig[], deps: AdapterDeps | null) {
     for (const config of configs) {
-      let adapter: TrackerAdapter | undefined;
+      let adapter: (TrackerAdapter & PullRequestCapabilities) | undefined;
       this.byId.set(config.id, {
         config,
         translate: createTranslator(config),

@@ -9,6 +9,7 @@ import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
+import { runPullRequestStep } from './pull-request-step.ts';
 import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
 
@@ -65,7 +66,12 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
         maxPasses: deps.coalesceMs > 0 ? 1 : undefined,
       });
       deliveryId = await delivery;
-      await finishDelivery(deps.sql, deliveryId, 'succeeded', { outcome: outcome as never });
+      // The item's pull requests (opening, following, links), once the issue itself is synced.
+      const synced = outcome.action !== 'skipped' && outcome.action !== 'deleted' && outcome.action !== 'remote_deleted';
+      const pullRequests = synced ? await runPullRequestStep(deps, connection, data, deliveryId, job.id, outcome.warnings) : null;
+      await finishDelivery(deps.sql, deliveryId, 'succeeded', {
+        outcome: (pullRequests ? { ...outcome, pullRequests } : outcome) as never,
+      });
       await deps.notify(outcome.changeIds);
       if (outcome.pulled.length) await enqueueOthers(deps, data);
       log.debug({ outcome }, 'reconciled');

@@ -6,6 +6,7 @@ import { HttpClient } from './http-client.ts';
 import { PlaneAdapter } from './plane/adapter.ts';
 import { readPlaneSignals } from './plane/rate-signals.ts';
 import type { TrackerAdapter, WebhookHandler } from '../sync/port/tracker.ts';
+import type { PullRequestCapabilities } from '../sync/port/pull-requests.ts';
 import { createPlaneWebhookHandler } from './plane/webhook.ts';
 import { JiraAdapter } from './jira/adapter.ts';
 import { describeJiraError } from './jira/api.ts';
@@ -41,7 +42,7 @@ function budgetFor(connection: ConnectionConfig): { requests?: number; perMs?: n
 }
 
 /** Builds the adapter for a connection; adding a tracker is a compile error until handled here. */
-export function createAdapter(connection: ConnectionConfig, deps: AdapterDeps): TrackerAdapter {
+export function createAdapter(connection: ConnectionConfig, deps: AdapterDeps): TrackerAdapter & PullRequestCapabilities {
   switch (connection.tracker) {
     case 'plane': {
       const budget = budgetFor(connection);

@@ -209,3 +209,93 @@ describe('sandbox GitHub webhooks', () => {
     expect(received.at(-1)!.headers['x-github-delivery']).toBe(firstId);
   });
 });
+
+describe('sandbox GitHub pull requests', () => {
+  let received: { headers: IncomingMessage['headers']; body: string }[] = [];
+  let server: ReturnType<typeof createServer>;
+  let url = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('opens with GitHub’s rules: 422 for an unknown branch, no commits, or a second one from the same head', async () => {
+    sandbox.github.pulls.pushBranch('acme', 'app', 'feature/a', 2);
+    sandbox.github.pulls.pushBranch('acme', 'app', 'feature/empty', 0);
+    const errorsOf = async (res: Response) =>
+      ((await res.json()) as { errors: { message?: string; field?: string; code: string }[] }).errors[0];
+    const unknown = await call('POST', '/api/v3/repos/acme/app/pulls', { title: 'T', head: 'feature/none', base: 'main' });
+    expect(unknown.status).toBe(422);
+    expect(await errorsOf(unknown)).toMatchObject({ field: 'head', code: 'invalid' });
+    const empty = await call('POST', '/api/v3/repos/acme/app/pulls', { title: 'T', head: 'feature/empty', base: 'main' });
+    expect(await errorsOf(empty)).toMatchObject({ code: 'custom', message: 'No commits between main and feature/empty' });
+    const created = await call('POST', '/api/v3/repos/acme/app/pulls', { title: 'T', head: 'feature/a', base: 'main', draft: true });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({
+      state: 'open',
+      draft: true,
+      head: { ref: 'feature/a', label: 'acme:feature/a' },
+      base: { ref: 'main' },
+      merged: false,
+    });
+    const again = await call('POST', '/api/v3/repos/acme/app/pulls', { title: 'T', head: 'acme:feature/a', base: 'main' });
+    expect(await errorsOf(again)).toMatchObject({ code: 'custom', message: 'A pull request already exists for acme:feature/a.' });
+    const listed = (await (await call('GET', '/api/v3/repos/acme/app/pulls?state=open&head=acme:feature/a')).json()) as unknown[];
+    expect(listed).toHaveLength(1);
+  });
+
+  it('reviews, merges (405 while a draft) and closes the issue the body closes; each change a signed webhook', async () => {
+    received = [];
+    sandbox.github.webhooks.register('acme', 'app', { url, secret: 's3cret' });
+    const issue = sandbox.github.store.createAsPerson('acme', 'app', { title: 'The work' });
+    sandbox.github.pulls.pushBranch('acme', 'app', 'feature/b', 1);
+    sandbox.github.store.seedRepo({ owner: 'acme', repo: 'app', collaborators: ['bob'] });
+    const pr = (await (
+      await call('POST', '/api/v3/repos/acme/app/pulls', {
+        title: 'B',
+        head: 'feature/b',
+        base: 'main',
+        body: `Closes #${issue.number}`,
+        draft: true,
+      })
+    ).json()) as { number: number };
+    const path = `/api/v3/repos/acme/app/pulls/${pr.number}`;
+    expect((await call('POST', `${path}/requested_reviewers`, { reviewers: ['bot'] })).status).toBe(422); // the author
+    expect((await call('POST', `${path}/requested_reviewers`, { reviewers: ['bob'] })).status).toBe(201);
+    expect((await call('PUT', `${path}/merge`, {})).status).toBe(405);
+    sandbox.github.pulls.setDraft('acme', 'app', pr.number, false, 'bot');
+    sandbox.github.pulls.review('acme/app', pr.number, { event: 'REQUEST_CHANGES', body: 'Not yet' }, 'bob');
+    sandbox.github.pulls.review('acme/app', pr.number, { event: 'APPROVE' }, 'bob');
+    const reviews = (await (await call('GET', `${path}/reviews`)).json()) as { state: string; user: { login: string } }[];
+    expect(reviews.map((r) => r.state)).toEqual(['CHANGES_REQUESTED', 'APPROVED']);
+    expect(await (await call('PUT', `${path}/merge`, { merge_method: 'squash' })).json()).toMatchObject({ merged: true });
+    expect(await (await call('GET', path)).json()).toMatchObject({ state: 'closed', merged: true, merged_by: { login: 'bot' } });
+    expect(sandbox.github.store.issue('acme/app', issue.number)).toMatchObject({ state: 'closed', state_reason: 'completed' });
+    await sandbox.github.webhooks.drain();
+    const names = received.map((r) => `${r.headers['x-github-event']}.${JSON.parse(r.body).action}`);
+    expect(names).toEqual([
+      'issues.opened',
+      'pull_request.opened',
+      'pull_request.review_requested',
+      'pull_request.ready_for_review',
+      'pull_request_review.submitted',
+      'pull_request_review.submitted',
+      'pull_request.closed',
+      'issues.closed',
+    ]);
+    for (const r of received)
+      expect(verifyGitHubSignature('s3cret', Buffer.from(r.body), r.headers['x-hub-signature-256'] as string)).toEqual({ ok: true });
+    const closed = JSON.parse(received[6]!.body);
+    expect(closed).toMatchObject({ number: pr.number, pull_request: { merged: true, state: 'closed' } });
+    expect(JSON.parse(received[5]!.body).review).toMatchObject({ state: 'approved', user: { login: 'bob' } });
+  });
+});

@@ -24,7 +24,10 @@ export interface OpenPullRequest {
   /** Absent: the repository's default branch. */
   base?: string;
   title: string;
+  /** The item's body (markdown). */
   body: string;
+  /** The item's issue on the same tracker: the pull request closes it when merged. */
+  closesIssue: string | null;
   draft: boolean;
 }
 
@@ -60,4 +63,12 @@ export interface PullRequestLinkHost {
    * its URL): never a second link for one pull request. Answers the link's id.
    */
   upsertLink(ref: RemoteRef, link: PullRequestLink, existingId: string | null, ctx: CallContext): Promise<string>;
+}
+
+/** What an adapter offers beyond issues (src/sync/port/connection.ts hands the engine both). */
+export interface PullRequestCapabilities {
+  /** Pull requests, where the tracker hosts them (GitHub). */
+  readonly pullRequests?: PullRequestHost;
+  /** Links to pull requests on this tracker's issues, where it can show them (Plane, Jira). */
+  readonly pullRequestLinks?: PullRequestLinkHost;
 }

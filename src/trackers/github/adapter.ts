@@ -3,6 +3,7 @@ import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../..
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { GitHubApi } from './api.ts';
+import { GitHubPullRequests } from './pull-requests.ts';
 import { GitHubCatalog } from './catalog.ts';
 import {
   StateModel,
@@ -31,6 +32,7 @@ export class GitHubAdapter implements TrackerAdapter {
   readonly connectionId: string;
   // GitHub issues have no priority field: see README "Field support".
   readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'milestone'];
+  readonly pullRequests: GitHubPullRequests;
   private readonly api: GitHubApi;
   private readonly catalog: GitHubCatalog;
   private readonly model: StateModel;
@@ -41,6 +43,7 @@ export class GitHubAdapter implements TrackerAdapter {
   ) {
     this.connectionId = config.id;
     this.api = new GitHubApi(transport, config.owner, config.repo);
+    this.pullRequests = new GitHubPullRequests(transport, config.owner, config.repo);
     this.catalog = new GitHubCatalog(this.api);
     this.model = new StateModel(config.state_map);
   }

@@ -58,7 +58,7 @@ export function closingIssueNumbers(body: string | null | undefined, repoFullNam
 }
 
 /** The body of a pull request Trackline opens: the item's body and the keyword that closes its issue on merge. */
-export function pullRequestBody(itemBody: string | undefined, issueNumber: number | null): string {
+export function pullRequestBody(itemBody: string | undefined, issueNumber: string | number | null): string {
   const parts = [itemBody?.trim() ?? ''].filter(Boolean);
   if (issueNumber !== null) parts.push(`Closes #${issueNumber}`);
   return parts.join('\n\n');
