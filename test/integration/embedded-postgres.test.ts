@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EmbeddedPostgresError, startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
+import { EmbeddedPostgresError, startEmbeddedPostgres } from '../../src/support/embedded-postgres.ts';
 
 /**
  * The private PostgreSQL of the demo, `start --embedded` and the bare-machine tests: it starts

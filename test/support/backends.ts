@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { freePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../../src/support/embedded-postgres.ts';
+import { redisServerBinary, startLocalRedis } from '../../src/support/local-redis.ts';
+import { portAnswers } from '../../src/support/ports.ts';
 
 /**
  * Finding (or starting) the PostgreSQL and Redis the test suite runs on, for the global setup.
@@ -64,31 +63,16 @@ export async function findRedis(env: NodeJS.ProcessEnv, stateDir: string): Promi
     throw new SetupError(
       `something answers on ${where} but the tests cannot use it as Redis (${probe.reason}): stop it, or set TEST_REDIS_URL`,
     );
-  const binary = redisServerBinary();
+  const binary = redisServerBinary(env);
   if (!binary)
     throw new SetupError(
       `no Redis answers on ${where} and no redis-server is installed: apt-get install redis-server (or set TEST_REDIS_URL); the queues need Redis`,
     );
-  const port = await freePort();
-  const child = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', stateDir, '--loglevel', 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.once('error', (error) => (output += error.message));
-  const started = await Promise.race([waitForPort(port, 10_000), exited.then(() => false)]);
-  if (!started) {
-    child.kill('SIGKILL');
-    throw new SetupError(`${binary} did not start on 127.0.0.1:${port}: ${output.trim().split('\n').slice(-3).join(' | ')}`);
-  }
+  const redis = await startLocalRedis(binary, stateDir);
   return {
-    url: `redis://127.0.0.1:${port}`,
-    describe: `Redis from ${binary} on 127.0.0.1:${port} (nothing answered on ${where})`,
-    stop: () => stopChild(child, exited),
+    url: redis.url,
+    describe: `Redis from ${binary} on 127.0.0.1:${redis.port} (nothing answered on ${where})`,
+    stop: () => redis.stop(),
   };
 }
 
@@ -122,13 +106,6 @@ async function probeRedis(url: string): Promise<Probe> {
   }
 }
 
-function redisServerBinary(): string | null {
-  if (process.env.REDIS_SERVER) return process.env.REDIS_SERVER;
-  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  return found.status === 0 && path ? path : existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : null;
-}
-
 function hostPort(url: string, defaultPort: number): string {
   const parsed = new URL(url);
   return `${parsed.hostname}:${parsed.port || defaultPort}`;
@@ -137,38 +114,5 @@ function hostPort(url: string, defaultPort: number): string {
 /** Whether anything accepts a TCP connection there (a refused one means nothing listens). */
 function tcpAnswers(url: string, defaultPort: number): Promise<boolean> {
   const parsed = new URL(url);
-  return connects(Number(parsed.port || defaultPort), parsed.hostname);
-}
-
-function connects(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(3_000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.connect(port, host);
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await connects(port)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+  return portAnswers(Number(parsed.port || defaultPort), parsed.hostname);
 }

@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { EmbeddedPostgresError } from '../../src/db/embedded-postgres.ts';
+import { EmbeddedPostgresError } from '../../src/support/embedded-postgres.ts';
+import { LocalRedisError } from '../../src/support/local-redis.ts';
 import { type Backend, findPostgres, findRedis, SetupError } from './backends.ts';
 
 declare module 'vitest' {
@@ -33,7 +34,7 @@ export default async function setup(project: TestProject) {
     project.provide('backends', { pgUrl: pg.url, redisUrl: redis.url });
   } catch (error) {
     await cleanup();
-    if (error instanceof SetupError || error instanceof EmbeddedPostgresError) {
+    if (error instanceof SetupError || error instanceof EmbeddedPostgresError || error instanceof LocalRedisError) {
       // One line, not a stack: the set-up is wrong, not the code under test.
       console.error(`[test] cannot start: ${error.message}`);
       process.exit(1);

@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import postgres from 'postgres';
+import { freePort, portIsFree } from './ports.ts';
 
 /**
  * A private PostgreSQL server for a machine that has none: the demo, `trackline start --embedded`
@@ -213,23 +213,4 @@ function lastLines(text: string, count = 5): string {
     .filter(Boolean)
     .slice(-count)
     .join(' | ');
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolveFree) => {
-    const server = createServer();
-    server.once('error', () => resolveFree(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
-  });
 }
