@@ -37,6 +37,22 @@ const common = {
   /** Which item kinds this connection carries; absent means all. */
   kinds: z.array(z.string().min(1)).optional(),
   create_missing: z.boolean().default(true),
+  /**
+   * The item went back from a done state to an earlier one while the issue is done in the
+   * tracker: "ask" holds the state push as an open conflict naming both sides, "allow" re-opens
+   * the issue. A forced sync or an operator's `resolve --use local` re-opens it either way.
+   */
+  reopen: z.enum(['ask', 'allow']).default('ask'),
+  /**
+   * Whether a state may close the remote issue (a state_map value `closed`, `closed:not_planned`
+   * on GitHub; no other tracker's state closes anything). Absent: true, as the state_map says.
+   */
+  close_issues: z.boolean().optional(),
+  /**
+   * Local states that mean done, for `reopen`. Absent: done, closed, completed, cancelled,
+   * canceled, and every local state whose state_map value closes the issue.
+   */
+  done_states: z.array(z.string().min(1)).optional(),
   /** Overrides the tracker's published budget; "off" disables pacing (sandbox and benchmarks). */
   rate_limit: z.union([RateLimitSchema, z.literal('off')]).optional(),
   webhook_secret: z.string().min(1).optional(),

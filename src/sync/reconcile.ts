@@ -5,6 +5,7 @@ import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
+import { holdUnsafeState, statePolicy } from './state-guard.ts';
 import type { ConflictRecord, ItemState, MappingState, SyncStore } from './port/store.ts';
 
 /**
@@ -208,6 +209,20 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     strategy: config.conflict_strategy,
     heldFields,
   });
+  // Re-opening a done issue, or closing one where close_issues is off, waits for a decision
+  // (state-guard.ts); an operator's local resolution of that decision forces it through.
+  const held = holdUnsafeState({
+    plan,
+    policy: statePolicy(config, (s) => adapter.closesIssue?.(s) ?? false),
+    localState: local.state,
+    remoteState: remote ? remote.fields.state : base.remote.state,
+    base,
+    translate: connection.translate,
+    strategy: config.conflict_strategy,
+    forced: resolutions.some((r) => r.use === 'local' && r.field === 'state'),
+    remoteKey: ref.key,
+  });
+  if (held) warnings.push(held);
 
   let after = remote;
   let personChangedSet = false;

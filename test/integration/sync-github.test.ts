@@ -107,7 +107,7 @@ describe('GitHub Issues connection', () => {
     });
   });
 
-  it('moving it to done closes it as completed and drops the status label; reopening restores one', async () => {
+  it('moving it to done closes it as completed and drops the status label; re-opening waits for a decision, then restores one', async () => {
     await upsert('close/1', { title: 'Close me', state: 'for_review', labels: ['backend'] });
     await synced('close/1');
     await upsert('close/1', { state: 'done' });
@@ -117,7 +117,18 @@ describe('GitHub Issues connection', () => {
     expect(issue.state_reason).toBe('completed');
     expect(labelsOf(issue)).toEqual(['backend']);
     await upsert('close/1', { state: 'cancelled' });
+    await synced('close/1', 'gh-main', await version('close/1'));
+    // Back to planned: re-opening a closed issue waits for a decision (reopen = "ask")...
     await upsert('close/1', { state: 'planned' });
+    const [held] = await waitFor(() =>
+      h.sql`select id, reason from conflicts where item_key = 'close/1' and connection_id = 'gh-main' and status = 'open'`.then((r) =>
+        r.length ? r : null,
+      ),
+    );
+    expect(held.reason).toContain('reopen = "ask" holds it');
+    expect(issuesFor('close/1')[0]!.state).toBe('closed');
+    // ...and an operator's "use local" re-opens it.
+    expect((await h.api('POST', `/v1/conflicts/${held.id}/resolve`, { use: 'local' })).status).toBe(200);
     await synced('close/1', 'gh-main', await version('close/1'));
     issue = issuesFor('close/1')[0]!;
     expect(issue.state).toBe('open');

@@ -8,7 +8,9 @@ import { JIRA, startHarness, waitFor, type Harness } from '../support/harness.ts
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('sync_jira', { plane: false, jira: {} });
+  // reopen = "allow": this file drives the workflow's own refusals (a "Won't Do" issue going back
+  // to "In Progress"); the re-open guard that would hold that first is state-guard.test.ts's.
+  h = await startHarness('sync_jira', { plane: false, jira: { reopen: 'allow' } });
   const api = await h.listenApi();
   h.sandbox.jiraWebhooks.register({ url: `${api}/webhooks/jira-main`, secret: JIRA.webhookSecret });
 });

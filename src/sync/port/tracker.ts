@@ -112,6 +112,11 @@ export interface TrackerAdapter {
   resolveLink(link: string, ctx: CallContext): Promise<RemoteIssue>;
   /** Posts a comment at most once (the comment id is its marker). */
   addComment(ref: RemoteRef, comment: OutgoingComment, ctx: CallContext): Promise<void>;
+  /**
+   * Whether writing this state (tracker vocabulary) closes the issue, for `close_issues`
+   * (GitHub: `closed`, `closed:not_planned`). Absent: no state closes anything.
+   */
+  closesIssue?(state: string): boolean;
   /** Checks credentials and access the way `trackline check` shows them. */
   check(): Promise<CheckLine[]>;
   /**

@@ -6,6 +6,8 @@ import { GitHubApi } from './api.ts';
 import { GitHubPullRequests } from './pull-requests.ts';
 import { GitHubCatalog } from './catalog.ts';
 import {
+  CLOSED,
+  CLOSED_NOT_PLANNED,
   StateModel,
   commentBody,
   composeLabels,
@@ -226,6 +228,11 @@ export class GitHubAdapter implements TrackerAdapter {
       if (last) return;
       url = res.next!;
     }
+  }
+
+  /** `closed` and `closed:not_planned` close the issue; `open` and status labels keep it open. */
+  closesIssue(state: string): boolean {
+    return state === CLOSED || state === CLOSED_NOT_PLANNED;
   }
 
   async check(): Promise<CheckLine[]> {
