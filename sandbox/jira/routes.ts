@@ -16,6 +16,7 @@ import {
   commentJson,
   errorCollection,
   issueJson,
+  versionJson,
   issueTypeJson,
   priorityJson,
   projectRefJson,
@@ -200,6 +201,14 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
       style: 'classic',
     });
   });
+
+  app.get(`${API}/project/:key/versions`, (c) => {
+    const project = store.project(c.req.param('key'));
+    if (!project) return c.json(errorCollection([`No project could be found with key '${c.req.param('key')}'.`]), 404);
+    return c.json(store.versionsOf(project.id).map((v) => versionJson(store, v)));
+  });
+
+  app.post(`${API}/version`, (c) => c.json(versionJson(store, store.createVersion(bodyOf(c))), 201));
 
   app.get(`${API}/project/:key/statuses`, (c) => {
     const project = store.project(c.req.param('key'));

@@ -73,10 +73,22 @@ export interface JiraIssueRec {
   labels: string[];
   assignee: string | null;
   priorityId: string;
+  /** Fix version ids, in the order they were added. */
+  fixVersions: string[];
   reporter: string;
   created: number;
   updated: number;
   properties: Map<string, unknown>;
+}
+
+/** A project version (Jira's Version bean): what an issue's fixVersions point at. */
+export interface JiraVersionRec {
+  id: string;
+  projectId: string;
+  name: string;
+  description?: string;
+  released: boolean;
+  archived: boolean;
 }
 
 export interface JiraCommentRec {
@@ -185,7 +197,8 @@ export class JiraStore {
   baseUrl: string;
   #now: () => number;
   #last = 0;
-  #ids = { project: 10000, issue: 10000, comment: 10000, status: 10000, issueType: 10000, workflow: 1, changelog: 100000 };
+  #ids = { project: 10000, issue: 10000, comment: 10000, status: 10000, issueType: 10000, workflow: 1, changelog: 100000, version: 10000 };
+  readonly versions = new Map<string, JiraVersionRec>();
   #listeners = new Set<(e: JiraChangeEvent) => void>();
 
   constructor(options: JiraStoreOptions = {}) {
@@ -332,6 +345,7 @@ export class JiraStore {
     if (!type) errors.issuetype = 'Specify an issue type';
     if (typeof fields.summary !== 'string' || fields.summary.trim() === '') errors.summary = 'You must specify a summary of the issue.';
     const values = this.#validateFields(fields, errors);
+    const fixVersions = 'fixVersions' in fields ? this.#versionRefs(project.id, fields.fixVersions, errors) : [];
     const properties = this.#validateProperties(body.properties, errors);
     if (Object.keys(errors).length) throw new JiraApiError(400, errorCollection([], errors));
     const now = this.timestamp();
@@ -348,6 +362,7 @@ export class JiraStore {
       labels: values.labels ?? [],
       assignee: values.assignee ?? null,
       priorityId: values.priorityId ?? this.priorities.find((p) => p.name === 'Medium')!.id,
+      fixVersions: fixVersions ?? [],
       reporter: actor,
       created: now,
       updated: now,
@@ -368,6 +383,8 @@ export class JiraStore {
       errors.summary = 'You must specify a summary of the issue.';
     const values = this.#validateFields(fields, errors);
     const ops = this.#validateUpdate(body.update, fields, errors);
+    const versionOps = this.#validateVersionUpdate(issue.projectId, body.update, errors);
+    const versionSet = 'fixVersions' in fields ? this.#versionRefs(issue.projectId, fields.fixVersions, errors) : undefined;
     const properties = this.#validateProperties(body.properties, errors);
     if (Object.keys(errors).length) throw new JiraApiError(400, errorCollection([], errors));
     if (body.fields === undefined && body.update === undefined && body.properties === undefined) {
@@ -386,6 +403,15 @@ export class JiraStore {
     if ('labels' in fields || ops.length) next.labels = labels;
     if ('assignee' in fields) next.assignee = values.assignee ?? null;
     if (values.priorityId !== undefined) next.priorityId = values.priorityId;
+    if (versionSet || versionOps.length) {
+      let versions = versionSet ?? [...issue.fixVersions];
+      for (const op of versionOps) {
+        if (op.set !== undefined) versions = [...op.set];
+        for (const v of op.add) if (!versions.includes(v)) versions.push(v);
+        for (const v of op.remove) versions = versions.filter((x) => x !== v);
+      }
+      next.fixVersions = versions;
+    }
     for (const [k, v] of properties) issue.properties.set(k, v);
     return this.#apply(issue, next, actor, 'issue_updated');
   }
@@ -527,6 +553,14 @@ export class JiraStore {
       const name = (id: string) => this.priorities.find((p) => p.id === id)?.name ?? id;
       items.push(item('priority', 'priority', issue.priorityId, name(issue.priorityId), next.priorityId, name(next.priorityId)));
     }
+    if (next.fixVersions !== undefined) {
+      // Jira logs one "Fix Version" item per version added or removed.
+      const name = (id: string) => this.versions.get(id)?.name ?? id;
+      for (const id of issue.fixVersions.filter((v) => !next.fixVersions!.includes(v)))
+        items.push(item('fixVersions', 'Fix Version', id, name(id), null, null));
+      for (const id of next.fixVersions.filter((v) => !issue.fixVersions.includes(v)))
+        items.push(item('fixVersions', 'Fix Version', null, null, id, name(id)));
+    }
     if (next.statusId !== undefined && next.statusId !== issue.statusId) {
       items.push(
         item(
@@ -621,6 +655,7 @@ export class JiraStore {
         errors[field] = `Field '${field}' cannot be set in both 'fields' and 'update'.`;
         continue;
       }
+      if (field === 'fixVersions') continue; // #validateVersionUpdate
       if (field !== 'labels') {
         errors[field] = `Field '${field}' cannot be set. It is not on the appropriate screen, or unknown.`;
         continue;
@@ -658,6 +693,95 @@ export class JiraStore {
       else out.set(p.key, p.value);
     }
     return out;
+  }
+
+  // ---------------------------------------------------------------- versions
+
+  versionsOf(projectId: string): JiraVersionRec[] {
+    return [...this.versions.values()].filter((v) => v.projectId === projectId);
+  }
+
+  /** POST /version: `name` and the project (`projectId`, or `project` as a key), unique per project. */
+  createVersion(body: Record<string, unknown>): JiraVersionRec {
+    const project =
+      body.projectId !== undefined
+        ? this.projects.get(String(body.projectId))
+        : typeof body.project === 'string'
+          ? this.project(body.project)
+          : undefined;
+    if (!project) throw new JiraApiError(400, errorCollection([], { project: 'Project must be specified to create a version.' }));
+    if (typeof body.name !== 'string' || body.name.trim() === '')
+      throw new JiraApiError(400, errorCollection([], { name: 'You must specify a valid version name' }));
+    if (body.name.length > 255)
+      throw new JiraApiError(400, errorCollection([], { name: 'The version name must not exceed 255 characters.' }));
+    if (this.versionsOf(project.id).some((v) => v.name.toLowerCase() === String(body.name).toLowerCase())) {
+      throw new JiraApiError(400, errorCollection([], { name: 'A version with this name already exists in this project.' }));
+    }
+    const version: JiraVersionRec = {
+      id: String(this.#ids.version++),
+      projectId: project.id,
+      name: body.name,
+      ...(typeof body.description === 'string' ? { description: body.description } : {}),
+      released: body.released === true,
+      archived: body.archived === true,
+    };
+    this.versions.set(version.id, version);
+    return version;
+  }
+
+  /** A person releasing a version in Jira's UI (tests). */
+  releaseVersion(id: string): void {
+    const version = this.versions.get(id);
+    if (!version) throw new Error(`no version ${id}`);
+    version.released = true;
+  }
+
+  /** Version references (`{id}` or `{name}`) of one project; unknown ones are field errors. */
+  #versionRefs(projectId: string, refs: unknown, errors: Record<string, string>): string[] | undefined {
+    if (!Array.isArray(refs)) {
+      errors.fixVersions = 'Fix Version/s must be a list of versions.';
+      return undefined;
+    }
+    const out: string[] = [];
+    for (const ref of refs as Array<{ id?: unknown; name?: unknown } | null>) {
+      const found =
+        ref && typeof ref === 'object'
+          ? ref.id !== undefined
+            ? this.versions.get(String(ref.id))
+            : this.versionsOf(projectId).find((v) => v.name === ref.name)
+          : undefined;
+      if (!found || found.projectId !== projectId) {
+        errors.fixVersions = `Version ${ref && typeof ref === 'object' ? JSON.stringify(ref.id ?? ref.name) : String(ref)} is not valid`;
+        return undefined;
+      }
+      if (!out.includes(found.id)) out.push(found.id);
+    }
+    return out;
+  }
+
+  /** `update.fixVersions`: add / remove / set operations, each naming versions by id or name. */
+  #validateVersionUpdate(
+    projectId: string,
+    update: unknown,
+    errors: Record<string, string>,
+  ): Array<{ add: string[]; remove: string[]; set?: string[] }> {
+    const list = update && typeof update === 'object' ? (update as Record<string, unknown>).fixVersions : undefined;
+    if (list === undefined) return [];
+    if (!Array.isArray(list)) {
+      errors.fixVersions = 'update.fixVersions must be a list of operations';
+      return [];
+    }
+    const ops: Array<{ add: string[]; remove: string[]; set?: string[] }> = [];
+    for (const op of list as Array<Record<string, unknown>>) {
+      const one = { add: [] as string[], remove: [] as string[], set: undefined as string[] | undefined };
+      for (const [verb, value] of Object.entries(op ?? {})) {
+        if (verb === 'add' || verb === 'remove') one[verb].push(...(this.#versionRefs(projectId, [value], errors) ?? []));
+        else if (verb === 'set') one.set = this.#versionRefs(projectId, value, errors);
+        else errors.fixVersions = `Operation '${verb}' is not supported for fixVersions.`;
+      }
+      ops.push(one);
+    }
+    return ops;
   }
 
   // ---------------------------------------------------------------- JQL
@@ -757,11 +881,25 @@ export function issueFieldsJson(store: JiraStore, issue: JiraIssueRec): Record<s
     reporter: userJson(store, issue.reporter),
     creator: userJson(store, issue.reporter),
     priority: priorityJson(store, priority),
+    fixVersions: issue.fixVersions.map((id) => versionJson(store, store.versions.get(id)!)),
     issuetype: issueTypeJson(store, type),
     project: projectRefJson(store, project),
     created: jiraTime(issue.created),
     updated: jiraTime(issue.updated),
     statuscategorychangedate: jiraTime(issue.updated),
+  };
+}
+
+/** Jira's Version bean as an issue's fixVersions and the versions routes show it. */
+export function versionJson(store: JiraStore, v: JiraVersionRec): Record<string, unknown> {
+  return {
+    self: `${store.baseUrl}/rest/api/3/version/${v.id}`,
+    id: v.id,
+    ...(v.description !== undefined ? { description: v.description } : {}),
+    name: v.name,
+    archived: v.archived,
+    released: v.released,
+    projectId: Number(v.projectId),
   };
 }
 

@@ -77,6 +77,7 @@ describe('create and update', () => {
       labels: ['backend'],
       assignees: [JIRA.people.alice.accountId],
       priority: 'High',
+      milestone: null,
     });
     expect(remote.url).toBe(`${url}/browse/${issue.key}`);
   });

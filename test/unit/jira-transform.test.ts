@@ -60,7 +60,16 @@ describe('issue -> fields', () => {
       labels: ['backend', 'db'],
       assignees: ['5b10ac8d82e05b22cc7d4ef5'],
       priority: 'High',
+      milestone: null,
     });
+  });
+
+  it('the milestone is the fix version, the last one Jira lists when there are several', () => {
+    const withVersions = (names: string[]) =>
+      issueToFields({ ...issue, fields: { ...issue.fields, fixVersions: names.map((name, i) => ({ id: String(i), name })) } });
+    expect(withVersions(['Release 1']).milestone).toBe('Release 1');
+    expect(withVersions(['Hotfix', 'Release 2']).milestone).toBe('Release 2');
+    expect(withVersions([]).milestone).toBeNull();
   });
 
   it('empty values read as empty', () => {

@@ -55,8 +55,8 @@ type EditFields = {
 
 export class JiraAdapter implements TrackerAdapter {
   readonly connectionId: string;
-  // Milestones (fix versions) are not carried yet.
-  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority'];
+  // The milestone is a fix version of the project.
+  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
   readonly api: JiraApi;
   readonly catalog: JiraCatalog;
   private readonly knownAccounts: Set<string>;
@@ -121,6 +121,7 @@ export class JiraAdapter implements TrackerAdapter {
     const edit = await this.editFields(fields, ctx);
     const labels = fields.labels ? checkLabels(fields.labels) : [];
     const type = await this.catalog.issueType(ctx);
+    const version = fields.milestone ? await this.catalog.version(fields.milestone, ctx) : null;
     const created = await this.api.createIssue(
       {
         fields: {
@@ -130,6 +131,7 @@ export class JiraAdapter implements TrackerAdapter {
           ...(edit.description ? { description: edit.description } : {}),
           ...(edit.assignee ? { assignee: edit.assignee } : {}),
           ...(edit.priority ? { priority: edit.priority } : {}),
+          ...(version && !version.released ? { fixVersions: [{ id: version.id }] } : {}),
           // The marker label goes in with the create itself: there is no moment when the issue
           // exists without it, so findByItemKey finds any issue a crashed attempt created.
           labels: [...labels, markerLabel(itemKey)],
@@ -140,6 +142,7 @@ export class JiraAdapter implements TrackerAdapter {
     );
     let issue = await this.api.getIssue(created.id, ctx.deliveryId);
     if (fields.state !== undefined) issue = await this.moveOrThrow(issue, fields.state, ctx);
+    if (version?.released) throw new PartialUpdateError(releasedMessage(version.name, this.projectKey), this.toRemote(issue), 'milestone');
     return this.toRemote(issue);
   }
 
@@ -161,17 +164,34 @@ export class JiraAdapter implements TrackerAdapter {
 
     const body: Record<string, unknown> = {};
     if (Object.keys(edit).length) body.fields = edit;
+    // The milestone is one fix version: the old one (as Trackline last saw it) goes, the new one
+    // comes, and other versions a person set stay. A released version takes no new work: the
+    // other fields are written, and the milestone is refused after them (held as a conflict).
+    let refusedVersion: string | null = null;
+    if (changes.milestone !== undefined) {
+      const version = changes.milestone === null ? null : await this.catalog.version(changes.milestone, ctx);
+      if (version?.released) refusedVersion = version.name;
+      else if (since.milestone === undefined) {
+        body.fields = { ...(body.fields as object), fixVersions: version ? [{ id: version.id }] : [] };
+      } else {
+        const ops: unknown[] = [];
+        if (since.milestone) ops.push({ remove: { name: since.milestone } });
+        if (version) ops.push({ add: { id: version.id } });
+        if (ops.length) body.update = { ...(body.update as object), fixVersions: ops };
+      }
+    }
     if (targetLabels) {
       const have = since.labels ?? visibleLabels(current?.fields.labels ?? []);
       const delta = setDelta(have, targetLabels);
       const ops = [...delta.add.map((l) => ({ add: l })), ...delta.remove.map((l) => ({ remove: l }))];
-      if (ops.length) body.update = { labels: ops };
+      if (ops.length) body.update = { ...(body.update as object), labels: ops };
     }
     let issue = current;
     if (Object.keys(body).length)
       issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.api.getIssue(ref.id, ctx.deliveryId));
     issue ??= await this.api.getIssue(ref.id, ctx.deliveryId);
     if (changes.state !== undefined) issue = await this.moveOrThrow(issue, changes.state, ctx);
+    if (refusedVersion) throw new PartialUpdateError(releasedMessage(refusedVersion, this.projectKey), this.toRemote(issue), 'milestone');
     return this.toRemote(issue);
   }
 
@@ -393,6 +413,10 @@ function checkLabels(labels: string[]): string[] {
   if (marker.length)
     throw new TrackerError('config', `labels starting with "trackline:" are reserved for Trackline's marker: ${marker.join(', ')}`);
   return [...new Set(labels)];
+}
+
+function releasedMessage(version: string, project: string): string {
+  return `Jira version "${version}" of ${project} is released: Trackline adds no work to a released version; the milestone is held as a conflict (unrelease the version in Jira, or resolve the conflict)`;
 }
 
 function propertyItem(issue: JiraIssue): string | undefined {

@@ -11,6 +11,7 @@ import {
   type JiraSearchPage,
   type JiraTransition,
   type JiraUserRef,
+  type JiraVersion,
   type JiraWorkflowPreview,
 } from './wire.ts';
 
@@ -70,6 +71,15 @@ export class JiraApi {
 
   async projectStatuses(key: string, deliveryId?: string): Promise<JiraIssueTypeStatuses[]> {
     return (await this.call<JiraIssueTypeStatuses[]>('GET', `${API}/project/${enc(key)}/statuses`, { deliveryId })).data;
+  }
+
+  /** Every version of the project (this route is not paginated). */
+  async projectVersions(key: string, deliveryId?: string): Promise<JiraVersion[]> {
+    return (await this.call<JiraVersion[]>('GET', `${API}/project/${enc(key)}/versions`, { deliveryId })).data;
+  }
+
+  async createVersion(projectId: string, name: string, deliveryId?: string): Promise<JiraVersion> {
+    return (await this.call<JiraVersion>('POST', `${API}/version`, { body: { name, projectId: Number(projectId) }, deliveryId })).data;
   }
 
   /** The priorities usable in the project (the unfiltered GET /priority is deprecated). */

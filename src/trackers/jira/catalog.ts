@@ -2,7 +2,7 @@ import type { CallContext } from '../../sync/port/tracker.ts';
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { JiraApi } from './api.ts';
 import { graphFromPreview, type WorkflowGraph } from './transitions.ts';
-import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef } from './wire.ts';
+import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef, JiraVersion } from './wire.ts';
 
 /**
  * Cached lookups for one Jira project: the API user (its time zone reads JQL dates), the project
@@ -21,6 +21,8 @@ export class JiraCatalog {
   private statusesP?: Promise<JiraStatusRef[]>;
   private workflowP?: { at: number; value: Promise<WorkflowGraph | null> };
   private workflowWarned = false;
+  private versionsP?: Promise<JiraVersion[]>;
+  private readonly versionCreates = new Map<string, Promise<JiraVersion>>();
 
   constructor(
     private readonly api: JiraApi,
@@ -95,6 +97,37 @@ export class JiraCatalog {
 
   async priorityNames(ctx: CallContext): Promise<string[]> {
     return (await this.loadPriorities(ctx)).map((p) => p.name);
+  }
+
+  private loadVersions(ctx: CallContext, fresh = false): Promise<JiraVersion[]> {
+    if (fresh) this.versionsP = undefined;
+    return this.cache(
+      () => this.versionsP,
+      (p) => (this.versionsP = p),
+      () => this.api.projectVersions(this.projectKey, ctx.deliveryId),
+    );
+  }
+
+  /**
+   * The project version named `name` (case-insensitive), created when the project has none (once,
+   * even if many ask). Cached like priorities: one lookup per process, refreshed once on a miss.
+   */
+  async version(name: string, ctx: CallContext): Promise<JiraVersion> {
+    const find = (list: JiraVersion[]) => list.find((v) => v.name.toLowerCase() === name.toLowerCase());
+    const found = find(await this.loadVersions(ctx)) ?? find(await this.loadVersions(ctx, true));
+    if (found) return found;
+    const key = name.toLowerCase();
+    let pending = this.versionCreates.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const created = await this.api.createVersion((await this.project(ctx)).id, name, ctx.deliveryId);
+        this.versionsP = this.versionsP?.then((list) => [...list, created]);
+        return created;
+      })();
+      pending.catch(() => this.versionCreates.delete(key));
+      this.versionCreates.set(key, pending);
+    }
+    return pending;
   }
 
   /** The statuses the configured issue type's workflow uses. */

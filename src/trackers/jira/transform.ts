@@ -21,7 +21,16 @@ export function issueToFields(issue: JiraIssue): FieldValues {
     // Jira has one assignee, named by accountId; user_map translates it to the local name.
     assignees: f.assignee?.accountId ? [f.assignee.accountId] : [],
     priority: f.priority?.name ?? null,
+    milestone: milestoneOf(f.fixVersions ?? []),
   };
+}
+
+/**
+ * The item's milestone is the issue's fix version. An issue may carry several (Trackline writes
+ * one and keeps the others a person set); then the milestone reads as the last one Jira lists.
+ */
+export function milestoneOf(versions: Array<{ name: string }>): string | null {
+  return versions.at(-1)?.name ?? null;
 }
 
 export function toRemoteIssue(issue: JiraIssue, baseUrl: string): RemoteIssue {

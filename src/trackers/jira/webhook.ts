@@ -33,6 +33,8 @@ const SYNCED_CHANGELOG_FIELDS = new Set([
   'labels',
   'assignee',
   'priority',
+  // Jira logs a fix version change as field "Fix Version", fieldId "fixVersions".
+  'fixversions',
   'key',
   'project',
   'issuetype',

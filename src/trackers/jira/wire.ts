@@ -44,6 +44,8 @@ export interface JiraIssueFields {
   labels?: string[];
   assignee?: JiraUserRef | null;
   priority?: { id: string; name: string } | null;
+  /** The issue's fix versions (several are allowed); the item's milestone is one of them. */
+  fixVersions?: JiraVersion[];
   updated?: string;
   created?: string;
   issuetype?: { id: string; name: string };
@@ -89,6 +91,14 @@ export interface JiraIssueTypeStatuses {
   statuses: JiraStatusRef[];
 }
 
+/** A project version (GET /project/{key}/versions, POST /version). */
+export interface JiraVersion {
+  id: string;
+  name: string;
+  released?: boolean;
+  archived?: boolean;
+}
+
 export interface JiraPriority {
   id: string;
   name: string;
@@ -130,4 +140,15 @@ export const ITEM_PROPERTY = 'trackline';
 export const MARKER_LABEL_PREFIX = 'trackline:';
 
 /** Fields every read asks for: what transform.ts maps, plus project and type for checks. */
-export const ISSUE_FIELDS = ['summary', 'description', 'status', 'labels', 'assignee', 'priority', 'updated', 'issuetype', 'project'];
+export const ISSUE_FIELDS = [
+  'summary',
+  'description',
+  'status',
+  'labels',
+  'assignee',
+  'priority',
+  'fixVersions',
+  'updated',
+  'issuetype',
+  'project',
+];
