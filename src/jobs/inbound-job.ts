@@ -9,6 +9,7 @@ import { createWebhookHandler } from '../trackers/index.ts';
 import type { WebhookHandler } from '../sync/port/tracker.ts';
 import { importRemoteIssue } from '../sync/remote-events.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
+import { notePullRequestActivity } from '../sync/pull-requests/store.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 
@@ -110,6 +111,30 @@ async function processDelivery(
   for (const change of handlerFor(connection).normalize(delivery.request.headers, delivery.request.payload)) {
     if (change.type === 'ignored') {
       outcomes.push(`ignored: ${change.reason}`);
+      continue;
+    }
+    if (change.type === 'pull_request.changed') {
+      // The items that follow it (or, for one nobody recorded, whose branch it is or whose issue it
+      // closes) re-read it in their next reconcile; the payload only says which one changed.
+      const itemKeys = await notePullRequestActivity(deps.sql, connection.config.id, {
+        number: change.number,
+        head: change.head,
+        closes: change.closes,
+        actor: change.actor,
+      });
+      await deps.queues.enqueueReconcile(
+        itemKeys.map((itemKey) => ({
+          connectionId: connection.config.id,
+          itemKey,
+          reason: 'webhook' as const,
+          readRemote: false,
+          requestId: data.requestId,
+        })),
+      );
+      if (itemKeys.length) {
+        outcomes.push(`pull request #${change.number} (${change.action ?? 'changed'}): reconcile ${itemKeys.join(', ')}`);
+        acted = true;
+      } else outcomes.push(`skipped: pull request #${change.number} concerns no item`);
       continue;
     }
     const mapping = await store.findMappingByRemote(connection.config.id, change.remoteId);

@@ -7,6 +7,7 @@ import { PollJob, type PollJobData } from '../queues/jobs.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
 import { importRemoteIssue, notePolledIssue } from '../sync/remote-events.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
+import { pollPullRequests } from './poll-pull-requests.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { DelayedError } from 'bullmq';
@@ -29,6 +30,8 @@ export interface PollCounts {
   imported: number;
   skipped: number;
   deleted: number;
+  /** github connections with [connections.pull_requests]: pull requests seen changed, and the reconciles they asked for. */
+  pullRequests?: { pullRequests: number; reconciles: number };
 }
 
 /**
@@ -120,6 +123,8 @@ export function createPollProcessor(deps: PollJobDeps) {
           await deps.notify(ids);
         }
       }
+      const pulls = await pollPullRequests(deps, connection, delivery.id);
+      if (pulls) counts.pullRequests = pulls;
       await deps.sql`update deliveries set status = 'succeeded', result = ${deps.sql.json(counts as never)}, updated_at = now() where id = ${delivery.id}`;
       return counts;
     } catch (error) {

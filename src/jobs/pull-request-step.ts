@@ -26,8 +26,9 @@ export async function runPullRequestStep(
   if (outcome.failure) {
     await deps.sql`insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, last_error, request, job_id, request_id)
       values ('out', 'pull_request', ${connection.config.id}, ${data.itemKey}, ${`pr-open:${deliveryId}`}, 'failed', 1, ${outcome.failure.message},
-        ${deps.sql.json({ open: outcome.failure.head, reconcile: deliveryId } as never)}, ${jobId ?? null}, ${data.requestId ?? null})
+        ${deps.sql.json({ pullRequest: outcome.failure.subject, reconcile: deliveryId } as never)}, ${jobId ?? null}, ${data.requestId ?? null})
       on conflict (direction, connection_id, dedup_key) do nothing`;
+    warnings.push(`pull request (${outcome.failure.subject}): ${outcome.failure.message}`);
   }
   await deps.notify(outcome.changeIds);
   if (outcome.changed || outcome.itemMoved) {

@@ -38,6 +38,12 @@ const pullsFrom = (head: string) =>
 
 /** No reconcile is waiting or running (so a fault injected now meets the next job's calls). */
 async function quiet() {
+  await h.sandbox.github.webhooks.drain();
+  await waitFor(() =>
+    h.sql`select count(*)::int as n from deliveries where kind = 'webhook' and status in ('received', 'processing', 'queued')`.then(
+      (r) => r[0].n === 0,
+    ),
+  );
   await waitFor(() =>
     h.runtime.queues.reconcile
       .getJobCounts('active', 'waiting', 'delayed', 'prioritized')
@@ -68,7 +74,7 @@ describe('opening a pull request for an item’s branch', () => {
     expect(pullsFrom('feature/WP02')).toHaveLength(0);
 
     await upsert('user-auth/WP02', { state: 'for_review' });
-    const [row] = await waitFor(() => prRows('user-auth/WP02').then((r) => (r[0]?.number ? r : null)));
+    const [row] = await waitFor(() => prRows('user-auth/WP02').then((r) => (r[0]?.state ? r : null)));
     expect(row).toMatchObject({ state: 'draft', head: 'feature/WP02', base: 'main', origin: 'opened' });
     const opened = pullsFrom('feature/WP02');
     expect(opened).toHaveLength(1);
@@ -114,9 +120,12 @@ describe('opening a pull request for an item’s branch', () => {
 
   it('a pull request a person already opened from the branch is adopted on GitHub’s 422, not opened twice', async () => {
     pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/WP03', 1);
+    // Its webhook is not sent: Trackline learns of it only from GitHub's answer to opening another.
+    for (const hook of h.sandbox.github.webhooks.hooks) hook.active = false;
     const mine = pulls().create(repo, { title: 'My WP03', head: 'feature/WP03', base: 'main' }, 'alice');
+    for (const hook of h.sandbox.github.webhooks.hooks) hook.active = true;
     await upsert('user-auth/WP03', { title: 'WP03', state: 'for_review', branch: 'feature/WP03' });
-    const [row] = await waitFor(() => prRows('user-auth/WP03').then((r) => (r[0]?.number ? r : null)));
+    const [row] = await waitFor(() => prRows('user-auth/WP03').then((r) => (r[0]?.state ? r : null)));
     expect(row.number).toBe(mine.issue.number);
     expect(row.state).toBe('open');
     expect(pullsFrom('feature/WP03')).toHaveLength(1);
@@ -131,7 +140,7 @@ describe('opening a pull request for an item’s branch', () => {
     await quiet();
     h.sandbox.faults.inject({ tracker: 'github', method: 'POST', pathIncludes: '/pulls', delayAfterMs: 4_000, times: 1 });
     await upsert('user-auth/WP04', { title: 'WP04', state: 'for_review', branch: 'feature/WP04' });
-    const [row] = await waitFor(() => prRows('user-auth/WP04').then((r) => (r[0]?.number ? r : null)), 20_000);
+    const [row] = await waitFor(() => prRows('user-auth/WP04').then((r) => (r[0]?.state ? r : null)), 20_000);
     expect(pullsFrom('feature/WP04')).toHaveLength(1);
     expect(row.number).toBe(pullsFrom('feature/WP04')[0]!.issue.number);
     // The first open did reach GitHub and its answer never came back.
@@ -173,6 +182,160 @@ describe('opening a pull request for an item’s branch', () => {
       ),
     );
     expect(empty.last_error).toContain('No commits between main and feature/empty');
+  });
+});
+
+const feed = async (key: string) =>
+  (
+    (await (await h.api('GET', '/v1/changes?limit=500')).json()) as {
+      changes: {
+        key: string;
+        type: string;
+        fields: Record<string, unknown>;
+        actor: string;
+        pullRequest?: { number: number; from: string | null; to: string; url: string };
+      }[];
+    }
+  ).changes.filter((c) => c.key === key);
+const prState = async (key: string, number: number) =>
+  (await h.sql`select state from pull_requests where item_key = ${key} and number = ${number}`)[0]?.state;
+/** Waits for the pull request's state Trackline records, after the webhooks have gone out. */
+async function stateBecomes(key: string, number: number, state: string) {
+  await h.sandbox.github.webhooks.drain();
+  await waitFor(async () => (await prState(key, number)) === state, 10_000);
+}
+
+describe('following pull requests (signed webhooks)', () => {
+  it('ready for review, back to draft, changes requested (the item moves back), approved, merged: the item is done and its issue closed', async () => {
+    const key = 'user-auth/WP02';
+    const [{ number }] = await h.sql`select number from pull_requests where item_key = ${key}`;
+    const issue = await issueNumber(key);
+    pulls().setDraft(GITHUB.owner, GITHUB.repo, number, false, 'alice');
+    await stateBecomes(key, number, 'open');
+    pulls().setDraft(GITHUB.owner, GITHUB.repo, number, true, 'alice');
+    await stateBecomes(key, number, 'draft');
+    pulls().setDraft(GITHUB.owner, GITHUB.repo, number, false, 'alice');
+    await stateBecomes(key, number, 'open');
+
+    pulls().review(repo, number, { event: 'REQUEST_CHANGES', body: 'Needs tests' }, 'bob');
+    await stateBecomes(key, number, 'changes_requested');
+    // state_map: changes_requested -> doing, pulled like a person's edit: a new version, every connection follows.
+    await waitFor(async () => (await h.sql`select desired->>'state' as s from items where key = ${key}`)[0].s === 'doing');
+    await waitFor(() => h.sandbox.github.store.issue(repo, issue)!.labels.includes('in-progress'));
+
+    pulls().review(repo, number, { event: 'APPROVE' }, 'bob');
+    await stateBecomes(key, number, 'approved');
+    pulls().merge(repo, number, {}, 'alice');
+    await stateBecomes(key, number, 'merged');
+    await waitFor(async () => (await h.sql`select desired->>'state' as s from items where key = ${key}`)[0].s === 'done');
+    expect(h.sandbox.github.store.issue(repo, issue)).toMatchObject({ state: 'closed', state_reason: 'completed' });
+
+    const changes = await feed(key);
+    const prChanges = changes.filter((c) => c.type === 'item.pr_changed').map((c) => [c.pullRequest!.from, c.pullRequest!.to, c.actor]);
+    expect(prChanges).toEqual([
+      [null, 'draft', 'sync:gh-main'],
+      ['draft', 'open', 'alice'],
+      ['open', 'draft', 'alice'],
+      ['draft', 'open', 'alice'],
+      ['open', 'changes_requested', 'bob'],
+      ['changes_requested', 'approved', 'bob'],
+      ['approved', 'merged', 'alice'],
+    ]);
+    const merged = changes.find((c) => c.type === 'item.pr_changed' && c.pullRequest!.to === 'merged')!;
+    expect(merged.pullRequest).toMatchObject({ number, url: `${h.sandboxUrl}/acme/app/pull/${number}` });
+    const moves = changes.filter((c) => c.type === 'item.changed' && c.fields.state).map((c) => c.fields.state);
+    expect(moves).toEqual(
+      expect.arrayContaining([
+        { from: 'for_review', to: 'doing' },
+        { from: 'doing', to: 'done' },
+      ]),
+    );
+  });
+
+  it('closed without merging, then reopened', async () => {
+    const key = 'user-auth/WP03';
+    const [{ number }] = await h.sql`select number from pull_requests where item_key = ${key}`;
+    pulls().update(repo, number, { state: 'closed' }, 'alice');
+    await stateBecomes(key, number, 'closed');
+    // closed maps to nothing: the item stays where it was.
+    expect((await h.sql`select desired->>'state' as s from items where key = ${key}`)[0].s).toBe('for_review');
+    pulls().update(repo, number, { state: 'open' }, 'alice');
+    await stateBecomes(key, number, 'open');
+    expect((await feed(key)).filter((c) => c.type === 'item.pr_changed').map((c) => c.pullRequest!.to)).toEqual(['open', 'closed', 'open']);
+  });
+
+  it('a person’s pull request that says Fixes #N for a mapped issue is linked to that item; links.pull_request adopts one by number', async () => {
+    await upsert('link/1', { title: 'Linked by a person', state: 'doing' });
+    const issue = await issueNumber('link/1');
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'alice/fix', 1);
+    const theirs = pulls().create(repo, { title: 'Fix it', head: 'alice/fix', base: 'main', body: `This fixes #${issue}.` }, 'alice');
+    await h.sandbox.github.webhooks.drain();
+    const [row] = await waitFor(() => prRows('link/1').then((r) => (r[0]?.state ? r : null)));
+    expect(row).toMatchObject({ number: theirs.issue.number, origin: 'closes', state: 'open', head: 'alice/fix' });
+
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'bob/other', 1);
+    const other = pulls().create(repo, { title: 'Other', head: 'bob/other', base: 'main' }, 'bob');
+    await upsert('link/2', { title: 'Names its pull request', links: { pull_request: `#${other.issue.number}` } });
+    const [linked] = await waitFor(() => prRows('link/2').then((r) => (r[0]?.state ? r : null)));
+    expect(linked).toMatchObject({ number: other.issue.number, origin: 'linked', state: 'open' });
+
+    // A number GitHub does not know fails that link's delivery; the item's issue syncs all the same.
+    await upsert('link/3', { title: 'Names a pull request that is not there', links: { pull_request: '#9999' } });
+    const [failed] = await waitFor(() =>
+      h.sql`select status, last_error from deliveries where kind = 'pull_request' and item_key = 'link/3'`.then((r) =>
+        r.length ? r : null,
+      ),
+    );
+    expect(failed.status).toBe('failed');
+    expect(failed.last_error).toMatch(/404/);
+    expect((await h.sql`select status from mappings where item_key = 'link/3'`)[0].status).toBe('synced');
+  });
+
+  it('polling catches what a lost webhook missed (conditional requests: a quiet repository answers 304)', async () => {
+    const key = 'user-auth/WP03';
+    const [{ number }] = await h.sql`select number from pull_requests where item_key = ${key}`;
+    await h.sandbox.github.webhooks.drain();
+    for (const hook of h.sandbox.github.webhooks.hooks) hook.active = false;
+    try {
+      pulls().setDraft(GITHUB.owner, GITHUB.repo, number, true, 'alice');
+      await h.runtime.queues.pollNow('gh-main');
+      await waitFor(async () => (await prState(key, number)) === 'draft', 10_000);
+      // Nothing changed since: the next poll's pulls list is a 304.
+      const before = h.sandbox.log.entries({ tracker: 'github' }).length;
+      await h.runtime.queues.pollNow('gh-main');
+      await waitFor(() =>
+        h.sandbox.log
+          .entries({ tracker: 'github' })
+          .slice(before)
+          .some((e) => e.method === 'GET' && e.path.endsWith('/pulls')),
+      );
+      const listed = h.sandbox.log
+        .entries({ tracker: 'github' })
+        .slice(before)
+        .filter((e) => e.method === 'GET' && e.path.endsWith('/pulls'));
+      expect(listed.map((e) => e.status)).toEqual([304]);
+    } finally {
+      for (const hook of h.sandbox.github.webhooks.hooks) hook.active = true;
+    }
+  });
+
+  it('a signed pull_request delivery without a pull request: 400, nothing recorded; a redelivery is a duplicate', async () => {
+    const { signGitHubPayload } = await import('../../src/trackers/github/webhook.ts');
+    const body = JSON.stringify({ action: 'opened', pull_request: { title: 'no number' }, repository: { full_name: 'acme/app' } });
+    const before = await h.sql`select (select count(*) from changes)::int as changes, (select count(*) from pull_requests)::int as prs`;
+    const res = await h.api('POST', '/webhooks/gh-main', body, {
+      'x-github-event': 'pull_request',
+      'x-github-delivery': 'malformed-1',
+      'x-hub-signature-256': signGitHubPayload(GITHUB.webhookSecret, body),
+    });
+    expect(res.status).toBe(400);
+    expect(await h.sql`select (select count(*) from changes)::int as changes, (select count(*) from pull_requests)::int as prs`).toEqual(
+      before,
+    );
+    const sent = h.sandbox.github.webhooks.deliveries.find((d) => d.event === 'pull_request' && d.status === 202)!;
+    h.sandbox.github.webhooks.redeliver(sent.id);
+    await h.sandbox.github.webhooks.drain();
+    expect(h.sandbox.github.webhooks.deliveries.filter((d) => d.id === sent.id).map((d) => d.status)).toEqual([202, 200]);
   });
 });
 

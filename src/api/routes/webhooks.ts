@@ -47,6 +47,11 @@ export function webhookRoutes(connectionIds: string[], handlerFor: (id: string) 
       await reject(services, { connectionId, headers, requestId, status: 400, reason: 'signed body is not valid JSON' });
       throw error;
     }
+    const shape = handler.check?.(headers, payload) ?? { ok: true };
+    if (!shape.ok) {
+      await reject(services, { connectionId, headers, requestId, status: 400, reason: shape.reason });
+      throw new ApiError('invalid_request', `webhook refused: ${shape.reason}`);
+    }
     batcher ??= new WebhookBatcher(services.sql, services.queues, services.log);
     const accepted = await batcher.accept({
       connectionId,

@@ -58,6 +58,16 @@ export type InboundChange =
       /** Trackline's own comment coming back (its marker is on it): never fed back. */
       fromTrackline: boolean;
     }
+  | {
+      /** A pull request changed (GitHub): whoever follows it reads it again. */
+      type: 'pull_request.changed';
+      number: number;
+      /** Its branch, and the issues (remote ids) its body closes: how an unrecorded one finds its item. */
+      head: string;
+      closes: string[];
+      actor?: string;
+      action?: string;
+    }
   | { type: 'ignored'; reason: string };
 
 export type HeaderBag = Record<string, string | undefined>;
@@ -74,6 +84,11 @@ export interface WebhookHandler {
   /** The event's name for the delivery log (`issues.labeled`, `issue.updated`, `jira:issue_updated`). */
   eventName(headers: HeaderBag, payload: unknown): string;
   normalize(headers: HeaderBag, payload: unknown): InboundChange[];
+  /**
+   * A signed delivery whose payload cannot be what it says it is (a pull_request event without a
+   * pull request): refused with 400 before anything is recorded. Absent: every signed JSON body is taken.
+   */
+  check?(headers: HeaderBag, payload: unknown): { ok: true } | { ok: false; reason: string };
 }
 
 /** One page of a poll: issues changed since the cursor, in the tracker's order. */

@@ -182,7 +182,8 @@ export async function applyPullRequest(
   return sql.begin(async (tx) => {
     await tx`update pull_requests set number = ${pr.number}, url = ${pr.url}, title = ${pr.title}, state = ${pr.state}, head = ${pr.head}, base = ${pr.base},
         remote_updated_at = ${pr.updatedAt}, last_error = null, failed_for = null, updated_at = now(),
-        remote_changed_at = case when remote_changed_at <= ${args.seenChangeAt ?? new Date(0)} then null else remote_changed_at end
+        remote_changed_at = case when remote_changed_at <= ${args.seenChangeAt ?? new Date(0)} then null else remote_changed_at end,
+        remote_actor = case when remote_changed_at <= ${args.seenChangeAt ?? new Date(0)} then null else remote_actor end
       where id = ${row.id}`;
     const result: AppliedPullRequest = { changeIds: [], changed: row.state !== pr.state || row.title !== pr.title, itemMoved: false };
     if (row.state === pr.state) return result;

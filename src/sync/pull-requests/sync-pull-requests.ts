@@ -37,7 +37,7 @@ export interface PullRequestOutcome {
   /** state_map moved the item: every connection carrying it syncs the new state. */
   itemMoved: boolean;
   /** GitHub refused to open it for good (its message); the issue sync itself went through. */
-  failure: { head: string; message: string } | null;
+  failure: { subject: string; message: string } | null;
   warnings: string[];
 }
 
@@ -85,12 +85,18 @@ export async function syncPullRequests(
     // links.pull_request: a pull request a person opened, followed from now on.
     const linked = item.pullRequestLink ? Number(item.pullRequestLink) : null;
     if (linked !== null && !rows.some((r) => r.number === linked)) {
-      const pr = await host.get(linked, ctx);
-      const row = await recordLinked(sql, itemKey, config.id, pr);
-      if ('takenBy' in row) outcome.warnings.push(`pull request #${linked} already carries item "${row.takenBy}"`);
-      else {
-        await apply(row, pr);
-        outcome.adopted.push(pr.number);
+      try {
+        const pr = await host.get(linked, ctx);
+        const row = await recordLinked(sql, itemKey, config.id, pr);
+        if ('takenBy' in row) outcome.warnings.push(`pull request #${linked} already carries item "${row.takenBy}"`);
+        else {
+          await apply(row, pr);
+          outcome.adopted.push(pr.number);
+        }
+      } catch (error) {
+        // A number GitHub does not know: the link fails on its own; the issue keeps syncing.
+        if (!(error instanceof TrackerError) || error.retryable) throw error;
+        outcome.failure = { subject: `link #${linked}`, message: error.message };
       }
       rows = (await loadPullRequests(sql, itemKey)).filter((r) => r.connectionId === config.id);
     }
@@ -125,7 +131,7 @@ export async function syncPullRequests(
           // item keeps syncing; a new branch or base (or an operator's retry) tries again.
           if (!(error instanceof TrackerError) || error.retryable) throw error;
           await recordOpenFailure(sql, row.id, failedFor, error.message);
-          outcome.failure = { head: want.head, message: error.message };
+          outcome.failure = { subject: `open ${want.head}`, message: error.message };
         }
       }
     }

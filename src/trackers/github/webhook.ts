@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { HeaderBag, InboundChange, WebhookHandler } from '../../sync/port/tracker.ts';
+import { closingIssueNumbers } from './pulls-transform.ts';
 import { hasCommentMarker, issueKey, labelNames, stripCommentMarker } from './transform.ts';
 
 /**
@@ -14,7 +15,25 @@ export interface GitHubWebhookConfig {
   owner: string;
   repo: string;
   webhook_secret?: string;
+  /** Set: pull_request and pull_request_review deliveries are followed. */
+  pull_requests?: unknown;
 }
+
+const QUIET_PULL_REQUEST_ACTIONS = new Set([
+  'labeled',
+  'unlabeled',
+  'assigned',
+  'unassigned',
+  'synchronize',
+  'locked',
+  'unlocked',
+  'auto_merge_enabled',
+  'auto_merge_disabled',
+  'enqueued',
+  'dequeued',
+  'milestoned',
+  'demilestoned',
+]);
 
 const ISSUE_CHANGES = new Set([
   'opened',
@@ -74,11 +93,49 @@ export class GitHubWebhookHandler implements WebhookHandler {
     return typeof action === 'string' ? `${event}.${action}` : event;
   }
 
+  /** A pull_request or pull_request_review delivery must carry its pull request's number and branch. */
+  check(headers: HeaderBag, payload: unknown): { ok: true } | { ok: false; reason: string } {
+    const event = header(headers, 'x-github-event');
+    if (event !== 'pull_request' && event !== 'pull_request_review') return { ok: true };
+    const pr = (payload as GitHubPullRequestPayload | null)?.pull_request;
+    if (!pr || typeof pr.number !== 'number' || !Number.isInteger(pr.number) || typeof pr.head?.ref !== 'string') {
+      return { ok: false, reason: `${event} payload has no pull_request with a number and a head branch` };
+    }
+    return { ok: true };
+  }
+
+  private normalizePullRequest(name: string, body: GitHubPullRequestPayload): InboundChange[] {
+    const repo = body.repository?.full_name;
+    const full = `${this.config.owner}/${this.config.repo}`;
+    if (repo && repo.toLowerCase() !== full.toLowerCase())
+      return [{ type: 'ignored', reason: `${name} for ${repo}; connection ${this.config.id} syncs ${full}` }];
+    const pr = body.pull_request;
+    if (!pr || typeof pr.number !== 'number' || typeof pr.head?.ref !== 'string')
+      return [{ type: 'ignored', reason: `${name}: payload has no pull request` }];
+    if (!this.config.pull_requests)
+      return [{ type: 'ignored', reason: `${name}: connection ${this.config.id} has no [connections.pull_requests]` }];
+    // Labels, assignees and new commits change nothing Trackline reports; everything else may move its state, title or links.
+    if (body.action && QUIET_PULL_REQUEST_ACTIONS.has(body.action))
+      return [{ type: 'ignored', reason: `${name}: changes nothing Trackline follows` }];
+    return [
+      {
+        type: 'pull_request.changed',
+        number: pr.number,
+        head: pr.head.ref,
+        closes: closingIssueNumbers(pr.body, full).map(String),
+        actor: body.sender?.login,
+        action: body.action,
+      },
+    ];
+  }
+
   normalize(headers: HeaderBag, payload: unknown): InboundChange[] {
     const event = header(headers, 'x-github-event');
     const body = (payload ?? {}) as GitHubIssuePayload;
     const name = this.eventName(headers, payload);
     if (event === 'ping') return [{ type: 'ignored', reason: 'ping: the webhook is set up' }];
+    if (event === 'pull_request' || event === 'pull_request_review')
+      return this.normalizePullRequest(name, payload as GitHubPullRequestPayload);
     if (event !== 'issues' && event !== 'issue_comment') return [{ type: 'ignored', reason: `${name}: not an issue event` }];
     const repo = body.repository?.full_name;
     if (repo && repo.toLowerCase() !== `${this.config.owner}/${this.config.repo}`.toLowerCase()) {
@@ -116,6 +173,13 @@ export class GitHubWebhookHandler implements WebhookHandler {
     }
     return [{ type: 'ignored', reason: `${name}: changes no synced field` }];
   }
+}
+
+interface GitHubPullRequestPayload {
+  action?: string;
+  pull_request?: { number?: unknown; body?: string | null; head?: { ref?: unknown } };
+  repository?: { full_name?: string };
+  sender?: { login?: string };
 }
 
 interface GitHubIssuePayload {
