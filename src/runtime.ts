@@ -9,6 +9,7 @@ import { runMigrations } from './db/migrate.ts';
 import { ConnectionRegistry } from './connections/registry.ts';
 import { Queues } from './queues/queues.ts';
 import { PacerRegistry } from './pacing/registry.ts';
+import { RedisPacingStore } from './pacing/redis-pacing-store.ts';
 import { BufferedCallLog } from './jobs/call-log.ts';
 import { connectRedis, createRedis } from './support/redis.ts';
 import { createLogger } from './support/logger.ts';
@@ -77,7 +78,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (options.role === 'worker' || options.role === 'all' || options.role === 'cli') {
       const redis = createRedis(env.REDIS_URL, 'worker');
       await connectRedis(redis, env.REDIS_URL);
-      const pacers = new PacerRegistry(redis, env.TRACKLINE_REDIS_PREFIX);
+      const pacers = new PacerRegistry(new RedisPacingStore(redis), env.TRACKLINE_REDIS_PREFIX);
       const callLog = new BufferedCallLog(db.sql, (error) => log.error({ err: error }, 'could not record tracker calls'));
       worker = { redis, pacers, callLog };
       callLog.onCall(trackerCallLogger(log));

@@ -1,18 +1,19 @@
-import type { Redis } from 'ioredis';
+import type { PacingStore } from './pacing-store.ts';
 import { type WindowLimit, WindowGate } from './window-gate.ts';
 import { RateLimitedError } from './rate-limited-error.ts';
 
 /**
- * Paces every call made with one tracker credential, across every worker process, through Redis.
+ * Paces every call made with one tracker credential, across every worker process, through the
+ * pacing store (Redis by default, or PostgreSQL: pacing-store.ts).
  *
  * Two mechanisms, because they answer different signals:
  * - the budget: trackers count requests per window (Plane: a sliding window of 60 per minute,
  *   docs/trackers.md 2.4; GitHub: 5,000 per hour), they do not ask for even spacing. So a call
  *   goes out at once while the window has room, and waits only for the moment the window has
- *   room again (WindowGate: the times of the calls sent in the last window, shared in Redis). A
+ *   room again (WindowGate: the times of the calls sent in the last window, shared in the store). A
  *   create that needs four calls sends them together instead of one a second, and a backlog
  *   still never sends more than the budget in any window;
- * - a shared pause (one Redis key with a TTL) obeys the tracker when it says stop (a 429's
+ * - a shared pause (one key with a TTL in the store) obeys the tracker when it says stop (a 429's
  *   `Retry-After`, remaining = 0 until reset): every process sees it, so a 429 slows the whole
  *   connection and not just the job that got it.
  *
@@ -24,7 +25,7 @@ import { RateLimitedError } from './rate-limited-error.ts';
  * reservoir on a fixed interval; neither is the sliding window the trackers count by.
  *
  * In one process, calls wait for the budget in line (first come, first served), and only the
- * first in line asks Redis: a backlog of 64 jobs costs one Redis call per freed slot, not 64.
+ * first in line asks the store: a backlog of 64 jobs costs one store call per freed slot, not 64.
  * A call whose wait is longer than `inlineWaitMaxMs` (its place in line counted) throws
  * RateLimitedError so its job steps aside instead of holding a worker slot.
  */
@@ -50,14 +51,14 @@ export class Pacer {
   private pausedUntil = 0;
   private pauseCheckedAt = 0;
   private readonly pauseKey: string;
-  /** Calls of this process waiting for the budget, in order; only the first asks Redis. */
+  /** Calls of this process waiting for the budget, in order; only the first asks the store. */
   private line: Promise<void> = Promise.resolve();
   private waiting = 0;
   /** Counters for /v1/connections and /metrics. */
   readonly stats = { calls: 0, pauses: 0, pausedMs: 0, lastPauseReason: '' as string, heldMs: 0, steppedAside: 0 };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: PacingStore,
     readonly options: PacerOptions,
     keyPrefix: string,
   ) {
@@ -66,7 +67,7 @@ export class Pacer {
     this.sent =
       requests && perMs
         ? new WindowGate(
-            redis,
+            store,
             `${keyPrefix}:sent:${options.id}`,
             [{ limit: requests, perMs: perMs + SEND_WINDOW_SLACK_MS }, ...(options.extraWindows ?? [])],
             {
@@ -153,23 +154,17 @@ export class Pacer {
     this.stats.pausedMs += ms;
     this.stats.lastPauseReason = reason;
     // Only extend: a shorter pause must not cut a longer one short.
-    await this.redis.eval(
-      "local cur = redis.call('PTTL', KEYS[1]) if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1]) end return 1",
-      1,
-      this.pauseKey,
-      String(ms),
-      reason,
-    );
+    await this.store.extendPause(this.pauseKey, ms, reason);
   }
 
   /** Milliseconds left in the current pause (0 when not paused). */
   async pauseRemaining(): Promise<number> {
     const now = Date.now();
     // Other processes' pauses are read at most every 100 ms: fresh enough for a multi-second
-    // Retry-After, without a Redis round trip on every call.
+    // Retry-After, without a store round trip on every call.
     if (now - this.pauseCheckedAt > 100) {
       this.pauseCheckedAt = now;
-      const ttl = await this.redis.pttl(this.pauseKey);
+      const ttl = await this.store.pauseLeft(this.pauseKey);
       if (ttl > 0) this.pausedUntil = Math.max(this.pausedUntil, now + ttl);
     }
     return Math.max(0, this.pausedUntil - now);
@@ -180,7 +175,7 @@ export class Pacer {
       const remaining = await this.pauseRemaining();
       if (remaining <= 0) return;
       if (remaining > inlineWaitMaxMs) {
-        const reason = (await this.redis.get(this.pauseKey)) ?? 'paused';
+        const reason = (await this.store.pauseReason(this.pauseKey)) ?? 'paused';
         throw new RateLimitedError(remaining, reason);
       }
       await new Promise((r) => setTimeout(r, remaining));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { PacingStore } from './pacing-store.ts';
 import { Pacer, type PacerOptions } from './pacer.ts';
 import { WindowGate, type WindowLimit } from './window-gate.ts';
 
@@ -8,16 +8,16 @@ export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: PacingStore,
     private readonly keyPrefix: string,
   ) {}
 
-  /** The credential is hashed: neither Redis keys nor logs ever hold it. */
+  /** The credential is hashed: neither the store's keys nor logs ever hold it. */
   forCredential(credential: string, options: Omit<PacerOptions, 'id'>): Pacer {
     const id = createHash('sha256').update(credential).digest('hex').slice(0, 16);
     let pacer = this.pacers.get(id);
     if (!pacer) {
-      pacer = new Pacer(this.redis, { ...options, id }, this.keyPrefix);
+      pacer = new Pacer(this.store, { ...options, id }, this.keyPrefix);
       this.pacers.set(id, pacer);
     }
     return pacer;
@@ -25,11 +25,11 @@ export class PacerRegistry {
 
   /**
    * A shared sliding-window gate for a budget narrower than a credential (Jira's per-issue write
-   * limits): every process with the same `name` shares its windows, per subject, through Redis.
+   * limits): every process with the same `name` shares its windows, per subject, through the pacing store.
    */
   windowGate(name: string, windows: WindowLimit[]): WindowGate {
     const id = createHash('sha256').update(name).digest('hex').slice(0, 16);
-    return new WindowGate(this.redis, `${this.keyPrefix}:window:${id}`, windows);
+    return new WindowGate(this.store, `${this.keyPrefix}:window:${id}`, windows);
   }
 
   all(): Pacer[] {

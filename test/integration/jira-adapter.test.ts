@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createSandbox } from '../../sandbox/server.ts';
 import { PacerRegistry } from '../../src/pacing/registry.ts';
+import { RedisPacingStore } from '../../src/pacing/redis-pacing-store.ts';
 import { ConfigSchema, type JiraConnectionConfig } from '../../src/config/schema.ts';
 import { createAdapter } from '../../src/trackers/index.ts';
 import { JiraAdapter, TransitionUnavailableError } from '../../src/trackers/jira/adapter.ts';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   url = listening.url;
   close = listening.close;
   redis = new Redis(REDIS_URL);
-  pacers = new PacerRegistry(redis, redisPrefix);
+  pacers = new PacerRegistry(new RedisPacingStore(redis), redisPrefix);
   jira = adapterFor();
 });
 afterAll(async () => {

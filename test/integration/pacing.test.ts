@@ -3,9 +3,13 @@ import { Redis } from 'ioredis';
 import { REDIS_URL, startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { Pacer, type PacerOptions } from '../../src/pacing/pacer.ts';
 import { RateLimitedError } from '../../src/pacing/rate-limited-error.ts';
+import { RedisPacingStore } from '../../src/pacing/redis-pacing-store.ts';
+import { PostgresPacingStore } from '../../src/pacing/postgres-pacing-store.ts';
+import postgres from 'postgres';
 
 let h: Harness;
 const clients: Redis[] = [];
+const pgClients: postgres.Sql[] = [];
 beforeAll(async () => {
   // Real pacing: the connection's budget is 10 requests per 5 s, and so is the sandbox's (a
   // window shaped like Plane's 60 per minute, shortened so the test stays quick).
@@ -14,15 +18,25 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of clients) c.disconnect();
+  for (const c of pgClients) await c.end({ timeout: 1 });
   await h?.close();
 });
 
+type Store = 'redis' | 'postgres';
 let sequence = 0;
-/** A pacer as one worker process has it: its own Redis connection, the shared key prefix. */
-function processPacer(options: Omit<PacerOptions, 'id'>, id = `p${Date.now()}-${++sequence}`): Pacer {
+/**
+ * A pacer as one worker process has it: its own connection to the shared store (Redis, or the
+ * test's PostgreSQL database with migration 0009's tables and functions), the shared key prefix.
+ */
+function processPacer(options: Omit<PacerOptions, 'id'>, id = `p${Date.now()}-${++sequence}`, store: Store = 'redis'): Pacer {
+  if (store === 'postgres') {
+    const sql = postgres(h.databaseUrl, { max: 2, onnotice: () => {} });
+    pgClients.push(sql);
+    return new Pacer(new PostgresPacingStore(sql), { ...options, id }, h.redisPrefix);
+  }
   const client = new Redis(REDIS_URL);
   clients.push(client);
-  return new Pacer(client, { ...options, id }, h.redisPrefix);
+  return new Pacer(new RedisPacingStore(client), { ...options, id }, h.redisPrefix);
 }
 
 /** The most calls any window of `perMs` holds. */
@@ -31,9 +45,9 @@ function busiest(times: number[], perMs: number): number {
   return Math.max(...sorted.map((t) => sorted.filter((u) => u >= t && u < t + perMs).length));
 }
 
-describe('pacing by the window', () => {
+describe.each<Store>(['redis', 'postgres'])('pacing by the window, shared in %s', (store) => {
   it('a burst of 4 calls on a fresh 60-per-minute budget goes out at once', async () => {
-    const pacer = processPacer({ requests: 60, perMs: 60_000 });
+    const pacer = processPacer({ requests: 60, perMs: 60_000 }, undefined, store);
     const started = Date.now();
     const sentAt: number[] = [];
     await Promise.all(Array.from({ length: 4 }, () => pacer.schedule(async () => void sentAt.push(Date.now()))));
@@ -44,7 +58,7 @@ describe('pacing by the window', () => {
 
   it('two processes sharing a credential never exceed the budget in any window, and use it', async () => {
     const id = `shared-${Date.now()}`;
-    const pacers = [processPacer({ requests: 10, perMs: 1000 }, id), processPacer({ requests: 10, perMs: 1000 }, id)];
+    const pacers = [processPacer({ requests: 10, perMs: 1000 }, id, store), processPacer({ requests: 10, perMs: 1000 }, id, store)];
     const sentAt: number[] = [];
     const started = Date.now();
     // 25 calls from each process at once: the first 10 go together, the rest as the window frees.
@@ -60,7 +74,7 @@ describe('pacing by the window', () => {
   }, 20_000);
 
   it('a wait longer than the job should hold its worker steps aside with the window’s wait, not longer', async () => {
-    const pacer = processPacer({ requests: 2, perMs: 10_000 });
+    const pacer = processPacer({ requests: 2, perMs: 10_000 }, undefined, store);
     await Promise.all([pacer.schedule(async () => 1), pacer.schedule(async () => 2)]);
     const third = await pacer.schedule(async () => 3, 1000).catch((e: unknown) => e);
     expect(third).toBeInstanceOf(RateLimitedError);
@@ -70,6 +84,30 @@ describe('pacing by the window', () => {
     expect((third as RateLimitedError).message).toMatch(/budget \(2 per 10 s\) used up/);
   });
 
+  it('a 429 pause started by one process holds every process of the credential', async () => {
+    const id = `pause-${Date.now()}`;
+    const [first, second] = [
+      processPacer({ requests: 100, perMs: 1000 }, id, store),
+      processPacer({ requests: 100, perMs: 1000 }, id, store),
+    ];
+    await first.pause(600, 'Retry-After: 1');
+    const started = Date.now();
+    await second.schedule(async () => undefined);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    // A longer pause than the job may wait out steps aside, with the tracker's reason.
+    await first.pause(30_000, 'remaining 0 until reset');
+    const aside = await processPacer({ requests: 100, perMs: 1000 }, id, store)
+      .schedule(async () => 1, 1000)
+      .catch((e: unknown) => e);
+    expect(aside).toBeInstanceOf(RateLimitedError);
+    expect((aside as RateLimitedError).message).toMatch(/remaining 0 until reset/);
+    // A shorter pause does not cut the longer one short.
+    await processPacer({ requests: 100, perMs: 1000 }, id, store).pause(10, 'short');
+    expect(await processPacer({ requests: 100, perMs: 1000 }, id, store).pauseRemaining()).toBeGreaterThan(25_000);
+  });
+});
+
+describe('the connection', () => {
   it('the connection: no 429, a burst uses the window, the rest waits for it', async () => {
     const keys = Array.from({ length: 12 }, (_, i) => `paced/${i}`);
     const started = Date.now();
@@ -89,9 +127,9 @@ describe('pacing by the window', () => {
   }, 40_000);
 });
 
-describe('a call that goes out late', () => {
+describe.each<Store>(['redis', 'postgres'])('a call that goes out late, shared in %s', (store) => {
   it('is counted from when it was answered, so a busy event loop cannot tip the window over', async () => {
-    const pacer = processPacer({ requests: 10, perMs: 1000 });
+    const pacer = processPacer({ requests: 10, perMs: 1000 }, undefined, store);
     const sentAt: number[] = [];
     const started = Date.now();
     const calls = Array.from({ length: 12 }, () => pacer.schedule(async () => void sentAt.push(Date.now())));
@@ -110,7 +148,7 @@ describe('a call that goes out late', () => {
   it('counts from its answer: a process whose first request takes 80 ms to leave (cold) does not let the eleventh through early', async () => {
     // Two pacers for one credential: two worker processes sharing the budget through Redis.
     const id = `slow-${Date.now()}`;
-    const pacers = [processPacer({ requests: 10, perMs: 1000 }, id), processPacer({ requests: 10, perMs: 1000 }, id)];
+    const pacers = [processPacer({ requests: 10, perMs: 1000 }, id, store), processPacer({ requests: 10, perMs: 1000 }, id, store)];
     const arrivedAt: number[] = [];
     const arrive = async () => void arrivedAt.push(Date.now());
     // The cold process's first request reaches the tracker 80 ms after it was let through.
@@ -126,11 +164,11 @@ describe('a call that goes out late', () => {
   }, 20_000);
 });
 
-describe('one at a time, a second apart (GitHub mutations)', () => {
+describe.each<Store>(['redis', 'postgres'])('one at a time, a second apart (GitHub mutations), shared in %s', (store) => {
   it('two processes never have two writes under way, and each starts at least a second after the previous one ended', async () => {
     const id = `writes-${Date.now()}`;
     const options = { requests: 1, perMs: 1000, maxInFlight: 1, inFlightTtlMs: 5000 };
-    const pacers = [processPacer(options, id), processPacer(options, id)];
+    const pacers = [processPacer(options, id, store), processPacer(options, id, store)];
     const spans: Array<{ start: number; end: number }> = [];
     const write = async () => {
       const start = Date.now();
