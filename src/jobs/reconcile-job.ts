@@ -1,6 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
@@ -12,11 +11,12 @@ import { TrackerError } from '../sync/port/errors.ts';
 import { runPullRequestStep } from './pull-request-step.ts';
 import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
+import type { CoalesceState } from './coalesce-state.ts';
 
 export interface ReconcileJobDeps {
   sql: Sql;
-  redis: Redis;
-  keyPrefix: string;
+  /** The pairs' coalescing flags, shared by every process (Redis or PostgreSQL). */
+  coalesce: CoalesceState;
   connections: ConnectionRegistry;
   queues: Queues;
   log: Logger;
@@ -114,45 +114,28 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
  */
 const MAX_BURST_WINDOWS = 4;
 
-async function coalesceWait(deps: ReconcileJobDeps, data: ReconcileJobData): Promise<number> {
+export async function coalesceWait(
+  deps: Pick<ReconcileJobDeps, 'sql' | 'coalesce' | 'coalesceMs'>,
+  data: ReconcileJobData,
+): Promise<number> {
   if (deps.coalesceMs <= 0 || data.reason === 'operator') return 0;
   const pair = `${data.connectionId}:${data.itemKey}`;
-  const recentKey = `${deps.keyPrefix}:recent:${pair}`;
-  // Exists while a burst is under way, for at most MAX_BURST_WINDOWS windows.
-  const burstKey = `${deps.keyPrefix}:burst:${pair}`;
-  // One round trip on the common path: take the window, and see whether a burst is under way.
-  const [taken, burstLeftMs] = await pipelined<[string | null, number]>(
-    deps.redis.pipeline().set(recentKey, '1', 'PX', deps.coalesceMs, 'NX').pttl(burstKey),
-  );
-  if (taken !== 'OK') {
-    const [, ttl] = await pipelined<[unknown, number]>(
-      deps.redis
-        .pipeline()
-        .set(burstKey, '1', 'PX', deps.coalesceMs * MAX_BURST_WINDOWS, 'NX')
-        .pttl(recentKey),
-    );
-    return ttl > 0 ? ttl : 0;
-  }
+  // One round trip on the common path: take the window, and see whether a burst is under way
+  // (a burst lasts at most MAX_BURST_WINDOWS windows).
+  const { taken, burstLeftMs } = await deps.coalesce.takeWindow(pair, deps.coalesceMs);
+  if (!taken) return deps.coalesce.joinBurst(pair, deps.coalesceMs * MAX_BURST_WINDOWS);
   if (burstLeftMs <= 0) return 0;
   // A trailing sync: wait while the item still changes (its updated_at, on Postgres' clock).
   const [row] = await deps.sql<{ quiet_ms: number }[]>`
     select floor(extract(epoch from (clock_timestamp() - updated_at)) * 1000)::int as quiet_ms from items where key = ${data.itemKey}`;
   const quietMs = row?.quiet_ms ?? Number.POSITIVE_INFINITY;
   if (quietMs < deps.coalesceMs) {
-    // Not running yet: the window key goes back, so the next wake-up decides afresh.
-    await deps.redis.del(recentKey);
+    // Not running yet: the window goes back, so the next wake-up decides afresh.
+    await deps.coalesce.releaseWindow(pair);
     return Math.max(1, Math.min(deps.coalesceMs - quietMs, burstLeftMs));
   }
-  await deps.redis.del(burstKey);
+  await deps.coalesce.endBurst(pair);
   return 0;
-}
-
-/** The replies of a pipeline, in order; the first error among them is thrown. */
-async function pipelined<T extends unknown[]>(pipeline: ChainableCommander): Promise<T> {
-  const replies = (await pipeline.exec()) ?? [];
-  const failed = replies.find(([error]) => error);
-  if (failed) throw failed[0];
-  return replies.map(([, value]) => value) as T;
 }
 
 function rateLimitWait(error: unknown): number | null {

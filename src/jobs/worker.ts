@@ -1,6 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
+import { RedisCoalesceState } from './redis-coalesce-state.ts';
 import type { Config } from '../config/schema.ts';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
@@ -68,8 +69,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
     QUEUE.reconcile,
     createReconcileProcessor({
       sql: db.sql,
-      redis,
-      keyPrefix: prefix,
+      coalesce: new RedisCoalesceState(redis, prefix),
       connections: runtime.connections,
       queues,
       log,
