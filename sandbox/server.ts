@@ -21,6 +21,7 @@ import { PlaneApiError, type PlaneStoreOptions, type SeedProjectInput } from './
 import { PlaneStore } from './plane/store.ts';
 import { issueToJson } from './plane/serialize.ts';
 import { createPlaneMount } from './plane/routes.ts';
+import { PlaneGroups } from './plane/groups.ts';
 import { createJiraSandbox, type JiraSandboxOptions } from './jira/control.ts';
 import type { JiraStore } from './jira/store.ts';
 import type { JiraWebhookSender } from './jira/webhooks.ts';
@@ -57,6 +58,8 @@ export interface Sandbox {
   github: GitHubSandbox;
   /** Plane's outbound webhooks: register receivers, pause, drain, read what was sent. */
   planeWebhooks: PlaneWebhookSender;
+  /** Plane's cycles and modules and which work items are in them. */
+  planeGroups: PlaneGroups;
   /** Jira Cloud: projects, workflow, issues (seedProject, editAsPerson, transitionAsPerson...). */
   jira: JiraStore;
   /** Jira's outbound webhooks: register `{url, secret}` targets, drain, read what was sent. */
@@ -75,13 +78,16 @@ const rateLimitSchema = z.union([
 export function createSandbox(options: SandboxOptions = {}): Sandbox {
   const plane = new PlaneStore(options.plane);
   const planeWebhooks = new PlaneWebhookSender(plane, options.planeWebhooks);
+  const planeGroups = new PlaneGroups(plane);
   const faults = new Faults();
   const log = createRequestLog(options.logLimit);
   const rateLimit = new RateLimiter(options.rateLimit);
   // Aborted by close(), so timeout faults still hanging end with the server.
   const shutdowns = new Set<AbortController>();
 
-  const mounts: TrackerMount[] = [createPlaneMount({ store: plane, rateLimit, maxPerPage: options.plane?.maxPerPage })];
+  const mounts: TrackerMount[] = [
+    createPlaneMount({ store: plane, groups: planeGroups, rateLimit, maxPerPage: options.plane?.maxPerPage }),
+  ];
   const jira = createJiraSandbox(rateLimit, options.jira);
   mounts.push(jira.mount);
   const github = createGitHubSandbox();
@@ -215,7 +221,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
       for (const socket of sockets) socket.destroy();
     });
 
-  return { app, plane, jira: jira.store, jiraWebhooks: jira.webhooks, github, planeWebhooks, faults, log, rateLimit, listen };
+  return { app, plane, jira: jira.store, jiraWebhooks: jira.webhooks, github, planeWebhooks, planeGroups, faults, log, rateLimit, listen };
 }
 
 interface ControlDeps {

@@ -9,6 +9,7 @@
 
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../rate-limit.ts';
+import { PlaneGroups, cycleToJson, moduleToJson } from './groups.ts';
 import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { NOT_FOUND_BODY, PlaneApiError, type Actor, type PlaneIssue, type StateGroup } from './model.ts';
 import { commentToJson, issueToJson, labelToJson, memberToJson, projectToJson, stateToJson } from './serialize.ts';
@@ -22,6 +23,8 @@ type C = Context<PlaneEnv>;
 
 export interface PlaneRoutesOptions {
   store: PlaneStore;
+  /** Cycles and modules; without it those routes answer as for an empty project. */
+  groups?: PlaneGroups;
   rateLimit: RateLimiter;
   /**
    * Largest per_page accepted, also the default page size. Plane CE allows 1000; the docs and
@@ -62,6 +65,12 @@ const ROUTES: { pattern: string; methods: string[] }[] = [
   { pattern: '/workspaces/:slug/projects/:project_id/labels/', methods: ['GET', 'POST'] },
   { pattern: '/workspaces/:slug/projects/:project_id/labels/:label_id/', methods: ['GET'] },
   { pattern: '/workspaces/:slug/projects/:project_id/members/', methods: ['GET'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/cycles/', methods: ['GET', 'POST'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/cycles/:cycle_id/cycle-issues/', methods: ['GET', 'POST'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/cycles/:cycle_id/cycle-issues/:issue_id/', methods: ['DELETE'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/modules/', methods: ['GET', 'POST'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/modules/:module_id/module-issues/', methods: ['GET', 'POST'] },
+  { pattern: '/workspaces/:slug/projects/:project_id/modules/:module_id/module-issues/:issue_id/', methods: ['DELETE'] },
   ...ISSUE_COLLECTIONS.flatMap((col) => [
     { pattern: `/workspaces/:slug/${col}/:ref/`, methods: ['GET'] },
     { pattern: `/workspaces/:slug/projects/:project_id/${col}/`, methods: ['GET', 'POST'] },
@@ -72,7 +81,7 @@ const ROUTES: { pattern: string; methods: string[] }[] = [
 ];
 
 /** URL params that Django declares as <uuid:…>; anything else there does not resolve (404). */
-const UUID_PARAMS = ['pk', 'project_id', 'state_id', 'label_id', 'issue_id', 'comment_id'];
+const UUID_PARAMS = ['pk', 'project_id', 'state_id', 'label_id', 'issue_id', 'comment_id', 'cycle_id', 'module_id'];
 // Django's UUID converter only matches lower-case hex.
 const DJANGO_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -132,7 +141,12 @@ export function createPlaneMount(options: PlaneRoutesOptions): TrackerMount {
   };
 }
 
-export function createPlaneRoutes({ store, rateLimit, maxPerPage = 100 }: PlaneRoutesOptions): Hono<PlaneEnv> {
+export function createPlaneRoutes({
+  store,
+  groups = new PlaneGroups(store),
+  rateLimit,
+  maxPerPage = 100,
+}: PlaneRoutesOptions): Hono<PlaneEnv> {
   const app = new Hono<PlaneEnv>();
 
   app.onError((err, c) => {
@@ -247,6 +261,54 @@ export function createPlaneRoutes({ store, rateLimit, maxPerPage = 100 }: PlaneR
     const project = projectOf(c);
     return c.json(store.membersOf(project.id).map(memberToJson));
   });
+
+  // ---- cycles and modules (groups.ts): lists are pages; membership posts take {"issues": [ids]}
+  const slugOf = (c: C) => c.req.param('slug')!;
+  on('GET', '/workspaces/:slug/projects/:project_id/cycles/', (c) => {
+    const project = projectOf(c);
+    const list = groups.cyclesOf(project.id).sort(byDesc((x) => x.created_at));
+    return page(c, list, (x) => cycleToJson(x, slugOf(c), groups.members('cycle', x.id).length));
+  });
+  on('POST', '/workspaces/:slug/projects/:project_id/cycles/', (c) => {
+    const project = projectOf(c);
+    return c.json(cycleToJson(groups.createCycle(project.id, bodyOf(c)), slugOf(c), 0), 201);
+  });
+  on('GET', '/workspaces/:slug/projects/:project_id/modules/', (c) => {
+    const project = projectOf(c);
+    const list = groups.modulesOf(project.id).sort(byDesc((x) => x.created_at));
+    return page(c, list, (x) => moduleToJson(x, slugOf(c), groups.members('module', x.id).length));
+  });
+  on('POST', '/workspaces/:slug/projects/:project_id/modules/', (c) => {
+    const project = projectOf(c);
+    return c.json(moduleToJson(groups.createModule(project.id, bodyOf(c)), slugOf(c), 0), 201);
+  });
+  for (const [kind, col, param] of [
+    ['cycle', 'cycles', 'cycle_id'],
+    ['module', 'modules', 'module_id'],
+  ] as const) {
+    const members = `/workspaces/:slug/projects/:project_id/${col}/:${param}/${kind}-issues/`;
+    // The work items of the group, as work items (the list view serializes issues).
+    on('GET', members, (c) => {
+      const project = projectOf(c);
+      const id = c.req.param(param)!;
+      groups.group(kind, project.id, id);
+      const issues = groups
+        .members(kind, id)
+        .map((i) => store.issue(project.id, i))
+        .filter((i): i is PlaneIssue => i !== undefined);
+      return page(c, issues, (i) => issueJson(c, i));
+    });
+    on('POST', members, (c) => {
+      const project = projectOf(c);
+      groups.add(kind, project.id, c.req.param(param)!, bodyOf(c));
+      return c.json({ message: 'success' }, 201);
+    });
+    on('DELETE', `${members}:issue_id/`, (c) => {
+      const project = projectOf(c);
+      groups.remove(kind, project.id, c.req.param(param)!, c.req.param('issue_id')!);
+      return c.body(null, 204);
+    });
+  }
 
   for (const col of ISSUE_COLLECTIONS) {
     // ---- by identifier: workspaces/{slug}/work-items/ET-12/

@@ -74,6 +74,8 @@ const PlaneConnection = z.strictObject({
   workspace: z.string().min(1),
   project: z.string().min(1),
   api_key: z.string().min(1),
+  /** What carries the item's milestone in Plane: a cycle (the default) or a module. */
+  milestone_as: z.enum(['cycle', 'module']).default('cycle'),
 });
 
 /** The states Trackline reports for a pull request (README "Pull requests"). */

@@ -116,6 +116,25 @@ const PROFILES: Record<SpecName, Profile> = {
       }
       return path;
     },
+    patchSpec(doc) {
+      // Defect: drf-spectacular described the bodies of the membership posts from the serializer
+      // class (`CycleIssue`, `ModuleIssue`: one `issue`), but the views read
+      // `request.data.get("issues", [])` and answer 400 "Issues are required" without it; Plane's
+      // docs say the same (developers.plane.so, "Add work items to cycle": body `issues`, required
+      // array of work item ids). On the wire it is `{"issues": [uuid, ...]}`.
+      const membership = {
+        type: 'object',
+        required: ['issues'],
+        properties: { issues: { type: 'array', minItems: 1, items: { type: 'string', format: 'uuid' } } },
+      };
+      for (const path of [
+        '/workspaces/{slug}/projects/{project_id}/cycles/{cycle_id}/cycle-issues/',
+        '/workspaces/{slug}/projects/{project_id}/modules/{module_id}/module-issues/',
+      ]) {
+        const post = doc.paths[path]?.post;
+        if (post?.requestBody?.content) for (const media of Object.values(post.requestBody.content) as Json[]) media.schema = membership;
+      }
+    },
     // Plane's readOnly flags are generated (drf-spectacular) from DRF `read_only=True` serializer
     // fields. Those are exactly what the server ignores on input, so such a field in a request
     // is an adapter bug.

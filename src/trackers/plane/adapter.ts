@@ -1,10 +1,11 @@
 import type { PlaneConnectionConfig } from '../../config/schema.ts';
 import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { TrackerError } from '../../sync/port/errors.ts';
+import { PartialUpdateError, TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
+import { PlaneMilestones } from './milestones.ts';
 import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';
 import { EXTERNAL_SOURCE, type PlaneIssue } from './wire.ts';
 
@@ -12,10 +13,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PlaneAdapter implements TrackerAdapter {
   readonly connectionId: string;
-  // Plane's milestones (cycles, modules) are not carried yet: see README "Field support".
-  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority'];
+  // The milestone is a cycle or a module (milestone_as): see milestones.ts.
+  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
   private readonly api: PlaneApi;
   private readonly catalog: PlaneCatalog;
+  private readonly milestones: PlaneMilestones;
   private readonly webUrl: string;
 
   constructor(
@@ -25,6 +27,7 @@ export class PlaneAdapter implements TrackerAdapter {
     this.connectionId = config.id;
     this.api = new PlaneApi(http, config.workspace, config.project);
     this.catalog = new PlaneCatalog(this.api);
+    this.milestones = new PlaneMilestones(this.api, config.milestone_as);
     this.webUrl = config.web_url ?? defaultWebUrl(config.base_url);
   }
 
@@ -46,6 +49,8 @@ export class PlaneAdapter implements TrackerAdapter {
       // Created before (a retry after a crash mid-create): adopt it and bring it up to date.
       return this.update({ id: result.existingId }, fields, ctx);
     }
+    // Membership is not a work item field: joining the cycle (or module) is a call of its own.
+    if (fields.milestone) return this.withMilestone(result.created, undefined, fields.milestone, ctx);
     return this.toRemote(result.created, ctx);
   }
 
@@ -55,7 +60,25 @@ export class PlaneAdapter implements TrackerAdapter {
     const issue = Object.keys(body).length
       ? await this.api.updateIssue(ref.id, body, ctx.deliveryId)
       : await this.api.getIssue(ref.id, ctx.deliveryId);
+    if (changes.milestone !== undefined) return this.withMilestone(issue, since.milestone, changes.milestone, ctx);
     return this.toRemote(issue, ctx);
+  }
+
+  /**
+   * Moves the work item to the milestone's cycle or module after its other fields are written. A
+   * refusal (a completed cycle takes no new work items) keeps those writes: the milestone alone is
+   * held as a conflict, with Plane's reason and the cycle's name.
+   */
+  private async withMilestone(
+    issue: PlaneIssue,
+    from: string | null | undefined,
+    to: string | null,
+    ctx: CallContext,
+  ): Promise<RemoteIssue> {
+    const refused = await this.milestones.move(issue, from, to, ctx);
+    const remote = await this.toRemote(issue, ctx);
+    if (refused) throw new PartialUpdateError(refused, remote, 'milestone');
+    return remote;
   }
 
   async get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue> {
@@ -102,8 +125,29 @@ export class PlaneAdapter implements TrackerAdapter {
       for (const issue of fresh) if (issue.updated_at && Date.parse(issue.updated_at) > Date.parse(newest)) newest = issue.updated_at;
       const reachedOld = fresh.length < page.results.length || !page.next_page_results;
       const issues = await Promise.all(fresh.map((i) => this.toRemote(i, ctx)));
-      yield { issues, cursor: reachedOld ? newest : (cursor ?? new Date(0).toISOString()) };
-      if (reachedOld) return;
+      if (reachedOld) {
+        // A move between cycles leaves updated_at as it was, so the listing above cannot see it:
+        // the work items whose membership moved are handed over too, without a timestamp so the
+        // engine reads them whatever it saw last.
+        const seen = new Set(issues.map((i) => i.id));
+        const moved = (await this.milestones.movedSincePoll(ctx)).filter((id) => !seen.has(id));
+        const extra = (
+          await Promise.all(
+            moved.map(async (id) => {
+              try {
+                return { ...(await this.get({ id }, ctx)), updatedAt: undefined };
+              } catch (error) {
+                // Deleted meanwhile: the id listing below notices it.
+                if (error instanceof TrackerError && error.kind === 'not_found') return null;
+                throw error;
+              }
+            }),
+          )
+        ).filter((i) => i !== null);
+        yield { issues: [...issues, ...extra], cursor: newest };
+        return;
+      }
+      yield { issues, cursor: cursor ?? new Date(0).toISOString() };
       pageCursor = page.next_cursor;
     }
   }
@@ -179,15 +223,20 @@ export class PlaneAdapter implements TrackerAdapter {
     );
     const project = await this.catalog.getProject(ctx);
     const key = planeIdentifier(project.identifier, issue.sequence_id);
+    const milestone = await this.milestones.milestoneOf(issue.id, ctx);
     return {
       id: issue.id,
       key,
       url: issueWebUrl(this.webUrl, this.config.workspace, key),
-      fields: issueToFields(issue, {
-        stateName: (id) => this.catalog.stateNames.get(id),
-        labelName: (id) => this.catalog.labelNames.get(id),
-        memberName: (id) => this.catalog.memberNames.get(id),
-      }),
+      fields: {
+        ...issueToFields(issue, {
+          stateName: (id) => this.catalog.stateNames.get(id),
+          labelName: (id) => this.catalog.labelNames.get(id),
+          memberName: (id) => this.catalog.memberNames.get(id),
+        }),
+        // Not in the work item's JSON: read from the cycle (or module) endpoints, cached.
+        milestone,
+      },
       updatedAt: issue.updated_at,
     };
   }

@@ -1,5 +1,5 @@
 import type { HttpClient } from '../http-client.ts';
-import type { PlaneIssue, PlaneLabel, PlaneMember, PlanePage, PlaneProject, PlaneState } from './wire.ts';
+import type { MilestoneKind, PlaneGroup, PlaneIssue, PlaneLabel, PlaneMember, PlanePage, PlaneProject, PlaneState } from './wire.ts';
 
 /**
  * Plane's REST v1 routes, one method per call Trackline makes (docs/trackers.md 2.2). The newer
@@ -77,6 +77,50 @@ export class PlaneApi {
 
   async createLabel(name: string, deliveryId?: string): Promise<PlaneLabel> {
     return (await this.http.request<PlaneLabel>('POST', `${this.project}/labels/`, { body: { name }, deliveryId })).data;
+  }
+
+  private groupPath(kind: MilestoneKind): string {
+    return `${this.project}/${kind === 'cycle' ? 'cycles' : 'modules'}/`;
+  }
+
+  /** Every cycle or module of the project. */
+  listGroups(kind: MilestoneKind, deliveryId?: string) {
+    return this.listAll<PlaneGroup>(this.groupPath(kind), deliveryId);
+  }
+
+  async createGroup(kind: MilestoneKind, name: string, deliveryId?: string): Promise<PlaneGroup> {
+    return (await this.http.request<PlaneGroup>('POST', this.groupPath(kind), { body: { name }, deliveryId })).data;
+  }
+
+  /** The work items in a cycle or module (the membership endpoints list work items). */
+  listGroupIssues(kind: MilestoneKind, id: string, deliveryId?: string) {
+    return this.listAll<PlaneIssue>(`${this.groupPath(kind)}${encodeURIComponent(id)}/${kind}-issues/`, deliveryId);
+  }
+
+  /**
+   * Adds a work item (`{"issues": [id]}`, as Plane's docs and SDKs send it); a cycle takes it from
+   * the cycle it was in. Plane's refusal (400: a completed cycle) comes back as its message.
+   */
+  async addToGroup(kind: MilestoneKind, id: string, issueId: string, deliveryId?: string): Promise<{ refused: string } | null> {
+    const res = await this.http.request<{ error?: string; message?: string }>(
+      'POST',
+      `${this.groupPath(kind)}${encodeURIComponent(id)}/${kind}-issues/`,
+      {
+        body: { issues: [issueId] },
+        accept: [400],
+        deliveryId,
+      },
+    );
+    if (res.status !== 400) return null;
+    return { refused: String(res.data?.error ?? res.data?.message ?? JSON.stringify(res.data)) };
+  }
+
+  /** Takes a work item out of a cycle or module; one that is not in it (404) is already out. */
+  async removeFromGroup(kind: MilestoneKind, id: string, issueId: string, deliveryId?: string): Promise<void> {
+    await this.http.request('DELETE', `${this.groupPath(kind)}${encodeURIComponent(id)}/${kind}-issues/${encodeURIComponent(issueId)}/`, {
+      accept: [404],
+      deliveryId,
+    });
   }
 
   /** Lookup by the external pair answers the single object, or 404 when there is none. */

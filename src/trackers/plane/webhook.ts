@@ -92,6 +92,13 @@ function normalizeV1(p: Record<string, unknown>): InboundChange[] {
       },
     ];
   }
+  if (event === 'cycle_issue' || event === 'module_issue') {
+    // Membership rows (CycleIssue / ModuleIssue: `issue` is the work item). Plane's webhook code
+    // maps these events (§1.3) but does not say when it sends them; polling reads membership too.
+    const issueId = str(data?.issue);
+    if (!issueId) return [ignored(`${event} webhook without data.issue`)];
+    return [{ type: 'issue.changed', remoteId: issueId, actor, action: `${event}.${action ?? 'changed'}` }];
+  }
   return [ignored(`Plane "${event ?? 'unknown'}" events are not synced`)];
 }
 

@@ -40,6 +40,16 @@ export interface PlaneProject {
   name: string;
 }
 
+/** A cycle or a module (the fields Trackline reads); a cycle past its end_date is completed. */
+export interface PlaneGroup {
+  id: string;
+  name: string;
+  end_date?: string | null;
+}
+
+/** Which of Plane's groupings carries the item's milestone (`milestone_as`). */
+export type MilestoneKind = 'cycle' | 'module';
+
 /** Plane's page envelope (utils/paginator.py). Stop when next_page_results is false. */
 export interface PlanePage<T> {
   results: T[];
