@@ -8,6 +8,7 @@ import { runStatus } from './status-command.ts';
 import { runResolve } from './resolve-command.ts';
 import { runReplay } from './replay-command.ts';
 import { runDemo } from './demo-command.ts';
+import { runConfig } from './config-command.ts';
 
 export interface Command {
   summary: string;
@@ -56,19 +57,43 @@ export const commands: Record<string, Command> = {
   sync: {
     summary: 'sync every item of one or all connections now (--dry-run prints the plan)',
     usage:
-      'Usage: trackline sync [--connection ID] [--push-only|--pull-only] [--dry-run] [--restart] [--batch N]\n\n' +
+      'Usage: trackline sync [--connection ID] [--item KEY]... [--push-only|--pull-only] [--dry-run] [--force [--as NAME]]\n' +
+      '                      [--restart] [--batch N] [-v|-vv]\n' +
+      '       trackline sync --status   (the same as trackline status)\n' +
+      '       trackline sync --test     (the same as trackline check)\n\n' +
+      '--item KEY  only this item (repeatable); an unknown key is an error and nothing is written\n' +
       '--dry-run   print what would change, item by item and field by field; writes nothing\n' +
+      "--force     push the items' values wherever the tracker differs, even where the last sync says nothing changed,\n" +
+      "            and past the re-open and close guards; recorded in each item's trail as sync.forced by operator:NAME\n" +
+      '            (--as NAME, default $USER)\n' +
       '--restart   ignore the checkpoint an interrupted sync left and start from the first item\n' +
+      "-v, -vv     log each tracker call and each reconcile's outcome (-vv: everything) on stderr, credentials censored\n" +
       'A real sync shows progress with an ETA and resumes after an interruption. Exit 1 if any item failed.',
     options: {
       connection: { type: 'string' },
+      item: { type: 'string', multiple: true },
       'push-only': { type: 'boolean' },
       'pull-only': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
+      as: { type: 'string' },
       restart: { type: 'boolean' },
       batch: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v', multiple: true },
+      status: { type: 'boolean' },
+      test: { type: 'boolean' },
     },
     run: (v) => runSync(v),
+  },
+  config: {
+    summary: 'show the effective configuration, secrets masked',
+    usage:
+      'Usage: trackline config show [--include-secrets]\n\n' +
+      'Prints the configuration Trackline runs with (TRACKLINE_CONFIG, ${VAR} interpolated, defaults filled in) as TOML,\n' +
+      'every token, key, secret and password masked (plane_…abcd).\n' +
+      '--include-secrets  print them in clear; only to a terminal, and says so on stderr',
+    options: { 'include-secrets': { type: 'boolean' } },
+    run: (v, p) => runConfig(v, p),
   },
   status: {
     summary: 'connections, pending work and failures at a glance (--conflicts lists open ones)',

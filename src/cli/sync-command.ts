@@ -4,6 +4,12 @@ import { planConnection } from '../jobs/plan-job.ts';
 import type { PairPlan } from '../sync/dry-run.ts';
 import { CliError, UsageError } from './errors.ts';
 import { Progress } from './progress.ts';
+import { operatorName } from './resolve-command.ts';
+import { runStatus } from './status-command.ts';
+import { runCheck } from './check-command.ts';
+import { createLogger } from '../support/logger.ts';
+import { recordForcedPushes } from '../sync/postgres/forced-push.ts';
+import { SYNC_FIELDS } from '../sync/fields.ts';
 
 interface SyncOptions {
   connection?: string;
@@ -11,18 +17,34 @@ interface SyncOptions {
   dryRun: boolean;
   restart: boolean;
   batch: number;
+  /** Only these items (--item, repeatable); absent: every item of the connection. */
+  items?: string[];
+  /** `operator:<name>` when the push is forced (--force). */
+  forcedBy?: string;
+  /** Log level on stderr: -v debug (each tracker call, each reconcile's outcome), -vv trace. */
+  verbosity: 0 | 1 | 2;
 }
 
-export function parseSyncOptions(values: Record<string, string | boolean | undefined>): SyncOptions {
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export function parseSyncOptions(values: Values): SyncOptions {
   if (values['push-only'] && values['pull-only']) throw new UsageError('--push-only and --pull-only exclude each other');
   const batch = values.batch === undefined ? 50 : Number(values.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 1000) throw new UsageError('--batch must be 1-1000');
+  if (values.force && values['dry-run'])
+    throw new UsageError('--force and --dry-run exclude each other (the plan is what an unforced sync would do)');
+  if (values.force && values['pull-only']) throw new UsageError("--force pushes the items' values; it does nothing with --pull-only");
+  const items = values.item as string[] | undefined;
+  const verbose = (values.verbose as boolean[] | undefined)?.length ?? 0;
   return {
     connection: values.connection as string | undefined,
     direction: values['push-only'] ? 'push' : values['pull-only'] ? 'pull' : 'both',
     dryRun: Boolean(values['dry-run']),
     restart: Boolean(values.restart),
     batch,
+    items: items?.length ? [...new Set(items)] : undefined,
+    forcedBy: values.force ? operatorName(values as Record<string, string | boolean | undefined>) : undefined,
+    verbosity: verbose >= 2 ? 2 : verbose === 1 ? 1 : 0,
   };
 }
 
@@ -32,14 +54,26 @@ export function parseSyncOptions(values: Record<string, string | boolean | undef
  * worker joins any running ones, so two reconciles of one pair still never overlap), in item-key
  * order and in batches, saving a checkpoint after each batch: an interrupted sync resumes there.
  */
-export async function runSync(values: Record<string, string | boolean | undefined>): Promise<number> {
+export async function runSync(values: Values): Promise<number> {
+  // The names other sync tools use for the same things: sync --status is status, sync --test is check.
+  if (values.status && values.test) throw new UsageError('--status and --test exclude each other');
+  if (values.status) return runStatus(values as Record<string, string | boolean | undefined>);
+  if (values.test) return runCheck(values.connection as string | undefined);
   const options = parseSyncOptions(values);
-  const runtime = await createRuntime({ role: 'cli' });
+  // -v / -vv: pino lines on stderr (credentials censored by key, as in every log line).
+  const log = options.verbosity ? createLogger(options.verbosity === 2 ? 'trace' : 'debug', process.stderr) : undefined;
+  const runtime = await createRuntime({ role: 'cli', log });
   try {
     const connections = runtime.connections.all().filter((c) => !options.connection || c.config.id === options.connection);
     if (options.connection && connections.length === 0)
       throw new CliError(`no connection "${options.connection}" in ${runtime.env.TRACKLINE_CONFIG}`);
     if (connections.length === 0) throw new CliError(`no connections configured in ${runtime.env.TRACKLINE_CONFIG}`);
+    if (options.items)
+      await checkItems(
+        runtime,
+        options.items,
+        connections.map((c) => c.config.id),
+      );
     if (options.dryRun)
       return await dryRun(
         runtime,
@@ -102,18 +136,21 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
       const pull = options.direction !== 'push' && config.direction !== 'push';
       if (pull) await pullNow(runtime, id);
       if (!push) continue;
-      const checkpointName = 'cli-sync';
-      if (options.restart) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
-      const [saved] = await sql<
-        { value: { after: string } }[]
-      >`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      // A sync of named items is short and starts over each time: no checkpoint.
+      const checkpointName = options.items ? null : 'cli-sync';
+      const only = options.items ? sql`and item_key in ${sql(options.items)}` : sql``;
+      if (options.forcedBy) await forcePushes(runtime, id, options);
+      if (options.restart && checkpointName) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      const [saved] = checkpointName
+        ? await sql<{ value: { after: string } }[]>`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`
+        : [];
       let after = saved?.value.after ?? '';
       const [{ total }] = await sql<
         { total: number }[]
-      >`select count(*)::int as total from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted')`;
+      >`select count(*)::int as total from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') ${only}`;
       const [{ before }] = await sql<
         { before: number }[]
-      >`select count(*)::int as before from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') and item_key <= ${after}`;
+      >`select count(*)::int as before from mappings where connection_id = ${id} and status not in ('deleted', 'remote_deleted') and item_key <= ${after} ${only}`;
       if (after) console.log(`${id}: resuming after "${after}" (${before} of ${total} done earlier; --restart starts over)`);
       const progress = new Progress(`syncing ${id}`, total);
       let done = before;
@@ -122,6 +159,7 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
         const batch = await sql<{ item_key: string; version: string }[]>`
           select m.item_key, i.version from mappings m join items i on i.key = m.item_key
           where m.connection_id = ${id} and m.status not in ('deleted', 'remote_deleted') and m.item_key > ${after}
+            ${options.items ? sql`and m.item_key in ${sql(options.items)}` : sql``}
           order by m.item_key limit ${options.batch}`;
         if (batch.length === 0) break;
         await runtime.queues.enqueueReconcile(
@@ -135,12 +173,13 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
         );
         done += batch.length;
         after = batch[batch.length - 1].item_key;
-        await sql`insert into sync_cursors (connection_id, name, value) values (${id}, ${checkpointName}, ${sql.json({ after } as never)})
-          on conflict (connection_id, name) do update set value = excluded.value, updated_at = now()`;
+        if (checkpointName)
+          await sql`insert into sync_cursors (connection_id, name, value) values (${id}, ${checkpointName}, ${sql.json({ after } as never)})
+            on conflict (connection_id, name) do update set value = excluded.value, updated_at = now()`;
         progress.update(done, failed ? `${failed} failed` : '');
       }
       progress.done(done, failed ? `${failed} failed` : '');
-      await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
+      if (checkpointName) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
       console.log(
         `${id}: ${done - failed} synced, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`,
       );
@@ -189,4 +228,39 @@ async function pullNow(runtime: Runtime, id: string): Promise<void> {
     1,
     last ? `${last.status}${last.result ? ` ${JSON.stringify(last.result)}` : ''}${last.last_error ? `: ${last.last_error}` : ''}` : 'done',
   );
+}
+
+/** --item: every key names an item, carried by one of the connections synced; else nothing is written. */
+async function checkItems(runtime: Runtime, keys: string[], connectionIds: string[]): Promise<void> {
+  const { sql } = runtime.db;
+  const rows = await sql<{ key: string; carried: boolean }[]>`
+    select i.key, exists (select 1 from mappings m where m.item_key = i.key and m.connection_id in ${sql(connectionIds)}
+      and m.status not in ('deleted', 'remote_deleted')) as carried
+    from items i where i.key in ${sql(keys)} and i.version > 0 and i.deleted_at is null`;
+  const found = new Map(rows.map((r) => [r.key, r.carried]));
+  for (const key of keys) {
+    if (!found.has(key)) throw new CliError(`no item "${key}" (nothing was written)`);
+    if (!found.get(key)) throw new CliError(`item "${key}" is not synced with ${connectionIds.join(', ')} (nothing was written)`);
+  }
+}
+
+/**
+ * --force: the operator's decision to push each item's values as they are, recorded before the
+ * sync (sync/postgres/forced-push.ts); the reconciles then push wherever the tracker differs, past
+ * the re-open and close guards.
+ */
+async function forcePushes(runtime: Runtime, connectionId: string, options: SyncOptions): Promise<void> {
+  const { sql } = runtime.db;
+  const supported = new Set<string>(runtime.connections.get(connectionId)!.adapter().supportedFields);
+  const items = await sql<{ key: string; desired: Record<string, unknown> }[]>`
+    select i.key, i.desired from mappings m join items i on i.key = m.item_key
+    where m.connection_id = ${connectionId} and m.status not in ('deleted', 'remote_deleted') and m.remote_id is not null
+      ${options.items ? sql`and i.key in ${sql(options.items)}` : sql``}`;
+  const pushes = items.map((i) => ({
+    itemKey: i.key,
+    connectionId,
+    fields: Object.fromEntries(SYNC_FIELDS.filter((f) => supported.has(f) && i.desired[f] !== undefined).map((f) => [f, i.desired[f]])),
+  }));
+  await sql.begin((tx) => recordForcedPushes(tx as never, pushes, options.forcedBy!, 'forced: trackline sync --force'));
+  console.log(`${connectionId}: ${pushes.length} item(s) forced by ${options.forcedBy}`);
 }

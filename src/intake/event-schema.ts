@@ -48,6 +48,11 @@ const actor = text(200).optional();
 export const UpsertEvent = z.object({
   type: z.literal('item.upserted'),
   item: ItemSchema,
+  /**
+   * Push the fields this event gives wherever the tracker differs, even where the last sync says
+   * nothing changed, and past the re-open and close guards (`reopen`, `close_issues`).
+   */
+  force: z.boolean().optional(),
   comment: text(65_000).optional(),
   actor,
 });

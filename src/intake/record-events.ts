@@ -6,6 +6,7 @@ import type { ReconcileJobData } from '../queues/jobs.ts';
 import { PULL_REQUEST_LINK_KEY } from '../config/schema.ts';
 import { parsePullRequestRef } from '../trackers/github/pulls-transform.ts';
 import { eventKey, type OrchestratorEvent } from './event-schema.ts';
+import { recordForcedPushes } from '../sync/postgres/forced-push.ts';
 
 export interface AcceptedEvent {
   id: string;
@@ -142,6 +143,8 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   const commentRows: { item_key: string; body: string; actor: string | null }[] = [];
   const links: { item_key: string; connection_id: string; link_to: string }[] = [];
   const acceptedBy: AcceptedEvent[][] = requests.map(() => []);
+  /** Events with `force`: per item, the fields they push whatever the base says, and who sent them. */
+  const forced = new Map<string, { fields: Record<string, unknown>; by: string | undefined }>();
   const owner = requests.flatMap((r, i) => r.events.map(() => i));
 
   for (const [index, event] of events.entries()) {
@@ -264,6 +267,11 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
         });
       }
       if (event.comment) commentRows.push({ item_key: key, body: event.comment, actor: event.actor ?? null });
+      if (event.force) {
+        const entry = forced.get(key) ?? { fields: {}, by: event.actor };
+        for (const field of SYNC_FIELDS) if ((rest as FieldValues)[field] !== undefined) entry.fields[field] = item.desired[field];
+        forced.set(key, entry);
+      }
     } else if (event.type === 'item.comment') {
       commentRows.push({ item_key: item.key, body: event.comment, actor: event.actor ?? null });
       activity.push({
@@ -326,6 +334,16 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     pairs.set(`${link.connection_id}:${link.item_key}`, { item_key: link.item_key, connection_id: link.connection_id });
   if (pairs.size) {
     await tx`insert into mappings ${tx([...pairs.values()])} on conflict (item_key, connection_id) do nothing`;
+  }
+  if (forced.size) {
+    const pushes = [...pairs.values()]
+      .filter((p) => forced.has(p.item_key))
+      .map((p) => ({ itemKey: p.item_key, connectionId: p.connection_id, fields: forced.get(p.item_key)!.fields }));
+    for (const [key, f] of forced) {
+      const mine = pushes.filter((p) => p.itemKey === key);
+      if (mine.length)
+        await recordForcedPushes(tx, mine, 'orchestrator', `forced by the event${f.by ? ` (${f.by})` : ''}`, { bumpVersion: false });
+    }
   }
   for (const link of links) {
     // A link only applies while no remote issue is mapped yet; a mapped item keeps its issue.

@@ -189,6 +189,16 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     }
   }
 
+  if (remote) {
+    // A forced push names no remote value (sync --force): the tracker's value as read now becomes
+    // the remote base, so only the item's side reads as changed and goes out where they differ.
+    for (const r of resolutions) {
+      if (r.use !== 'local' || (r.remoteValue !== null && r.remoteValue !== undefined)) continue;
+      const f = r.field as FieldName;
+      setField(base.remote, f, canonical(f, remote.fields[f] as never));
+    }
+  }
+
   if (mapping.pendingPush && remote) {
     // An earlier attempt pushed and died before saving the base. Where the tracker holds what it
     // pushed, that write landed: it becomes the base, so the diff sees what changed since.

@@ -72,6 +72,24 @@ describe('state changes Trackline makes only when asked', () => {
     expect(planeState('spec/2')).toBe('Done');
   }, 30_000);
 
+  it('an event that says force re-opens at once, and the trail says it was forced', async () => {
+    await h.postEvents({ type: 'item.upserted', item: { key: 'spec/3', kind: 'spec', title: 'Spec 3', state: 'done' } });
+    await synced('spec/3');
+    const res = await h.postEvents({
+      type: 'item.upserted',
+      item: { key: 'spec/3', state: 'planned' },
+      force: true,
+      actor: 'agent:planner',
+    });
+    expect(res.status).toBe(202);
+    await synced('spec/3');
+    expect(planeState('spec/3')).toBe('Todo');
+    expect((await h.sql`select count(*)::int as n from conflicts where item_key = 'spec/3' and status = 'open'`)[0].n).toBe(0);
+    const [forced] = await h.sql`select actor, detail from activity where item_key = 'spec/3' and action = 'sync.forced'`;
+    expect(forced).toMatchObject({ actor: 'orchestrator', detail: { fields: ['state'], reason: 'forced by the event (agent:planner)' } });
+    expect((await h.postEvents({ type: 'item.upserted', item: { key: 'spec/3' }, force: 'yes' })).status).toBe(400);
+  }, 30_000);
+
   it('close_issues = false: a closing state is held, the issue stays open; reopen = "allow" re-opens at once', async () => {
     await h.postEvents({ type: 'item.upserted', item: { key: 'task/1', kind: 'task', title: 'Task', state: 'doing' } });
     await synced('task/1');
