@@ -27,6 +27,7 @@ import {
   type JiraUser,
 } from './store.ts';
 import { statusJson, workflowPreviewJson } from './workflow.ts';
+import { remoteLinkJson } from './remote-links.ts';
 
 export type JiraEnv = {
   Bindings: SandboxEnv['Bindings'];
@@ -317,6 +318,32 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     const limited = perIssueWrite(c, issue);
     if (limited) return limited;
     return c.json(commentJson(store, store.addComment(issue.id, body.body, me(c))), 201);
+  });
+
+  app.get(`${API}/issue/:issueIdOrKey/remotelink`, (c) => {
+    const issue = issueOf(c);
+    const globalId = c.req.query('globalId');
+    const origin = new URL(c.req.url).origin;
+    const links = store.remoteLinks.of(issue.id).filter((l) => globalId === undefined || l.globalId === globalId);
+    if (globalId !== undefined) {
+      if (!links.length) return c.json(errorCollection(['No remote link with that global ID exists on the issue.']), 404);
+      return c.json(remoteLinkJson(links[0]!, origin, issue.key));
+    }
+    return c.json(links.map((l) => remoteLinkJson(l, origin, issue.key)));
+  });
+
+  app.post(`${API}/issue/:issueIdOrKey/remotelink`, (c) => {
+    const issue = issueOf(c);
+    const body = bodyOf(c) as Record<string, unknown>;
+    const limited = perIssueWrite(c, issue);
+    if (limited) return limited;
+    const written = store.remoteLinks.upsert(issue.id, body);
+    if ('errors' in written) return c.json(errorCollection([], written.errors), 400);
+    const { link, created } = written;
+    return c.json(
+      { id: link.id, self: `${new URL(c.req.url).origin}/rest/api/3/issue/${issue.key}/remotelink/${link.id}` },
+      created ? 201 : 200,
+    );
   });
 
   app.get(`${API}/issue/:issueIdOrKey/properties/:propertyKey`, (c) => {

@@ -17,6 +17,7 @@ import {
   type WorkflowInput,
 } from './workflow.ts';
 import type { JqlSubject } from './jql.ts';
+import { JiraRemoteLinks } from './remote-links.ts';
 
 /** An ADF node, as stored. */
 export interface Adf {
@@ -189,6 +190,8 @@ export class JiraStore {
   readonly projects = new Map<string, JiraProjectRec>();
   readonly issues = new Map<string, JiraIssueRec>();
   readonly comments = new Map<string, JiraCommentRec>();
+  /** Remote issue links (remote-links.ts). */
+  readonly remoteLinks = new JiraRemoteLinks();
   readonly statuses = new Map<string, SandboxStatus>();
   readonly priorities: JiraPriorityRec[] = DEFAULT_PRIORITIES.map((name, i) => ({ id: String(i + 1), name }));
   readonly indexedProperties: Set<string>;

@@ -14,6 +14,7 @@ import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { NOT_FOUND_BODY, PlaneApiError, type Actor, type PlaneIssue, type StateGroup } from './model.ts';
 import { commentToJson, issueToJson, labelToJson, memberToJson, projectToJson, stateToJson } from './serialize.ts';
 import { type PlaneStore } from './store.ts';
+import { linkToJson } from './links.ts';
 
 export type PlaneEnv = {
   Bindings: SandboxEnv['Bindings'];
@@ -77,11 +78,13 @@ const ROUTES: { pattern: string; methods: string[] }[] = [
     { pattern: `/workspaces/:slug/projects/:project_id/${col}/:issue_id/`, methods: ['GET', 'PATCH', 'DELETE'] },
     { pattern: `/workspaces/:slug/projects/:project_id/${col}/:issue_id/comments/`, methods: ['GET', 'POST'] },
     { pattern: `/workspaces/:slug/projects/:project_id/${col}/:issue_id/comments/:comment_id/`, methods: ['GET', 'PATCH', 'DELETE'] },
+    { pattern: `/workspaces/:slug/projects/:project_id/${col}/:issue_id/links/`, methods: ['GET', 'POST'] },
+    { pattern: `/workspaces/:slug/projects/:project_id/${col}/:issue_id/links/:link_id/`, methods: ['GET', 'PATCH', 'DELETE'] },
   ]),
 ];
 
 /** URL params that Django declares as <uuid:…>; anything else there does not resolve (404). */
-const UUID_PARAMS = ['pk', 'project_id', 'state_id', 'label_id', 'issue_id', 'comment_id', 'cycle_id', 'module_id'];
+const UUID_PARAMS = ['pk', 'project_id', 'state_id', 'label_id', 'issue_id', 'comment_id', 'cycle_id', 'module_id', 'link_id'];
 // Django's UUID converter only matches lower-case hex.
 const DJANGO_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -368,6 +371,24 @@ export function createPlaneRoutes({
     on('DELETE', detail, (c) => {
       const project = projectOf(c);
       store.deleteIssue(project.id, c.req.param('issue_id')!, actor(c));
+      return c.body(null, 204);
+    });
+
+    // ---- links
+    const links = `/workspaces/:slug/projects/:project_id/${col}/:issue_id/links/`;
+    const issueOrFail = (c: C) => {
+      const issue = store.issue(projectOf(c).id, c.req.param('issue_id')!);
+      if (!issue) throw new PlaneApiError(404, NOT_FOUND_BODY);
+      return issue;
+    };
+    on('GET', links, (c) => page(c, store.links.of(issueOrFail(c).id), linkToJson));
+    on('POST', links, (c) => c.json(linkToJson(store.links.create(issueOrFail(c), c.req.param('slug')!, bodyOf(c), actor(c).id)), 201));
+    on('GET', `${links}:link_id/`, (c) => c.json(linkToJson(store.links.get(issueOrFail(c).id, c.req.param('link_id')!))));
+    on('PATCH', `${links}:link_id/`, (c) =>
+      c.json(linkToJson(store.links.update(issueOrFail(c).id, c.req.param('link_id')!, bodyOf(c), actor(c).id))),
+    );
+    on('DELETE', `${links}:link_id/`, (c) => {
+      store.links.delete(issueOrFail(c).id, c.req.param('link_id')!);
       return c.body(null, 204);
     });
 

@@ -35,6 +35,7 @@ import {
 import { commentToJson, formatIsoMicros, issueToJson } from './serialize.ts';
 import { pkError, pyTypeName, requiredString, validateCommentFields } from './drf-validation.ts';
 import { normalizeHtml, stripHtml } from './html.ts';
+import { PlaneLinks } from './links.ts';
 
 // Plane creates these for every new project (the brief adds "In Review"); Backlog is the default.
 const DEFAULT_STATES: SeedStateInput[] = [
@@ -63,6 +64,8 @@ export class PlaneStore {
   readonly members = new Map<string, PlaneMember>();
   readonly issues = new Map<string, PlaneIssue>();
   readonly comments = new Map<string, PlaneComment>();
+  /** Links on work items (`…/links/`). */
+  readonly links = new PlaneLinks();
   /** Valid API keys → the user each acts as. */
   readonly apiKeys = new Map<string, string>();
 

@@ -53,6 +53,9 @@ export async function syncPullRequests(
   const host = prConfig ? adapter.pullRequests : undefined;
   const linkHost = adapter.pullRequestLinks;
   if (!host && !linkHost) return null;
+  // Most items have no pull request: a connection that only shows links asks one question, and stops.
+  const known = host ? null : await loadPullRequests(sql, itemKey);
+  if (known && !known.some((r) => r.number !== null && r.url && r.state)) return null;
   const item = await loadPullRequestItem(sql, itemKey);
   if (!item || item.deleted) return null;
   const outcome: PullRequestOutcome = {
@@ -156,7 +159,7 @@ export async function syncPullRequests(
     const [mapping] = await sql<{ remote_id: string | null; remote_key: string | null }[]>`
       select remote_id, remote_key from mappings where item_key = ${itemKey} and connection_id = ${config.id} and status not in ('deleted', 'remote_deleted')`;
     if (mapping?.remote_id) {
-      for (const row of await loadPullRequests(sql, itemKey)) {
+      for (const row of known ?? (await loadPullRequests(sql, itemKey))) {
         if (row.number === null || !row.url || !row.state) continue;
         const title = `PR #${row.number}: ${row.title ?? ''}`.trim();
         const written = row.links[config.id];

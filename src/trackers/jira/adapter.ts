@@ -3,6 +3,7 @@ import { setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts
 import type { HttpClient } from '../http-client.ts';
 import { TrackerError, PartialUpdateError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
+import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
 import { JiraCatalog } from './catalog.ts';
 import { walkTo, type WalkResult } from './transitions.ts';
@@ -59,6 +60,7 @@ export class JiraAdapter implements TrackerAdapter {
   readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
   readonly api: JiraApi;
   readonly catalog: JiraCatalog;
+  readonly pullRequestLinks: JiraPullRequestLinks;
   private readonly knownAccounts: Set<string>;
 
   constructor(
@@ -69,6 +71,7 @@ export class JiraAdapter implements TrackerAdapter {
     this.connectionId = config.id;
     this.api = new JiraApi(http, writeGate);
     this.catalog = new JiraCatalog(this.api, config.project_key, config.issue_type);
+    this.pullRequestLinks = new JiraPullRequestLinks(this.api);
     this.knownAccounts = new Set(Object.values(config.user_map));
   }
 

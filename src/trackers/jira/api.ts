@@ -152,6 +152,16 @@ export class JiraApi {
     return data.comments ?? [];
   }
 
+  /**
+   * Creates a remote link, or updates the one with the same `globalId` (Jira's own rule for this
+   * route, so writing it again is harmless). Answers the link's id.
+   */
+  async upsertRemoteLink(issueId: string, body: Record<string, unknown>, deliveryId?: string): Promise<{ id: number; self?: string }> {
+    return (
+      await this.write<{ id: number; self?: string }>(issueId, 'POST', `${API}/issue/${enc(issueId)}/remotelink`, { body, deliveryId })
+    ).data;
+  }
+
   async addComment(issueId: string, body: Record<string, unknown>, deliveryId?: string): Promise<JiraComment> {
     return (await this.write<JiraComment>(issueId, 'POST', `${API}/issue/${enc(issueId)}/comment`, { body, deliveryId })).data;
   }

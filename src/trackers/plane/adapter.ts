@@ -6,6 +6,7 @@ import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, Re
 import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
 import { PlaneMilestones } from './milestones.ts';
+import { PlanePullRequestLinks } from './pull-request-links.ts';
 import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';
 import { EXTERNAL_SOURCE, type PlaneIssue } from './wire.ts';
 
@@ -15,6 +16,7 @@ export class PlaneAdapter implements TrackerAdapter {
   readonly connectionId: string;
   // The milestone is a cycle or a module (milestone_as): see milestones.ts.
   readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
+  readonly pullRequestLinks: PlanePullRequestLinks;
   private readonly api: PlaneApi;
   private readonly catalog: PlaneCatalog;
   private readonly milestones: PlaneMilestones;
@@ -28,6 +30,7 @@ export class PlaneAdapter implements TrackerAdapter {
     this.api = new PlaneApi(http, config.workspace, config.project);
     this.catalog = new PlaneCatalog(this.api);
     this.milestones = new PlaneMilestones(this.api, config.milestone_as);
+    this.pullRequestLinks = new PlanePullRequestLinks(this.api);
     this.webUrl = config.web_url ?? defaultWebUrl(config.base_url);
   }
 

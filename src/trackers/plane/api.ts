@@ -1,5 +1,15 @@
 import type { HttpClient } from '../http-client.ts';
-import type { MilestoneKind, PlaneGroup, PlaneIssue, PlaneLabel, PlaneMember, PlanePage, PlaneProject, PlaneState } from './wire.ts';
+import type {
+  MilestoneKind,
+  PlaneGroup,
+  PlaneIssue,
+  PlaneLabel,
+  PlaneLink,
+  PlaneMember,
+  PlanePage,
+  PlaneProject,
+  PlaneState,
+} from './wire.ts';
 
 /**
  * Plane's REST v1 routes, one method per call Trackline makes (docs/trackers.md 2.2). The newer
@@ -166,5 +176,30 @@ export class PlaneApi {
       deliveryId,
     });
     return res.status === 409 ? 'duplicate' : 'created';
+  }
+
+  /** The links on a work item (`IssueLink`: title and URL). */
+  listLinks(issueId: string, deliveryId?: string) {
+    return this.listAll<PlaneLink>(`${this.project}/work-items/${encodeURIComponent(issueId)}/links/`, deliveryId);
+  }
+
+  async createLink(issueId: string, body: { title: string; url: string }, deliveryId?: string): Promise<PlaneLink> {
+    return (
+      await this.http.request<PlaneLink>('POST', `${this.project}/work-items/${encodeURIComponent(issueId)}/links/`, { body, deliveryId })
+    ).data;
+  }
+
+  /** Answers null when the link is gone (deleted by a person). */
+  async updateLink(issueId: string, linkId: string, body: { title: string }, deliveryId?: string): Promise<PlaneLink | null> {
+    const res = await this.http.request<PlaneLink>(
+      'PATCH',
+      `${this.project}/work-items/${encodeURIComponent(issueId)}/links/${encodeURIComponent(linkId)}/`,
+      {
+        body,
+        accept: [404],
+        deliveryId,
+      },
+    );
+    return res.status === 404 ? null : res.data;
   }
 }

@@ -60,3 +60,10 @@ export interface PlanePage<T> {
 
 /** Marks issues Trackline created: the pair Plane keeps unique (409 on a second create). */
 export const EXTERNAL_SOURCE = 'trackline';
+
+/** A work item link (`IssueLink` in Plane's spec). */
+export interface PlaneLink {
+  id: string;
+  title: string | null;
+  url: string;
+}
