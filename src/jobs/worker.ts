@@ -22,6 +22,7 @@ import { createPollProcessor } from './poll-job.ts';
 import { createCallbackProcessor } from './callback-job.ts';
 import { createPlanProcessor } from './plan-job.ts';
 import { sweepOutbox } from './outbox-sweep.ts';
+import { CatalogWarmer } from './catalog-warmer.ts';
 import { parseDuration } from '../config/duration.ts';
 
 export interface RunningWorkers {
@@ -149,6 +150,9 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
     }
   };
   await schedule();
+  // The lookups a create needs, loaded now rather than on the first event's critical path.
+  const warmer = new CatalogWarmer(runtime.connections, log);
+  warmer.start();
   // Work left behind by a crash before this process started is picked up now, not in 10 s.
   void sweepOutbox(db.sql, queues, { callbacks: callbacksOn }).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
   // Redis can come back empty (a restart without persistence, a failover): the schedulers that
@@ -168,6 +172,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
      */
     async close(graceMs = 20_000) {
       runtime.producerRedis.off('ready', onReconnect);
+      warmer.stop();
       const graceful = Promise.all(workers.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {

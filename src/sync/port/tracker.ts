@@ -135,6 +135,13 @@ export interface TrackerAdapter {
   /** Checks credentials and access the way `trackline check` shows them. */
   check(): Promise<CheckLine[]>;
   /**
+   * Loads (or refreshes, keeping what it has until the new values arrive) the lookups a create
+   * needs (states, labels, members, milestones...), so they are not fetched on the critical path
+   * of the first event. The worker calls it when it starts and then in the background. Absent
+   * where the tracker needs no lookups.
+   */
+  warm?(ctx: CallContext): Promise<void>;
+  /**
    * Pages of issues changed since `cursor` (null: from the beginning), oldest change first where
    * the tracker allows. The caller saves each page's cursor after processing it, so a crash
    * resumes from the last finished page; overlapping pages are fine (the engine deduplicates).

@@ -235,6 +235,11 @@ export class GitHubAdapter implements TrackerAdapter {
     return state === CLOSED || state === CLOSED_NOT_PLANNED;
   }
 
+  /** The catalog's lookups, loaded or refreshed in the background (the worker's warming). */
+  warm(ctx: CallContext): Promise<void> {
+    return this.transport.run(ctx, () => this.catalog.warm(ctx));
+  }
+
   async check(): Promise<CheckLine[]> {
     const lines: CheckLine[] = [];
     const ctx: CallContext = {};

@@ -1,42 +1,40 @@
 import type { CallContext } from '../../sync/port/tracker.ts';
 import type { GitHubApi } from './api.ts';
 import type { GhLabel, GhMilestone } from './wire.ts';
+import { Lookup, refreshAll, type WarmableCatalog } from '../lookup.ts';
 
 /**
  * Cached lookups for one repository: labels (for their spelling), milestones by title, who can be
- * assigned, and the token's own login. Loaded once per process and extended as Trackline writes,
- * so steady-state syncs spend no calls on lookups.
+ * assigned, and the token's own login. Warmed when a worker starts and refreshed in the background
+ * (`warm`), and extended as Trackline writes, so syncs, even the first create, spend no calls on
+ * lookups. Assignees are checked one login at a time (and remembered): the sandbox and small
+ * installs have few, but listing every assignable user of a large organisation is many pages.
  */
-export class GitHubCatalog {
-  private labels?: Promise<Map<string, string>>;
-  private milestones?: Promise<Map<string, number>>;
+export class GitHubCatalog implements WarmableCatalog {
+  private readonly labels: Lookup<Map<string, string>>;
+  private readonly milestones: Lookup<Map<string, number>>;
+  private readonly me: Lookup<string>;
   private readonly milestoneCreates = new Map<string, Promise<number>>();
   private readonly assignable = new Map<string, Promise<boolean>>();
-  private me?: Promise<string>;
 
-  constructor(private readonly api: GitHubApi) {}
+  constructor(private readonly api: GitHubApi) {
+    this.labels = new Lookup(async () => new Map((await api.listLabels()).map((l: GhLabel) => [l.name.toLowerCase(), l.name])));
+    this.milestones = new Lookup(async () => new Map((await api.listMilestones()).map((m: GhMilestone) => [m.title, m.number])));
+    this.me = new Lookup(async () => (await api.me()).user.login);
+  }
+
+  /** Every lookup a create needs, refreshed; the worker calls it at start and then periodically. */
+  warm(ctx: CallContext): Promise<void> {
+    return refreshAll([this.me, this.labels, this.milestones], ctx);
+  }
 
   /** The token's login (issues Trackline created are authored by it). */
   login(): Promise<string> {
-    this.me ??= this.api.me().then(
-      (r) => r.user.login,
-      (e) => {
-        this.me = undefined;
-        throw e;
-      },
-    );
-    return this.me;
+    return this.me.get({});
   }
 
   private loadLabels(fresh = false): Promise<Map<string, string>> {
-    if (fresh || !this.labels) {
-      const pending = this.api.listLabels().then((list: GhLabel[]) => new Map(list.map((l) => [l.name.toLowerCase(), l.name])));
-      pending.catch(() => {
-        if (this.labels === pending) this.labels = undefined;
-      });
-      this.labels = pending;
-    }
-    return this.labels;
+    return fresh ? this.labels.reload({}) : this.labels.get({});
   }
 
   /** Names of the repository's labels, lower-cased, for `check`. */
@@ -61,14 +59,7 @@ export class GitHubCatalog {
   }
 
   private loadMilestones(fresh = false): Promise<Map<string, number>> {
-    if (fresh || !this.milestones) {
-      const pending = this.api.listMilestones().then((list: GhMilestone[]) => new Map(list.map((m) => [m.title, m.number])));
-      pending.catch(() => {
-        if (this.milestones === pending) this.milestones = undefined;
-      });
-      this.milestones = pending;
-    }
-    return this.milestones;
+    return fresh ? this.milestones.reload({}) : this.milestones.get({});
   }
 
   /** The milestone number for a title, creating the milestone when the repository has none by it. */

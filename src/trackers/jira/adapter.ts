@@ -264,6 +264,11 @@ export class JiraAdapter implements TrackerAdapter {
     }
   }
 
+  /** The catalog's lookups, loaded or refreshed in the background (the worker's warming). */
+  warm(ctx: CallContext): Promise<void> {
+    return this.catalog.warm(ctx);
+  }
+
   async check(): Promise<CheckLine[]> {
     const ctx: CallContext = {};
     const lines: CheckLine[] = [];

@@ -3,10 +3,12 @@ import { TrackerError } from '../../sync/port/errors.ts';
 import type { JiraApi } from './api.ts';
 import { graphFromPreview, type WorkflowGraph } from './transitions.ts';
 import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef, JiraVersion } from './wire.ts';
+import { Lookup, refreshAll, type WarmableCatalog } from '../lookup.ts';
 
 /**
  * Cached lookups for one Jira project: the API user (its time zone reads JQL dates), the project
- * and its issue type, priorities, the issue type's statuses and workflow. Loaded once per process
+ * and its issue type, priorities, the issue type's statuses and workflow. Warmed when a worker
+ * starts and refreshed in the background (`warm`). Loaded once per process
  * and refreshed once on a miss, so steady-state syncs spend no calls on lookups, yet a priority or
  * status added in Jira is found without a restart.
  */
@@ -14,39 +16,45 @@ import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef, JiraVersion
 /** A workflow read is cached this long: admins edit workflows rarely, and a miss re-reads it. */
 const WORKFLOW_TTL_MS = 10 * 60_000;
 
-export class JiraCatalog {
-  private me?: Promise<JiraUserRef>;
-  private projectP?: Promise<JiraProject>;
-  private prioritiesP?: Promise<JiraPriority[]>;
-  private statusesP?: Promise<JiraStatusRef[]>;
+export class JiraCatalog implements WarmableCatalog {
+  private readonly me: Lookup<JiraUserRef>;
+  private readonly projectLookup: Lookup<JiraProject>;
+  private readonly priorities: Lookup<JiraPriority[]>;
+  private readonly statusesLookup: Lookup<JiraStatusRef[]>;
+  private readonly versions: Lookup<JiraVersion[]>;
   private workflowP?: { at: number; value: Promise<WorkflowGraph | null> };
   private workflowWarned = false;
-  private versionsP?: Promise<JiraVersion[]>;
   private readonly versionCreates = new Map<string, Promise<JiraVersion>>();
 
   constructor(
     private readonly api: JiraApi,
-    private readonly projectKey: string,
+    projectKey: string,
     private readonly issueTypeName: string,
-  ) {}
+  ) {
+    this.me = new Lookup((ctx) => api.myself(ctx.deliveryId));
+    this.projectLookup = new Lookup((ctx) => api.project(projectKey, ctx.deliveryId));
+    this.priorities = new Lookup(async (ctx) => api.priorities((await this.project(ctx)).id, ctx.deliveryId));
+    this.statusesLookup = new Lookup(async (ctx) => {
+      const type = await this.issueType(ctx);
+      const all = await api.projectStatuses(projectKey, ctx.deliveryId);
+      return (
+        all.find((t) => t.id === type.id)?.statuses ?? all.find((t) => t.name.toLowerCase() === type.name.toLowerCase())?.statuses ?? []
+      );
+    });
+    this.versions = new Lookup((ctx) => api.projectVersions(projectKey, ctx.deliveryId));
+  }
 
-  /** Forgets a failed load so the next caller tries again. */
-  private cache<T>(get: () => Promise<T> | undefined, set: (p: Promise<T> | undefined) => void, load: () => Promise<T>): Promise<T> {
-    let p = get();
-    if (!p) {
-      p = load();
-      set(p);
-      p.catch(() => set(undefined));
-    }
-    return p;
+  /**
+   * Every lookup a create or a transition needs, refreshed; the worker calls it at start and then
+   * periodically. The workflow keeps its own time to live and is only loaded when missing.
+   */
+  async warm(ctx: CallContext): Promise<void> {
+    await refreshAll([this.me, this.projectLookup, this.priorities, this.statusesLookup, this.versions], ctx);
+    await this.workflow(ctx);
   }
 
   myself(ctx: CallContext): Promise<JiraUserRef> {
-    return this.cache(
-      () => this.me,
-      (p) => (this.me = p),
-      () => this.api.myself(ctx.deliveryId),
-    );
+    return this.me.get(ctx);
   }
 
   /** The user's time zone: JQL date literals are read in it (docs/trackers.md 4.5). */
@@ -55,11 +63,7 @@ export class JiraCatalog {
   }
 
   project(ctx: CallContext): Promise<JiraProject> {
-    return this.cache(
-      () => this.projectP,
-      (p) => (this.projectP = p),
-      () => this.api.project(this.projectKey, ctx.deliveryId),
-    );
+    return this.projectLookup.get(ctx);
   }
 
   async issueType(ctx: CallContext): Promise<{ id: string; name: string }> {
@@ -76,12 +80,7 @@ export class JiraCatalog {
   }
 
   private loadPriorities(ctx: CallContext, fresh = false): Promise<JiraPriority[]> {
-    if (fresh) this.prioritiesP = undefined;
-    return this.cache(
-      () => this.prioritiesP,
-      (p) => (this.prioritiesP = p),
-      async () => this.api.priorities((await this.project(ctx)).id, ctx.deliveryId),
-    );
+    return fresh ? this.priorities.reload(ctx) : this.priorities.get(ctx);
   }
 
   /** The priority's id for a name (case-insensitive); a clear config error when absent. */
@@ -100,12 +99,7 @@ export class JiraCatalog {
   }
 
   private loadVersions(ctx: CallContext, fresh = false): Promise<JiraVersion[]> {
-    if (fresh) this.versionsP = undefined;
-    return this.cache(
-      () => this.versionsP,
-      (p) => (this.versionsP = p),
-      () => this.api.projectVersions(this.projectKey, ctx.deliveryId),
-    );
+    return fresh ? this.versions.reload(ctx) : this.versions.get(ctx);
   }
 
   /**
@@ -121,7 +115,7 @@ export class JiraCatalog {
     if (!pending) {
       pending = (async () => {
         const created = await this.api.createVersion((await this.project(ctx)).id, name, ctx.deliveryId);
-        this.versionsP = this.versionsP?.then((list) => [...list, created]);
+        this.versions.update((list) => [...list, created]);
         return created;
       })();
       pending.catch(() => this.versionCreates.delete(key));
@@ -132,18 +126,7 @@ export class JiraCatalog {
 
   /** The statuses the configured issue type's workflow uses. */
   statuses(ctx: CallContext, fresh = false): Promise<JiraStatusRef[]> {
-    if (fresh) this.statusesP = undefined;
-    return this.cache(
-      () => this.statusesP,
-      (p) => (this.statusesP = p),
-      async () => {
-        const type = await this.issueType(ctx);
-        const all = await this.api.projectStatuses(this.projectKey, ctx.deliveryId);
-        return (
-          all.find((t) => t.id === type.id)?.statuses ?? all.find((t) => t.name.toLowerCase() === type.name.toLowerCase())?.statuses ?? []
-        );
-      },
-    );
+    return fresh ? this.statusesLookup.reload(ctx) : this.statusesLookup.get(ctx);
   }
 
   /**

@@ -160,6 +160,11 @@ export class PlaneAdapter implements TrackerAdapter {
     return new Set(await this.api.listIssueIds(ctx.deliveryId));
   }
 
+  /** The catalog's lookups, loaded or refreshed in the background (the worker's warming). */
+  warm(ctx: CallContext): Promise<void> {
+    return this.catalog.warm(ctx);
+  }
+
   async check(): Promise<CheckLine[]> {
     const ctx: CallContext = {};
     const lines: CheckLine[] = [];

@@ -2,35 +2,67 @@ import type { CallContext } from '../../sync/port/tracker.ts';
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { PlaneApi } from './api.ts';
 import type { PlaneLabel, PlaneMember, PlaneProject, PlaneState } from './wire.ts';
+import { Lookup, refreshAll, type WarmableCatalog } from '../lookup.ts';
 
 /**
  * Cached name <-> id lookups for a Plane project (states, labels, members, the project itself).
- * Filled once per process and refreshed once on a miss, so steady-state syncs spend no calls on
- * lookups (the API-call economy target) yet a state added in Plane is found without a restart.
+ * Warmed when a worker starts and refreshed in the background (`warm`, called by the worker's
+ * CatalogWarmer), so a create spends no calls on lookups, not even the first one; a state added in
+ * Plane since is still found by one reload on a miss.
  */
-export class PlaneCatalog {
-  private project?: Promise<PlaneProject>;
-  private states?: Promise<PlaneState[]>;
-  private labels?: Promise<PlaneLabel[]>;
-  private members?: Promise<PlaneMember[]>;
-  private readonly labelCreates = new Map<string, Promise<PlaneLabel>>();
-  /** Plain maps for synchronous reads in transforms (filled by the loads above). */
+export class PlaneCatalog implements WarmableCatalog {
+  /** Plain maps for synchronous reads in transforms (filled by the loads below). */
   readonly stateNames = new Map<string, string>();
   readonly labelNames = new Map<string, string>();
   readonly memberNames = new Map<string, string>();
+  private readonly project: Lookup<PlaneProject>;
+  private readonly states: Lookup<PlaneState[]>;
+  private readonly labels: Lookup<PlaneLabel[]>;
+  private readonly members: Lookup<PlaneMember[]>;
+  private readonly labelCreates = new Map<string, Promise<PlaneLabel>>();
 
-  constructor(private readonly api: PlaneApi) {}
+  constructor(private readonly api: PlaneApi) {
+    this.project = new Lookup((ctx) => api.getProject(ctx.deliveryId));
+    this.states = new Lookup(
+      (ctx) => api.listStates(ctx.deliveryId),
+      (list) =>
+        refill(
+          this.stateNames,
+          list.map((s) => [s.id, s.name]),
+        ),
+    );
+    this.labels = new Lookup(
+      (ctx) => api.listLabels(ctx.deliveryId),
+      (list) =>
+        refill(
+          this.labelNames,
+          list.map((l) => [l.id, l.name]),
+        ),
+    );
+    this.members = new Lookup(
+      (ctx) => api.listMembers(ctx.deliveryId),
+      (list) =>
+        refill(
+          this.memberNames,
+          list.map((m) => {
+            const person = m.member ?? m;
+            return [person.id, person.display_name || person.email || person.id];
+          }),
+        ),
+    );
+  }
+
+  /** Every lookup a create or a read needs, refreshed; the worker calls it at start and then periodically. */
+  warm(ctx: CallContext): Promise<void> {
+    return refreshAll([this.project, this.states, this.labels, this.members], ctx);
+  }
 
   getProject(ctx: CallContext): Promise<PlaneProject> {
-    this.project ??= this.api.getProject(ctx.deliveryId).catch((e) => {
-      this.project = undefined;
-      throw e;
-    });
-    return this.project;
+    return this.project.get(ctx);
   }
 
   async loadAll(ctx: CallContext): Promise<void> {
-    await Promise.all([this.loadStates(ctx), this.loadLabels(ctx), this.loadMembers(ctx), this.getProject(ctx)]);
+    await Promise.all([this.states.get(ctx), this.labels.get(ctx), this.members.get(ctx), this.project.get(ctx)]);
   }
 
   /**
@@ -40,52 +72,14 @@ export class PlaneCatalog {
   async ensureKnown(ids: { states: string[]; labels: string[]; members: string[] }, ctx: CallContext): Promise<void> {
     await this.loadAll(ctx);
     const reloads: Promise<unknown>[] = [];
-    if (ids.states.some((id) => !this.stateNames.has(id))) reloads.push(this.loadStates(ctx, true));
-    if (ids.labels.some((id) => !this.labelNames.has(id))) reloads.push(this.loadLabels(ctx, true));
-    if (ids.members.some((id) => !this.memberNames.has(id))) {
-      this.members = undefined;
-      reloads.push(this.loadMembers(ctx));
-    }
+    if (ids.states.some((id) => !this.stateNames.has(id))) reloads.push(this.states.reload(ctx));
+    if (ids.labels.some((id) => !this.labelNames.has(id))) reloads.push(this.labels.reload(ctx));
+    if (ids.members.some((id) => !this.memberNames.has(id))) reloads.push(this.members.reload(ctx));
     await Promise.all(reloads);
   }
 
   private loadStates(ctx: CallContext, fresh = false): Promise<PlaneState[]> {
-    if (fresh || !this.states) {
-      this.states = this.api.listStates(ctx.deliveryId).then((list) => {
-        this.stateNames.clear();
-        for (const s of list) this.stateNames.set(s.id, s.name);
-        return list;
-      });
-      this.states.catch(() => (this.states = undefined));
-    }
-    return this.states;
-  }
-
-  private loadLabels(ctx: CallContext, fresh = false): Promise<PlaneLabel[]> {
-    if (fresh || !this.labels) {
-      this.labels = this.api.listLabels(ctx.deliveryId).then((list) => {
-        this.labelNames.clear();
-        for (const l of list) this.labelNames.set(l.id, l.name);
-        return list;
-      });
-      this.labels.catch(() => (this.labels = undefined));
-    }
-    return this.labels;
-  }
-
-  private loadMembers(ctx: CallContext): Promise<PlaneMember[]> {
-    if (!this.members) {
-      this.members = this.api.listMembers(ctx.deliveryId).then((list) => {
-        this.memberNames.clear();
-        for (const m of list) {
-          const person = m.member ?? m;
-          this.memberNames.set(person.id, person.display_name || person.email || person.id);
-        }
-        return list;
-      });
-      this.members.catch(() => (this.members = undefined));
-    }
-    return this.members;
+    return fresh ? this.states.reload(ctx) : this.states.get(ctx);
   }
 
   /** Plane state id for a state name (case-insensitive); a clear config error when absent. */
@@ -101,9 +95,10 @@ export class PlaneCatalog {
 
   /** Plane label ids for names; a label missing in Plane is created (once, even if many ask). */
   async labelIds(names: string[], ctx: CallContext): Promise<string[]> {
-    const byName = (list: PlaneLabel[]) => new Map(list.map((l) => [l.name.toLowerCase(), l.id]));
-    let known = byName(await this.loadLabels(ctx));
-    if (names.some((n) => !known.has(n.toLowerCase()))) known = byName(await this.loadLabels(ctx, true));
+    // A name the cache lacks is created straight away, without reading the labels again first:
+    // the cache is refreshed in the background, and a label someone added since is found by the
+    // create's refusal (below). A new label costs one call, not two.
+    const known = new Map((await this.labels.get(ctx)).map((l) => [l.name.toLowerCase(), l.id]));
     const ids: string[] = [];
     for (const name of names) {
       const id = known.get(name.toLowerCase()) ?? (await this.createLabel(name, ctx)).id;
@@ -119,13 +114,13 @@ export class PlaneCatalog {
       pending = this.api.createLabel(name, ctx.deliveryId).then(
         (label) => {
           this.labelNames.set(label.id, label.name);
-          this.labels = this.labels?.then((list) => [...list, label]);
+          this.labels.update((list) => [...list, label]);
           return label;
         },
         async (error) => {
           // Another process may have created it first: Plane refuses the second; look it up.
           this.labelCreates.delete(key);
-          const list = await this.loadLabels(ctx, true);
+          const list = await this.labels.reload(ctx);
           const found = list.find((l) => l.name.toLowerCase() === key);
           if (found) return found;
           throw error;
@@ -138,7 +133,7 @@ export class PlaneCatalog {
 
   /** Member ids for names (display name, email or id); unknown people are reported, not fatal. */
   async memberIds(names: string[], ctx: CallContext): Promise<string[]> {
-    const members = await this.loadMembers(ctx);
+    const members = await this.members.get(ctx);
     const ids: string[] = [];
     for (const name of names) {
       const wanted = name.toLowerCase();
@@ -150,4 +145,9 @@ export class PlaneCatalog {
     }
     return ids;
   }
+}
+
+function refill(names: Map<string, string>, entries: Array<[string, string]>): void {
+  names.clear();
+  for (const [id, name] of entries) names.set(id, name);
 }
