@@ -83,9 +83,14 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       if (deliveryId === undefined) throw error;
       const waitMs = rateLimitWait(error);
       if (waitMs !== null && token) {
-        await finishDelivery(deps.sql, deliveryId, 'waiting', { error: (error as Error).message });
+        const until = Date.now() + waitMs;
+        // What the item view shows for the pair until it syncs (the next success clears it).
+        const message = `waiting for the tracker's budget until ${new Date(until).toISOString()} (${(error as Error).message})`;
+        await deps.sql`update mappings set status = 'waiting', last_error = ${message}, updated_at = now()
+          where item_key = ${data.itemKey} and connection_id = ${data.connectionId} and status not in ('deleted', 'remote_deleted', 'conflict')`;
+        await finishDelivery(deps.sql, deliveryId, 'waiting', { error: message });
         log.info({ waitMs }, 'rate limited; job waits without using an attempt');
-        await job.moveToDelayed(Date.now() + waitMs, token);
+        await job.moveToDelayed(until, token);
         throw new DelayedError();
       }
       const permanent =

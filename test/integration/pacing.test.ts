@@ -52,7 +52,8 @@ describe.each<Store>(['redis', 'postgres'])('pacing by the window, shared in %s'
     const sentAt: number[] = [];
     await Promise.all(Array.from({ length: 4 }, () => pacer.schedule(async () => void sentAt.push(Date.now()))));
     // Even spacing (window ÷ budget) would have sent them a second apart: 3 s for the fourth.
-    expect(Math.max(...sentAt) - started).toBeLessThan(500);
+    // (Round trips only: well under that even on a loaded machine.)
+    expect(Math.max(...sentAt) - started).toBeLessThan(1500);
     expect(pacer.stats.heldMs).toBe(0);
   });
 
@@ -122,7 +123,9 @@ describe('the connection', () => {
     // Never more than the budget in any 5 s window, measured where the tracker measures it...
     expect(busiest(times, 5000)).toBeLessThanOrEqual(10);
     // ...yet the first 10 calls were not spaced (even spacing would put them 4.5 s apart).
-    expect(times[9] - times[0]).toBeLessThan(2500);
+    // (The worker's catalog warming made its calls at start, more than a window before.)
+    const sinceStart = times.filter((t) => t >= started - 50);
+    expect(sinceStart[9] - sinceStart[0]).toBeLessThan(2500);
     expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
   }, 40_000);
 });
