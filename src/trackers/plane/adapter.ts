@@ -161,8 +161,8 @@ export class PlaneAdapter implements TrackerAdapter {
   }
 
   /** The catalog's lookups, loaded or refreshed in the background (the worker's warming). */
-  warm(ctx: CallContext): Promise<void> {
-    return this.catalog.warm(ctx);
+  async warm(ctx: CallContext): Promise<void> {
+    await Promise.all([this.catalog.warm(ctx), this.milestones.warm(ctx)]);
   }
 
   async check(): Promise<CheckLine[]> {

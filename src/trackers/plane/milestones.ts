@@ -35,6 +35,20 @@ export class PlaneMilestones {
     return this.kind === 'cycle' ? 'cycle' : 'module';
   }
 
+  /**
+   * Loads the cycles (or modules) for the worker's catalog warming; a refresh keeps the list it has
+   * until the new one arrives, and one that fails leaves it as it was.
+   */
+  async warm(ctx: CallContext): Promise<void> {
+    if (!this.groups) {
+      await this.loadGroups(ctx);
+      return;
+    }
+    const next = this.api.listGroups(this.kind, ctx.deliveryId);
+    await next;
+    this.groups = next;
+  }
+
   private loadGroups(ctx: CallContext, fresh = false): Promise<PlaneGroup[]> {
     if (fresh || !this.groups) {
       this.groups = this.api.listGroups(this.kind, ctx.deliveryId);
