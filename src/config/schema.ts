@@ -202,7 +202,7 @@ export const ConfigSchema = z
          * How long a running job's lock lasts without renewal: a job whose worker died is taken
          * over by another worker after about this long.
          */
-        lock_duration: duration.default('30s'),
+        lock_duration: duration.default('10s'),
         /**
          * Minimum time between two syncs of one item to one connection. The first change syncs
          * at once; changes within the window coalesce into one trailing sync, made once the item
@@ -210,7 +210,7 @@ export const ConfigSchema = z
          */
         coalesce_window: duration.default('500ms'),
       })
-      .default({ concurrency: 64, attempts: 8, backoff: '1s', request_timeout: '30s', lock_duration: '30s', coalesce_window: '500ms' }),
+      .default({ concurrency: 64, attempts: 8, backoff: '1s', request_timeout: '30s', lock_duration: '10s', coalesce_window: '500ms' }),
     connections: z.array(ConnectionSchema).default([]),
   })
   .superRefine((config, ctx) => {

@@ -60,7 +60,12 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   const { log, queues, db } = runtime;
   const prefix = runtime.env.TRACKLINE_REDIS_PREFIX;
 
-  const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 30_000;
+  const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 10_000;
+  // Takeover after a crash: a killed worker's lock expires at most lockMs after its last renewal
+  // (renewed every lockMs / 2 while the job runs), and the next stalled check moves the job back to
+  // wait. With checks every 0.4 × lockMs, the work is taken over within 1.4 × lockMs: 14 s with
+  // the default 10 s (README, worker.lock_duration, for the trade-off).
+  const takeover = { lockDuration: lockMs, stalledInterval: stalledIntervalFor(lockMs) };
   const callbacksOn = Boolean(runtime.config.orchestrator);
   // New change-feed rows go to the orchestrator's callback when one is configured.
   const notify = async (changeIds: number[]) => {
@@ -82,9 +87,8 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       prefix,
       // Reconciles wait on tracker I/O, so many run at once; the pacer keeps each connection in budget.
       concurrency: options.concurrency ?? runtime.config.worker.concurrency,
-      // A job whose worker died is taken over after this long (the lock is renewed while it runs).
-      lockDuration: lockMs,
-      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+      // A job whose worker died is taken over within 1.4 × lockMs (the lock is renewed while it runs).
+      ...takeover,
       maxStalledCount: 5,
     },
   );
@@ -98,7 +102,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       notify,
       retryDelayMs: parseDuration(runtime.config.worker.backoff) ?? 1000,
     }),
-    { connection: redis, prefix, concurrency: 16, lockDuration: lockMs },
+    { connection: redis, prefix, concurrency: 16, ...takeover },
   );
   const poll = new Worker<PollJobData>(
     QUEUE.poll,
@@ -115,7 +119,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       log,
       timeoutMs: parseDuration(runtime.config.worker.request_timeout) ?? 30_000,
     }),
-    { connection: redis, prefix, concurrency: 8, lockDuration: lockMs },
+    { connection: redis, prefix, concurrency: 8, ...takeover },
   );
   const maintenance = new Worker<MaintenanceJobData>(
     QUEUE.maintenance,
@@ -181,4 +185,13 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       }
     },
   };
+}
+
+/**
+ * How often a worker looks for jobs whose worker died. BullMQ's check takes a job over only once
+ * its lock has expired and it was already seen unrenewed by the check before, so the takeover is
+ * at most lockDuration + this after a crash. Each check is one Redis script per queue and process.
+ */
+export function stalledIntervalFor(lockMs: number): number {
+  return Math.max(500, Math.floor(lockMs * 0.4));
 }
