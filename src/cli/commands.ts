@@ -97,8 +97,12 @@ export const commands: Record<string, Command> = {
   },
   status: {
     summary: 'connections, pending work and failures at a glance (--conflicts lists open ones)',
-    usage: 'Usage: trackline status [--conflicts]',
-    options: { conflicts: { type: 'boolean' } },
+    usage:
+      'Usage: trackline status [--conflicts] [--issues]\n\n' +
+      '--conflicts  list the open conflicts\n' +
+      "--issues     every mapped item with its issue's state read from the tracker now (paced; cached 60 s), flagging\n" +
+      '             drift: a state that differs with no sync pending. Exit 1 when an issue could not be read.',
+    options: { conflicts: { type: 'boolean' }, issues: { type: 'boolean' } },
     run: (v) => runStatus(v),
   },
   resolve: {

@@ -1,9 +1,11 @@
 import { createRuntime } from '../runtime.ts';
 import { connectionStatus } from '../operator/connection-status.ts';
+import { printIssues } from './status-issues.ts';
 
-/** `trackline status [--conflicts]`: connections at a glance, and open conflicts. */
+/** `trackline status [--conflicts] [--issues]`: connections at a glance, open conflicts, each issue's live state. */
 export async function runStatus(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const runtime = await createRuntime({ role: 'api', migrate: false });
+  // --issues reads the trackers, through the pacers only a worker-side runtime has.
+  const runtime = await createRuntime({ role: values.issues ? 'cli' : 'api', migrate: false });
   try {
     const { sql } = runtime.db;
     const [totals] = await sql<{ items: number; open: number; failed: number }[]>`
@@ -48,6 +50,10 @@ export async function runStatus(values: Record<string, string | boolean | undefi
         );
         if (r.reason) console.log(`      ${r.reason}`);
       }
+    }
+    if (values.issues) {
+      const { unreadable } = await printIssues(runtime);
+      if (unreadable) return 1;
     }
     return 0;
   } finally {

@@ -104,4 +104,31 @@ describe('trackline CLI parity', () => {
     expect(clear.out).not.toContain('plane_api_test_key');
     expect((await run(['config', 'list'])).code).toBe(2);
   }, 90_000);
+
+  it("status --issues shows each issue's live state beside the item's, flags drift, and reads each issue once a minute at most", async () => {
+    await h.startWorkers();
+    await h.postEvents({
+      events: ['drift/1', 'drift/2'].map((key) => ({ type: 'item.upserted', item: { key, title: key, state: 'planned' } })),
+    });
+    await synced('drift/1');
+    await synced('drift/2');
+    // A person moves drift/1 on Plane and no webhook reaches Trackline.
+    const done = plane()
+      .statesOf(h.project.projectId)
+      .find((s) => s.name === 'Done')!.id;
+    plane().editAsPerson(issueOf('drift/1').id, { state: done });
+    h.sandbox.log.clear();
+    const first = await run(['status', '--issues']);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/⚠ ET-\d+\s+drift\/1: item planned → "Todo", tracker "Done" DRIFT: differs with no sync pending/);
+    expect(first.out).toMatch(/✓ ET-\d+\s+drift\/2: item planned → "Todo", tracker "Todo"/);
+    expect(first.out).toMatch(/reading plane-main \[#+\] \d+\/\d+ 100%/);
+    const reads = h.sandbox.log.entries().length;
+    expect(reads).toBeGreaterThan(0);
+    expect(h.sandbox.log.writes()).toEqual([]);
+    // Again at once: from the cache, no tracker call.
+    const second = await run(['status', '--issues']);
+    expect(second.out).toContain('DRIFT');
+    expect(h.sandbox.log.entries().length).toBe(reads);
+  }, 120_000);
 });
