@@ -13,6 +13,7 @@ import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
 import { between, cpuAvailable, perRequestUs, snapshot, waitForLoad, type CpuPerRequest, type CpuWindow } from './cpu-usage.ts';
 import { progress, sleep } from './progress.ts';
+import { dataDirectory, probeFsync, startTailProbes, type FsyncProbe } from './tail-probes.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
 
 /**
@@ -38,7 +39,6 @@ export interface IntakeOptions {
 const SECTION = 'intake';
 /** Marker in the captured body replaced by a per-request nonce, so every body (and its hash) differs. */
 const NONCE = 'NONCE0000000000';
-const GOAL_SOURCE = 'DESIGN.md §2 (api answers 202 in ms) and the benchmark brief: ≥ 0.5× a plain Hono endpoint, p99 < 10 ms';
 
 export async function runIntake(options: IntakeOptions): Promise<RunResult> {
   const stack = await Stack.open({ label: 'intake' });
@@ -46,6 +46,11 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
   try {
     progress(SECTION, `run ${options.run}: starting the plain reference and \`trackline api\``);
     const plain = await stack.spawnNode('plain reference', ['--import', 'tsx', join(ROOT, 'bench/plain-server.ts')]);
+    const naive = await stack.spawnNode('naive durable peer', ['--import', 'tsx', join(ROOT, 'bench/naive-peer.ts')], {
+      env: { NAIVE_WEBHOOK_SECRET: WEBHOOK_SECRET, NAIVE_API_TOKEN: API_TOKEN },
+    });
+    const fsync = probeFsync(await dataDirectory(stack));
+    progress(SECTION, `run ${options.run}: ${fsync.summary}`);
     const profileDir = options.profileDir ? join(options.profileDir, `intake-${Date.now()}`) : null;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     const api = await stack.spawn('api', { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
@@ -97,18 +102,15 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
 
     // The order rotates per run, so a machine that slows down during a run does not always
     // penalise the same endpoint.
-    const phases = ['plain', 'webhooks', 'events'] as const;
+    const phases = ['plain', 'naive', 'webhooks', 'naiveEvents', 'events'] as const;
     const order = phases.map((_, i) => phases[(i + options.run - 1) % phases.length]);
     const results: Partial<Record<(typeof phases)[number], PhaseResult>> = {};
     const notes: string[] = [];
     for (const phase of order) {
-      const target =
-        phase === 'plain'
-          ? { url: plain.url!, path: `/webhooks/${CONNECTION_ID}` }
-          : phase === 'webhooks'
-            ? { url: api.url!, path: `/webhooks/${CONNECTION_ID}` }
-            : { url: api.url!, path: '/v1/events' };
-      const make = phase === 'events' ? eventRequests : webhookRequests;
+      const server = phase === 'plain' ? plain : phase === 'naive' || phase === 'naiveEvents' ? naive : api;
+      const isEvents = phase === 'events' || phase === 'naiveEvents';
+      const target = { url: server.url!, path: isEvents ? '/v1/events' : `/webhooks/${CONNECTION_ID}` };
+      const make = isEvents ? eventRequests : webhookRequests;
       // Warm-up: JIT, connection pools, Postgres caches. Its rate sizes the measured file, so
       // the measured phase has a distinct request for every request it can send.
       const warmFile = join(dir, `${phase}-warm.txt`);
@@ -128,10 +130,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       );
       const measured = runWrk({ ...target, requestsFile: file, connections: options.connections, durationS: options.durationS });
       // A wrk that ends (or fails) before the server ever gets busy ends the wait too.
-      const cpuWindow = await Promise.race([
-        measureCpu(phase === 'plain' ? plain.pid : api.pid, options.durationS),
-        measured.then(() => null),
-      ]);
+      const cpuWindow = await Promise.race([measureCpu(server.pid, options.durationS), measured.then(() => null)]);
       const load = await measured;
       // wrk's rate excludes its start-up (reading the request file), so it holds inside the window.
       const cpu = cpuWindow ? perRequestUs(cpuWindow, load.rps * cpuWindow.seconds) : null;
@@ -157,34 +156,41 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
           (cpu ? `; CPU per request ${describeCpu(cpu, results[phase].machineBusy)}` : ''),
       );
     }
-    // Below saturation: the same signed webhooks on a fixed schedule, and the plain endpoint at the
-    // same rate, for the latency a tracker sees on a normal day.
-    const open: Record<'plain' | 'webhooks', { p50: number; p99: number }> = { plain: { p50: 0, p99: 0 }, webhooks: { p50: 0, p99: 0 } };
-    for (const phase of ['plain', 'webhooks'] as const) {
-      const target = phase === 'plain' ? plain.url! : api.url!;
+    // Below saturation: the same requests on a fixed schedule, for the latency a tracker or the
+    // orchestrator sees on a normal day; during Trackline's phases, probes of what its answer
+    // waits on (a commit, a Redis round trip, its own event loop) for the tail's breakdown.
+    const openPhases = ['plain', 'naive', 'webhooks', 'events'] as const;
+    const open = {} as Record<(typeof openPhases)[number], { p50: number; p99: number }>;
+    for (const phase of openPhases) {
+      const server = phase === 'plain' ? plain : phase === 'naive' ? naive : api;
+      const path = phase === 'events' ? '/v1/events' : `/webhooks/${CONNECTION_ID}`;
+      const make = phase === 'events' ? eventRequests : webhookRequests;
       // A second at the rate first, unmeasured: the phases before leave the server busy for a moment.
       await openLoop({
-        url: target,
-        path: `/webhooks/${CONNECTION_ID}`,
-        requests: [...webhookRequests(`u${phase[0]}`)(options.openLoopRate)],
+        url: server.url!,
+        path,
+        requests: [...make(`u${phase.slice(0, 2)}`)(options.openLoopRate)],
         ratePerS: options.openLoopRate,
       });
-      const requests = [...webhookRequests(`o${phase[0]}`)(Math.round(options.openLoopRate * options.openLoopS))];
-      const { latenciesMs, statuses } = await openLoop({
-        url: target,
-        path: `/webhooks/${CONNECTION_ID}`,
-        requests,
-        ratePerS: options.openLoopRate,
-      });
+      const requests = [...make(`o${phase.slice(0, 2)}`)(Math.round(options.openLoopRate * options.openLoopS))];
+      const probing = phase === 'webhooks' || phase === 'events' ? await startTailProbes(stack, api.url!) : null;
+      const { latenciesMs, statuses } = await openLoop({ url: server.url!, path, requests, ratePerS: options.openLoopRate });
+      const tail = await probing?.stop();
       open[phase] = { p50: percentile(latenciesMs, 50), p99: percentile(latenciesMs, 99) };
       const other = Object.entries(statuses).filter(([st]) => st !== '202');
       if (other.length)
         notes.push(`${phase} at ${options.openLoopRate}/s: besides 202, answers ${JSON.stringify(Object.fromEntries(other))}`);
+      if (tail)
+        notes.push(
+          `${phase} at ${options.openLoopRate}/s, where the tail comes from: answer p99 ${open[phase].p99.toFixed(1)} ms; ${tail}; fsync p99 ${fsync.p99Ms.toFixed(1)} ms`,
+        );
       progress(
         SECTION,
-        `run ${options.run}: ${phase} at ${options.openLoopRate}/s (open loop): p50 ${open[phase].p50.toFixed(2)} ms, p99 ${open[phase].p99.toFixed(2)} ms`,
+        `run ${options.run}: ${phase} at ${options.openLoopRate}/s (open loop): p50 ${open[phase].p50.toFixed(2)} ms, p99 ${open[phase].p99.toFixed(2)} ms${tail ? `; ${tail}` : ''}`,
       );
     }
+    const rss = { api: api.peakRssMb(), naive: naive.peakRssMb() };
+    await naive.stop();
     await inbound.close();
     await reconcile.close();
     await api.stop();
@@ -192,7 +198,17 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     if (profileDir) notes.push(...describeProfile('intake (webhooks and events)', profileDir));
     const all = results as Required<typeof results>;
     notes.push(...cpuNotes(all));
-    return { figures: [...figures(all), ...cpuFigures(all), ...openLoopFigures(open, options.openLoopRate)], notes };
+    notes.push(fsync.summary);
+    return {
+      figures: [
+        ...figures(all),
+        ...cpuFigures(all),
+        ...openLoopFigures(open, options.openLoopRate, fsync.p99Ms),
+        ...fsyncFigures(fsync),
+        ...rssFigures(rss),
+      ],
+      notes,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await stack.close();
@@ -281,16 +297,23 @@ function cpuFigures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Fi
   return out;
 }
 
-function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figure[] {
-  const plainRps = r.plain.load.rps;
-  const plainRef = { label: 'plain Hono endpoint (parse JSON only)', unit: 'req/s', value: plainRps };
+type Phases = Record<'plain' | 'naive' | 'webhooks' | 'naiveEvents' | 'events', PhaseResult>;
+
+function figures(r: Phases): Figure[] {
+  const plainRef = { label: 'plain Hono endpoint (parse JSON only)', unit: 'req/s', value: r.plain.load.rps };
   const out: Figure[] = [];
-  for (const [phase, what] of [
-    ['webhooks', 'Signed Plane webhooks verified, committed, enqueued'],
-    ['events', 'POST /v1/events (one event each) committed, enqueued'],
+  for (const [phase, peer, what, target] of [
+    ['webhooks', 'naive', 'Signed Plane webhooks verified, committed, enqueued', 3],
+    ['events', 'naiveEvents', 'POST /v1/events (one event each) committed, enqueued', 2],
   ] as const) {
     const { load, durable } = r[phase];
     const accepted = load.statuses['202'] ?? 0;
+    const peerLoad = r[peer].load;
+    const peerRef = {
+      label: 'naive durable peer (INSERT + queue.add per request)',
+      unit: 'req/s',
+      value: (peerLoad.statuses['202'] ?? 0) / peerLoad.durationS,
+    };
     out.push(
       figure({
         id: `intake.${phase}.rps`,
@@ -298,25 +321,32 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figur
         label: `${what}, per second`,
         unit: 'req/s',
         value: accepted / load.durationS,
+        reference: peerRef,
+        goal: { on: 'ratio', op: '>=', target, source: `issue 17: ≥ ${target}× the hand-written durable peer, same run` },
+      }),
+      figure({
+        id: `intake.${phase}.rps.plain`,
+        section: SECTION,
+        label: `${what}, per second, against the plain endpoint`,
+        unit: 'req/s',
+        value: accepted / load.durationS,
         reference: plainRef,
-        goal: { on: 'ratio', op: '>=', target: 0.5, source: GOAL_SOURCE },
       }),
       figure({
         id: `intake.${phase}.p50`,
         section: SECTION,
-        label: `${what}: p50 latency`,
+        label: `${what}: p50 latency (saturated)`,
         unit: 'ms',
         value: load.latencyMs.p50,
-        reference: { label: 'plain endpoint p50', unit: 'ms', value: r.plain.load.latencyMs.p50 },
+        reference: { label: 'naive peer p50', unit: 'ms', value: peerLoad.latencyMs.p50 },
       }),
       figure({
         id: `intake.${phase}.p99`,
         section: SECTION,
-        label: `${what}: p99 latency`,
+        label: `${what}: p99 latency (saturated)`,
         unit: 'ms',
         value: load.latencyMs.p99,
-        reference: { label: 'plain endpoint p99', unit: 'ms', value: r.plain.load.latencyMs.p99 },
-        goal: { on: 'value', op: '<', target: 10, source: GOAL_SOURCE },
+        reference: { label: 'naive peer p99', unit: 'ms', value: peerLoad.latencyMs.p99 },
       }),
       figure({
         id: `intake.${phase}.durable`,
@@ -329,33 +359,82 @@ function figures(r: Record<'plain' | 'webhooks' | 'events', PhaseResult>): Figur
       }),
     );
   }
+  out.push(
+    figure({
+      id: 'intake.naive.rps',
+      section: SECTION,
+      label: 'Naive durable peer, signed webhooks per second',
+      unit: 'req/s',
+      value: (r.naive.load.statuses['202'] ?? 0) / r.naive.load.durationS,
+      reference: plainRef,
+    }),
+  );
   return out;
 }
 
-function openLoopFigures(open: Record<'plain' | 'webhooks', { p50: number; p99: number }>, rate: number): Figure[] {
-  const what = `Signed Plane webhooks at ${rate}/s (fixed rate, below saturation)`;
+function openLoopFigures(
+  open: Record<'plain' | 'naive' | 'webhooks' | 'events', { p50: number; p99: number }>,
+  rate: number,
+  fsyncP99: number,
+): Figure[] {
+  const target = Math.max(10, fsyncP99 + 3);
+  const out: Figure[] = [];
+  for (const [phase, what] of [
+    ['webhooks', `Signed Plane webhooks at ${rate}/s (open loop)`],
+    ['events', `POST /v1/events at ${rate}/s (open loop)`],
+  ] as const) {
+    out.push(
+      figure({
+        id: `intake.${phase}.open.p50`,
+        section: SECTION,
+        label: `${what}: p50 latency`,
+        unit: 'ms',
+        value: open[phase].p50,
+        reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 },
+      }),
+      figure({
+        id: `intake.${phase}.open.p99`,
+        section: SECTION,
+        label: `${what}: p99 latency`,
+        unit: 'ms',
+        value: open[phase].p99,
+        reference: { label: `naive peer p99 at ${rate}/s (webhooks)`, unit: 'ms', value: open.naive.p99 },
+        goal: {
+          on: 'value',
+          op: '<=',
+          target: Number(target.toFixed(1)),
+          source: `issue 17: p99 ≤ max(10 ms, the disk's fsync p99 + 3 ms); this run's fsync p99 ${fsyncP99.toFixed(1)} ms`,
+        },
+      }),
+    );
+  }
+  return out;
+}
+
+function fsyncFigures(fsync: FsyncProbe): Figure[] {
   return [
     figure({
-      id: 'intake.webhooks.open.p50',
+      id: 'intake.fsync.p99',
       section: SECTION,
-      label: `${what}: p50 latency`,
+      label: "The disk's fsync p99 (8 kB write + fdatasync, as the WAL does)",
       unit: 'ms',
-      value: open.webhooks.p50,
-      reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 },
+      value: fsync.p99Ms,
+      reference: { label: 'fsync p50', unit: 'ms', value: fsync.p50Ms },
     }),
+  ];
+}
+
+function rssFigures(rss: { api: number | null; naive: number | null }): Figure[] {
+  if (rss.api === null) return [];
+  return [
     figure({
-      id: 'intake.webhooks.open.p99',
+      id: 'intake.rss.api',
       section: SECTION,
-      label: `${what}: p99 latency`,
-      unit: 'ms',
-      value: open.webhooks.p99,
-      reference: { label: `plain endpoint p99 at ${rate}/s`, unit: 'ms', value: open.plain.p99 },
-      goal: {
-        on: 'value',
-        op: '<',
-        target: 10,
-        source: 'the benchmark brief’s p99 < 10 ms, here below saturation (the 50-connection figure above is the saturated one)',
-      },
+      label: 'Peak RSS of `trackline api` over the section',
+      unit: 'MB',
+      value: rss.api,
+      reference: { label: 'naive peer', unit: 'MB', value: rss.naive ?? Number.NaN },
+      goal: { on: 'value', op: '<', target: 150, source: 'issue 17: trackline api under 150 MB' },
     }),
   ];
 }

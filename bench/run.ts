@@ -11,6 +11,7 @@ import { runSync } from './sync.ts';
 import { runEconomy } from './economy.ts';
 import { runBudget } from './budget.ts';
 import { runBackfill } from './backfill.ts';
+import { runLatency } from './latency.ts';
 
 /**
  * `npm run bench [-- --runs N] [--quick] [--only intake,sync,...] [--profile]`
@@ -23,7 +24,7 @@ import { runBackfill } from './backfill.ts';
  * (apt-get install -y wrk).
  */
 
-const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,economy,budget,backfill'}] [--profile]`;
+const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,latency,economy,budget,backfill'}] [--profile]`;
 
 interface Mode {
   quick: boolean;
@@ -52,6 +53,8 @@ const SECTIONS: Section[] = [
     run: (run, { quick, profileDir }) =>
       runSync({ run, items: quick ? 1000 : 5000, latencyRate: 100, latencyS: quick ? 3 : 8, profileDir: run === 1 ? profileDir : null }),
   },
+  // About 90 s a run: a burst has to wait for Plane's one-minute window.
+  { name: 'latency', run: (run, { quick }) => runLatency({ run, samples: quick ? 3 : 5, burst: 70 }) },
   { name: 'economy', run: (run, { quick }) => runEconomy({ run, items: quick ? 100 : 300, burst: 100 }) },
   // 1,000 changes at 10 requests/s is about 100 s per run; quick mode keeps the shape with 150.
   { name: 'budget', run: (run, { quick }) => runBudget({ run, changes: quick ? 150 : 1000, workers: 3, requestsPerSecond: 10 }) },

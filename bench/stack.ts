@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,17 @@ export interface StackOptions {
   sandbox?: SandboxOptions;
   /** Labels to create in the sandbox project. */
   labels?: string[];
+  /** Also a GitHub connection (`gh-main`, repo acme/app in the sandbox) with its default budget. */
+  github?: boolean;
 }
+
+export const GITHUB = {
+  owner: 'acme',
+  repo: 'app',
+  token: 'ghp_bench_token_0123456789',
+  login: 'trackline-bench',
+  connectionId: 'gh-main',
+} as const;
 
 export interface TracklineProcess {
   role: string;
@@ -52,6 +62,8 @@ export interface TracklineProcess {
   url?: string;
   /** The last output lines (pino JSON and the start-up line), for error messages. */
   output(): string;
+  /** Peak resident memory so far (VmHWM, MB); null where /proc is not readable or once it exited. */
+  peakRssMb(): number | null;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -100,6 +112,16 @@ export class Stack {
       ],
       labels: options.labels ?? ['backend', 'frontend'],
     });
+    if (options.github) {
+      sandbox.github.store.seedRepo({
+        owner: GITHUB.owner,
+        ownerType: 'Organization',
+        repo: GITHUB.repo,
+        tokens: [{ token: GITHUB.token, login: GITHUB.login, scopes: ['repo'] }],
+        collaborators: ['alice', 'bob'],
+        labels: ['todo', 'in-progress', 'backend'],
+      });
+    }
     const listening = await sandbox.listen(0, '127.0.0.1');
     const config = ConfigSchema.parse({
       api: { tokens: [API_TOKEN] },
@@ -117,6 +139,20 @@ export class Stack {
           state_map: { planned: 'Todo', doing: 'In Progress', for_review: 'In Review', done: 'Done' },
           ...options.connection,
         },
+        ...(options.github
+          ? [
+              {
+                id: GITHUB.connectionId,
+                tracker: 'github',
+                base_url: `${listening.url}/api/v3`,
+                owner: GITHUB.owner,
+                repo: GITHUB.repo,
+                token: GITHUB.token,
+                poll_interval: '0',
+                state_map: { planned: 'todo', doing: 'in-progress', for_review: 'in-progress', done: 'closed' },
+              },
+            ]
+          : []),
       ],
     });
     const dir = mkdtempSync(join(tmpdir(), 'trackline-bench-'));
@@ -211,6 +247,7 @@ export class Stack {
       pid: child.pid!,
       url,
       output: () => tail,
+      peakRssMb: () => peakRssMb(child.pid!),
       stop: async (graceMs = 20_000) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGTERM');
@@ -270,4 +307,14 @@ function hookSignals(): void {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+}
+
+/** A process's peak resident set (VmHWM in /proc/<pid>/status), in MB; null when unreadable. */
+export function peakRssMb(pid: number): number | null {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
 }
