@@ -6,7 +6,8 @@ import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts'
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import { holdUnsafeState, statePolicy } from './state-guard.ts';
-import type { ConflictRecord, ItemState, MappingState, SyncStore } from './port/store.ts';
+import type { ConflictRecord, ItemState, MappingState, PendingPush, SyncStore } from './port/store.ts';
+import { systemClock, type Clock } from './port/clock.ts';
 
 /**
  * One reconcile of one (item, connection) pair: read local, read remote when needed, diff against
@@ -32,6 +33,8 @@ export interface ReconcileOutcome {
 export interface ReconcileInput {
   /** Where the pair lives: Postgres in the product (src/sync/postgres), memory in the simulator. */
   store: SyncStore;
+  /** The system clock unless a simulation brings its own. */
+  clock?: Clock;
   connection: Connection;
   itemKey: string;
   readRemote: boolean;
@@ -109,6 +112,9 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       await store.stopPair(mapping.id, item.version, by, {
         reason: 'item deleted by the orchestrator; remote issue left in place',
         remote: mapping.remoteKey,
+        // A push whose answer never came may have landed; the trail says what it wrote (found
+        // by the simulator: it said nothing).
+        ...(mapping.pendingPush ? { unconfirmedPush: mapping.pendingPush.remote } : {}),
       });
     } else {
       await store.markSynced(mapping.id, item.version);
@@ -137,7 +143,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     } else {
       let held: PartialUpdateError | null = null;
       try {
-        remote = await createExactlyOnce(store, connection, item, local, mapping, ctx);
+        remote = await createExactlyOnce(store, input.clock ?? systemClock, connection, item, local, mapping, ctx);
       } catch (error) {
         if (!(error instanceof PartialUpdateError)) throw error;
         // Created, but one field could not be set (Jira: the initial state is out of the
@@ -199,15 +205,46 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     }
   }
 
+  // Writes of an earlier attempt that landed unrecorded: their activity rows go with this pass's.
+  const recovered: { field: string; from_value: unknown; to_value: unknown }[] = [];
+  let adopted = false;
   if (mapping.pendingPush && remote) {
     // An earlier attempt pushed and died before saving the base. Where the tracker holds what it
     // pushed, that write landed: it becomes the base, so the diff sees what changed since.
     base = { local: { ...base.local }, remote: { ...base.remote } };
     for (const f of Object.keys(mapping.pendingPush.remote) as FieldName[]) {
       if (!sameValue(f, remote.fields[f], mapping.pendingPush.remote[f])) continue;
+      if (!sameValue(f, base.remote[f], mapping.pendingPush.remote[f])) {
+        // The trail must say this write happened (found by the simulator: it said nothing).
+        recovered.push({ field: f, from_value: base.remote[f] ?? null, to_value: mapping.pendingPush.remote[f] ?? null });
+      }
+      // That pass also pulled the field (a merge sent to both sides) and died before the item
+      // took it: the base stays, so the diff merges again (the same merge, the tracker already
+      // holds it) and the item gets its value. Adopting it made the item's own older value read
+      // as a change and pushed it over the merge (found by the simulator).
+      if (mapping.pendingPush.pulled?.includes(f)) continue;
+      adopted = true;
       setField(base.local, f, mapping.pendingPush.local[f]);
       setField(base.remote, f, canonical(f, remote.fields[f] as never));
     }
+  }
+
+  if (adopted || recovered.length) {
+    // Recorded at once (the trail rows, the base, the intent cleared), before this pass pushes
+    // anything: its own intent replaces the old one, and a crash after that lost the only record
+    // of the earlier push, which the next pass then read back as a remote change and pulled over
+    // the item (found by the simulator).
+    await store.recordPushed({
+      mappingId: mapping.id,
+      itemKey,
+      connectionId: config.id,
+      actor,
+      pushed: recovered,
+      nextBase: base,
+      version: mapping.syncedVersion,
+      remote: { key: remote?.key ?? null, url: remote?.url ?? null, updatedAt: null },
+    });
+    mapping.base = base;
   }
 
   const plan = planReconcile({
@@ -239,8 +276,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const pushedFields = Object.keys(plan.push) as FieldName[];
   if (pushedFields.length) {
     let blocked: PartialUpdateError | null = null;
-    const intent: SyncBase = { local: {}, remote: plan.push };
+    const intent: PendingPush = { local: {}, remote: plan.push };
     for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
+    const pulledToo = pushedFields.filter((f) => plan.pull[f] !== undefined);
+    if (pulledToo.length) intent.pulled = pulledToo;
     await store.recordPendingPush(mapping.id, intent);
     // What Trackline believes the tracker holds for each pushed field: set fields are written as
     // the difference from it, so what a person added meanwhile is left in place.
@@ -343,6 +382,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
  */
 async function createExactlyOnce(
   store: SyncStore,
+  clock: Clock,
   connection: Connection,
   item: ItemState,
   local: FieldValues,
@@ -362,9 +402,22 @@ async function createExactlyOnce(
         ? adapter.update({ id: found.id, key: found.key }, translateAll(connection, pending, 'toRemote'), ctx)
         : found;
     }
-  } else {
-    await store.recordCreateIntent(mapping.id);
+    // Not found yet may mean not indexed yet: a search that lags writes (Jira) misses an issue
+    // created moments ago, and creating now would make a second one. Wait the lag out (the job
+    // retries with backoff; not_ready uses an attempt). The intent's time is the store's clock,
+    // which for Postgres on the same host is this one.
+    const lag = adapter.markerLookupLagMs ?? 0;
+    const age = clock.now() - mapping.createIntentAt.getTime();
+    if (age < lag) {
+      throw new TrackerError(
+        'not_ready',
+        `an earlier create may have landed and the tracker's search may not show it yet; looking again once it is ${lag} ms old`,
+      );
+    }
   }
+  // Committed before every create call, a retried one too: the intent's time is when the newest
+  // issue may have been created, which is what the lag above is measured from.
+  await store.recordCreateIntent(mapping.id);
   return adapter.create(item.key, translateAll(connection, local, 'toRemote'), ctx);
 }
 

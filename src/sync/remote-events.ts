@@ -62,7 +62,11 @@ export type PolledIssue = { seen: 'unchanged' } | { seen: 'changed'; itemKey: st
 export async function notePolledIssue(store: SyncStore, connectionId: string, issue: RemoteIssue): Promise<PolledIssue> {
   const mapping = await store.findMappingByRemote(connectionId, issue.id);
   if (!mapping) return { seen: 'unmapped' };
-  if (mapping.status === 'remote_deleted' || (issue.updatedAt && mapping.remoteUpdatedAt === issue.updatedAt)) return { seen: 'unchanged' };
+  // A stopped pair (either side deleted) takes no remote change: marking it would enqueue a
+  // reconcile that does nothing, on every poll that lists the issue again (found by the simulator).
+  if (mapping.status === 'remote_deleted' || mapping.status === 'deleted') return { seen: 'unchanged' };
+  // Already seen at this timestamp (our own write's answer, or an earlier poll): nothing to do.
+  if (issue.updatedAt && mapping.remoteUpdatedAt === issue.updatedAt) return { seen: 'unchanged' };
   await store.markRemoteChanged(connectionId, mapping.itemKey);
   return { seen: 'changed', itemKey: mapping.itemKey };
 }

@@ -1,5 +1,5 @@
 import type { SyncBase } from './base.ts';
-import type { FieldName } from './fields.ts';
+import { canonical, type FieldName } from './fields.ts';
 import type { Translator } from './translate.ts';
 import type { PendingResolution } from './port/store.ts';
 
@@ -8,8 +8,9 @@ import type { PendingResolution } from './port/store.ts';
  * - "local": the remote half is pinned to the tracker's value (the conflict's remote value, in
  *   the tracker's vocabulary) and the local half to that same value in the orchestrator's words:
  *   the item's value reads as a change from it and is pushed (for sets, exactly the item's set);
- * - "remote": the local half is pinned to the item's current value and the remote half forgets
- *   the field: the tracker's value is pulled.
+ * - "remote": both halves are pinned to the item's current value (the remote half in the
+ *   tracker's words): the tracker's value reads as changed and is pulled (for sets, exactly the
+ *   tracker's set).
  */
 export function applyResolutions(
   base: SyncBase,
@@ -29,10 +30,16 @@ export function applyResolutions(
         remote[r.field] = r.remoteValue;
         local[r.field] = translate.toLocal(r.field as FieldName, r.remoteValue as never);
       }
-    } else {
-      if (desired[r.field] === undefined) delete local[r.field];
-      else local[r.field] = desired[r.field];
+    } else if (desired[r.field] === undefined) {
+      delete local[r.field];
       delete remote[r.field];
+    } else {
+      // Both halves pinned to the item's value: the tracker's value reads as the only change and
+      // is pulled, for sets exactly (a forgotten remote half made the pull add the tracker's set
+      // to the item's, keeping labels the operator chose to drop: found by the simulator).
+      const field = r.field as FieldName;
+      local[r.field] = desired[r.field];
+      remote[r.field] = canonical(field, translate.toRemote(field, desired[r.field] as never));
     }
   }
   return next;

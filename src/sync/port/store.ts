@@ -20,6 +20,12 @@ export interface ItemState {
   deleted: boolean;
 }
 
+/** What a pass is about to push (committed before the tracker call), to recognise it after a crash. */
+export interface PendingPush extends SyncBase {
+  /** Fields the pass also pulled (a merge sent to both sides): the item may not hold them yet. */
+  pulled?: FieldName[];
+}
+
 export interface MappingState {
   id: number;
   remoteId: string | null;
@@ -31,7 +37,7 @@ export interface MappingState {
   commentCursor: number;
   createIntentAt: Date | null;
   remoteChangedAt: Date | null;
-  pendingPush: SyncBase | null;
+  pendingPush: PendingPush | null;
 }
 
 /** An operator's decision on a conflict, not yet carried out by the pair's reconcile. */
@@ -169,7 +175,7 @@ export interface SyncStore {
   audit(itemKey: string, actor: string, action: string, connectionId: string | null, detail: Record<string, unknown>): Promise<void>;
 
   /** What a pass is about to push, committed before the tracker call. */
-  recordPendingPush(mappingId: number, intent: SyncBase): Promise<void>;
+  recordPendingPush(mappingId: number, intent: PendingPush): Promise<void>;
   /**
    * A pass that only pushed: its 'field.pushed' rows and the new base (status synced, pending push
    * cleared) atomically; answers the item's version as of the write (undefined: mapping gone).

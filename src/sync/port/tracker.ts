@@ -109,6 +109,11 @@ export interface TrackerAdapter {
   readonly connectionId: string;
   /** Fields this tracker can carry; the engine ignores the rest for this connection. */
   readonly supportedFields: readonly FieldName[];
+  /**
+   * How long a just-created issue may stay invisible to findByItemKey (a search index that lags
+   * writes, like Jira's). Absent: the lookup sees every issue at once.
+   */
+  readonly markerLookupLagMs?: number;
   /** Finds the issue created for this item by its marker (exactly-once create after a crash). */
   findByItemKey(itemKey: string, ctx: CallContext): Promise<RemoteIssue | null>;
   /** Creates the issue, marked with the item key. A duplicate marker returns the existing issue. */

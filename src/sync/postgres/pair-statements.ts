@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/client.ts';
 import type { FieldName, FieldValues } from '../fields.ts';
 import type { SyncBase } from '../base.ts';
-import type { LoadedPair, MappingState, PushedResult } from '../port/store.ts';
+import type { LoadedPair, MappingState, PendingPush, PushedResult } from '../port/store.ts';
 import { StatementBatch, batchPerHandle } from '../../support/statement-batch.ts';
 
 /**
@@ -23,7 +23,7 @@ export interface MappingRow {
   comment_cursor: string;
   create_intent_at: Date | null;
   remote_changed_at: Date | null;
-  pending_push: SyncBase | null;
+  pending_push: PendingPush | null;
 }
 
 export function toMappingState(row: MappingRow): MappingState {
@@ -105,14 +105,14 @@ export function loadPair(sql: Sql, itemKey: string, connectionId: string): Promi
 /** What a pass is about to push, committed before the tracker call (see reconcile.ts). */
 const pendingPushBatch = batchPerHandle(
   (sql: Sql) =>
-    new StatementBatch<{ id: number; intent: SyncBase }, void>(async (intents) => {
+    new StatementBatch<{ id: number; intent: PendingPush }, void>(async (intents) => {
       await sql`update mappings m set pending_push = v.intent
         from (select * from jsonb_to_recordset(${sql.json(intents as never)}) as v(id bigint, intent jsonb) limit ${intents.length}) v where m.id = v.id`;
       return intents.map(() => undefined);
     }),
 );
 
-export function recordPendingPush(sql: Sql, mappingId: number, intent: SyncBase): Promise<void> {
+export function recordPendingPush(sql: Sql, mappingId: number, intent: PendingPush): Promise<void> {
   return pendingPushBatch(sql).run({ id: mappingId, intent });
 }
 

@@ -9,6 +9,7 @@ import {
   type LoadedPair,
   type MappingRef,
   type PendingComment,
+  type PendingPush,
   type PushedResult,
   type ReconciledResult,
   type Resolution,
@@ -99,7 +100,7 @@ export class PostgresSyncStore implements SyncStore {
     await this.sql`${this.auditRow(itemKey, actor, action, connectionId, detail)}`;
   }
 
-  recordPendingPush(mappingId: number, intent: SyncBase): Promise<void> {
+  recordPendingPush(mappingId: number, intent: PendingPush): Promise<void> {
     return recordPendingPush(this.sql, mappingId, intent);
   }
 
