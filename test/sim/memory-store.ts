@@ -90,8 +90,17 @@ export interface ChangeRow {
   actor: string | null;
 }
 
-/** jsonb keeps JSON: a round trip gives the engine no object it shares with the store. */
-const json = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
+/**
+ * What jsonb keeps of a value: a deep copy (the engine shares no object with the store) without
+ * undefined properties. Hand-written instead of a JSON round trip, which took a sixth of a run.
+ */
+function json<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : json(v))) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = json(v);
+  return out as T;
+}
 
 export class UniqueViolation extends Error {}
 

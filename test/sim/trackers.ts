@@ -1,4 +1,4 @@
-import { canonical, SYNC_FIELDS, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
+import { applySetDelta, canonical, setDelta, SYNC_FIELDS, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
 import { TrackerError } from '../../src/sync/port/errors.ts';
 import type {
   CallContext,
@@ -171,10 +171,11 @@ export class SimTracker {
     return issue;
   }
 
-  update(issue: SimIssue, changes: FieldValues): void {
+  /** `asked`: what Trackline asked for (a set's target; `changes` holds the set the delta made). */
+  update(issue: SimIssue, changes: FieldValues, asked: FieldValues = changes): void {
     this.apply(issue, changes);
     this.writesByTrackline++;
-    this.landed.push({ call: 'update', issueId: issue.id, itemKey: issue.marker, fields: snapshotFields(changes), seq: this.changeSeq });
+    this.landed.push({ call: 'update', issueId: issue.id, itemKey: issue.marker, fields: snapshotFields(asked), seq: this.changeSeq });
     this.emit({ type: 'issue.changed', remoteId: issue.id, remoteKey: issue.key, actor: 'trackline' });
   }
 
@@ -302,10 +303,16 @@ export class SimAdapter implements TrackerAdapter {
     });
   }
 
-  async update(ref: RemoteRef, changes: FieldValues, _ctx: CallContext): Promise<RemoteIssue> {
+  async update(ref: RemoteRef, changes: FieldValues, _ctx: CallContext, since?: FieldValues): Promise<RemoteIssue> {
     return this.call('update', () => {
       const issue = this.issue(ref);
-      this.tracker.update(issue, changes);
+      // A set is written as its additions and removals since `since` (Jira's add/remove
+      // operations; Plane and GitHub read and apply the delta): a label a person added stays.
+      const write: FieldValues = { ...changes };
+      if (changes.labels !== undefined && since?.labels !== undefined) {
+        write.labels = applySetDelta(issue.fields.labels ?? [], setDelta(since.labels, changes.labels));
+      }
+      this.tracker.update(issue, write, changes);
       return this.tracker.toRemote(issue);
     });
   }
