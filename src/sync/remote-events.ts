@@ -1,7 +1,7 @@
 import type { Connection } from './port/connection.ts';
 import type { SyncStore } from './port/store.ts';
 import type { RemoteIssue } from './port/tracker.ts';
-import { SYNC_FIELDS, canonical, setField, type FieldValues } from './fields.ts';
+import { SYNC_FIELDS, canonical, sameValue, setField, type FieldValues } from './fields.ts';
 
 /**
  * Remote events that are not field changes: an issue deleted in the tracker, a comment written
@@ -65,8 +65,17 @@ export async function notePolledIssue(store: SyncStore, connectionId: string, is
   // A stopped pair (either side deleted) takes no remote change: marking it would enqueue a
   // reconcile that does nothing, on every poll that lists the issue again (found by the simulator).
   if (mapping.status === 'remote_deleted' || mapping.status === 'deleted') return { seen: 'unchanged' };
-  // Already seen at this timestamp (our own write's answer, or an earlier poll): nothing to do.
-  if (issue.updatedAt && mapping.remoteUpdatedAt === issue.updatedAt) return { seen: 'unchanged' };
+  // Already seen at this timestamp (our own write's answer, or an earlier poll): nothing to do,
+  // unless a field differs from what both sides last agreed on. GitHub's updated_at has seconds:
+  // a person's edit in the same second as Trackline's last write carries the same timestamp, and
+  // with its webhook lost it was never pulled (found by the simulator).
+  const base = mapping.base?.remote ?? {};
+  // (A field held by an open conflict differs on purpose: it waits for an operator.)
+  const differs = SYNC_FIELDS.some(
+    (f) =>
+      !mapping.heldFields.includes(f) && base[f] !== undefined && issue.fields[f] !== undefined && !sameValue(f, issue.fields[f], base[f]),
+  );
+  if (issue.updatedAt && mapping.remoteUpdatedAt === issue.updatedAt && !differs) return { seen: 'unchanged' };
   await store.markRemoteChanged(connectionId, mapping.itemKey);
   return { seen: 'changed', itemKey: mapping.itemKey };
 }

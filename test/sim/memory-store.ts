@@ -462,7 +462,20 @@ export class MemoryStore implements SyncStore {
   async findMappingByRemote(connectionId: string, remoteId: string): Promise<MappingRef | null> {
     for (const m of this.mappings.values()) {
       if (m.connectionId === connectionId && m.remoteId === remoteId) {
-        return { itemKey: m.itemKey, remoteKey: m.remoteKey, status: m.status, remoteUpdatedAt: m.remoteUpdatedAt, base: json(m.base) };
+        return {
+          itemKey: m.itemKey,
+          remoteKey: m.remoteKey,
+          status: m.status,
+          remoteUpdatedAt: m.remoteUpdatedAt,
+          base: json(m.base),
+          heldFields: [
+            ...new Set(
+              this.conflicts
+                .filter((c) => c.itemKey === m.itemKey && c.connectionId === connectionId && c.status === 'open')
+                .map((c) => c.field),
+            ),
+          ],
+        };
       }
     }
     return null;

@@ -64,6 +64,8 @@ export interface LandedWrite {
   fields: FieldValues;
   /** Order among all changes to the tracker. */
   seq: number;
+  /** What the written fields became (a set written as a delta onto a person's change differs from what was asked). */
+  result: FieldValues;
 }
 
 /** Fault injection around each call the adapter makes (the run's plan). */
@@ -166,7 +168,14 @@ export class SimTracker {
     this.issues.set(id, issue);
     this.apply(issue, { title: itemKey, ...fields });
     this.writesByTrackline++;
-    this.landed.push({ call: 'create', issueId: id, itemKey, fields: snapshotFields(issue.fields), seq: this.changeSeq });
+    this.landed.push({
+      call: 'create',
+      issueId: id,
+      itemKey,
+      fields: snapshotFields(issue.fields),
+      seq: this.changeSeq,
+      result: snapshotFields(issue.fields),
+    });
     this.emit({ type: 'issue.changed', remoteId: id, remoteKey: key, actor: 'trackline', action: 'created' });
     return issue;
   }
@@ -175,7 +184,14 @@ export class SimTracker {
   update(issue: SimIssue, changes: FieldValues, asked: FieldValues = changes): void {
     this.apply(issue, changes);
     this.writesByTrackline++;
-    this.landed.push({ call: 'update', issueId: issue.id, itemKey: issue.marker, fields: snapshotFields(asked), seq: this.changeSeq });
+    this.landed.push({
+      call: 'update',
+      issueId: issue.id,
+      itemKey: issue.marker,
+      fields: snapshotFields(asked),
+      seq: this.changeSeq,
+      result: snapshotFields(changes),
+    });
     this.emit({ type: 'issue.changed', remoteId: issue.id, remoteKey: issue.key, actor: 'trackline' });
   }
 

@@ -220,7 +220,7 @@ export class World {
       this.accepted.add(hook.seq);
     }
     const change = hook.change;
-    if (change.type === 'ignored') return;
+    if (change.type === 'ignored' || change.type === 'pull_request.changed') return;
     const mapping = await this.store.findMappingByRemote(CONNECTION, change.remoteId);
     if (change.type === 'issue.changed') {
       if (!mapping) return;

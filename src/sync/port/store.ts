@@ -119,6 +119,8 @@ export interface MappingRef {
   /** The tracker's updated-at last seen for the issue (a write's answer, a read). */
   remoteUpdatedAt: string | null;
   base: SyncBase | null;
+  /** Fields held by open conflicts (they differ from the base on purpose). */
+  heldFields: string[];
 }
 
 export interface PendingComment {

@@ -177,10 +177,26 @@ export class PostgresSyncStore implements SyncStore {
 
   async findMappingByRemote(connectionId: string, remoteId: string): Promise<MappingRef | null> {
     const [row] = await this.sql<
-      { item_key: string; remote_key: string | null; status: string; remote_updated_at: string | null; base: SyncBase | null }[]
-    >`select item_key, remote_key, status, remote_updated_at, base from mappings where connection_id = ${connectionId} and remote_id = ${remoteId}`;
+      {
+        item_key: string;
+        remote_key: string | null;
+        status: string;
+        remote_updated_at: string | null;
+        base: SyncBase | null;
+        held: string[];
+      }[]
+    >`select m.item_key, m.remote_key, m.status, m.remote_updated_at, m.base,
+        array(select distinct c.field from conflicts c where c.item_key = m.item_key and c.connection_id = m.connection_id and c.status = 'open') as held
+      from mappings m where m.connection_id = ${connectionId} and m.remote_id = ${remoteId}`;
     return row
-      ? { itemKey: row.item_key, remoteKey: row.remote_key, status: row.status, remoteUpdatedAt: row.remote_updated_at, base: row.base }
+      ? {
+          itemKey: row.item_key,
+          remoteKey: row.remote_key,
+          status: row.status,
+          remoteUpdatedAt: row.remote_updated_at,
+          base: row.base,
+          heldFields: row.held,
+        }
       : null;
   }
 
