@@ -1,6 +1,6 @@
 import type { GitHubConnectionConfig } from '../../config/schema.ts';
 import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
-import { TrackerError } from '../../sync/port/errors.ts';
+import { PartialUpdateError, TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { GitHubApi } from './api.ts';
 import { GitHubPullRequests } from './pull-requests.ts';
@@ -87,7 +87,8 @@ export class GitHubAdapter implements TrackerAdapter {
       const state = fields.state !== undefined ? this.parseState(fields.state) : ({ open: true, label: null } as const);
       const labels = composeLabels(await this.catalog.spell(fields.labels ?? []), state.open ? state.label : null, this.model);
       const assignees = fields.assignees?.length ? await this.catalog.assignableOnly(fields.assignees, ctx) : [];
-      const milestone = fields.milestone ? await this.catalog.milestoneNumber(fields.milestone, ctx) : undefined;
+      const closed = fields.milestone ? await this.catalog.closedMilestone(fields.milestone) : false;
+      const milestone = fields.milestone && !closed ? await this.catalog.milestoneNumber(fields.milestone, ctx) : undefined;
       let issue = await this.api.createIssue({
         title: fields.title ?? itemKey,
         body: withItemMarker(fields.body ?? '', itemKey),
@@ -99,6 +100,7 @@ export class GitHubAdapter implements TrackerAdapter {
       // An issue is always created open; closing is a second write.
       if (!state.open) issue = await this.api.updateIssue(issue.number, { state: 'closed', state_reason: state.reason });
       this.warnDropped(issue, assignees, ctx);
+      if (closed) throw new PartialUpdateError(closedMessage(fields.milestone!, this.repoName), this.toRemote(issue), 'milestone');
       return this.toRemote(issue);
     });
   }
@@ -158,11 +160,23 @@ export class GitHubAdapter implements TrackerAdapter {
           : changes.assignees;
         patch.assignees = assignees = await this.catalog.assignableOnly(logins, ctx);
       }
-      if (changes.milestone !== undefined)
+      // Clearing sends null; a closed milestone takes no new issue (held as a conflict below).
+      const closedMilestone = changes.milestone ? await this.catalog.closedMilestone(changes.milestone) : false;
+      if (changes.milestone !== undefined && !closedMilestone)
         patch.milestone = changes.milestone ? await this.catalog.milestoneNumber(changes.milestone, ctx) : null;
 
-      if (Object.keys(patch).length === 0) return this.toRemote(current ?? (await this.api.getIssue(number)));
+      const refuse = (issue: GhIssue) =>
+        new PartialUpdateError(closedMessage(changes.milestone!, this.repoName), this.toRemote(issue), 'milestone');
+      if (Object.keys(patch).length === 0) {
+        const now = current ?? (await this.api.getIssue(number));
+        if (closedMilestone) throw refuse(now);
+        return this.toRemote(now);
+      }
       const issue = await this.api.updateIssue(number, patch);
+      if (closedMilestone) {
+        if (patch.labels) await this.catalog.learnLabels(patch.labels);
+        throw refuse(issue);
+      }
       if (patch.labels) await this.catalog.learnLabels(patch.labels);
       if (assignees) this.warnDropped(issue, assignees, ctx);
       return this.toRemote(issue);
@@ -364,6 +378,10 @@ export class GitHubAdapter implements TrackerAdapter {
       updatedAt: issue.updated_at,
     };
   }
+}
+
+function closedMessage(title: string, repo: string): string {
+  return `GitHub milestone "${title}" of ${repo} is closed: Trackline adds no issue to a closed milestone; the milestone is held as a conflict (reopen it on GitHub, or resolve the conflict)`;
 }
 
 /** GitHub compares label names and logins case-insensitively. */

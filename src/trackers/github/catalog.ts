@@ -15,11 +15,18 @@ export class GitHubCatalog implements WarmableCatalog {
   private readonly milestones: Lookup<Map<string, number>>;
   private readonly me: Lookup<string>;
   private readonly milestoneCreates = new Map<string, Promise<number>>();
+  /** Titles of closed milestones (they take no new issues from Trackline; see closedMilestone). */
+  private readonly closedMilestones = new Set<string>();
   private readonly assignable = new Map<string, Promise<boolean>>();
 
   constructor(private readonly api: GitHubApi) {
     this.labels = new Lookup(async () => new Map((await api.listLabels()).map((l: GhLabel) => [l.name.toLowerCase(), l.name])));
-    this.milestones = new Lookup(async () => new Map((await api.listMilestones()).map((m: GhMilestone) => [m.title, m.number])));
+    this.milestones = new Lookup(async () => {
+      const list: GhMilestone[] = await api.listMilestones();
+      this.closedMilestones.clear();
+      for (const m of list) if (m.state === 'closed') this.closedMilestones.add(m.title);
+      return new Map(list.map((m) => [m.title, m.number]));
+    });
     this.me = new Lookup(async () => (await api.me()).user.login);
   }
 
@@ -60,6 +67,15 @@ export class GitHubCatalog implements WarmableCatalog {
 
   private loadMilestones(fresh = false): Promise<Map<string, number>> {
     return fresh ? this.milestones.reload({}) : this.milestones.get({});
+  }
+
+  /**
+   * Whether the milestone of this title is closed, as last listed. A closed milestone is treated
+   * like a completed Plane cycle or a released Jira version: Trackline puts no new issue in it.
+   */
+  async closedMilestone(title: string): Promise<boolean> {
+    await this.loadMilestones();
+    return this.closedMilestones.has(title);
   }
 
   /** The milestone number for a title, creating the milestone when the repository has none by it. */
