@@ -123,6 +123,7 @@ function printPlan(plan: PairPlan): void {
       `    conflict ${c.field}: local ${show(c.local)} vs remote ${show(c.remote)} → ${c.outcome === 'open' ? 'left open (manual)' : `${c.strategy} takes ${c.outcome}`}`,
     );
   if (plan.comments) console.log(`    ${plan.comments} comment(s) to post`);
+  if (plan.pullRequest) console.log(`    ${plan.pullRequest}`);
 }
 
 async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): Promise<number> {

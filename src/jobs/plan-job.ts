@@ -3,6 +3,7 @@ import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { PlanJob, type PlanJobData } from '../queues/jobs.ts';
 import { planPair, type PairPlan } from '../sync/dry-run.ts';
+import { planPullRequest } from '../sync/pull-requests/plan-pull-request.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
 
 export interface SyncPlan {
@@ -34,7 +35,10 @@ export async function planConnection(
       if (data.direction === 'push') plan.pull = {};
       if (data.direction === 'pull') plan.push = {};
       result.planned++;
-      const pending = Object.keys(plan.push).length + Object.keys(plan.pull).length + plan.conflicts.length + plan.comments;
+      const pullRequest = await planPullRequest(sql, connection, item_key);
+      if (pullRequest) plan.pullRequest = pullRequest;
+      const pending =
+        Object.keys(plan.push).length + Object.keys(plan.pull).length + plan.conflicts.length + plan.comments + (pullRequest ? 1 : 0);
       if (plan.action === 'create' || plan.action === 'link' || pending > 0) {
         result.changes++;
         result.items.push(plan);

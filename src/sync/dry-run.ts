@@ -21,6 +21,8 @@ export interface PairPlan {
   /** Comments that would be posted. */
   comments: number;
   note?: string;
+  /** What the pull request step would do ("would open PR feature/WP02 → main (draft)"). */
+  pullRequest?: string;
 }
 
 /**

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { planConnection } from '../../src/jobs/plan-job.ts';
 
 let h: Harness;
 beforeAll(async () => {
   // No workers: what the intake takes and refuses of an item's branch and pull request.
   h = await startHarness('pr_intake', {
     plane: false,
-    github: { pull_requests: { auto_create: true, open_when: ['for_review'] } },
+    github: { pull_requests: { auto_create: true, draft: true, open_when: ['for_review'] } },
     workers: false,
   });
 });
@@ -50,5 +51,19 @@ describe('item.branch and links.pull_request', () => {
     }
     const after = await h.sql`select (select count(*) from items)::int as items, (select count(*) from activity)::int as activity`;
     expect(after).toEqual(before);
+  });
+});
+
+describe('the dry run', () => {
+  it('says which pull request it would open, and writes nothing', async () => {
+    await upsert('user-auth/WP09', { title: 'WP09', state: 'for_review', branch: 'feature/WP09' });
+    const before = h.sandbox.log.entries({ tracker: 'github' }).filter((e) => e.method !== 'GET').length;
+    const plan = await planConnection(h.sql, h.runtime.connections, { connectionId: 'gh-main', direction: 'both', limit: 100 });
+    const item = plan.items.find((i) => i.itemKey === 'user-auth/WP09')!;
+    expect(item.pullRequest).toBe('would open PR feature/WP09 → main (draft)');
+    // An item whose state is not an open_when state would open nothing.
+    expect(plan.items.find((i) => i.itemKey === 'user-auth/WP02')?.pullRequest).toBeUndefined();
+    expect(h.sandbox.log.entries({ tracker: 'github' }).filter((e) => e.method !== 'GET').length).toBe(before);
+    expect(await h.sql`select 1 from pull_requests`).toHaveLength(0);
   });
 });

@@ -174,6 +174,12 @@ describe('opening a pull request for an item’s branch', () => {
         .filter((e) => e.method === 'POST' && e.path.endsWith('/pulls') && e.body && JSON.stringify(e.body).includes('feature/nowhere')),
     ).toHaveLength(1);
 
+    // Once the branch is pushed, an operator's retry of that delivery opens it.
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/nowhere', 1);
+    const [{ id }] = await h.sql`select id from deliveries where kind = 'pull_request' and item_key = 'user-auth/WP05'`;
+    expect((await h.api('POST', `/v1/deliveries/${id}/retry`, {})).status).toBeLessThan(300);
+    await waitFor(() => prRows('user-auth/WP05').then((r) => r[0]?.number !== null));
+
     pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/empty', 0);
     await upsert('user-auth/WP06', { title: 'WP06', state: 'for_review', branch: 'feature/empty' });
     const [empty] = await waitFor(() =>

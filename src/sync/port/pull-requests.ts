@@ -41,6 +41,8 @@ export interface PullRequestHost {
   findOpen(head: string, ctx: CallContext): Promise<RemotePullRequest | null>;
   /** The pull request with its review decision. */
   get(number: number, ctx: CallContext): Promise<RemotePullRequest>;
+  /** The branch a pull request merges into when no `base` is configured. */
+  defaultBase(ctx: CallContext): Promise<string>;
   requestReviewers(number: number, reviewers: string[], teamReviewers: string[], ctx: CallContext): Promise<void>;
   /**
    * Pull requests updated since the cursor, newest first, without reviews (the reconcile reads

@@ -78,6 +78,10 @@ export class GitHubPullRequests implements PullRequestHost {
     });
   }
 
+  async defaultBase(ctx: CallContext): Promise<string> {
+    return this.transport.run(ctx, () => this.repositoryDefaultBranch());
+  }
+
   async requestReviewers(number: number, reviewers: string[], teamReviewers: string[], ctx: CallContext): Promise<void> {
     if (!reviewers.length && !teamReviewers.length) return;
     await this.transport.run(ctx, () =>
