@@ -148,22 +148,30 @@ async function demo(
     console.log(`   look: curl ${api}/v1/items/${encodeURIComponent(KEY)} -H 'authorization: Bearer ${TOKEN}'`);
 
     step(
-      'The orchestrator moves it to "doing" and comments',
-      'one event; Trackline writes only what changed, in one PATCH, then the comment',
+      'The orchestrator moves it to "doing", into milestone "Sprint 1", and comments',
+      'one event; Trackline writes only what changed, in one PATCH, joins the Plane cycle of that name (created since it is missing), then the comment',
     );
     await call('POST', '/v1/events', {
       type: 'item.upserted',
-      item: { key: KEY, state: 'doing' },
+      item: { key: KEY, state: 'doing', milestone: 'Sprint 1' },
       comment: 'Stage: analysis -> development',
       actor: 'agent:planner',
     });
+    const cycleName = () => {
+      const id = sandbox.planeGroups.cycleOf.get(planeIssue().id);
+      return id ? sandbox.planeGroups.cycles.get(id)?.name : undefined;
+    };
     await until(
       'the update',
-      async () => stateName(planeIssue().state) === 'In Progress' && sandbox.plane.commentsOf(planeIssue().id).length === 1,
+      async () =>
+        stateName(planeIssue().state) === 'In Progress' &&
+        sandbox.plane.commentsOf(planeIssue().id).length === 1 &&
+        cycleName() === 'Sprint 1',
     );
     console.log(
       `   → Plane shows "${stateName(planeIssue().state)}" and the comment; its own write came back as a webhook and changed nothing (no echo).`,
     );
+    console.log(`   → the work item joined Plane cycle "${cycleName()}" (POST …/cycles/{id}/cycle-issues/ {"issues": [id]}).`);
 
     step(
       'A person moves the issue in Plane',

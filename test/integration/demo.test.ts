@@ -47,6 +47,7 @@ describe('trackline demo', () => {
     for (const expected of [
       /Plane issue ET-1 created once/,
       /Plane shows "In Progress" and the comment/,
+      /the work item joined Plane cycle "Sprint 1"/,
       /change #\d+: state "doing" → "for_review"/,
       /signature verified/,
       /conflict #\d+ on title/,
