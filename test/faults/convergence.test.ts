@@ -316,7 +316,8 @@ for (const strategy of ['local-wins', 'remote-wins', 'merge'] as const) {
     beforeAll(async () => {
       ctx.relay = await startWebhookRelay();
       ctx.h = await startHarness(`faults_conv_${strategy.replace('-', '_')}`, {
-        plane: { conflict_strategy: strategy, webhook_secret: SECRET, poll_interval: '1s' },
+        // reopen = "allow": items move back from done at random; the guard has its own tests.
+        plane: { conflict_strategy: strategy, webhook_secret: SECRET, poll_interval: '1s', reopen: 'allow' },
         config: {
           worker: { concurrency: 8, attempts: 8, backoff: '200ms', request_timeout: '3s', lock_duration: '5s', coalesce_window: '100ms' },
         },

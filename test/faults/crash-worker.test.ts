@@ -19,6 +19,8 @@ const children: Child[] = [];
 beforeAll(async () => {
   h = await startHarness('faults_crash', {
     workers: false,
+    // Items move back from done at random: reopen = "allow" (the re-open guard is not this test's subject).
+    plane: { reopen: 'allow' },
     // The default lock (no lock_duration: 10 s, so a killed worker's jobs are taken over within
     // 14 s), as a user runs it; enough attempts and backoff to ride out the crashes without a job
     // failing for good.

@@ -39,7 +39,8 @@ let queueErrors = 0;
 beforeAll(async () => {
   h = await startHarness('faults_outage', {
     // Polling is the safety net for webhooks answered 503 (Plane does not resend those).
-    plane: { webhook_secret: SECRET, poll_interval: '1s' },
+    // reopen = "allow": states are drawn at random, done included; the guard has its own tests.
+    plane: { webhook_secret: SECRET, poll_interval: '1s', reopen: 'allow' },
     // Production-like retries: enough to outlast a 10 s outage without a job failing for good.
     config: {
       worker: { concurrency: 8, attempts: 8, backoff: '250ms', request_timeout: '2s', lock_duration: '3s', coalesce_window: '200ms' },

@@ -4,7 +4,9 @@ import { spawnTrackline } from '../support/child-process.ts';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('crash_push');
+  // The item goes back from done below: reopen = "allow" lets that reach Plane (the guard is
+  // state-guard.test.ts's subject, not this file's).
+  h = await startHarness('crash_push', { plane: { reopen: 'allow' } });
 });
 afterAll(async () => h?.close());
 
