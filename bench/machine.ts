@@ -22,7 +22,7 @@ export interface Machine {
   loadAverageAtStart: number;
 }
 
-const PACKAGES = ['bullmq', 'hono', '@hono/node-server', 'postgres', 'ioredis', 'bottleneck'];
+const PACKAGES = ['bullmq', 'hono', '@hono/node-server', 'postgres', 'ioredis'];
 
 export async function describeMachine(): Promise<Machine> {
   const sql = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });

@@ -15,12 +15,9 @@ export async function dropDatabase(adminUrl: string, databaseUrl: string): Promi
   }
 }
 
-/**
- * Deletes everything under the prefix, and Bottleneck's clustered limiter keys, which it names
- * `b_<limiter id>_…` with our prefix inside the id (a plain prefix scan leaves those behind).
- */
+/** Deletes everything under the prefix. */
 export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  for (const pattern of [`${escapeGlob(prefix)}*`, `b_${escapeGlob(prefix)}*`]) {
+  for (const pattern of [`${escapeGlob(prefix)}*`]) {
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
