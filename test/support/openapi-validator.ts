@@ -18,6 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -71,7 +72,8 @@ export interface SpecValidator {
 // Per-tracker settings
 // ---------------------------------------------------------------------------------------------
 
-const SPEC_DIR = process.env.TRACKLINE_SPEC_DIR ?? '/work/shared/specs';
+// The vendors' specs live in the project's shared/ folder, beside the checkout (as CI lays it out).
+const SPEC_DIR = process.env.TRACKLINE_SPEC_DIR ?? fileURLToPath(new URL('../../../shared/specs', import.meta.url));
 
 interface Profile {
   /** Absolute path of the spec file. */
