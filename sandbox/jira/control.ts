@@ -7,7 +7,9 @@ import { z } from 'zod';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { JiraRoutesOptions } from './routes.ts';
 import { createJiraMount } from './routes.ts';
-import { JiraApiError, JiraStore, issueJson, type JiraStoreOptions, type SeedJiraProjectInput } from './store.ts';
+import { JiraApiError, type JiraStoreOptions, type SeedJiraProjectInput } from './model.ts';
+import { JiraStore } from './store.ts';
+import { issueJson } from './serialize.ts';
 import { JIRA_WEBHOOK_EVENTS, JiraWebhookSender, type JiraWebhookSenderOptions } from './webhooks.ts';
 import type { TrackerMount } from '../mount.ts';
 

@@ -11,21 +11,9 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { JqlError, compileJql } from './jql.ts';
-import {
-  JiraApiError,
-  commentJson,
-  errorCollection,
-  issueJson,
-  versionJson,
-  issueTypeJson,
-  priorityJson,
-  projectRefJson,
-  transitionJson,
-  userJson,
-  type JiraIssueRec,
-  type JiraStore,
-  type JiraUser,
-} from './store.ts';
+import { JiraApiError, errorCollection, type JiraIssueRec, type JiraUser } from './model.ts';
+import { commentJson, issueJson, versionJson, issueTypeJson, priorityJson, projectRefJson, transitionJson, userJson } from './serialize.ts';
+import { type JiraStore } from './store.ts';
 import { statusJson, workflowPreviewJson } from './workflow.ts';
 import { remoteLinkJson } from './remote-links.ts';
 

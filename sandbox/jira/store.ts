@@ -1,189 +1,37 @@
 // In-memory Jira Cloud: users, projects (issue types, a workflow), issues with ADF descriptions,
 // labels, priorities, entity properties and comments. The store validates writes the way Jira's
-// REST v3 does for the fields Trackline uses and renders objects in Jira's JSON shapes, so the
+// REST v3 does for the fields Trackline uses (serialize.ts renders them in Jira's JSON shapes), so the
 // routes stay thin and tests can drive the same code paths directly (editAsPerson and friends
 // simulate a person working in Jira's UI). Every change is announced to listeners (the webhook
 // sender) with a changelog like Jira's (trackers.md §4.4).
 
 import { randomUUID } from 'node:crypto';
-import {
-  DEFAULT_WORKFLOW,
-  buildWorkflow,
-  statusJson,
-  transitionsFrom,
-  type SandboxStatus,
-  type SandboxTransition,
-  type SandboxWorkflow,
-  type WorkflowInput,
-} from './workflow.ts';
+import { DEFAULT_WORKFLOW, buildWorkflow, transitionsFrom, type SandboxStatus, type SandboxTransition } from './workflow.ts';
 import type { JqlSubject } from './jql.ts';
 import { JiraRemoteLinks } from './remote-links.ts';
+import {
+  Adf,
+  ChangeItem,
+  DEFAULT_PRIORITIES,
+  IssueFieldsInput,
+  JiraApiError,
+  JiraChangeEvent,
+  JiraCommentRec,
+  JiraIssueRec,
+  JiraIssueType,
+  JiraPriorityRec,
+  JiraProjectRec,
+  JiraStoreOptions,
+  JiraUser,
+  JiraVersionRec,
+  SeedJiraProjectInput,
+  SeedJiraUser,
+  SeededJiraProject,
+  errorCollection,
+} from './model.ts';
 
-/** An ADF node, as stored. */
-export interface Adf {
-  type: string;
-  version?: number;
-  content?: Adf[];
-  text?: string;
-  attrs?: Record<string, unknown>;
-  marks?: Array<{ type: string; attrs?: Record<string, unknown> }>;
-}
-
-export interface JiraUser {
-  accountId: string;
-  displayName: string;
-  emailAddress: string;
-  timeZone: string;
-  /** API token; people without one only act through the *AsPerson helpers. */
-  apiToken?: string;
-  /** "View (read-only) workflow": needed for POST /workflows/preview. */
-  canReadWorkflow: boolean;
-  active: boolean;
-}
-
-export interface JiraIssueType {
-  id: string;
-  name: string;
-  subtask: boolean;
-}
-
-export interface JiraPriorityRec {
-  id: string;
-  name: string;
-}
-
-export interface JiraProjectRec {
-  id: string;
-  key: string;
-  name: string;
-  issueTypes: JiraIssueType[];
-  workflow: SandboxWorkflow;
-  lastNumber: number;
-  lead: string;
-}
-
-export interface JiraIssueRec {
-  id: string;
-  key: string;
-  number: number;
-  projectId: string;
-  issueTypeId: string;
-  summary: string;
-  description: Adf | null;
-  statusId: string;
-  labels: string[];
-  assignee: string | null;
-  priorityId: string;
-  /** Fix version ids, in the order they were added. */
-  fixVersions: string[];
-  reporter: string;
-  created: number;
-  updated: number;
-  properties: Map<string, unknown>;
-}
-
-/** A project version (Jira's Version bean): what an issue's fixVersions point at. */
-export interface JiraVersionRec {
-  id: string;
-  projectId: string;
-  name: string;
-  description?: string;
-  released: boolean;
-  archived: boolean;
-}
-
-export interface JiraCommentRec {
-  id: string;
-  issueId: string;
-  body: Adf;
-  author: string;
-  created: number;
-  updated: number;
-}
-
-export interface ChangeItem {
-  field: string;
-  fieldtype: 'jira';
-  fieldId: string;
-  from: string | null;
-  fromString: string | null;
-  to: string | null;
-  toString: string | null;
-}
-
-export type JiraChangeEvent =
-  | { kind: 'issue_created'; issueId: string; actor: string }
-  | { kind: 'issue_updated'; issueId: string; actor: string; typeName: string; items: ChangeItem[] }
-  | { kind: 'issue_deleted'; issueId: string; actor: string; snapshot: Record<string, unknown> }
-  | { kind: 'comment_created'; issueId: string; commentId: string; actor: string };
-
-/** A Jira REST error: status plus an ErrorCollection body (or Jira's plain-text 401). */
-export class JiraApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: { errorMessages: string[]; errors: Record<string, string> } | string,
-  ) {
-    super(typeof body === 'string' ? body : [...body.errorMessages, ...Object.values(body.errors)].join('; '));
-  }
-}
-
-export const errorCollection = (errorMessages: string[], errors: Record<string, string> = {}) => ({ errorMessages, errors });
 const ISSUE_NOT_FOUND = () => new JiraApiError(404, errorCollection(['Issue does not exist or you do not have permission to see it.']));
 const NOT_ADF = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
-
-export const DEFAULT_PRIORITIES = ['Highest', 'High', 'Medium', 'Low', 'Lowest'];
-
-export interface SeedJiraUser {
-  email: string;
-  displayName?: string;
-  /** Present for API users (basic auth `email:apiToken`). */
-  apiToken?: string;
-  timeZone?: string;
-  accountId?: string;
-  /** @defaultValue true */
-  canReadWorkflow?: boolean;
-}
-
-export interface SeedJiraProjectInput {
-  key: string;
-  name?: string;
-  users: SeedJiraUser[];
-  /** @defaultValue ['Task', 'Bug', 'Story'] */
-  issueTypes?: string[];
-  /** @defaultValue DEFAULT_WORKFLOW (see workflow.ts) */
-  workflow?: WorkflowInput;
-}
-
-export interface SeededJiraProject {
-  projectId: string;
-  key: string;
-  /** Email -> accountId. */
-  users: Record<string, string>;
-  /** Issue type name -> id. */
-  issueTypes: Record<string, string>;
-  /** Status name -> id. */
-  statuses: Record<string, string>;
-}
-
-export interface JiraStoreOptions {
-  /** Clock in epoch ms; timestamps are made strictly increasing on top of it. */
-  now?: () => number;
-  /** The site URL used in `self` links. @defaultValue 'https://sandbox.atlassian.net' */
-  baseUrl?: string;
-  /** Property keys an app has indexed, so JQL can search them. @defaultValue none */
-  indexedProperties?: string[];
-}
-
-export interface IssueFieldsInput {
-  summary?: unknown;
-  description?: unknown;
-  labels?: unknown;
-  assignee?: unknown;
-  priority?: unknown;
-  issuetype?: unknown;
-  project?: unknown;
-  [k: string]: unknown;
-}
 
 export class JiraStore {
   readonly users = new Map<string, JiraUser>();
@@ -813,165 +661,6 @@ export class JiraStore {
       property: (key) => issue.properties.get(key),
     };
   }
-}
-
-// ---------------------------------------------------------------- JSON shapes
-
-/** Jira's timestamp format: `2026-05-01T10:00:00.000+0000`. */
-export function jiraTime(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '+0000');
-}
-
-export function userJson(store: JiraStore, accountId: string | null): Record<string, unknown> | null {
-  if (!accountId) return null;
-  const u = store.users.get(accountId);
-  if (!u) return null;
-  return {
-    self: `${store.baseUrl}/rest/api/3/user?accountId=${u.accountId}`,
-    accountId: u.accountId,
-    emailAddress: u.emailAddress,
-    avatarUrls: { '48x48': `${store.baseUrl}/avatar/${u.accountId}.png` },
-    displayName: u.displayName,
-    active: u.active,
-    timeZone: u.timeZone,
-    accountType: 'atlassian',
-  };
-}
-
-export function projectRefJson(store: JiraStore, p: JiraProjectRec): Record<string, unknown> {
-  return {
-    self: `${store.baseUrl}/rest/api/3/project/${p.id}`,
-    id: p.id,
-    key: p.key,
-    name: p.name,
-    projectTypeKey: 'software',
-    simplified: false,
-  };
-}
-
-export function issueTypeJson(store: JiraStore, t: JiraIssueType): Record<string, unknown> {
-  return {
-    self: `${store.baseUrl}/rest/api/3/issuetype/${t.id}`,
-    id: t.id,
-    description: '',
-    iconUrl: `${store.baseUrl}/images/icons/issuetypes/${t.name.toLowerCase()}.svg`,
-    name: t.name,
-    subtask: t.subtask,
-    hierarchyLevel: 0,
-  };
-}
-
-export function priorityJson(store: JiraStore, p: JiraPriorityRec): Record<string, unknown> {
-  return {
-    self: `${store.baseUrl}/rest/api/3/priority/${p.id}`,
-    iconUrl: `${store.baseUrl}/images/icons/priorities/${p.name.toLowerCase()}.svg`,
-    name: p.name,
-    id: p.id,
-  };
-}
-
-/** Every field Jira would return for `*all` (the ones the sandbox keeps). */
-export function issueFieldsJson(store: JiraStore, issue: JiraIssueRec): Record<string, unknown> {
-  const project = store.projectOf(issue);
-  const type = project.issueTypes.find((t) => t.id === issue.issueTypeId)!;
-  const priority = store.priorities.find((p) => p.id === issue.priorityId)!;
-  return {
-    summary: issue.summary,
-    description: issue.description,
-    status: statusJson(store.baseUrl, store.statusOf(issue)),
-    labels: [...issue.labels],
-    assignee: userJson(store, issue.assignee),
-    reporter: userJson(store, issue.reporter),
-    creator: userJson(store, issue.reporter),
-    priority: priorityJson(store, priority),
-    fixVersions: issue.fixVersions.map((id) => versionJson(store, store.versions.get(id)!)),
-    issuetype: issueTypeJson(store, type),
-    project: projectRefJson(store, project),
-    created: jiraTime(issue.created),
-    updated: jiraTime(issue.updated),
-    statuscategorychangedate: jiraTime(issue.updated),
-  };
-}
-
-/** Jira's Version bean as an issue's fixVersions and the versions routes show it. */
-export function versionJson(store: JiraStore, v: JiraVersionRec): Record<string, unknown> {
-  return {
-    self: `${store.baseUrl}/rest/api/3/version/${v.id}`,
-    id: v.id,
-    ...(v.description !== undefined ? { description: v.description } : {}),
-    name: v.name,
-    archived: v.archived,
-    released: v.released,
-    projectId: Number(v.projectId),
-  };
-}
-
-/**
- * IssueBean. `fields`: a set of names, `*all`/`*navigable`, `-name` exclusions; an empty list
- * means none (search/jql's default is `id` only). `properties`: keys to include.
- */
-export function issueJson(
-  store: JiraStore,
-  issue: JiraIssueRec,
-  opts: { fields?: string[]; properties?: string[] } = {},
-): Record<string, unknown> {
-  const all = issueFieldsJson(store, issue);
-  const requested = (opts.fields ?? ['*all'])
-    .flatMap((f) => f.split(','))
-    .map((f) => f.trim())
-    .filter(Boolean);
-  const include = new Set<string>();
-  const exclude = new Set<string>();
-  for (const f of requested) {
-    if (f === '*all' || f === '*navigable') Object.keys(all).forEach((k) => include.add(k));
-    else if (f.startsWith('-')) exclude.add(f.slice(1));
-    else include.add(f);
-  }
-  const fields: Record<string, unknown> = {};
-  for (const k of Object.keys(all)) if (include.has(k) && !exclude.has(k)) fields[k] = all[k];
-  const json: Record<string, unknown> = {
-    expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations',
-    id: issue.id,
-    self: `${store.baseUrl}/rest/api/3/issue/${issue.id}`,
-    key: issue.key,
-    fields,
-  };
-  const props = (opts.properties ?? [])
-    .flatMap((p) => p.split(','))
-    .map((p) => p.trim())
-    .filter(Boolean);
-  if (props.length) {
-    json.properties = Object.fromEntries(props.filter((p) => issue.properties.has(p)).map((p) => [p, issue.properties.get(p)]));
-  }
-  return json;
-}
-
-export function commentJson(store: JiraStore, c: JiraCommentRec): Record<string, unknown> {
-  const issue = store.issues.get(c.issueId);
-  return {
-    self: `${store.baseUrl}/rest/api/3/issue/${issue?.id ?? c.issueId}/comment/${c.id}`,
-    id: c.id,
-    author: userJson(store, c.author),
-    body: c.body,
-    updateAuthor: userJson(store, c.author),
-    created: jiraTime(c.created),
-    updated: jiraTime(c.updated),
-    jsdPublic: true,
-  };
-}
-
-export function transitionJson(store: JiraStore, t: SandboxTransition): Record<string, unknown> {
-  return {
-    id: t.id,
-    name: t.name,
-    to: statusJson(store.baseUrl, store.statuses.get(t.to)!),
-    hasScreen: false,
-    isGlobal: t.from === 'any',
-    isInitial: false,
-    isAvailable: true,
-    isConditional: false,
-    isLooped: false,
-  };
 }
 
 // ---------------------------------------------------------------- helpers

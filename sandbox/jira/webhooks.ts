@@ -13,7 +13,9 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { DeliveryQueue } from '../delivery-queue.ts';
-import { commentJson, issueJson, userJson, type JiraChangeEvent, type JiraStore } from './store.ts';
+import { commentJson, issueJson, userJson } from './serialize.ts';
+import { type JiraChangeEvent } from './model.ts';
+import { type JiraStore } from './store.ts';
 
 export const JIRA_WEBHOOK_EVENTS = ['jira:issue_created', 'jira:issue_updated', 'jira:issue_deleted', 'comment_created'] as const;
 export type JiraWebhookEvent = (typeof JIRA_WEBHOOK_EVENTS)[number];
