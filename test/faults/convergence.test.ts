@@ -21,7 +21,9 @@ import { startWebhookRelay } from './support/webhook-relay.ts';
  *   both edited ends at one of the two sides' last values (labels: any agreed set).
  * Shrunk counterexamples are kept in regressions/convergence.json and replayed first.
  */
-const RUNS = Number(process.env.FAULTS_CONVERGENCE_RUNS ?? 8);
+// Random scenarios per strategy (each ~4 s on a quiet 2-core machine), beside the deterministic
+// simulation's thousands (npm run test:sim); FAULTS_CONVERGENCE_RUNS overrides.
+const RUNS = Number(process.env.FAULTS_CONVERGENCE_RUNS ?? 12);
 /** Polls run every second: a lost webhook is made up for within about two. */
 const CONVERGE_MS = 8_000;
 const SECRET = 'plane_wh_convergence';
