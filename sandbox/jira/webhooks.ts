@@ -121,7 +121,6 @@ export class JiraWebhookSender {
     this.#log.length = 0;
   }
 
-  /** Resolves once every queued delivery has been answered or has given up. */
   /** Keeps webhooks back (as a slow sender would) until release(). */
   hold(): void {
     this.#queue.hold();
@@ -132,6 +131,7 @@ export class JiraWebhookSender {
     this.#queue.release();
   }
 
+  /** Resolves once every queued delivery has been answered or has given up. */
   drain(): Promise<void> {
     return this.#queue.drain();
   }

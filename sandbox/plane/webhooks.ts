@@ -184,7 +184,6 @@ export class PlaneWebhookSender {
     this.#log.length = 0;
   }
 
-  /** Resolves once every queued delivery has been sent or has given up (retries included). */
   /** Keeps webhooks back (as a slow sender would) until release(). */
   hold(): void {
     this.#queue.hold();
@@ -195,6 +194,7 @@ export class PlaneWebhookSender {
     this.#queue.release();
   }
 
+  /** Resolves once every queued delivery has been sent or has given up (retries included). */
   drain(): Promise<void> {
     return this.#queue.drain();
   }
