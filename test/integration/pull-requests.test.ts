@@ -143,9 +143,13 @@ describe('opening a pull request for an item’s branch', () => {
     const [row] = await waitFor(() => prRows('user-auth/WP04').then((r) => (r[0]?.state ? r : null)), 20_000);
     expect(pullsFrom('feature/WP04')).toHaveLength(1);
     expect(row.number).toBe(pullsFrom('feature/WP04')[0]!.issue.number);
-    // The first open did reach GitHub and its answer never came back.
-    const lost =
-      await h.sql`select error from tracker_calls where method = 'POST' and path = '/api/v3/repos/acme/app/pulls' and error like 'no answer within%'`;
+    // The first open did reach GitHub and its answer never came back. The call log is written in
+    // batches (a quarter second apart), so the adopting retry can land before the lost call's row.
+    const lost = await waitFor(() =>
+      h.sql`select error from tracker_calls where method = 'POST' and path = '/api/v3/repos/acme/app/pulls' and error like 'no answer within%'`.then(
+        (r) => (r.length ? r : null),
+      ),
+    );
     expect(lost).toHaveLength(1);
   });
 
