@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'smol-toml';
 import type { Harness } from './harness.ts';
@@ -9,8 +9,8 @@ import { REDIS_URL } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Writes the harness's config as a trackline.toml, for a `trackline` child process. */
-export function writeConfigFile(h: Harness): string {
+/** Writes the harness's config as a trackline.toml in a folder of its own, for a `trackline` child process. */
+function writeConfigFile(h: Harness): string {
   const dir = mkdtempSync(join(tmpdir(), 'trackline-test-'));
   const path = join(dir, 'trackline.toml');
   const { config } = h.runtime;
@@ -44,6 +44,12 @@ export function spawnTrackline(h: Harness, args: string[], extraEnv: Record<stri
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // The config folder goes with the process: a run of the suite spawns a few hundred of them.
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      rmSync(dirname(configPath), { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   return { process: child, output: () => out, exited };
 }
