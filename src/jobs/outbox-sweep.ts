@@ -5,7 +5,9 @@ import type { Queues } from '../queues/queues.ts';
  * The outbox sweep. The api commits events, then enqueues; a crash (or a Redis outage) between
  * the two would leave committed work with no job. Every mapping behind its item's version that
  * is not a known permanent failure is that work; re-enqueueing it is harmless because jobs are
- * deduplicated per pair. Recent items are skipped: the api is enqueueing those right now.
+ * deduplicated per pair. Recent items are skipped: the api is enqueueing those right now. A pair
+ * whose remote issue was deleted never syncs again (its reconcile skips without advancing the
+ * version), so it is not lost work: counted as such, it was re-enqueued on every sweep.
  */
 export async function sweepOutbox(
   sql: Sql,
@@ -16,7 +18,7 @@ export async function sweepOutbox(
   const limit = options.limit ?? 5000;
   const rows = await sql<{ connection_id: string; item_key: string }[]>`
     select m.connection_id, m.item_key from mappings m join items i on i.key = m.item_key
-    where (i.version > greatest(m.synced_version, m.failed_version)
+    where ((i.version > greatest(m.synced_version, m.failed_version) and m.status <> 'remote_deleted')
         or (m.remote_changed_at is not null and m.status not in ('remote_deleted', 'deleted', 'error')))
       and greatest(i.updated_at, m.remote_changed_at) < now() - make_interval(secs => ${graceSeconds})
     order by i.updated_at limit ${limit}`;

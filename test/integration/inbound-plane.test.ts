@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
+import { sweepOutbox } from '../../src/jobs/outbox-sweep.ts';
 import { ORCHESTRATOR_SECRET, startOrchestrator } from '../support/orchestrator.ts';
 import { pythonJsonDumps } from '../../sandbox/plane/python-json.ts';
 
@@ -253,6 +254,15 @@ describe('polling, with webhooks off', () => {
     expect(gone.type).toBe('item.remote_deleted');
     await new Promise((r) => setTimeout(r, 1500));
     expect((await feed()).changes).toHaveLength(2);
+    // The orchestrator changes the item afterwards: the pair no longer syncs, and the outbox sweep
+    // does not take it for lost work (it re-enqueued the pair on every sweep, forever).
+    await p.postEvents({ type: 'item.upserted', item: { key: 'poll/2', title: 'Deleted later, renamed' } });
+    await waitFor(() =>
+      p.runtime.queues.reconcile
+        .getJobCounts('active', 'waiting', 'delayed', 'prioritized')
+        .then((c) => Object.values(c).every((n) => n === 0)),
+    );
+    expect(await sweepOutbox(p.sql, p.runtime.queues, { callbacks: false, graceSeconds: 0 })).toBe(0);
   });
 });
 
