@@ -1,14 +1,8 @@
 import type { ParseArgsConfig } from 'node:util';
-import { runServe } from './serve-command.ts';
-import { runMigrate } from './migrate-command.ts';
-import { runCheck } from './check-command.ts';
-import { runSandbox } from './sandbox-command.ts';
-import { runSync } from './sync-command.ts';
-import { runStatus } from './status-command.ts';
-import { runResolve } from './resolve-command.ts';
-import { runReplay } from './replay-command.ts';
-import { runDemo } from './demo-command.ts';
-import { runConfig } from './config-command.ts';
+
+// Each command's module is imported when the command runs, not at start: together they pull in
+// the whole service (Drizzle, BullMQ, Hono, every adapter, the sandbox), which took over a second
+// of CPU before `--help` or `config show` could answer.
 
 export interface Command {
   summary: string;
@@ -27,32 +21,32 @@ export const commands: Record<string, Command> = {
       '            private PostgreSQL (data in .trackline/postgres) and Redis (an installed redis-server) and stop\n' +
       '            them on exit; for trying Trackline out, refused when NODE_ENV=production',
     options: { port: { type: 'string' }, embedded: { type: 'boolean' } },
-    run: (v) => runServe('all', v),
+    run: async (v) => (await import('./serve-command.ts')).runServe('all', v),
   },
   api: {
     summary: 'run only the HTTP api (scale it apart from the workers)',
     usage: 'Usage: trackline api [--port N]',
     options: { port: { type: 'string' } },
-    run: (v) => runServe('api', v),
+    run: async (v) => (await import('./serve-command.ts')).runServe('api', v),
   },
   worker: {
     summary: 'run only the sync workers',
     usage: 'Usage: trackline worker [--concurrency N]',
     options: { concurrency: { type: 'string' } },
-    run: (v) => runServe('worker', v),
+    run: async (v) => (await import('./serve-command.ts')).runServe('worker', v),
   },
   migrate: {
     summary: 'create the database if missing and apply migrations',
     usage: 'Usage: trackline migrate',
     options: {},
-    run: () => runMigrate(),
+    run: async () => (await import('./migrate-command.ts')).runMigrate(),
   },
   check: {
     summary: "test each connection's credentials and access",
     usage:
       'Usage: trackline check [--connection ID]\n\nPrints one line per check: ✓ ok, ✗ failed with what to do. Exit 1 when any check fails.',
     options: { connection: { type: 'string' } },
-    run: (v) => runCheck(v.connection as string | undefined),
+    run: async (v) => (await import('./check-command.ts')).runCheck(v.connection as string | undefined),
   },
   sync: {
     summary: 'sync every item of one or all connections now (--dry-run prints the plan)',
@@ -83,7 +77,7 @@ export const commands: Record<string, Command> = {
       status: { type: 'boolean' },
       test: { type: 'boolean' },
     },
-    run: (v) => runSync(v),
+    run: async (v) => (await import('./sync-command.ts')).runSync(v),
   },
   config: {
     summary: 'show the effective configuration, secrets masked',
@@ -93,7 +87,7 @@ export const commands: Record<string, Command> = {
       'every token, key, secret and password masked (plane_…abcd).\n' +
       '--include-secrets  print them in clear; only to a terminal, and says so on stderr',
     options: { 'include-secrets': { type: 'boolean' } },
-    run: (v, p) => runConfig(v, p),
+    run: async (v, p) => (await import('./config-command.ts')).runConfig(v, p),
   },
   status: {
     summary: 'connections, pending work and failures at a glance (--conflicts lists open ones)',
@@ -103,19 +97,19 @@ export const commands: Record<string, Command> = {
       "--issues     every mapped item with its issue's state read from the tracker now (paced; cached 60 s), flagging\n" +
       '             drift: a state that differs with no sync pending. Exit 1 when an issue could not be read.',
     options: { conflicts: { type: 'boolean' }, issues: { type: 'boolean' } },
-    run: (v) => runStatus(v),
+    run: async (v) => (await import('./status-command.ts')).runStatus(v),
   },
   resolve: {
     summary: 'resolve an open conflict with the local or the remote value',
     usage: 'Usage: trackline resolve ID --use local|remote [--as NAME]\n\nThe decision is recorded as operator:NAME (default: $USER).',
     options: { use: { type: 'string' }, as: { type: 'string' } },
-    run: (v, p) => runResolve(v, p),
+    run: async (v, p) => (await import('./resolve-command.ts')).runResolve(v, p),
   },
   replay: {
     summary: 'run a delivery again (a failed sync, webhook or callback)',
     usage: 'Usage: trackline replay DELIVERY_ID [--as NAME]',
     options: { as: { type: 'string' } },
-    run: (v, p) => runReplay(v, p),
+    run: async (v, p) => (await import('./replay-command.ts')).runReplay(v, p),
   },
   demo: {
     summary: "a first run with no credentials: the sandbox tracker, Trackline and a walk through an item's life",
@@ -126,7 +120,7 @@ export const commands: Record<string, Command> = {
       'data in .trackline/postgres) and a Redis from an installed redis-server, stopped when the demo ends.\n' +
       'On a terminal it keeps running at the end so you can look around; --exit stops at once.',
     options: { port: { type: 'string' }, 'keep-running': { type: 'boolean' }, exit: { type: 'boolean' } },
-    run: (v) => runDemo(v),
+    run: async (v) => (await import('./demo-command.ts')).runDemo(v),
   },
   sandbox: {
     summary: 'serve Plane-compatible tracker APIs in memory, for tests and first runs',
@@ -135,6 +129,6 @@ export const commands: Record<string, Command> = {
       'Serves a Plane-compatible API (workspace "acme", project identifier "ET") and prints its URL,\n' +
       "API key and project id. --rate-limit 60/60 imitates Plane's default budget.",
     options: { port: { type: 'string' }, 'rate-limit': { type: 'string' }, 'api-key': { type: 'string' } },
-    run: (v) => runSandbox(v),
+    run: async (v) => (await import('./sandbox-command.ts')).runSandbox(v),
   },
 };
