@@ -10,6 +10,8 @@ export const REDACTED = '[redacted]';
 export interface LoggedRequest {
   /** ISO time the request arrived. */
   at: string;
+  /** ISO time the answer was ready (what a client's spacing "from the previous answer" is measured against). */
+  answeredAt?: string;
   /** Which tracker API the request was addressed to ('plane', later 'github' and 'jira'). */
   tracker: string;
   method: string;

@@ -133,6 +133,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox {
     const record = (status: number) =>
       log.record({
         at,
+        answeredAt: new Date().toISOString(),
         tracker: mount.name,
         method,
         path,
