@@ -9,7 +9,7 @@ import { runStatus } from './status-command.ts';
 import { runCheck } from './check-command.ts';
 import { createLogger } from '../support/logger.ts';
 import { recordForcedPushes } from '../sync/postgres/forced-push.ts';
-import { SYNC_FIELDS } from '../sync/fields.ts';
+import { itemFieldValues } from '../sync/fields.ts';
 
 interface SyncOptions {
   connection?: string;
@@ -253,14 +253,16 @@ async function checkItems(runtime: Runtime, keys: string[], connectionIds: strin
 async function forcePushes(runtime: Runtime, connectionId: string, options: SyncOptions): Promise<void> {
   const { sql } = runtime.db;
   const supported = new Set<string>(runtime.connections.get(connectionId)!.adapter().supportedFields);
-  const items = await sql<{ key: string; desired: Record<string, unknown> }[]>`
-    select i.key, i.desired from mappings m join items i on i.key = m.item_key
+  const items = await sql<{ key: string; desired: Record<string, unknown>; custom: Record<string, unknown> }[]>`
+    select i.key, i.desired, i.custom from mappings m join items i on i.key = m.item_key
     where m.connection_id = ${connectionId} and m.status not in ('deleted', 'remote_deleted') and m.remote_id is not null
       ${options.items ? sql`and i.key in ${sql(options.items)}` : sql``}`;
   const pushes = items.map((i) => ({
     itemKey: i.key,
     connectionId,
-    fields: Object.fromEntries(SYNC_FIELDS.filter((f) => supported.has(f) && i.desired[f] !== undefined).map((f) => [f, i.desired[f]])),
+    fields: Object.fromEntries(
+      Object.entries(itemFieldValues(i.desired, i.custom)).filter(([f, v]) => supported.has(f) && v !== undefined),
+    ),
   }));
   await sql.begin((tx) => recordForcedPushes(tx as never, pushes, options.forcedBy!, 'forced: trackline sync --force'));
   console.log(`${connectionId}: ${pushes.length} item(s) forced by ${options.forcedBy}`);

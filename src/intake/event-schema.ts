@@ -23,7 +23,19 @@ export const ItemSchema = z.object({
   assignees: z.array(text(200).min(1)).max(50).optional(),
   milestone: text(255).nullable().optional(),
   priority: text(50).nullable().optional(),
-  fields: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Custom fields, flat: name -> text (a date as an ISO string), a number, null (clears it) or a
+   * list of text (a multi-select, merged as a set like labels). A connection carries the ones its
+   * `field_map` names.
+   */
+  fields: z
+    .record(
+      z.string().min(1).max(100),
+      z.union([z.string().max(10_000), z.number(), z.null(), z.array(text(255)).max(100)], {
+        error: 'must be text, a number, null or a list of text',
+      }),
+    )
+    .optional(),
   /**
    * The git branch the item's work is on; a pull request is opened from it (README "Pull
    * requests"). A git ref name: no spaces, `..`, `~^:?*[\`, leading or trailing `/` or `.lock`. Null forgets it.

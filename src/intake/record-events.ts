@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
-import { SYNC_FIELDS, canonical, sameValue, type FieldValues } from '../sync/fields.ts';
+import { SYNC_FIELDS, canonical, customField, sameValue, type FieldValues } from '../sync/fields.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
 import { PULL_REQUEST_LINK_KEY } from '../config/schema.ts';
 import { parsePullRequestRef } from '../trackers/github/pulls-transform.ts';
@@ -270,6 +270,7 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
       if (event.force) {
         const entry = forced.get(key) ?? { fields: {}, by: event.actor };
         for (const field of SYNC_FIELDS) if ((rest as FieldValues)[field] !== undefined) entry.fields[field] = item.desired[field];
+        for (const name of Object.keys(fields ?? {})) entry.fields[customField(name)] = item.custom[name];
         forced.set(key, entry);
       }
     } else if (event.type === 'item.comment') {

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts';
+import { splitItemValues } from './fields.ts';
 
 /** One entry of the orchestrator's change feed, as `GET /v1/changes` and the callback send it. */
 export interface ChangeEntry {
@@ -64,8 +65,9 @@ export async function refuseChange(sql: Sql, change: ChangeEntry): Promise<numbe
   return sql.begin(async (tx) => {
     const fields = Object.entries(change.fields);
     if (fields.length) {
-      const revert = Object.fromEntries(fields.map(([f, c]) => [f, c.from]));
-      await tx`update items set desired = desired || ${tx.json(revert as never)}, version = version + 1, updated_at = now() where key = ${change.key}`;
+      const revert = splitItemValues(Object.fromEntries(fields.map(([f, c]) => [f, c.from])));
+      await tx`update items set desired = desired || ${tx.json(revert.desired as never)}, custom = custom || ${tx.json(revert.custom as never)},
+        version = version + 1, updated_at = now() where key = ${change.key}`;
     }
     // The remote value is kept in the tracker's vocabulary, as conflicts found by the diff are:
     // after the pull it is what the base's remote half holds.

@@ -1,4 +1,4 @@
-import { SYNC_FIELDS, canonical, setField, isSetField, sameValue, setDelta, type FieldName, type FieldValues } from './fields.ts';
+import { canonical, fieldNames, setField, isSetValued, sameValue, setDelta, type FieldName, type FieldValues } from './fields.ts';
 import type { SyncBase } from './base.ts';
 import type { Translator } from './translate.ts';
 
@@ -61,12 +61,15 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
     nextBase: { local: { ...base.local }, remote: { ...base.remote } },
   };
 
-  for (const field of SYNC_FIELDS) {
+  // Core fields, and the custom fields either side carries now (local and remote hold only the
+  // fields this connection syncs; a custom field left only in the base is no longer mapped).
+  for (const field of fieldNames(local, remote)) {
     if (input.heldFields?.has(field)) continue;
     const L = local[field];
     const BL = base.local[field];
     const BR = base.remote[field];
     const R = remote ? remote[field] : undefined;
+    const asSet = isSetValued(field, L, BL, BR, R);
     const localChanged = L !== undefined && !sameValue(field, L, BL);
     const remoteChanged = remote !== null && !sameValue(field, R, BR);
     // The remote value Trackline believes is there now: read if it was read, else the base.
@@ -75,12 +78,12 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
     if (!localChanged && !remoteChanged) continue;
 
     if (localChanged && !remoteChanged) {
-      if (canPush) pushField(plan, field, pushTarget(field, L, BL, remoteNow, translate), L, remoteNow);
+      if (canPush) pushField(plan, field, pushTarget(field, asSet, L, BL, remoteNow, translate), L, remoteNow);
       continue;
     }
 
     if (remoteChanged && !localChanged) {
-      if (canPull) pullField(plan, field, pullTarget(field, R, BR, L ?? BL, translate), L ?? BL, R);
+      if (canPull) pullField(plan, field, pullTarget(field, asSet, R, BR, L ?? BL, translate), L ?? BL, R);
       else setField(plan.nextBase.remote, field, canonical(field, R as never));
       continue;
     }
@@ -97,10 +100,10 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
     }
     const decision: ConflictDecision = { field, base: BL, local: L, remote: R, outcome: 'open', strategy };
     plan.conflicts.push(decision);
-    const winner = effectiveWinner(strategy, field, direction);
+    const winner = effectiveWinner(strategy, asSet, direction);
     if (winner === 'open') continue;
     if (winner === 'merge') {
-      const merged = mergeSets(BL as string[] | undefined, L as string[], translate.toLocal(field, R) as string[] | undefined);
+      const merged = mergeSets(asList(BL), asList(L), asList(translate.toLocal(field, R as never)));
       decision.outcome = 'merged';
       if (canPull && !sameValue(field, merged, L)) plan.pull[field] = { from: L, to: merged };
       setField(plan.nextBase.local, field, canonical(field, merged as never));
@@ -121,13 +124,13 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
 }
 
 /** Which side a strategy favours for this field, given what the direction allows. */
-function effectiveWinner(strategy: Strategy, field: FieldName, direction: Direction): 'local' | 'remote' | 'merge' | 'open' {
+function effectiveWinner(strategy: Strategy, asSet: boolean, direction: Direction): 'local' | 'remote' | 'merge' | 'open' {
   if (strategy === 'manual') return 'open';
-  if (strategy === 'merge') return isSetField(field) ? 'merge' : direction === 'pull' ? 'remote' : 'local';
+  if (strategy === 'merge') return asSet ? 'merge' : direction === 'pull' ? 'remote' : 'local';
   // A set changed on both sides keeps both sides' additions and removals under local-wins too:
   // the orchestrator's changes go in, and what a person added stays and comes back to the item
   // (issue 15). A push-only connection never takes values back, so there the local set wins.
-  if (strategy === 'local-wins') return direction === 'pull' ? 'remote' : isSetField(field) && direction === 'both' ? 'merge' : 'local';
+  if (strategy === 'local-wins') return direction === 'pull' ? 'remote' : asSet && direction === 'both' ? 'merge' : 'local';
   return direction === 'push' ? 'local' : 'remote';
 }
 
@@ -147,20 +150,20 @@ function pullField(plan: ReconcilePlan, field: FieldName, target: unknown, local
  * The remote value that carries a local change. For sets only the local delta is applied to what
  * the tracker has, so a label a person added in the tracker survives Trackline's update.
  */
-function pushTarget(field: FieldName, L: unknown, BL: unknown, remoteNow: unknown, translate: Translator): unknown {
-  if (!isSetField(field)) return translate.toRemote(field, L as never);
-  const added = difference(L as string[], (BL ?? []) as string[]);
-  const removed = difference((BL ?? []) as string[], L as string[]);
-  const start = (remoteNow ?? translate.toRemote(field, BL as never) ?? []) as string[];
+function pushTarget(field: FieldName, asSet: boolean, L: unknown, BL: unknown, remoteNow: unknown, translate: Translator): unknown {
+  if (!asSet) return translate.toRemote(field, L as never);
+  const added = difference(asList(L), asList(BL));
+  const removed = difference(asList(BL), asList(L));
+  const start = asList(remoteNow ?? translate.toRemote(field, BL as never));
   return applyDelta(start, translate.toRemote(field, added) as string[], translate.toRemote(field, removed) as string[]);
 }
 
 /** The local value that carries a remote change; for sets, the remote delta applied locally. */
-function pullTarget(field: FieldName, R: unknown, BR: unknown, localNow: unknown, translate: Translator): unknown {
-  if (!isSetField(field)) return translate.toLocal(field, R as never);
-  const added = difference((R ?? []) as string[], (BR ?? []) as string[]);
-  const removed = difference((BR ?? []) as string[], (R ?? []) as string[]);
-  const start = (localNow ?? []) as string[];
+function pullTarget(field: FieldName, asSet: boolean, R: unknown, BR: unknown, localNow: unknown, translate: Translator): unknown {
+  if (!asSet) return translate.toLocal(field, R as never);
+  const added = difference(asList(R), asList(BR));
+  const removed = difference(asList(BR), asList(R));
+  const start = asList(localNow);
   return applyDelta(start, translate.toLocal(field, added) as string[], translate.toLocal(field, removed) as string[]);
 }
 
@@ -188,6 +191,15 @@ export function mergeSets(base: string[] | undefined, local: string[], remote: s
   for (const x of l) if (!b.has(x)) out.add(x);
   for (const x of r) if (!b.has(x)) out.add(x);
   return [...out].sort();
+}
+
+/**
+ * A set field's value as a list. A custom field that was a single value and became a list (or the
+ * other way round) counts its single value as a one-element set; no value is the empty set.
+ */
+function asList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  return value === null || value === undefined ? [] : [String(value)];
 }
 
 function difference(a: string[], b: string[]): string[] {

@@ -1,6 +1,6 @@
 import type { Connection } from './port/connection.ts';
 import type { CallContext, RemoteIssue } from './port/tracker.ts';
-import { SYNC_FIELDS, canonical, isSetField, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
+import { canonical, fieldNames, isSetValued, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
 import { PartialUpdateError, TrackerError } from './port/errors.ts';
@@ -300,7 +300,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       if (blocked && f === blocked.field) continue;
       let value = canonical(f, after.fields[f] as never);
       const was = since[f];
-      if (isSetField(f) && Array.isArray(was) && Array.isArray(value)) {
+      if (isSetValued(f, was, value) && Array.isArray(was) && Array.isArray(value)) {
         // A person's change to the set that arrived before its webhook reads as a remote change.
         const kept = baseAfterSetWrite(plan.push[f] as string[], was, value);
         if (!sameValue(f, kept, value)) {
@@ -337,7 +337,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     personChangedSet ||
     (remote === null &&
       written !== null &&
-      SYNC_FIELDS.some(
+      fieldNames(written.fields).some(
         (f) =>
           supported.has(f) &&
           !pushedFields.includes(f) &&
@@ -527,16 +527,17 @@ async function claimRemote(
   await store.recordLinked(mappingId, remote, base, by);
 }
 
+/** The values a connection carries: its adapter's core fields and the custom fields its field_map names. */
 export function onlySupported(values: FieldValues, supported: Set<FieldName>): FieldValues {
   const out: FieldValues = {};
-  for (const f of SYNC_FIELDS)
+  for (const f of fieldNames(values))
     if (supported.has(f) && values[f] !== undefined) (out as Record<string, unknown>)[f] = canonical(f, values[f] as never);
   return out;
 }
 
 export function translateAll(connection: Connection, values: FieldValues, dir: 'toLocal' | 'toRemote'): FieldValues {
   const out: FieldValues = {};
-  for (const f of SYNC_FIELDS) {
+  for (const f of fieldNames(values)) {
     if (values[f] === undefined) continue;
     (out as Record<string, unknown>)[f] = canonical(f, connection.translate[dir](f, values[f] as never) as never);
   }
@@ -545,7 +546,7 @@ export function translateAll(connection: Connection, values: FieldValues, dir: '
 
 function diffFields(want: FieldValues, have: FieldValues): FieldValues {
   const out: FieldValues = {};
-  for (const f of SYNC_FIELDS) {
+  for (const f of fieldNames(want)) {
     if (want[f] === undefined) continue;
     if (JSON.stringify(canonical(f, want[f] as never)) !== JSON.stringify(canonical(f, have[f] as never)))
       (out as Record<string, unknown>)[f] = want[f];

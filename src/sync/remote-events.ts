@@ -1,7 +1,7 @@
 import type { Connection } from './port/connection.ts';
 import type { SyncStore } from './port/store.ts';
 import type { RemoteIssue } from './port/tracker.ts';
-import { SYNC_FIELDS, canonical, sameValue, setField, type FieldValues } from './fields.ts';
+import { canonical, fieldNames, sameValue, setField, type FieldValues } from './fields.ts';
 
 /**
  * Remote events that are not field changes: an issue deleted in the tracker, a comment written
@@ -33,7 +33,7 @@ export async function importRemoteIssue(
 
   const itemKey = `${config.id}:${remote.key}`;
   const local: FieldValues = {};
-  for (const f of SYNC_FIELDS) {
+  for (const f of fieldNames(remote.fields)) {
     if (remote.fields[f] !== undefined)
       setField(local, f, canonical(f, connection.translate.toLocal(f, remote.fields[f] as never) as never));
   }
@@ -71,7 +71,7 @@ export async function notePolledIssue(store: SyncStore, connectionId: string, is
   // with its webhook lost it was never pulled (found by the simulator).
   const base = mapping.base?.remote ?? {};
   // (A field held by an open conflict differs on purpose: it waits for an operator.)
-  const differs = SYNC_FIELDS.some(
+  const differs = fieldNames(issue.fields).some(
     (f) =>
       !mapping.heldFields.includes(f) && base[f] !== undefined && issue.fields[f] !== undefined && !sameValue(f, issue.fields[f], base[f]),
   );

@@ -15,6 +15,7 @@ import type { RemoteIssue } from './tracker.ts';
 export interface ItemState {
   key: string;
   kind: string | null;
+  /** The item's synced values: core fields, and its custom fields as `fields.<name>`. */
   desired: FieldValues;
   version: number;
   deleted: boolean;

@@ -107,7 +107,14 @@ export interface PollPage {
  */
 export interface TrackerAdapter {
   readonly connectionId: string;
-  /** Fields this tracker can carry; the engine ignores the rest for this connection. */
+  /**
+   * Fields this connection carries; the engine ignores the rest for it. Core fields by name, and
+   * the custom fields the connection's `field_map` names as `fields.<name>` (mappedCustomFields in
+   * fields.ts reads them off the map). A custom field listed here reaches create/update as
+   * `fields.<name>` (text, a number, null to clear, or a list of text for a multi-select), and the
+   * adapter reports it in every RemoteIssue it returns: its value, or null when the tracker has
+   * none (absent would read as "the tracker does not say", never as a person clearing it).
+   */
   readonly supportedFields: readonly FieldName[];
   /**
    * How long a just-created issue may stay invisible to findByItemKey (a search index that lags
@@ -124,7 +131,10 @@ export interface TrackerAdapter {
    * just read). For a set-valued field (labels, assignees) the adapter writes only the difference
    * between `since` and `changes` (additions and removals), never the whole set, so a value a
    * person added in the tracker meanwhile survives. A set field absent from `since` (a create
-   * being adopted) is written whole.
+   * being adopted) is written whole. Custom fields holding lists follow the same rule.
+   * A custom field the tracker refuses (no such option, the wrong type) is the delivery's failure
+   * on its first attempt: a TrackerError of kind `invalid` naming the tracker's field and why, or
+   * a PartialUpdateError when the other fields went through (the field is then held as a conflict).
    */
   update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since?: FieldValues): Promise<RemoteIssue>;
   get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue>;

@@ -1,5 +1,5 @@
 import type { Sql } from '../../db/client.ts';
-import type { FieldName, FieldValues } from '../fields.ts';
+import { itemFieldValues, type FieldName, type FieldValues } from '../fields.ts';
 import type { SyncBase } from '../base.ts';
 import type { LoadedPair, MappingState, PendingPush, PushedResult } from '../port/store.ts';
 import { StatementBatch, batchPerHandle } from '../../support/statement-batch.ts';
@@ -47,6 +47,7 @@ type PairRow = {
   key: string;
   kind: string | null;
   desired: FieldValues;
+  custom: Record<string, unknown> | null;
   version: string;
   deleted_at: Date | null;
 } & Partial<MappingRow> & {
@@ -66,7 +67,7 @@ const loadBatch = batchPerHandle(
   (sql: Sql) =>
     new StatementBatch<{ itemKey: string; connectionId: string }, LoadedPair>(async (pairs) => {
       const rows = await sql<PairRow[]>`
-        select p.ord, i.key, i.kind, i.desired, i.version, i.deleted_at,
+        select p.ord, i.key, i.kind, i.desired, i.custom, i.version, i.deleted_at,
           m.id, m.remote_id, m.remote_key, m.link_to, m.base, m.status, m.synced_version, m.comment_cursor, m.create_intent_at, m.remote_changed_at, m.pending_push,
           array(select distinct c.field from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'open') as held_fields,
           (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
@@ -85,7 +86,7 @@ const loadBatch = batchPerHandle(
           item: {
             key: row.key,
             kind: row.kind,
-            desired: row.desired ?? {},
+            desired: itemFieldValues(row.desired ?? {}, row.custom),
             version: Number(row.version),
             deleted: row.deleted_at !== null,
           },

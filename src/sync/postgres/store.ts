@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/client.ts';
 import type { SyncBase } from '../base.ts';
-import type { FieldName } from '../fields.ts';
+import { splitItemValues, type FieldName } from '../fields.ts';
 import {
   ConflictClosedError,
   ConflictNotFoundError,
@@ -115,9 +115,11 @@ export class PostgresSyncStore implements SyncStore {
       if (r.pulled.length) {
         // The item takes the remote values as a new version, so every other connection carrying it
         // receives the change on its next reconcile (the item is the hub).
-        const patch = Object.fromEntries(r.pulled.map(([f, c]) => [f, c.to]));
+        // Custom fields (`fields.risk`) go back to the item's `custom` column under their own name.
+        const patch = splitItemValues(Object.fromEntries(r.pulled.map(([f, c]) => [f, c.to])));
         const [row] = await tx<{ version: string }[]>`
-          update items set desired = desired || ${tx.json(patch as never)}, version = version + 1, updated_at = now()
+          update items set desired = desired || ${tx.json(patch.desired as never)}, custom = custom || ${tx.json(patch.custom as never)},
+            version = version + 1, updated_at = now()
           where key = ${r.itemKey} returning version`;
         version = Number(row.version);
         for (const [field, change] of r.pulled) {
@@ -233,7 +235,9 @@ export class PostgresSyncStore implements SyncStore {
 
   async importItem(x: ImportedItem): Promise<number | null> {
     return this.sql.begin(async (tx) => {
-      const inserted = await tx`insert into items (key, desired, version) values (${x.itemKey}, ${tx.json(x.local as never)}, 1)
+      const values = splitItemValues(x.local as Record<string, unknown>);
+      const inserted =
+        await tx`insert into items (key, desired, custom, version) values (${x.itemKey}, ${tx.json(values.desired as never)}, ${tx.json(values.custom as never)}, 1)
         on conflict (key) do nothing returning key`;
       if (inserted.length === 0) return null;
       await tx`insert into mappings (item_key, connection_id, remote_id, remote_key, remote_url, base, status, synced_version, last_synced_at, remote_updated_at)
