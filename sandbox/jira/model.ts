@@ -2,6 +2,7 @@
 // versions, comments), the change events the store emits, its error type and its seed inputs.
 
 import { type SandboxWorkflow, type WorkflowInput } from './workflow.ts';
+import type { CustomValue, SeedCustomField } from './custom-fields.ts';
 
 /** An ADF node, as stored. */
 export interface Adf {
@@ -64,6 +65,8 @@ export interface JiraIssueRec {
   created: number;
   updated: number;
   properties: Map<string, unknown>;
+  /** Custom field values by field id (`customfield_10042`); a field never set is absent. */
+  custom: Map<string, CustomValue>;
 }
 
 /** A project version (Jira's Version bean): what an issue's fixVersions point at. */
@@ -86,8 +89,9 @@ export interface JiraCommentRec {
 }
 
 export interface ChangeItem {
+  /** The field as Jira's history names it: `summary`, "Fix Version", a custom field's name. */
   field: string;
-  fieldtype: 'jira';
+  fieldtype: 'jira' | 'custom';
   fieldId: string;
   from: string | null;
   fromString: string | null;
@@ -134,6 +138,12 @@ export interface SeedJiraProjectInput {
   issueTypes?: string[];
   /** @defaultValue DEFAULT_WORKFLOW (see workflow.ts) */
   workflow?: WorkflowInput;
+  /**
+   * Custom fields whose context takes in this project: a field of the same name the site has
+   * already is shared (Jira's fields are site-wide), else it is created.
+   * @defaultValue DEFAULT_CUSTOM_FIELDS (see custom-fields.ts)
+   */
+  customFields?: SeedCustomField[];
 }
 
 export interface SeededJiraProject {
@@ -145,6 +155,8 @@ export interface SeededJiraProject {
   issueTypes: Record<string, string>;
   /** Status name -> id. */
   statuses: Record<string, string>;
+  /** Custom field name -> id (`customfield_10040`). */
+  customFields: Record<string, string>;
 }
 
 export interface JiraStoreOptions {

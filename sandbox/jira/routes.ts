@@ -12,7 +12,18 @@ import type { RateLimiter } from '../rate-limit.ts';
 import type { SandboxEnv, TrackerMount } from '../mount.ts';
 import { JqlError, compileJql } from './jql.ts';
 import { JiraApiError, errorCollection, type JiraIssueRec, type JiraUser } from './model.ts';
-import { commentJson, issueJson, versionJson, issueTypeJson, priorityJson, projectRefJson, transitionJson, userJson } from './serialize.ts';
+import {
+  commentJson,
+  customFieldMetaJson,
+  fieldListJson,
+  issueJson,
+  versionJson,
+  issueTypeJson,
+  priorityJson,
+  projectRefJson,
+  transitionJson,
+  userJson,
+} from './serialize.ts';
 import { type JiraStore } from './store.ts';
 import { statusJson, workflowPreviewJson } from './workflow.ts';
 import { remoteLinkJson } from './remote-links.ts';
@@ -225,6 +236,42 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
       isLast: startAt + values.length >= store.priorities.length,
       values: values.map((p) => ({ ...priorityJson(store, p), description: '', statusColor: '#cccccc', isDefault: p.name === 'Medium' })),
     });
+  });
+
+  // ---- fields: the site's system and custom fields, and what a create or an edit may set
+  app.get(`${API}/field`, (c) => c.json(fieldListJson(store)));
+
+  /** System fields a create takes (the ones the sandbox keeps), in createmeta's shape. */
+  const systemMeta = (): Array<Record<string, unknown>> =>
+    fieldListJson(store)
+      .filter((f) => !f.custom && f.orderable)
+      .map((f) => ({
+        required: f.id === 'summary' || f.id === 'issuetype' || f.id === 'project',
+        schema: f.schema,
+        name: f.name,
+        key: f.id,
+        operations: f.id === 'labels' || f.id === 'fixVersions' ? ['add', 'set', 'remove'] : ['set'],
+        hasDefaultValue: f.id === 'priority',
+      }));
+
+  app.get(`${API}/issue/createmeta/:projectIdOrKey/issuetypes/:issueTypeId`, (c) => {
+    const project = store.project(c.req.param('projectIdOrKey'));
+    if (!project) return c.json(errorCollection([`No project could be found with key '${c.req.param('projectIdOrKey')}'.`]), 404);
+    if (!project.issueTypes.some((t) => t.id === c.req.param('issueTypeId')))
+      return c.json(errorCollection(['The issue type selected is invalid.']), 400);
+    const all = [...systemMeta(), ...store.customFieldsOf(project.id).map((f) => customFieldMetaJson(store, f))].map((f) => ({
+      ...f,
+      fieldId: f.key,
+    }));
+    const startAt = Math.max(0, Number(c.req.query('startAt') ?? 0) || 0);
+    const maxResults = Math.max(1, Math.min(Number(c.req.query('maxResults') ?? 50) || 50, 200));
+    return c.json({ maxResults, startAt, total: all.length, fields: all.slice(startAt, startAt + maxResults) });
+  });
+
+  app.get(`${API}/issue/:issueIdOrKey/editmeta`, (c) => {
+    const issue = issueOf(c);
+    const fields = [...systemMeta(), ...store.customFieldsOf(issue.projectId).map((f) => customFieldMetaJson(store, f))];
+    return c.json({ fields: Object.fromEntries(fields.map((f) => [f.key as string, f])) });
   });
 
   // ---- the workflow (read-only preview; needs "View (read-only) workflow")

@@ -3,6 +3,7 @@
 import { statusJson, type SandboxTransition } from './workflow.ts';
 import { JiraCommentRec, JiraIssueRec, JiraIssueType, JiraPriorityRec, JiraProjectRec, JiraVersionRec } from './model.ts';
 import type { JiraStore } from './store.ts';
+import { customFieldOperations, customFieldSchema, customValueJson, optionJson, type CustomFieldDef } from './custom-fields.ts';
 
 /** Jira's timestamp format: `2026-05-01T10:00:00.000+0000`. */
 export function jiraTime(ms: number): string {
@@ -77,6 +78,69 @@ export function issueFieldsJson(store: JiraStore, issue: JiraIssueRec): Record<s
     created: jiraTime(issue.created),
     updated: jiraTime(issue.updated),
     statuscategorychangedate: jiraTime(issue.updated),
+    // Jira lists every custom field of the issue's context, null where it has no value.
+    ...Object.fromEntries(store.customFieldsOf(project.id).map((f) => [f.id, customValueJson(store.baseUrl, f, issue.custom.get(f.id))])),
+  };
+}
+
+/** The system fields the sandbox keeps, as GET /field lists them: [id, name, schema, clause names]. */
+const SYSTEM_FIELDS: Array<[string, string, Record<string, unknown>]> = [
+  ['summary', 'Summary', { type: 'string', system: 'summary' }],
+  ['description', 'Description', { type: 'string', system: 'description' }],
+  ['status', 'Status', { type: 'status', system: 'status' }],
+  ['labels', 'Labels', { type: 'array', items: 'string', system: 'labels' }],
+  ['assignee', 'Assignee', { type: 'user', system: 'assignee' }],
+  ['reporter', 'Reporter', { type: 'user', system: 'reporter' }],
+  ['priority', 'Priority', { type: 'priority', system: 'priority' }],
+  ['fixVersions', 'Fix versions', { type: 'array', items: 'version', system: 'fixVersions' }],
+  ['issuetype', 'Issue Type', { type: 'issuetype', system: 'issuetype' }],
+  ['project', 'Project', { type: 'project', system: 'project' }],
+  ['created', 'Created', { type: 'datetime', system: 'created' }],
+  ['updated', 'Updated', { type: 'datetime', system: 'updated' }],
+];
+
+/** FieldDetails for GET /rest/api/3/field: the system fields, then every custom field of the site. */
+export function fieldListJson(store: JiraStore): Array<Record<string, unknown>> {
+  const system = SYSTEM_FIELDS.map(([id, name, schema]) => ({
+    id,
+    key: id,
+    name,
+    custom: false,
+    orderable: id !== 'status' && id !== 'created' && id !== 'updated',
+    navigable: true,
+    searchable: true,
+    clauseNames: [id === 'fixVersions' ? 'fixVersion' : id],
+    schema,
+  }));
+  const custom = [...store.customFields.values()].map((f) => ({
+    id: f.id,
+    key: f.id,
+    name: f.name,
+    custom: true,
+    orderable: true,
+    navigable: true,
+    searchable: true,
+    clauseNames: [`cf[${f.numericId}]`, f.name],
+    schema: customFieldSchema(f),
+  }));
+  return [...system, ...custom];
+}
+
+/**
+ * A field's metadata as createmeta and editmeta give it: its schema, the operations it takes and,
+ * for select and multi-select fields, the options it allows (disabled ones left out).
+ */
+export function customFieldMetaJson(store: JiraStore, f: CustomFieldDef): Record<string, unknown> {
+  return {
+    required: false,
+    schema: customFieldSchema(f),
+    name: f.name,
+    key: f.id,
+    operations: customFieldOperations(f),
+    ...(f.kind === 'select' || f.kind === 'multiselect'
+      ? { allowedValues: f.options.filter((o) => !o.disabled).map((o) => optionJson(store.baseUrl, o)) }
+      : {}),
+    hasDefaultValue: false,
   };
 }
 

@@ -10,6 +10,17 @@ import { DEFAULT_WORKFLOW, buildWorkflow, transitionsFrom, type SandboxStatus, t
 import type { JqlSubject } from './jql.ts';
 import { JiraRemoteLinks } from './remote-links.ts';
 import {
+  CustomFieldRefusal,
+  DEFAULT_CUSTOM_FIELDS,
+  applyCustomOperations,
+  customChangeStrings,
+  parseCustomValue,
+  sameCustomValue,
+  type CustomFieldDef,
+  type CustomValue,
+  type SeedCustomField,
+} from './custom-fields.ts';
+import {
   Adf,
   ChangeItem,
   DEFAULT_PRIORITIES,
@@ -48,8 +59,21 @@ export class JiraStore {
   baseUrl: string;
   #now: () => number;
   #last = 0;
-  #ids = { project: 10000, issue: 10000, comment: 10000, status: 10000, issueType: 10000, workflow: 1, changelog: 100000, version: 10000 };
+  #ids = {
+    project: 10000,
+    issue: 10000,
+    comment: 10000,
+    status: 10000,
+    issueType: 10000,
+    workflow: 1,
+    changelog: 100000,
+    version: 10000,
+    customField: 10040,
+    option: 10100,
+  };
   readonly versions = new Map<string, JiraVersionRec>();
+  /** Custom fields by id (`customfield_10040`): site-wide, each with the projects of its context. */
+  readonly customFields = new Map<string, CustomFieldDef>();
   #listeners = new Set<(e: JiraChangeEvent) => void>();
 
   constructor(options: JiraStoreOptions = {}) {
@@ -110,13 +134,43 @@ export class JiraStore {
       lead: Object.values(users)[0] ?? '',
     };
     this.projects.set(project.id, project);
+    const customFields = (input.customFields ?? DEFAULT_CUSTOM_FIELDS).map((f) => this.createCustomField(f, [project.id]));
     return {
       projectId: project.id,
       key,
       users,
       issueTypes: Object.fromEntries(issueTypes.map((t) => [t.name, t.id])),
       statuses: Object.fromEntries(workflow.statuses.map((s) => [s.name, s.id])),
+      customFields: Object.fromEntries(customFields.map((f) => [f.name, f.id])),
     };
+  }
+
+  /**
+   * A custom field (an admin's work in Jira's settings), with these projects added to its
+   * context. A field of the same name and type is reused, as a site has each field once.
+   */
+  createCustomField(input: SeedCustomField, projectIds: string[] = []): CustomFieldDef {
+    let def = [...this.customFields.values()].find((f) => f.name === input.name && f.kind === input.kind);
+    if (!def) {
+      const numericId = this.#ids.customField++;
+      def = { id: `customfield_${numericId}`, numericId, name: input.name, kind: input.kind, options: [], projectIds: new Set() };
+      this.customFields.set(def.id, def);
+    }
+    for (const value of input.options ?? []) if (!def.options.some((o) => o.value === value)) this.addOption(def.id, value);
+    for (const id of projectIds) def.projectIds.add(id);
+    return def;
+  }
+
+  /** A new option of a select or multi-select field (an admin editing the field's context). */
+  addOption(fieldId: string, value: string): void {
+    const def = this.customFields.get(fieldId);
+    if (!def) throw new Error(`no custom field ${fieldId}`);
+    def.options.push({ id: String(this.#ids.option++), value, disabled: false });
+  }
+
+  /** The custom fields an issue of the project carries. */
+  customFieldsOf(projectId: string): CustomFieldDef[] {
+    return [...this.customFields.values()].filter((f) => f.projectIds.has(projectId));
   }
 
   #ensureUser(u: SeedJiraUser): JiraUser {
@@ -197,6 +251,7 @@ export class JiraStore {
     if (typeof fields.summary !== 'string' || fields.summary.trim() === '') errors.summary = 'You must specify a summary of the issue.';
     const values = this.#validateFields(fields, errors);
     const fixVersions = 'fixVersions' in fields ? this.#versionRefs(project.id, fields.fixVersions, errors) : [];
+    const custom = this.#validateCustom(project.id, fields, body.update, new Map(), errors);
     const properties = this.#validateProperties(body.properties, errors);
     if (Object.keys(errors).length) throw new JiraApiError(400, errorCollection([], errors));
     const now = this.timestamp();
@@ -218,6 +273,7 @@ export class JiraStore {
       created: now,
       updated: now,
       properties,
+      custom: new Map([...custom].filter(([, v]) => v !== null)),
     };
     this.issues.set(issue.id, issue);
     this.#emit({ kind: 'issue_created', issueId: issue.id, actor });
@@ -236,6 +292,7 @@ export class JiraStore {
     const ops = this.#validateUpdate(body.update, fields, errors);
     const versionOps = this.#validateVersionUpdate(issue.projectId, body.update, errors);
     const versionSet = 'fixVersions' in fields ? this.#versionRefs(issue.projectId, fields.fixVersions, errors) : undefined;
+    const custom = this.#validateCustom(issue.projectId, fields, body.update, issue.custom, errors);
     const properties = this.#validateProperties(body.properties, errors);
     if (Object.keys(errors).length) throw new JiraApiError(400, errorCollection([], errors));
     if (body.fields === undefined && body.update === undefined && body.properties === undefined) {
@@ -263,6 +320,7 @@ export class JiraStore {
       }
       next.fixVersions = versions;
     }
+    if (custom.size) next.custom = custom;
     for (const [k, v] of properties) issue.properties.set(k, v);
     return this.#apply(issue, next, actor, 'issue_updated');
   }
@@ -412,6 +470,26 @@ export class JiraStore {
       for (const id of next.fixVersions.filter((v) => !issue.fixVersions.includes(v)))
         items.push(item('fixVersions', 'Fix Version', null, null, id, name(id)));
     }
+    const custom = next.custom;
+    delete next.custom;
+    for (const [id, value] of custom ?? []) {
+      const def = this.customFields.get(id)!;
+      const before = issue.custom.get(id);
+      if (sameCustomValue(before, value)) continue;
+      const from = customChangeStrings(def, before);
+      const to = customChangeStrings(def, value);
+      items.push({
+        field: def.name,
+        fieldtype: 'custom',
+        fieldId: def.id,
+        from: from.raw,
+        fromString: from.text,
+        to: to.raw,
+        toString: to.text,
+      });
+      if (value === null) issue.custom.delete(id);
+      else issue.custom.set(id, value);
+    }
     if (next.statusId !== undefined && next.statusId !== issue.statusId) {
       items.push(
         item(
@@ -506,7 +584,7 @@ export class JiraStore {
         errors[field] = `Field '${field}' cannot be set in both 'fields' and 'update'.`;
         continue;
       }
-      if (field === 'fixVersions') continue; // #validateVersionUpdate
+      if (field === 'fixVersions' || field.startsWith('customfield_')) continue; // #validateVersionUpdate, #validateCustom
       if (field !== 'labels') {
         errors[field] = `Field '${field}' cannot be set. It is not on the appropriate screen, or unknown.`;
         continue;
@@ -530,6 +608,37 @@ export class JiraStore {
       }
     }
     return ops;
+  }
+
+  /**
+   * Custom field values in `fields` and operations in `update`, for an issue of the project that
+   * holds `current`. A field outside the project's context, or unknown, is refused as Jira refuses
+   * a field that is not on the screen; a wrong value is refused under the field's id.
+   */
+  #validateCustom(
+    projectId: string,
+    fields: IssueFieldsInput,
+    update: unknown,
+    current: ReadonlyMap<string, CustomValue>,
+    errors: Record<string, string>,
+  ): Map<string, CustomValue> {
+    const out = new Map<string, CustomValue>();
+    const ops = update && typeof update === 'object' ? (update as Record<string, unknown>) : {};
+    const keys = [...Object.keys(fields), ...Object.keys(ops).filter((k) => !(k in fields))].filter((k) => k.startsWith('customfield_'));
+    for (const id of keys) {
+      const def = this.customFields.get(id);
+      if (!def || !def.projectIds.has(projectId)) {
+        errors[id] = `Field '${id}' cannot be set. It is not on the appropriate screen, or unknown.`;
+        continue;
+      }
+      try {
+        out.set(id, id in fields ? parseCustomValue(def, fields[id]) : applyCustomOperations(def, current.get(id), ops[id]));
+      } catch (error) {
+        if (!(error instanceof CustomFieldRefusal)) throw error;
+        errors[id] = error.message;
+      }
+    }
+    return out;
   }
 
   #validateProperties(properties: unknown, errors: Record<string, string>): Map<string, unknown> {
