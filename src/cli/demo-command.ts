@@ -12,8 +12,13 @@ import { DatabaseUnavailableError, describeConnectError } from '../db/client.ts'
 
 const TOKEN = 'demo-token';
 const WEBHOOK_SECRET = 'plane_wh_demo';
+const GITHUB_TOKEN = 'ghp_demo_token';
+const GITHUB_WEBHOOK_SECRET = 'gh_wh_demo';
 const CALLBACK_SECRET = 'whsec_' + Buffer.from('trackline-demo-callback-secret').toString('base64');
 const KEY = 'user-auth/WP02';
+/** The work package whose pull request the demo opens and merges. */
+const PR_KEY = 'user-auth/WP03';
+const PR_BRANCH = 'feature/WP03';
 
 /**
  * `trackline demo`: a newcomer's first ten minutes with no credentials. It starts the sandbox
@@ -51,6 +56,16 @@ async function demo(
     apiKeys: ['plane_api_demo'],
     members: [{ email: 'alice@example.com', display_name: 'alice' }],
   });
+  // A repository beside the Plane project: every item gets an issue there too, and a work package
+  // on a branch gets a pull request.
+  sandbox.github.store.seedRepo({
+    owner: 'acme',
+    ownerType: 'Organization',
+    repo: 'app',
+    tokens: [{ token: GITHUB_TOKEN, login: 'trackline-bot', scopes: ['repo'] }],
+    collaborators: ['alice'],
+    labels: ['todo', 'in-progress', 'in-review'],
+  });
   const tracker = await sandbox.listen(0);
   const orchestrator = await startOrchestrator();
 
@@ -72,6 +87,19 @@ async function demo(
         poll_interval: '0',
         rate_limit: 'off',
         state_map: { planned: 'Todo', doing: 'In Progress', for_review: 'In Review', done: 'Done' },
+      },
+      {
+        id: 'gh-main',
+        tracker: 'github',
+        base_url: `${tracker.url}/api/v3`,
+        owner: 'acme',
+        repo: 'app',
+        token: GITHUB_TOKEN,
+        webhook_secret: GITHUB_WEBHOOK_SECRET,
+        poll_interval: '0',
+        rate_limit: 'off',
+        state_map: { planned: 'todo', doing: 'in-progress', for_review: 'in-review', done: 'closed' },
+        pull_requests: { auto_create: true, open_when: ['for_review'], state_map: { merged: 'done' } },
       },
     ],
   });
@@ -98,6 +126,7 @@ async function demo(
   }
   const api = server.url;
   sandbox.planeWebhooks.register({ url: `${api}/webhooks/plane-main`, secret: WEBHOOK_SECRET });
+  sandbox.github.webhooks.register('acme', 'app', { url: `${api}/webhooks/gh-main`, secret: GITHUB_WEBHOOK_SECRET });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${api}${path}`, {
       method,
@@ -107,7 +136,9 @@ async function demo(
     // biome-ignore lint/suspicious/noExplicitAny: the demo reads the API's JSON loosely, as a user's script would
     return { status: res.status, body: (await res.json()) as any };
   };
-  const item = async () => (await call('GET', `/v1/items/${encodeURIComponent(KEY)}`)).body;
+  const item = async (key = KEY) => (await call('GET', `/v1/items/${encodeURIComponent(key)}`)).body;
+  type PairView = { connection: string; remoteId: string | null; remoteKey: string | null; url: string | null; status: string };
+  const on = (view: { connections: PairView[] }, id: string) => view.connections.find((c) => c.connection === id);
   const until = async <T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -122,7 +153,7 @@ async function demo(
 
   try {
     console.log(
-      `Trackline demo: a sandbox Plane at ${tracker.url}, Trackline at ${api}, an orchestrator stand-in at ${orchestrator.url}.\n`,
+      `Trackline demo: a sandbox Plane and GitHub at ${tracker.url}, Trackline at ${api}, an orchestrator stand-in at ${orchestrator.url}.\n`,
     );
 
     step(
@@ -141,10 +172,13 @@ async function demo(
       },
       actor: 'agent:planner',
     });
-    const created = await until('the Plane issue', async () => ((await item()).connections[0]?.status === 'synced' ? item() : null));
-    console.log(
-      `   → Plane issue ${created.connections[0].remoteKey} created once (external_id = item key): ${created.connections[0].url}`,
-    );
+    const created = await until('the Plane issue', async () => {
+      const view = await item();
+      return on(view, 'plane-main')?.status === 'synced' && on(view, 'gh-main')?.status === 'synced' ? view : null;
+    });
+    const createdOnPlane = on(created, 'plane-main')!;
+    console.log(`   → Plane issue ${createdOnPlane.remoteKey} created once (external_id = item key): ${createdOnPlane.url}`);
+    console.log(`   → and GitHub issue ${on(created, 'gh-main')!.remoteKey} (found again by a hidden marker after a crash)`);
     console.log(`   look: curl ${api}/v1/items/${encodeURIComponent(KEY)} -H 'authorization: Bearer ${TOKEN}'`);
 
     step(
@@ -226,6 +260,62 @@ async function demo(
     await call('POST', `/v1/deliveries/${failed.id}/retry`, { actor: 'operator:demo' });
     await until('the retry', async () => stateName(planeIssue().state) === 'Done');
     console.log(`   → retried by operator:demo (also possible from Bull Board or: trackline replay ${failed.id}); Plane shows "Done"`);
+
+    step(
+      'The next work package opens its pull request, and the merge comes back as "done"',
+      `${PR_KEY} names its branch; at "for_review" Trackline opens one pull request (open_when), a person merges it on GitHub`,
+    );
+    sandbox.github.pulls.pushBranch('acme', 'app', PR_BRANCH, 3);
+    await call('POST', '/v1/events', {
+      type: 'item.upserted',
+      item: {
+        key: PR_KEY,
+        kind: 'work_package',
+        title: 'WP03: API endpoints',
+        body: 'Serve the models.',
+        state: 'for_review',
+        branch: PR_BRANCH,
+      },
+      actor: 'agent:implementer',
+    });
+    const opened = await until('the pull request', async () => {
+      const view = await item(PR_KEY);
+      return view.pullRequests?.[0]?.state && on(view, 'gh-main')?.remoteId ? view : null;
+    });
+    const pr = opened.pullRequests[0] as { number: number; url: string; head: string; base: string; state: string };
+    const issueNumber = Number(on(opened, 'gh-main')!.remoteId);
+    console.log(
+      `   → pull request #${pr.number} opened from ${pr.head} → ${pr.base} (${pr.state}), once; its body says "Closes #${issueNumber}": ${pr.url}`,
+    );
+    const prPlaneIssue = () => sandbox.plane.issuesOf(project.projectId).find((i) => i.external_id === PR_KEY);
+    const prLink = await until('the link on Plane', async () => {
+      const found = prPlaneIssue();
+      return found && sandbox.plane.links.of(found.id).find((l) => l.url === pr.url);
+    });
+    console.log(`   → Plane shows it on the work item as a link: "${prLink.title}"`);
+    sandbox.github.pulls.merge('acme/app', pr.number, {}, 'alice');
+    const mergedChange = await until('the merge', async () =>
+      (await call('GET', '/v1/changes?limit=500')).body.changes.find(
+        (c: { key: string; type: string; pullRequest?: { to: string } }) =>
+          c.key === PR_KEY && c.type === 'item.pr_changed' && c.pullRequest?.to === 'merged',
+      ),
+    );
+    console.log(
+      `   → change #${mergedChange.id}: item.pr_changed "${mergedChange.pullRequest.from}" → "merged" by ${mergedChange.actor} (signed pull_request webhook)`,
+    );
+    await until(
+      'the item done everywhere',
+      async () =>
+        (await item(PR_KEY)).fields.state === 'done' &&
+        sandbox.github.store.issue('acme/app', issueNumber)?.state === 'closed' &&
+        stateName(prPlaneIssue()?.state ?? null) === 'Done' &&
+        sandbox.plane.links.of(prPlaneIssue()!.id).some((l) => l.url === pr.url && l.title?.endsWith('(merged)')),
+      20_000,
+    );
+    console.log(
+      `   → state_map merged = "done": the item is "done"; GitHub closed issue #${issueNumber} (Closes #${issueNumber}); Plane shows "Done" and the link reads "(merged)"`,
+    );
+    console.log(`   look: curl ${api}/v1/items/${encodeURIComponent(PR_KEY)} -H 'authorization: Bearer ${TOKEN}'   (pullRequests)`);
 
     const trail = (await call('GET', `/v1/items/${encodeURIComponent(KEY)}/activity`)).body.activity as {
       actor: string;

@@ -54,6 +54,11 @@ describe('trackline demo', () => {
       /resolved by operator:demo/,
       /failed after 1 attempt: PATCH .* answered 422/,
       /Plane shows "Done"/,
+      /and GitHub issue #1 /,
+      /pull request #3 opened from feature\/WP03 → main \(open\), once; its body says "Closes #2"/,
+      /Plane shows it on the work item as a link: "PR #3: WP03: API endpoints \(open\)"/,
+      /item\.pr_changed "open" → "merged" by alice/,
+      /the item is "done"; GitHub closed issue #2 \(Closes #2\); Plane shows "Done" and the link reads "\(merged\)"/,
       /✓ demo finished/,
     ])
       expect(out).toMatch(expected);
@@ -80,6 +85,7 @@ describe('trackline demo', () => {
         );
         expect(out).toMatch(/Redis from \S*redis-server on 127\.0\.0\.1:\d+/);
         expect(out).toMatch(/Plane issue ET-1 created once/);
+        expect(out).toMatch(/item\.pr_changed "open" → "merged" by alice/);
         expect(out).toMatch(/✓ demo finished/);
         // Stopped cleanly: PostgreSQL removes its pid file when it shuts down.
         expect(existsSync(join(cwd, '.trackline/postgres/PG_VERSION'))).toBe(true);
