@@ -12,6 +12,8 @@ import { runEconomy } from './economy.ts';
 import { runBudget } from './budget.ts';
 import { runBackfill } from './backfill.ts';
 import { runLatency } from './latency.ts';
+import { runScale } from './scale.ts';
+import { runSoak } from './soak.ts';
 
 /**
  * `npm run bench [-- --runs N] [--quick] [--only intake,sync,...] [--profile]`
@@ -24,14 +26,20 @@ import { runLatency } from './latency.ts';
  * (apt-get install -y wrk).
  */
 
-const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,latency,economy,budget,backfill'}] [--profile]`;
+const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only ${'intake,sync,latency,economy,budget,backfill,scale,soak'}] [--profile]\n(soak runs only when named in --only)`;
 
 interface Mode {
   quick: boolean;
   profileDir: string | null;
 }
 
-type Section = { name: string; run(run: number, mode: Mode): Promise<RunResult>; skip?(): string | null };
+type Section = {
+  name: string;
+  run(run: number, mode: Mode): Promise<RunResult>;
+  skip?(): string | null;
+  /** Runs only when named in --only (the soak takes ten minutes a run). */
+  optIn?: boolean;
+};
 
 const SECTIONS: Section[] = [
   {
@@ -59,6 +67,13 @@ const SECTIONS: Section[] = [
   // 1,000 changes at 10 requests/s is about 100 s per run; quick mode keeps the shape with 150.
   { name: 'budget', run: (run, { quick }) => runBudget({ run, changes: quick ? 150 : 1000, workers: 3, requestsPerSecond: 10 }) },
   { name: 'backfill', run: (run, { quick }) => runBackfill({ run, issues: quick ? 2000 : 10_000 }) },
+  // The sync and the event intake on an empty database and on one holding 200,000 synced items.
+  {
+    name: 'scale',
+    skip: () => (wrkAvailable() ? null : 'wrk is not installed (apt-get update && apt-get install -y wrk)'),
+    run: (run, { quick }) => runScale({ run, items: quick ? 1000 : 5000, seeded: quick ? 20_000 : 200_000, intakeS: quick ? 3 : 10 }),
+  },
+  { name: 'soak', optIn: true, run: (run, { quick }) => runSoak({ run, durationS: quick ? 90 : 600, items: quick ? 500 : 2000 }) },
 ];
 
 async function main(): Promise<number> {
@@ -119,7 +134,7 @@ async function main(): Promise<number> {
   };
   const perRun: Figure[][] = [];
   for (const section of SECTIONS) {
-    if (only && !only.includes(section.name)) continue;
+    if (only ? !only.includes(section.name) : section.optIn) continue;
     const skipped = section.skip?.();
     if (skipped) {
       progress(section.name, `skipped: ${skipped}`);

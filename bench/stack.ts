@@ -311,8 +311,17 @@ function hookSignals(): void {
 
 /** A process's peak resident set (VmHWM in /proc/<pid>/status), in MB; null when unreadable. */
 export function peakRssMb(pid: number): number | null {
+  return procStatusMb(pid, 'VmHWM');
+}
+
+/** A process's resident set now (VmRSS), in MB; null when unreadable. */
+export function rssMb(pid: number): number | null {
+  return procStatusMb(pid, 'VmRSS');
+}
+
+function procStatusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
   try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Number(kb) / 1024 : null;
   } catch {
     return null;

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queues } from '../src/queues/queues.ts';
 import { figure, type RunResult } from './figures.ts';
-import { postAtRate, postBatches, upsert } from './orchestrator.ts';
+import { postAtRate, upsert } from './orchestrator.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
+import { measureSaturation } from './saturation.ts';
 import { ROOT, Stack } from './stack.ts';
 import { percentile } from './stats.ts';
 import { TrackerWatch } from './tracker-watch.ts';
@@ -55,40 +56,8 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     const api = app.url!;
     const n = options.items;
     const keys = Array.from({ length: n }, (_, i) => `sync/${options.run}/${i}`);
-    const bound = Math.max(60_000, n * 20);
 
-    // Creates: the first sync of each item (catalog lookups are cached after the first few).
-    progress(SECTION, `run ${options.run}: creating ${n} items`);
-    const createSent = await postBatches(
-      api,
-      keys.map((key) => upsert(key, { kind: 'task', title: `Item ${key}`, state: 'planned', labels: ['backend'], priority: 'high' })),
-    );
-    await waitUntil(SECTION, () => watch.created.size >= n, {
-      timeoutMs: bound,
-      what: `${n} creates`,
-      describe: () => `${watch.created.size}/${n} created`,
-    });
-    const createSpan = Math.max(...watch.created.values()) - Math.min(...createSent.values());
-    const createRate = (n / createSpan) * 1000;
-    progress(SECTION, `run ${options.run}: ${n} creates in ${(createSpan / 1000).toFixed(1)} s (${Math.round(createRate)}/s)`);
-    await waitUntil(SECTION, async () => (await synced(stack)) >= n, { timeoutMs: 60_000, what: 'mappings to settle' });
-
-    // Updates: the steady state, one field of every item changes once.
-    watch.mark();
-    progress(SECTION, `run ${options.run}: updating ${n} items`);
-    const updateSent = await postBatches(
-      api,
-      keys.map((key) => upsert(key, { title: `Item ${key} (renamed)` })),
-    );
-    await waitUntil(SECTION, () => watch.updates.size >= n, {
-      timeoutMs: bound,
-      what: `${n} updates`,
-      describe: () => `${watch.updates.size}/${n} updated`,
-    });
-    const updateSpan = Math.max(...keys.map((k) => watch.firstUpdate(k)!)) - Math.min(...updateSent.values());
-    const updateRate = (n / updateSpan) * 1000;
-    progress(SECTION, `run ${options.run}: ${n} updates in ${(updateSpan / 1000).toFixed(1)} s (${Math.round(updateRate)}/s)`);
-    await waitUntil(SECTION, async () => (await synced(stack, 2)) >= n, { timeoutMs: 60_000, what: 'mappings to settle' });
+    const { createRate, updateRate } = await measureSaturation(SECTION, `run ${options.run}`, stack, api, watch, keys);
 
     // Latency when not saturated: a steady trickle, each change to a different item.
     const count = Math.min(n, Math.round(options.latencyRate * options.latencyS));
@@ -162,14 +131,6 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     watch.close();
     await stack.close();
   }
-}
-
-/** Mappings synced at least `version` (1 after the create, 2 after the update). */
-async function synced(stack: Stack, version = 1): Promise<number> {
-  const [row] = await stack.sql<
-    { n: number }[]
-  >`select count(*)::int as n from mappings where status = 'synced' and synced_version >= ${version}`;
-  return row.n;
 }
 
 /**
