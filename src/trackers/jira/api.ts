@@ -3,6 +3,9 @@ import { TrackerError } from '../../sync/port/errors.ts';
 import {
   ISSUE_FIELDS,
   type JiraComment,
+  type JiraCreateMetaField,
+  type JiraCreateMetaPage,
+  type JiraField,
   type JiraErrorCollection,
   type JiraIssue,
   type JiraIssueTypeStatuses,
@@ -112,13 +115,40 @@ export class JiraApi {
     ).data;
   }
 
+  /** Every system and custom field of the site the user may see (this route is not paginated). */
+  async fields(deliveryId?: string): Promise<JiraField[]> {
+    return (await this.call<JiraField[]>('GET', `${API}/field`, { deliveryId })).data;
+  }
+
+  /**
+   * What a create of this issue type in the project may set, with the allowed values of select
+   * fields: the non-deprecated createmeta route (the project-wide /issue/createmeta is
+   * deprecated). Paged by startAt, at most 200 a page.
+   */
+  async createMeta(projectKey: string, issueTypeId: string, deliveryId?: string): Promise<JiraCreateMetaField[]> {
+    const out: JiraCreateMetaField[] = [];
+    for (let startAt = 0, page = 0; page < 50; page++) {
+      const { data } = await this.call<JiraCreateMetaPage>(
+        'GET',
+        `${API}/issue/createmeta/${enc(projectKey)}/issuetypes/${enc(issueTypeId)}`,
+        { query: { startAt, maxResults: 200 }, deliveryId },
+      );
+      const values = data.fields ?? data.results ?? [];
+      out.push(...values);
+      startAt += values.length;
+      if (values.length === 0 || (data.total !== undefined && startAt >= data.total)) break;
+    }
+    return out;
+  }
+
   async createIssue(body: Record<string, unknown>, deliveryId?: string): Promise<{ id: string; key: string }> {
     return (await this.call<{ id: string; key: string }>('POST', `${API}/issue`, { body, deliveryId })).data;
   }
 
-  async getIssue(idOrKey: string, deliveryId?: string): Promise<JiraIssue> {
-    return (await this.call<JiraIssue>('GET', `${API}/issue/${enc(idOrKey)}`, { query: { fields: ISSUE_FIELDS.join(',') }, deliveryId }))
-      .data;
+  /** The issue with the fields Trackline reads, plus `extraFields` (mapped custom fields). */
+  async getIssue(idOrKey: string, deliveryId?: string, extraFields: readonly string[] = []): Promise<JiraIssue> {
+    const fields = [...ISSUE_FIELDS, ...extraFields].join(',');
+    return (await this.call<JiraIssue>('GET', `${API}/issue/${enc(idOrKey)}`, { query: { fields }, deliveryId })).data;
   }
 
   /** Edits fields; `returnIssue` answers the issue as stored, saving a read. */

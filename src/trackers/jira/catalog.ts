@@ -2,8 +2,9 @@ import type { CallContext } from '../../sync/port/tracker.ts';
 import { TrackerError } from '../../sync/port/errors.ts';
 import type { JiraApi } from './api.ts';
 import { graphFromPreview, type WorkflowGraph } from './transitions.ts';
-import type { JiraPriority, JiraProject, JiraStatusRef, JiraUserRef, JiraVersion } from './wire.ts';
+import type { JiraCreateMetaField, JiraField, JiraPriority, JiraProject, JiraStatusRef, JiraUserRef, JiraVersion } from './wire.ts';
 import { Lookup, refreshAll, type WarmableCatalog } from '../lookup.ts';
+import { resolveFieldMap, type ResolvedFieldMap } from './field-map.ts';
 
 /**
  * Cached lookups for one Jira project: the API user (its time zone reads JQL dates), the project
@@ -15,6 +16,8 @@ import { Lookup, refreshAll, type WarmableCatalog } from '../lookup.ts';
 
 /** A workflow read is cached this long: admins edit workflows rarely, and a miss re-reads it. */
 const WORKFLOW_TTL_MS = 10 * 60_000;
+/** A field_map entry Jira lacks is looked for again at most this often (not on every change). */
+const FIELD_MISS_RETRY_MS = 60_000;
 
 export class JiraCatalog implements WarmableCatalog {
   private readonly me: Lookup<JiraUserRef>;
@@ -25,11 +28,17 @@ export class JiraCatalog implements WarmableCatalog {
   private workflowP?: { at: number; value: Promise<WorkflowGraph | null> };
   private workflowWarned = false;
   private readonly versionCreates = new Map<string, Promise<JiraVersion>>();
+  private readonly fieldList: Lookup<JiraField[]>;
+  private readonly createMeta: Lookup<JiraCreateMetaField[] | null>;
+  private fieldMissAt = 0;
+  private createMetaWarned = false;
 
   constructor(
     private readonly api: JiraApi,
     projectKey: string,
     private readonly issueTypeName: string,
+    /** The connection's field_map: item field -> Jira field name or id. */
+    private readonly fieldMapConfig: Readonly<Record<string, string>> = {},
   ) {
     this.me = new Lookup((ctx) => api.myself(ctx.deliveryId));
     this.projectLookup = new Lookup((ctx) => api.project(projectKey, ctx.deliveryId));
@@ -42,6 +51,27 @@ export class JiraCatalog implements WarmableCatalog {
       );
     });
     this.versions = new Lookup((ctx) => api.projectVersions(projectKey, ctx.deliveryId));
+    this.fieldList = new Lookup((ctx) => api.fields(ctx.deliveryId));
+    this.createMeta = new Lookup(async (ctx) => {
+      const type = await this.issueType(ctx);
+      try {
+        return await api.createMeta(projectKey, type.id, ctx.deliveryId);
+      } catch (error) {
+        // Without "Create issues" createmeta is refused; options are then left to Jira to check.
+        if (error instanceof TrackerError && (error.kind === 'auth' || error.kind === 'not_found' || error.kind === 'client')) {
+          if (!this.createMetaWarned) {
+            this.createMetaWarned = true;
+            ctx.warn?.(`cannot read Jira's create metadata for ${projectKey} (${error.message}); select options are checked by Jira only`);
+          }
+          return null;
+        }
+        throw error;
+      }
+    });
+  }
+
+  private get mapsFields(): boolean {
+    return Object.keys(this.fieldMapConfig).length > 0;
   }
 
   /**
@@ -49,8 +79,35 @@ export class JiraCatalog implements WarmableCatalog {
    * periodically. The workflow keeps its own time to live and is only loaded when missing.
    */
   async warm(ctx: CallContext): Promise<void> {
-    await refreshAll([this.me, this.projectLookup, this.priorities, this.statusesLookup, this.versions], ctx);
+    await refreshAll(
+      [
+        this.me,
+        this.projectLookup,
+        this.priorities,
+        this.statusesLookup,
+        this.versions,
+        ...(this.mapsFields ? [this.fieldList, this.createMeta] : []),
+      ],
+      ctx,
+    );
     await this.workflow(ctx);
+  }
+
+  /**
+   * The connection's field_map resolved against the site's fields and the issue type's create
+   * metadata: loaded once per process (and warmed). With `fresh` (a value named an option the
+   * cached metadata lacks), or when an entry is missing, both are read again, at most once a
+   * minute, so a field or option an admin adds is found without a restart. No calls when the map
+   * is empty.
+   */
+  async fieldMap(ctx: CallContext, fresh = false): Promise<ResolvedFieldMap> {
+    if (!this.mapsFields) return { mapped: [], unmapped: [] };
+    const resolve = async () => resolveFieldMap(this.fieldMapConfig, await this.fieldList.get(ctx), await this.createMeta.get(ctx));
+    const first = await resolve();
+    if ((!fresh && first.unmapped.length === 0) || Date.now() - this.fieldMissAt < FIELD_MISS_RETRY_MS) return first;
+    this.fieldMissAt = Date.now();
+    await Promise.all([this.fieldList.reload(ctx), this.createMeta.reload(ctx)]);
+    return resolve();
   }
 
   myself(ctx: CallContext): Promise<JiraUserRef> {

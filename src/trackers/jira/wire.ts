@@ -38,6 +38,8 @@ export interface JiraStatusRef {
 }
 
 export interface JiraIssueFields {
+  /** Custom fields (`customfield_10042`) asked for by id; their shape depends on the field's type. */
+  [customField: `customfield_${string}`]: unknown;
   summary?: string;
   description?: AdfDoc | null;
   status?: JiraStatusRef;
@@ -125,6 +127,54 @@ export interface JiraWorkflowPreview {
       links?: Array<{ fromStatusReference?: string }>;
     }>;
   }>;
+}
+
+/** A field's data schema (JsonTypeBean): `type` plus, for custom fields, its type URI and id. */
+export interface JiraFieldSchema {
+  type: string;
+  /** For arrays: the type of the items (`option`, `string`, `user`...). */
+  items?: string;
+  /** A custom field's type URI, e.g. `com.atlassian.jira.plugin.system.customfieldtypes:select`. */
+  custom?: string;
+  customId?: number;
+  system?: string;
+}
+
+/** FieldDetails, as GET /rest/api/3/field lists the site's system and custom fields. */
+export interface JiraField {
+  id: string;
+  key?: string;
+  name: string;
+  custom?: boolean;
+  schema?: JiraFieldSchema;
+}
+
+/** A select option as issues and createmeta's allowedValues show it. */
+export interface JiraOption {
+  id?: string;
+  value?: string;
+  /** Some option-like values (versions, components) carry a name instead. */
+  name?: string;
+}
+
+/** FieldCreateMetadata: what a create of one issue type in one project may set. */
+export interface JiraCreateMetaField {
+  fieldId: string;
+  key?: string;
+  name: string;
+  schema?: JiraFieldSchema;
+  operations?: string[];
+  allowedValues?: unknown[];
+}
+
+/** GET /issue/createmeta/{project}/issuetypes/{type}: a page of field metadata. */
+export interface JiraCreateMetaPage {
+  fields?: JiraCreateMetaField[];
+  /** Older answers put the page here. */
+  results?: JiraCreateMetaField[];
+  startAt?: number;
+  maxResults?: number;
+  total?: number;
 }
 
 /** Jira's ErrorCollection: `{errorMessages: [...], errors: {field: message}}`. */
