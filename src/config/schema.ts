@@ -135,6 +135,8 @@ const JiraConnection = z.strictObject({
   email: z.string().min(1),
   api_token: z.string().min(1),
   issue_type: z.string().default('Task'),
+  /** Item custom field (`risk` or `fields.risk`) -> Jira field, by name or id (`customfield_10042`). */
+  field_map: stringMap.default({}),
 });
 
 export const ConnectionSchema = z.discriminatedUnion('tracker', [

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FieldValueError, fromJiraValue, toJiraOperations, toJiraValue } from '../../src/trackers/jira/custom-values.ts';
 import { kindOf, resolveFieldMap, type JiraValueKind, type MappedJiraField } from '../../src/trackers/jira/field-map.ts';
 import type { JiraCreateMetaField, JiraField } from '../../src/trackers/jira/wire.ts';
+import { createJiraWebhookHandler } from '../../src/trackers/jira/webhook.ts';
 
 /** field_map resolution against GET /field and createmeta, and value conversion both ways per Jira type. */
 
@@ -190,5 +191,32 @@ describe('fromJiraValue', () => {
       expect(fromJiraValue(f, written)).toEqual(value);
     }
     expect(fromJiraValue(field('option'), { ...(toJiraValue(field('option'), 'Low') as object), id: '1' })).toBe('Low');
+  });
+});
+
+describe('webhook changelog', () => {
+  const handler = createJiraWebhookHandler({
+    webhook_secret: 's',
+    project_key: 'ET',
+    field_map: { risk: 'Risk Level', complexity: 'customfield_10040' },
+  });
+  const updated = (items: Array<{ field: string; fieldId: string }>) => ({
+    webhookEvent: 'jira:issue_updated',
+    issue_event_type_name: 'issue_updated',
+    issue: { id: '10001', key: 'ET-1', fields: {} },
+    changelog: { id: '1', items: items.map((i) => ({ ...i, fieldtype: 'custom', from: null, fromString: 'a', to: null, toString: 'b' })) },
+  });
+
+  it('a change to a mapped custom field, named by its name or its id, reads as a change of the issue', () => {
+    expect(handler.normalize({}, updated([{ field: 'Risk Level', fieldId: 'customfield_10041' }]))[0]).toMatchObject({
+      type: 'issue.changed',
+    });
+    expect(handler.normalize({}, updated([{ field: 'Estimated Hours', fieldId: 'customfield_10040' }]))[0]).toMatchObject({
+      type: 'issue.changed',
+    });
+  });
+
+  it('a change to an unmapped custom field alone is ignored (no read of the issue)', () => {
+    expect(handler.normalize({}, updated([{ field: 'Sprint', fieldId: 'customfield_10020' }]))[0]).toMatchObject({ type: 'ignored' });
   });
 });

@@ -6,6 +6,7 @@ import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, Re
 import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
 import { JiraCatalog } from './catalog.ts';
+import { JiraCustomFields, type FieldRefusal } from './custom-fields.ts';
 import { walkTo, type WalkResult } from './transitions.ts';
 import {
   commentToAdf,
@@ -56,10 +57,11 @@ type EditFields = {
 
 export class JiraAdapter implements TrackerAdapter {
   readonly connectionId: string;
-  // The milestone is a fix version of the project.
-  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
+  readonly supportedFields: readonly FieldName[];
   readonly api: JiraApi;
   readonly catalog: JiraCatalog;
+  /** The item's custom fields that field_map carries into Jira fields. */
+  readonly customFields: JiraCustomFields;
   readonly pullRequestLinks: JiraPullRequestLinks;
   private readonly knownAccounts: Set<string>;
 
@@ -70,7 +72,10 @@ export class JiraAdapter implements TrackerAdapter {
   ) {
     this.connectionId = config.id;
     this.api = new JiraApi(http, writeGate);
-    this.catalog = new JiraCatalog(this.api, config.project_key, config.issue_type);
+    this.catalog = new JiraCatalog(this.api, config.project_key, config.issue_type, JiraCustomFields.customEntries(config.field_map));
+    this.customFields = new JiraCustomFields(this.catalog, config.field_map);
+    // The milestone is a fix version of the project; custom fields are the ones field_map names.
+    this.supportedFields = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone', ...this.customFields.supported];
     this.pullRequestLinks = new JiraPullRequestLinks(this.api);
     this.knownAccounts = new Set(Object.values(config.user_map));
   }
@@ -90,7 +95,7 @@ export class JiraAdapter implements TrackerAdapter {
     const page = await this.api.search(
       {
         jql: `project = ${jqlQuote(this.projectKey)} AND labels = ${jqlQuote(markerLabel(itemKey))} ORDER BY created ASC`,
-        fields: ISSUE_FIELDS,
+        fields: await this.readFields(ctx),
         properties: [ITEM_PROPERTY],
         maxResults: 10,
       },
@@ -107,7 +112,7 @@ export class JiraAdapter implements TrackerAdapter {
       const byProperty = await this.api.search(
         {
           jql: `project = ${jqlQuote(this.projectKey)} AND issue.property[${ITEM_PROPERTY}].item = ${jqlQuote(itemKey)} ORDER BY created ASC`,
-          fields: ISSUE_FIELDS,
+          fields: await this.readFields(ctx),
           maxResults: 1,
         },
         ctx.deliveryId,
@@ -120,11 +125,23 @@ export class JiraAdapter implements TrackerAdapter {
     }
   }
 
+  /**
+   * Creates the issue with every field it can carry. A custom field Jira could not take (see
+   * custom-fields.ts) and a released version are left out; the issue is created with the rest and
+   * the one refused field is reported after (PartialUpdateError: held as a conflict). Two or more
+   * refused fields are reported before anything is written, since the engine holds one per call.
+   */
   async create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
     const edit = await this.editFields(fields, ctx);
     const labels = fields.labels ? checkLabels(fields.labels) : [];
     const type = await this.catalog.issueType(ctx);
     const version = fields.milestone ? await this.catalog.version(fields.milestone, ctx) : null;
+    const custom = await this.customFields.write(fields, ctx);
+    const refused: FieldRefusal[] = [
+      ...(version?.released ? [{ field: 'milestone' as const, message: releasedMessage(version.name, this.projectKey) }] : []),
+      ...custom.refused,
+    ];
+    refuseSeveral(refused);
     const created = await this.api.createIssue(
       {
         fields: {
@@ -135,6 +152,7 @@ export class JiraAdapter implements TrackerAdapter {
           ...(edit.assignee ? { assignee: edit.assignee } : {}),
           ...(edit.priority ? { priority: edit.priority } : {}),
           ...(version && !version.released ? { fixVersions: [{ id: version.id }] } : {}),
+          ...custom.fields,
           // The marker label goes in with the create itself: there is no moment when the issue
           // exists without it, so findByItemKey finds any issue a crashed attempt created.
           labels: [...labels, markerLabel(itemKey)],
@@ -143,9 +161,13 @@ export class JiraAdapter implements TrackerAdapter {
       },
       ctx.deliveryId,
     );
-    let issue = await this.api.getIssue(created.id, ctx.deliveryId);
+    // Fields the create screen lacks go in an edit right after (the edit screen may have them).
+    const afterCreate = Object.keys(custom.afterCreate).length
+      ? await this.api.editIssue(created.id, { fields: custom.afterCreate }, ctx.deliveryId)
+      : null;
+    let issue = afterCreate ?? (await this.readIssue(created.id, ctx));
     if (fields.state !== undefined) issue = await this.moveOrThrow(issue, fields.state, ctx);
-    if (version?.released) throw new PartialUpdateError(releasedMessage(version.name, this.projectKey), this.toRemote(issue), 'milestone');
+    if (refused.length) throw new PartialUpdateError(refused[0].message, this.toRemote(issue), refused[0].field);
     return this.toRemote(issue);
   }
 
@@ -158,22 +180,25 @@ export class JiraAdapter implements TrackerAdapter {
     // Everything that can be refused for config reasons is checked before anything is written.
     const edit = await this.editFields(changes, ctx);
     const targetLabels = changes.labels ? checkLabels(changes.labels) : undefined;
+    // Custom fields: set whole, or (lists) as additions and removals against `since`, like labels.
+    const custom = await this.customFields.write(changes, ctx, since);
     // Labels go as the additions and removals since what Trackline last saw (`since`), so a label
     // a person added in Jira meanwhile stays; only without it (a create being adopted) is the
     // issue read first to work them out.
     const readFirst = changes.state !== undefined || (targetLabels !== undefined && since.labels === undefined);
     let current: JiraIssue | null = null;
-    if (readFirst) current = await this.api.getIssue(ref.id, ctx.deliveryId);
 
     const body: Record<string, unknown> = {};
     if (Object.keys(edit).length) body.fields = edit;
+    if (Object.keys(custom.fields).length) body.fields = { ...(body.fields as object), ...custom.fields };
+    if (Object.keys(custom.update).length) body.update = { ...custom.update };
     // The milestone is one fix version: the old one (as Trackline last saw it) goes, the new one
     // comes, and other versions a person set stay. A released version takes no new work: the
     // other fields are written, and the milestone is refused after them (held as a conflict).
     let refusedVersion: string | null = null;
     if (changes.milestone !== undefined) {
       const version = changes.milestone === null ? null : await this.catalog.version(changes.milestone, ctx);
-      if (version?.released) refusedVersion = version.name;
+      if (version?.released) refusedVersion = releasedMessage(version.name, this.projectKey);
       else if (since.milestone === undefined) {
         body.fields = { ...(body.fields as object), fixVersions: version ? [{ id: version.id }] : [] };
       } else {
@@ -183,6 +208,12 @@ export class JiraAdapter implements TrackerAdapter {
         if (ops.length) body.update = { ...(body.update as object), fixVersions: ops };
       }
     }
+    const refused: FieldRefusal[] = [
+      ...(refusedVersion ? [{ field: 'milestone' as const, message: refusedVersion }] : []),
+      ...custom.refused,
+    ];
+    refuseSeveral(refused);
+    if (readFirst) current = await this.readIssue(ref.id, ctx);
     if (targetLabels) {
       const have = since.labels ?? visibleLabels(current?.fields.labels ?? []);
       const delta = setDelta(have, targetLabels);
@@ -190,16 +221,15 @@ export class JiraAdapter implements TrackerAdapter {
       if (ops.length) body.update = { ...(body.update as object), labels: ops };
     }
     let issue = current;
-    if (Object.keys(body).length)
-      issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.api.getIssue(ref.id, ctx.deliveryId));
-    issue ??= await this.api.getIssue(ref.id, ctx.deliveryId);
+    if (Object.keys(body).length) issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.readIssue(ref.id, ctx));
+    issue ??= await this.readIssue(ref.id, ctx);
     if (changes.state !== undefined) issue = await this.moveOrThrow(issue, changes.state, ctx);
-    if (refusedVersion) throw new PartialUpdateError(releasedMessage(refusedVersion, this.projectKey), this.toRemote(issue), 'milestone');
+    if (refused.length) throw new PartialUpdateError(refused[0].message, this.toRemote(issue), refused[0].field);
     return this.toRemote(issue);
   }
 
   async get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue> {
-    return this.toRemote(await this.api.getIssue(ref.id, ctx.deliveryId));
+    return this.toRemote(await this.readIssue(ref.id, ctx));
   }
 
   /** Accepts `ET-12`, a bare number `12` (in this project), an issue id, or a browse URL. */
@@ -209,13 +239,13 @@ export class JiraAdapter implements TrackerAdapter {
     if (fromUrl) value = fromUrl[1];
     let issue: JiraIssue;
     if (ISSUE_KEY.test(value)) {
-      issue = await this.api.getIssue(value.toUpperCase(), ctx.deliveryId);
+      issue = await this.readIssue(value.toUpperCase(), ctx);
     } else if (/^\d+$/.test(value)) {
       try {
-        issue = await this.api.getIssue(`${this.projectKey}-${value}`, ctx.deliveryId);
+        issue = await this.readIssue(`${this.projectKey}-${value}`, ctx);
       } catch (error) {
         if (!(error instanceof TrackerError && error.kind === 'not_found')) throw error;
-        issue = await this.api.getIssue(value, ctx.deliveryId);
+        issue = await this.readIssue(value, ctx);
       }
     } else {
       throw new TrackerError('config', `"${link}" is not a Jira issue key (like ${this.projectKey}-12), number or id`);
@@ -253,7 +283,7 @@ export class JiraAdapter implements TrackerAdapter {
     let token: string | undefined;
     for (let page = 0; page < 10_000; page++) {
       const res = await this.api.search(
-        { jql, fields: ISSUE_FIELDS, maxResults: PAGE_SIZE, ...(token ? { nextPageToken: token } : {}) },
+        { jql, fields: await this.readFields(ctx), maxResults: PAGE_SIZE, ...(token ? { nextPageToken: token } : {}) },
         ctx.deliveryId,
       );
       const issues = res.issues.map((i) => this.toRemote(i));
@@ -350,6 +380,7 @@ export class JiraAdapter implements TrackerAdapter {
         lines.push({ ok: false, message: (error as Error).message, hint: 'fix [connections.priority_map]' });
       }
     }
+    lines.push(...(await this.customFields.checkLines(ctx, this.config.field_map)));
     return lines;
   }
 
@@ -392,7 +423,7 @@ export class JiraAdapter implements TrackerAdapter {
     );
     // After a transition the issue is read again: post-functions may change other fields
     // (resolution, assignee) and `updated` moved, which the poll compares.
-    const after = result.taken.length ? await this.api.getIssue(issue.id, ctx.deliveryId) : issue;
+    const after = result.taken.length ? await this.readIssue(issue.id, ctx) : issue;
     if (!result.ok) {
       throw new TransitionUnavailableError(result.message, this.toRemote(after), {
         from: from.name,
@@ -403,8 +434,18 @@ export class JiraAdapter implements TrackerAdapter {
     return after;
   }
 
+  /** What every read asks for: the fields Trackline syncs and the mapped custom fields. */
+  private async readFields(ctx: CallContext): Promise<string[]> {
+    return [...ISSUE_FIELDS, ...(await this.customFields.readIds(ctx))];
+  }
+
+  private async readIssue(idOrKey: string, ctx: CallContext): Promise<JiraIssue> {
+    return this.api.getIssue(idOrKey, ctx.deliveryId, await this.customFields.readIds(ctx));
+  }
+
   private toRemote(issue: JiraIssue): RemoteIssue {
-    return toRemoteIssue(issue, this.config.base_url);
+    const remote = toRemoteIssue(issue, this.config.base_url);
+    return this.customFields.any ? { ...remote, fields: { ...remote.fields, ...this.customFields.read(issue) } } : remote;
   }
 }
 
@@ -421,6 +462,14 @@ function checkLabels(labels: string[]): string[] {
   if (marker.length)
     throw new TrackerError('config', `labels starting with "trackline:" are reserved for Trackline's marker: ${marker.join(', ')}`);
   return [...new Set(labels)];
+}
+
+/**
+ * The engine holds one refused field per call (PartialUpdateError), so when several are refused
+ * nothing is written: the delivery fails at once, naming each field and why.
+ */
+function refuseSeveral(refused: FieldRefusal[]): void {
+  if (refused.length > 1) throw new TrackerError('config', refused.map((r) => r.message).join('; '));
 }
 
 function releasedMessage(version: string, project: string): string {

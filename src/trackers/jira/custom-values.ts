@@ -20,7 +20,9 @@ export class FieldValueError extends Error {
     readonly field: MappedJiraField,
     readonly reason: string,
   ) {
-    super(`Jira field "${field.name}" (${field.id}), mapped from fields.${field.local}: ${reason}`);
+    super(
+      `Jira field "${field.name}" (${field.id}), mapped from ${field.local.startsWith('fields.') ? field.local : `fields.${field.local}`}: ${reason}`,
+    );
     this.name = 'FieldValueError';
   }
 }

@@ -13,6 +13,8 @@ export interface JiraWebhookConfig {
   /** The secret saved on the Jira admin webhook (write-once in Jira's UI, docs/trackers.md 4.2). */
   webhook_secret?: string;
   project_key: string;
+  /** Item field -> Jira field name or id: changes to these fields are synced too. */
+  field_map?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -39,6 +41,9 @@ const SYNCED_CHANGELOG_FIELDS = new Set([
   'project',
   'issuetype',
 ]);
+
+/** Prefix of a changelog field that field_map names (changelogFields). */
+const MAPPED = 'mapped:';
 
 /** Comment-only events that Jira also sends as jira:issue_updated (docs/trackers.md 4.4). */
 const COMMENT_EVENT_TYPES = new Set(['issue_commented', 'issue_comment_edited', 'issue_comment_deleted']);
@@ -68,6 +73,9 @@ export function verifyHubSignature(
 export function createJiraWebhookHandler(config: JiraWebhookConfig): WebhookHandler {
   const secret = config.webhook_secret;
   const keyPrefix = `${config.project_key.toUpperCase()}-`;
+  // A changelog item names a custom field by its name (`field`) and its id (`fieldId`); field_map
+  // names it by either, and the api process has no field list to translate one into the other.
+  const mapped = new Set(Object.values(config.field_map ?? {}).map((ref) => ref.trim().toLowerCase()));
   return {
     verify(headers, rawBody) {
       // Jira sends admin webhooks unsigned when no secret is saved on them; accepting those would
@@ -105,12 +113,16 @@ export function createJiraWebhookHandler(config: JiraWebhookConfig): WebhookHand
         case 'jira:issue_created':
         case 'jira:issue_updated': {
           if (!issueId) return [ignored(`${event} without issue.id`)];
-          const items = changelogFields(p.changelog);
+          const items = changelogFields(p.changelog, mapped);
           const typeName = str(p.issue_event_type_name);
           if (event === 'jira:issue_updated' && items.length === 0 && typeName && COMMENT_EVENT_TYPES.has(typeName)) {
             return [ignored(`${typeName} on ${issueKey ?? issueId}: comments are read from comment_created`)];
           }
-          if (event === 'jira:issue_updated' && items.length > 0 && !items.some((f) => SYNCED_CHANGELOG_FIELDS.has(f))) {
+          if (
+            event === 'jira:issue_updated' &&
+            items.length > 0 &&
+            !items.some((f) => SYNCED_CHANGELOG_FIELDS.has(f) || f.startsWith(MAPPED))
+          ) {
             return [ignored(`${issueKey ?? issueId}: only unsynced fields changed (${[...new Set(items)].join(', ')})`)];
           }
           const fields = asRecord(issue?.fields);
@@ -161,12 +173,15 @@ export function createJiraWebhookHandler(config: JiraWebhookConfig): WebhookHand
   };
 }
 
-function changelogFields(changelog: unknown): string[] {
+/** The changed fields' ids, lowercased; a field field_map names (by name or id) reads as `mapped:<id>`. */
+function changelogFields(changelog: unknown, mapped: ReadonlySet<string>): string[] {
   const items = asRecord(changelog)?.items;
   if (!Array.isArray(items)) return [];
   return items.map((i) => {
     const item = asRecord(i);
-    return String(item?.fieldId ?? item?.field ?? '').toLowerCase();
+    const id = String(item?.fieldId ?? item?.field ?? '').toLowerCase();
+    const name = String(item?.field ?? '').toLowerCase();
+    return mapped.has(id) || mapped.has(name) ? `${MAPPED}${id}` : id;
   });
 }
 
