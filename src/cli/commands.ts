@@ -52,7 +52,7 @@ export const commands: Record<string, Command> = {
     summary: 'sync every item of one or all connections now (--dry-run prints the plan)',
     usage:
       'Usage: trackline sync [--connection ID] [--item KEY]... [--push-only|--pull-only] [--dry-run] [--force [--as NAME]]\n' +
-      '                      [--restart] [--batch N] [-v|-vv]\n' +
+      '                      [--labels-only] [--restart] [--batch N] [-v|-vv]\n' +
       '       trackline sync --status   (the same as trackline status)\n' +
       '       trackline sync --test     (the same as trackline check)\n\n' +
       '--item KEY  only this item (repeatable); an unknown key is an error and nothing is written\n' +
@@ -60,6 +60,9 @@ export const commands: Record<string, Command> = {
       "--force     push the items' values wherever the tracker differs, even where the last sync says nothing changed,\n" +
       "            and past the re-open and close guards; recorded in each item's trail as sync.forced by operator:NAME\n" +
       '            (--as NAME, default $USER)\n' +
+      "--labels-only  sync the items' labels and nothing else (three-way: the orchestrator's additions and removals\n" +
+      '            go in, what a person added stays and comes back); every other change stays pending for the next sync.\n' +
+      '            Creates no issue, posts no comment; with --dry-run it prints only label changes\n' +
       '--restart   ignore the checkpoint an interrupted sync left and start from the first item\n' +
       "-v, -vv     log each tracker call and each reconcile's outcome (-vv: everything) on stderr, credentials censored\n" +
       'A real sync shows progress with an ETA and resumes after an interruption. Exit 1 if any item failed.',
@@ -70,6 +73,7 @@ export const commands: Record<string, Command> = {
       'pull-only': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       force: { type: 'boolean' },
+      'labels-only': { type: 'boolean' },
       as: { type: 'string' },
       restart: { type: 'boolean' },
       batch: { type: 'string' },

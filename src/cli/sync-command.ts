@@ -8,8 +8,7 @@ import { operatorName } from './resolve-command.ts';
 import { runStatus } from './status-command.ts';
 import { runCheck } from './check-command.ts';
 import { createLogger } from '../support/logger.ts';
-import { recordForcedPushes } from '../sync/postgres/forced-push.ts';
-import { itemFieldValues } from '../sync/fields.ts';
+import { findItemProblem, forcePush } from '../operator/force-push.ts';
 
 interface SyncOptions {
   connection?: string;
@@ -21,6 +20,8 @@ interface SyncOptions {
   items?: string[];
   /** `operator:<name>` when the push is forced (--force). */
   forcedBy?: string;
+  /** Only these fields (--labels-only): the items' other changes stay pending. */
+  only?: 'labels'[];
   /** Log level on stderr: -v debug (each tracker call, each reconcile's outcome), -vv trace. */
   verbosity: 0 | 1 | 2;
 }
@@ -34,6 +35,8 @@ export function parseSyncOptions(values: Values): SyncOptions {
   if (values.force && values['dry-run'])
     throw new UsageError('--force and --dry-run exclude each other (the plan is what an unforced sync would do)');
   if (values.force && values['pull-only']) throw new UsageError("--force pushes the items' values; it does nothing with --pull-only");
+  if (values['labels-only'] && values['pull-only'])
+    throw new UsageError('--labels-only reads each issue and merges its labels both ways; it cannot be limited to --pull-only');
   const items = values.item as string[] | undefined;
   const verbose = (values.verbose as boolean[] | undefined)?.length ?? 0;
   return {
@@ -44,6 +47,7 @@ export function parseSyncOptions(values: Values): SyncOptions {
     batch,
     items: items?.length ? [...new Set(items)] : undefined,
     forcedBy: values.force ? operatorName(values as Record<string, string | boolean | undefined>) : undefined,
+    only: values['labels-only'] ? ['labels'] : undefined,
     verbosity: verbose >= 2 ? 2 : verbose === 1 ? 1 : 0,
   };
 }
@@ -97,14 +101,15 @@ async function dryRun(runtime: Runtime, ids: string[], options: SyncOptions): Pr
     const plan = await planConnection(
       runtime.db.sql,
       runtime.connections,
-      { connectionId: id, direction: options.direction, limit: 10_000 },
+      { connectionId: id, direction: options.direction, limit: 10_000, items: options.items, only: options.only },
       (done, total) => {
         progress.setTotal(total);
         progress.update(done);
       },
     );
     progress.done(plan.planned + plan.errors.length);
-    console.log(`${id}: ${plan.changes} of ${plan.planned} items would change (dry run: nothing was written)`);
+    const what = options.only ? `${options.only.join(', ')} only; ` : '';
+    console.log(`${id}: ${plan.changes} of ${plan.planned} items would change (${what}dry run: nothing was written)`);
     for (const item of plan.items) printPlan(item);
     for (const e of plan.errors) console.log(`  ✗ ${e.key}: ${e.error}`);
     failed += plan.errors.length;
@@ -135,12 +140,14 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
       const config = runtime.connections.get(id)!.config;
       const push = options.direction !== 'pull' && config.direction !== 'pull';
       const pull = options.direction !== 'push' && config.direction !== 'push';
-      if (pull) await pullNow(runtime, id);
-      if (!push) continue;
+      // A poll would sync every field the tracker changed; a limited sync reads each issue instead.
+      if (pull && !options.only) await pullNow(runtime, id);
+      // A labels-only sync of a pull-only connection reads each issue in its reconcile and takes its labels.
+      if (!push && !(options.only && pull)) continue;
       // A sync of named items is short and starts over each time: no checkpoint.
-      const checkpointName = options.items ? null : 'cli-sync';
+      const checkpointName = options.items ? null : options.only ? `cli-sync-${options.only.join('-')}` : 'cli-sync';
       const only = options.items ? sql`and item_key in ${sql(options.items)}` : sql``;
-      if (options.forcedBy) await forcePushes(runtime, id, options);
+      if (options.forcedBy && push) await forcePushes(runtime, id, options);
       if (options.restart && checkpointName) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
       const [saved] = checkpointName
         ? await sql<{ value: { after: string } }[]>`select value from sync_cursors where connection_id = ${id} and name = ${checkpointName}`
@@ -163,15 +170,25 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
             ${options.items ? sql`and m.item_key in ${sql(options.items)}` : sql``}
           order by m.item_key limit ${options.batch}`;
         if (batch.length === 0) break;
+        const [{ enqueuedAt }] = await sql<{ enqueuedAt: Date }[]>`select clock_timestamp() as "enqueuedAt"`;
         await runtime.queues.enqueueReconcile(
-          batch.map((b) => ({ connectionId: id, itemKey: b.item_key, reason: 'sync' as const, readRemote: pull })),
+          batch.map((b) => ({ connectionId: id, itemKey: b.item_key, reason: 'sync' as const, readRemote: pull, only: options.only })),
         );
-        failed += await waitForBatch(
-          runtime,
-          id,
-          batch.map((b) => ({ key: b.item_key, version: Number(b.version) })),
-          () => progress.update(done, failed ? `${failed} failed` : ''),
-        );
+        const tick = () => progress.update(done, failed ? `${failed} failed` : '');
+        failed += options.only
+          ? await waitForReconciles(
+              runtime,
+              id,
+              batch.map((b) => b.item_key),
+              enqueuedAt,
+              tick,
+            )
+          : await waitForBatch(
+              runtime,
+              id,
+              batch.map((b) => ({ key: b.item_key, version: Number(b.version) })),
+              tick,
+            );
         done += batch.length;
         after = batch[batch.length - 1].item_key;
         if (checkpointName)
@@ -182,7 +199,7 @@ async function realRun(runtime: Runtime, ids: string[], options: SyncOptions): P
       progress.done(done, failed ? `${failed} failed` : '');
       if (checkpointName) await sql`delete from sync_cursors where connection_id = ${id} and name = ${checkpointName}`;
       console.log(
-        `${id}: ${done - failed} synced, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`,
+        `${id}: ${done - failed} synced${options.only ? ` (${options.only.join(', ')} only)` : ''}, ${failed} failed${failed ? ' (see: trackline status, GET /v1/deliveries?status=failed)' : ''}`,
       );
       failedTotal += failed;
     }
@@ -214,6 +231,25 @@ async function waitForBatch(runtime: Runtime, id: string, batch: { key: string; 
   }
 }
 
+/**
+ * A limited sync leaves synced_version where it was (the items' other changes stay pending), so
+ * it waits instead for a reconcile of each pair that started after the batch was enqueued to end:
+ * that one read the item after the request, whether it was this sync's job or one it folded into.
+ */
+async function waitForReconciles(runtime: Runtime, id: string, keys: string[], since: Date, tick: () => void): Promise<number> {
+  const { sql } = runtime.db;
+  for (;;) {
+    const rows = await sql<{ item_key: string; failed: boolean }[]>`
+      select item_key, bool_and(status = 'failed') as failed from deliveries
+      where direction = 'out' and kind = 'reconcile' and connection_id = ${id} and item_key in ${sql(keys)}
+        and created_at >= ${since} and status in ('succeeded', 'failed')
+      group by item_key`;
+    if (rows.length === keys.length) return rows.filter((r) => r.failed).length;
+    tick();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function pullNow(runtime: Runtime, id: string): Promise<void> {
   const progress = new Progress(`pulling ${id}`, 1);
   await runtime.queues.pollNow(id);
@@ -233,37 +269,22 @@ async function pullNow(runtime: Runtime, id: string): Promise<void> {
 
 /** --item: every key names an item, carried by one of the connections synced; else nothing is written. */
 async function checkItems(runtime: Runtime, keys: string[], connectionIds: string[]): Promise<void> {
-  const { sql } = runtime.db;
-  const rows = await sql<{ key: string; carried: boolean }[]>`
-    select i.key, exists (select 1 from mappings m where m.item_key = i.key and m.connection_id in ${sql(connectionIds)}
-      and m.status not in ('deleted', 'remote_deleted')) as carried
-    from items i where i.key in ${sql(keys)} and i.version > 0 and i.deleted_at is null`;
-  const found = new Map(rows.map((r) => [r.key, r.carried]));
-  for (const key of keys) {
-    if (!found.has(key)) throw new CliError(`no item "${key}" (nothing was written)`);
-    if (!found.get(key)) throw new CliError(`item "${key}" is not synced with ${connectionIds.join(', ')} (nothing was written)`);
-  }
+  const problem = await findItemProblem({ sql: runtime.db.sql }, keys, connectionIds);
+  if (problem?.reason === 'missing') throw new CliError(`no item "${problem.key}" (nothing was written)`);
+  if (problem) throw new CliError(`item "${problem.key}" is not synced with ${connectionIds.join(', ')} (nothing was written)`);
 }
 
 /**
- * --force: the operator's decision to push each item's values as they are, recorded before the
- * sync (sync/postgres/forced-push.ts); the reconciles then push wherever the tracker differs, past
- * the re-open and close guards.
+ * --force: the operator's decision to push each item's values as they are (with --labels-only,
+ * their labels), recorded before the sync (operator/force-push.ts); the reconciles then push
+ * wherever the tracker differs, past the re-open and close guards.
  */
 async function forcePushes(runtime: Runtime, connectionId: string, options: SyncOptions): Promise<void> {
-  const { sql } = runtime.db;
-  const supported = new Set<string>(runtime.connections.get(connectionId)!.adapter().supportedFields);
-  const items = await sql<{ key: string; desired: Record<string, unknown>; custom: Record<string, unknown> }[]>`
-    select i.key, i.desired, i.custom from mappings m join items i on i.key = m.item_key
-    where m.connection_id = ${connectionId} and m.status not in ('deleted', 'remote_deleted') and m.remote_id is not null
-      ${options.items ? sql`and i.key in ${sql(options.items)}` : sql``}`;
-  const pushes = items.map((i) => ({
-    itemKey: i.key,
-    connectionId,
-    fields: Object.fromEntries(
-      Object.entries(itemFieldValues(i.desired, i.custom)).filter(([f, v]) => supported.has(f) && v !== undefined),
-    ),
-  }));
-  await sql.begin((tx) => recordForcedPushes(tx as never, pushes, options.forcedBy!, 'forced: trackline sync --force'));
-  console.log(`${connectionId}: ${pushes.length} item(s) forced by ${options.forcedBy}`);
+  const forced = await forcePush({ sql: runtime.db.sql, connections: runtime.connections }, connectionId, {
+    items: options.items,
+    fields: options.only,
+    actor: options.forcedBy!,
+    reason: options.only ? `forced: trackline sync --force --${options.only.join('-')}-only` : 'forced: trackline sync --force',
+  });
+  console.log(`${connectionId}: ${forced} item(s) forced by ${options.forcedBy}`);
 }

@@ -25,17 +25,17 @@ export async function planConnection(
 ): Promise<SyncPlan> {
   const connection = connections.get(data.connectionId);
   if (!connection) throw new UnrecoverableError(`no connection "${data.connectionId}"`);
-  const rows = await sql<
-    { item_key: string }[]
-  >`select item_key from mappings where connection_id = ${data.connectionId} order by item_key limit ${data.limit}`;
+  const rows = await sql<{ item_key: string }[]>`select item_key from mappings where connection_id = ${data.connectionId}
+    ${data.items ? sql`and item_key in ${sql(data.items)}` : sql``} order by item_key limit ${data.limit}`;
   const result: SyncPlan = { planned: 0, changes: 0, items: [], errors: [] };
   for (const { item_key } of rows) {
     try {
-      const plan = await planPair(pgSyncStore(sql), connection, item_key);
+      let plan = await planPair(pgSyncStore(sql), connection, item_key);
       if (data.direction === 'push') plan.pull = {};
       if (data.direction === 'pull') plan.push = {};
+      if (data.only) plan = onlyFields(plan, data.only);
       result.planned++;
-      const pullRequest = await planPullRequest(sql, connection, item_key);
+      const pullRequest = data.only ? null : await planPullRequest(sql, connection, item_key);
       if (pullRequest) plan.pullRequest = pullRequest;
       const pending =
         Object.keys(plan.push).length + Object.keys(plan.pull).length + plan.conflicts.length + plan.comments + (pullRequest ? 1 : 0);
@@ -49,6 +49,22 @@ export async function planConnection(
     onProgress?.(result.planned + result.errors.length, rows.length);
   }
   return result;
+}
+
+/** What a sync limited to `fields` would do: their changes and conflicts only, nothing else. */
+function onlyFields(plan: PairPlan, fields: readonly string[]): PairPlan {
+  const keep = <T>(changes: Partial<Record<string, T>>) => Object.fromEntries(Object.entries(changes).filter(([f]) => fields.includes(f)));
+  // A limited sync creates and links nothing (reconcile.ts); it posts no comments either.
+  const inert = plan.action === 'create' || plan.action === 'link';
+  return {
+    ...plan,
+    action: inert ? 'skip' : plan.action,
+    note: inert ? `not in the tracker yet; a ${fields.join(', ')}-only sync creates and links nothing` : plan.note,
+    push: inert ? {} : keep(plan.push),
+    pull: inert ? {} : keep(plan.pull),
+    conflicts: inert ? [] : plan.conflicts.filter((c) => fields.includes(c.field)),
+    comments: 0,
+  };
 }
 
 export function createPlanProcessor(deps: { sql: Sql; connections: ConnectionRegistry }) {

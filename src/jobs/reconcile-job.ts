@@ -49,7 +49,15 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
     // The delivery row and the pair's first read go to Postgres together: neither needs the other
     // (one round trip less per job; bench/sync.ts). Handled at once so a failed write is never an
     // unhandled rejection while the pass still runs; it is awaited below.
-    const delivery = startJobDelivery(deps.sql, job, 'reconcile', data.connectionId, data.itemKey, { reason: data.reason }, data.requestId);
+    const delivery = startJobDelivery(
+      deps.sql,
+      job,
+      'reconcile',
+      data.connectionId,
+      data.itemKey,
+      data.only ? { reason: data.reason, only: data.only } : { reason: data.reason },
+      data.requestId,
+    );
     delivery.catch(() => undefined);
     let deliveryId: string | undefined;
     try {
@@ -64,10 +72,12 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
         readRemote: data.readRemote,
         deliveryId: delivery,
         maxPasses: deps.coalesceMs > 0 ? 1 : undefined,
+        onlyFields: data.only,
       });
       deliveryId = await delivery;
-      // The item's pull requests (opening, following, links), once the issue itself is synced.
-      const synced = outcome.action !== 'skipped' && outcome.action !== 'deleted' && outcome.action !== 'remote_deleted';
+      // The item's pull requests (opening, following, links), once the issue itself is synced;
+      // not after a labels-only pass, which syncs nothing else.
+      const synced = !data.only && outcome.action !== 'skipped' && outcome.action !== 'deleted' && outcome.action !== 'remote_deleted';
       const pullRequests = synced ? await runPullRequestStep(deps, connection, data, deliveryId, job.id, outcome.warnings) : null;
       await finishDelivery(deps.sql, deliveryId, 'succeeded', {
         outcome: (pullRequests ? { ...outcome, pullRequests } : outcome) as never,

@@ -13,6 +13,16 @@ export const ReconcileJob = z.object({
   readRemote: z.boolean().default(false),
   /** The request that caused it, so one id follows a change from intake to tracker calls. */
   requestId: z.string().optional(),
+  /**
+   * Only these fields (`trackline sync --labels-only`); the item's other changes stay due. Folded
+   * into a job already waiting for the pair (deduplication), it is that job: a full one syncs the
+   * labels too. One parked behind a running job replaces it; the pair then stays behind its
+   * item's version, so the outbox sweep brings the full sync back.
+   */
+  only: z
+    .array(z.enum(['labels']))
+    .min(1)
+    .optional(),
 });
 export type ReconcileJobData = z.infer<typeof ReconcileJob>;
 
@@ -51,6 +61,13 @@ export const PlanJob = z.object({
   direction: z.enum(['push', 'pull', 'both']).default('both'),
   /** At most this many items are planned (the plan is for reading, not a full export). */
   limit: z.number().int().positive().max(10_000).default(1000),
+  /** Only these items (a sync of named items). */
+  items: z.array(z.string()).min(1).max(1000).optional(),
+  /** Only these fields' changes (`--labels-only`): no create, link, comment or pull request. */
+  only: z
+    .array(z.enum(['labels']))
+    .min(1)
+    .optional(),
 });
 export type PlanJobData = z.infer<typeof PlanJob>;
 

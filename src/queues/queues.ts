@@ -87,7 +87,13 @@ export class Queues {
 
   /** Asks a worker for a dry-run plan and waits for it (QueueEvents needs its own blocking connection). */
   async planSync(
-    data: { connectionId: string; direction: 'push' | 'pull' | 'both'; limit?: number },
+    data: {
+      connectionId: string;
+      direction: 'push' | 'pull' | 'both';
+      limit?: number;
+      items?: string[];
+      only?: 'labels'[];
+    },
     timeoutMs: number,
   ): Promise<Record<string, unknown>> {
     if (!this.planEvents) {

@@ -49,6 +49,13 @@ export interface ReconcileInput {
    * for the pair until this one ends, and that job waits out the window).
    */
   maxPasses?: number;
+  /**
+   * Only these fields (`trackline sync --labels-only`): the pass merges and writes them and
+   * nothing else (no create, no comments, no other field, no re-open guard to meet), and records
+   * only their part of the base (SyncStore's ReconciledResult.fields), so the item's other changes
+   * stay due for the next full reconcile.
+   */
+  onlyFields?: readonly FieldName[];
 }
 
 /** Passes while the item keeps changing under the job; the next job picks up anything beyond. */
@@ -81,11 +88,13 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const warnings: string[] = previous?.warnings ?? [];
   const actor = `sync:${config.id}`;
 
-  const [{ item, mapping, heldFields, resolutions, newComments }, deliveryId] = await Promise.all([
+  const [{ item, mapping, heldFields, resolutions: allResolutions, newComments }, deliveryId] = await Promise.all([
     store.loadPair(itemKey, config.id),
     input.deliveryId,
   ]);
   const ctx: CallContext = { deliveryId, warn: (m) => warnings.push(m) };
+  // A pass limited to some fields carries out only their resolutions (forced pushes included).
+  const resolutions = input.onlyFields ? allResolutions.filter((r) => input.onlyFields!.includes(r.field as FieldName)) : allResolutions;
   const outcome: ReconcileOutcome = {
     // A later pass that finds nothing new keeps what an earlier pass did.
     action: previous && previous.action !== 'unchanged' ? previous.action : 'unchanged',
@@ -101,6 +110,16 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   if (!item || !mapping) return { ...outcome, action: 'skipped' };
   if (mapping.status === 'remote_deleted')
     return { ...outcome, action: 'skipped', warnings: [...warnings, 'the remote issue was deleted; the pair no longer syncs'] };
+  const only = input.onlyFields;
+  if (only && (item.deleted || !mapping.remoteId))
+    return {
+      ...outcome,
+      action: 'skipped',
+      warnings: [
+        ...warnings,
+        `a ${only.join(', ')}-only sync ${item.deleted ? 'does not stop a deleted item' : 'creates and links nothing'}`,
+      ],
+    };
 
   const supported = new Set(adapter.supportedFields);
   const local = onlySupported(item.desired, supported);
@@ -254,7 +273,10 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     translate: connection.translate,
     direction: config.direction,
     strategy: config.conflict_strategy,
-    heldFields,
+    // The fields a limited pass leaves alone are held for it: the diff neither pushes nor pulls them.
+    heldFields: only
+      ? new Set([...heldFields, ...fieldNames(local, remote?.fields, base.local, base.remote).filter((f) => !only.includes(f))])
+      : heldFields,
   });
   // Re-opening a done issue, or closing one where close_issues is off, waits for a decision
   // (state-guard.ts); an operator's local resolution of that decision forces it through.
@@ -335,6 +357,13 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const written = after;
   const unseen =
     personChangedSet ||
+    // A limited pass read or wrote the issue: another field differing from the base is a remote
+    // change it leaves for a full pass, which the flag brings about (and the poll cannot skip).
+    (only !== undefined &&
+      written !== null &&
+      fieldNames(written.fields).some(
+        (f) => supported.has(f) && !only.includes(f) && written.fields[f] !== undefined && !sameValue(f, written.fields[f], base.remote[f]),
+      )) ||
     (remote === null &&
       written !== null &&
       fieldNames(written.fields).some(
@@ -353,10 +382,12 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     remote: after,
     strategy: config.conflict_strategy,
     resolutionIds: resolutions.map((r) => r.id),
+    onlyFields: only,
   });
   outcome.latestVersion = latestVersion;
   if (unseen) await store.flagRemoteChange(mapping.id);
-  if (remote && mapping.remoteChangedAt) {
+  // A limited pass applied only some of what it read: a remote change stays flagged for a full one.
+  if (remote && mapping.remoteChangedAt && !only) {
     // Read and applied: the pull request is served, unless a newer one came in meanwhile.
     await store.clearRemoteChange(mapping.id, mapping.remoteChangedAt);
   }
@@ -365,7 +396,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   // The cursor read with the mapping is still current: only deliverComments moves it, and two
   // reconciles of one pair never run at once. A comment recorded after the load bumped the item's
   // version, so the next pass (or the job parked behind this one) delivers it.
-  if (newComments) outcome.comments += await deliverComments(store, connection, itemKey, ref, mapping.commentCursor, ctx);
+  if (newComments && !only) outcome.comments += await deliverComments(store, connection, itemKey, ref, mapping.commentCursor, ctx);
   outcome.pushed = [...new Set([...outcome.pushed, ...pushedFields])];
   outcome.pulled = [...new Set([...outcome.pulled, ...(Object.keys(plan.pull) as FieldName[])])];
   outcome.conflicts += plan.conflicts.length;
@@ -432,6 +463,7 @@ async function applyPlan(
     remote: RemoteIssue | null;
     strategy: string;
     resolutionIds: number[];
+    onlyFields?: readonly FieldName[];
   },
 ): Promise<{ changeId: number | null; latestVersion?: number }> {
   const { item, mapping, plan, connectionId, actor } = args;
@@ -442,7 +474,7 @@ async function applyPlan(
     to_value: value ?? null,
   }));
   const remote = { key: args.remote?.key ?? null, url: args.remote?.url ?? null, updatedAt: args.remote?.updatedAt ?? null };
-  if (pulled.length === 0 && plan.conflicts.length === 0 && args.resolutionIds.length === 0) {
+  if (pulled.length === 0 && plan.conflicts.length === 0 && args.resolutionIds.length === 0 && !args.onlyFields) {
     // The common case, only pushes to record: the audit rows and the new base in ONE statement
     // shared with the other passes finishing now (postgres/pair-statements.ts), instead of BEGIN,
     // one INSERT per field, the UPDATE and COMMIT. Round trips to Postgres were the largest cost
@@ -487,6 +519,7 @@ async function applyPlan(
     // A field the tracker refused says why on the mapping.
     lastError: plan.conflicts.find((c) => c.reason)?.reason ?? null,
     remote: { ...remote, updatedBy: args.remote?.updatedBy ?? null },
+    ...(args.onlyFields ? { fields: [...args.onlyFields] } : {}),
   });
   return { changeId };
 }

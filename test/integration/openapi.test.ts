@@ -32,6 +32,13 @@ describe('/openapi.json', () => {
       expect(body).toContain(needle);
     const limit = doc.paths['/v1/changes'].get.parameters.find((p: { name: string }) => p.name === 'limit');
     expect(limit.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 500, default: 100 });
+    // The sync body: the CLI's options by their API names, unknown keys refused, the scope and a 403.
+    const sync = doc.paths['/v1/connections/{id}/sync'].post;
+    const syncBody = sync.requestBody.content['application/json'].schema;
+    expect(Object.keys(syncBody.properties).sort()).toEqual(['actor', 'direction', 'dryRun', 'force', 'items', 'labelsOnly']);
+    expect(syncBody.additionalProperties).toBe(false);
+    expect(sync.description).toContain('`admin` scope');
+    expect(sync.responses['403']).toEqual({ $ref: '#/components/responses/E403' });
   });
 
   it('/docs renders Swagger UI from local files', async () => {

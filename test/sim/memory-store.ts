@@ -415,7 +415,28 @@ export class MemoryStore implements SyncStore {
     }
     for (const c of this.conflicts) if (r.resolutionIds.includes(c.id)) c.appliedAt = this.clock.now();
     const m = this.mapping(r.mappingId);
-    if (m) {
+    if (m && r.fields) {
+      // Only these fields' part of the base; the pair stays due for the rest (store.ts contract).
+      const base = json(m.base ?? { local: {}, remote: {} }) as SyncBase;
+      for (const f of r.fields) {
+        for (const half of ['local', 'remote'] as const) {
+          const next = (r.nextBase[half] as Record<string, unknown>)[f];
+          if (next === undefined) delete (base[half] as Record<string, unknown>)[f];
+          else (base[half] as Record<string, unknown>)[f] = json(next);
+        }
+      }
+      const open = r.status === 'conflict';
+      Object.assign(m, {
+        base,
+        syncedVersion: version === r.version + 1 && m.syncedVersion >= r.version ? version : m.syncedVersion,
+        status: open ? 'conflict' : m.status,
+        lastError: open ? r.lastError : m.lastError,
+        pendingPush: null,
+        remoteKey: r.remote.key ?? m.remoteKey,
+        remoteUrl: r.remote.url ?? m.remoteUrl,
+        updatedAt: this.clock.now(),
+      });
+    } else if (m) {
       Object.assign(m, {
         base: json(r.nextBase),
         syncedVersion: Math.max(m.syncedVersion, version),

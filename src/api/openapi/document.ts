@@ -56,6 +56,7 @@ export function buildOpenApiDocument(version: string): Json {
         [
           [400, 'Bad input: the message names the field'],
           [401, 'Missing or wrong bearer token (or webhook signature)'],
+          [403, 'The token lacks the scope the route needs, or is limited to other connections (the message names which)'],
           [404, 'Not found'],
           [409, 'Conflict with the current state'],
           [413, 'Body over 1 MiB'],
@@ -176,10 +177,19 @@ export function buildOpenApiDocument(version: string): Json {
         post: {
           ...secured,
           operationId: 'syncConnection',
-          summary: 'Sync a whole connection now, or plan it (dryRun: reads only, writes nothing)',
+          summary: 'Sync a whole connection (or some items, or only labels) now, force it, or plan it (dryRun: reads only, writes nothing)',
+          description:
+            'Needs the `admin` scope, forced or not. With `force`, the items’ values are recorded as forced by `actor` ' +
+            '(default `operator:token-<token id>`) before anything is enqueued, one `sync.forced` row in each item’s trail. ' +
+            'Unknown keys, wrong types, an unknown item, force with dryRun or direction pull, or actor without force: 400 naming ' +
+            'the field, nothing written.',
           parameters: [pathParam('id', 'The connection id')],
           requestBody: { required: false, content: { 'application/json': { schema: schema(SyncBody, 'input') } } },
-          responses: { '200': json(R.SyncResult, 'The dry-run plan'), '202': json(R.SyncResult, 'Enqueued'), ...errors(400, 401, 404) },
+          responses: {
+            '200': json(R.SyncResult, 'The dry-run plan'),
+            '202': json(R.SyncResult, 'Enqueued (forced: how many items were forced, and by whom)'),
+            ...errors(400, 401, 403, 404),
+          },
         },
       },
       '/webhooks/{connectionId}': {

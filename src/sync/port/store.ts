@@ -111,6 +111,16 @@ export interface ReconciledResult extends AuditBy {
   status: 'synced' | 'conflict';
   lastError: string | null;
   remote: RemoteMeta & { updatedBy: string | null };
+  /**
+   * A pass limited to these fields (`trackline sync --labels-only`): only their part of each half
+   * of the base is replaced by nextBase's (absent there: removed), the rest of the base is left as
+   * it is. The pair stays due for everything else: synced_version moves only when the pair was
+   * synced at the version read and this pass's pull made the next one (nothing else can be waiting
+   * then); status changes only to 'conflict' when a conflict is left open, and last_error only
+   * with it; remote_updated_at is not taken (the write's time would hide other fields' unseen
+   * remote changes from the poll). Absent: the whole pass as above.
+   */
+  fields?: FieldName[];
 }
 
 export interface MappingRef {

@@ -1,6 +1,6 @@
 import type { Sql } from '../../db/client.ts';
 import type { SyncBase } from '../base.ts';
-import { splitItemValues, type FieldName } from '../fields.ts';
+import { splitItemValues, type FieldName, type FieldValues } from '../fields.ts';
 import {
   ConflictClosedError,
   ConflictNotFoundError,
@@ -147,6 +147,10 @@ export class PostgresSyncStore implements SyncStore {
             ${tx.json((c.local ?? null) as never)}, ${tx.json((c.remote ?? null) as never)}, ${tx.json({ base: c.base ?? null, outcome: c.outcome } as never)})`;
       }
       if (r.resolutionIds.length) await tx`update conflicts set applied_at = now() where id in ${tx(r.resolutionIds)}`;
+      if (r.fields) {
+        await recordFieldsOnly(tx as never, r, r.fields, version);
+        return;
+      }
       // A pull made a new version that this pass already agrees with: record that version as synced.
       await tx`update mappings set base = ${tx.json(r.nextBase as never)}, synced_version = greatest(synced_version, ${version}),
         status = ${r.status}, last_synced_at = now(), last_error = ${r.lastError}, pending_push = null,
@@ -291,4 +295,26 @@ export function pgSyncStore(sql: Sql): PostgresSyncStore {
   let store = stores.get(sql);
   if (!store) stores.set(sql, (store = new PostgresSyncStore(sql)));
   return store;
+}
+
+/**
+ * The end of a pass limited to `fields` (store.ts, ReconciledResult.fields): their part of the base
+ * and nothing else, so the item's other changes stay due for the outbox sweep and the next
+ * reconcile. `version` is the item's version after the pass's pull (the version read if none).
+ */
+async function recordFieldsOnly(sql: Sql, r: ReconciledResult, fields: FieldName[], version: number): Promise<void> {
+  const pick = (half: FieldValues) => Object.fromEntries(fields.filter((f) => half[f] !== undefined).map((f) => [f, half[f]]));
+  const open = r.status === 'conflict';
+  // Only a pull of this pass moved the item (one version on from the one read).
+  const pulledNext = version === r.version + 1;
+  await sql`update mappings set
+      base = jsonb_build_object(
+        'local', (coalesce(base -> 'local', '{}'::jsonb) - ${sql.array(fields)}::text[]) || ${sql.json(pick(r.nextBase.local) as never)},
+        'remote', (coalesce(base -> 'remote', '{}'::jsonb) - ${sql.array(fields)}::text[]) || ${sql.json(pick(r.nextBase.remote) as never)}),
+      synced_version = case when ${pulledNext} and synced_version >= ${r.version} then ${version} else synced_version end,
+      status = case when ${open} then 'conflict' else status end,
+      last_error = case when ${open} then ${r.lastError} else last_error end,
+      pending_push = null,
+      remote_key = coalesce(${r.remote.key}, remote_key), remote_url = coalesce(${r.remote.url}, remote_url), updated_at = now()
+    where id = ${r.mappingId}`;
 }
