@@ -121,19 +121,37 @@ describe('Jira custom fields through field_map', () => {
   it('changes go in one edit: values set whole, a multi-select as additions and removals; null clears', async () => {
     const m = await settled('cf/1');
     clearLog();
-    await upsert('cf/1', { fields: { complexity: 8, risk: 'Low', areas: ['API', 'UI'], due: null } });
+    await upsert('cf/1', {
+      fields: {
+        complexity: 8,
+        risk: 'Low',
+        areas: ['API', 'UI'],
+        due: null,
+        dependencies: 'ET-2',
+        review: '2027-01-01T09:00:00+01:00',
+        tags: ['beta', 'rc'],
+      },
+    });
     await settled('cf/1', await version('cf/1'));
     const edits = h.sandbox.log.entries({ tracker: 'jira', method: 'PUT', pathIncludes: '/rest/api/3/issue/' });
     expect(edits.map((e) => e.body)).toEqual([
       {
-        fields: { [id('Estimated Hours')]: 8, [id('Risk Level')]: { value: 'Low' }, [id('Target Date')]: null },
-        update: { [id('Areas')]: [{ add: { value: 'UI' } }, { remove: { value: 'Sync' } }] },
+        fields: {
+          [id('Estimated Hours')]: 8,
+          [id('Risk Level')]: { value: 'Low' },
+          [id('Target Date')]: null,
+          [id('Blocked By')]: 'ET-2',
+          [id('Review Due')]: '2027-01-01T08:00:00.000+0000',
+        },
+        update: { [id('Areas')]: [{ add: { value: 'UI' } }, { remove: { value: 'Sync' } }], [id('Tags')]: [{ add: 'rc' }] },
       },
     ]);
     const f = await issueFields(m.remote_id);
     expect(f[id('Estimated Hours')]).toBe(8);
     expect(f[id('Target Date')]).toBeNull();
     expect(optionValues(f[id('Areas')])).toEqual(['API', 'UI']);
+    expect(f[id('Tags')]).toEqual(['beta', 'rc']);
+    expect(f[id('Review Due')]).toBe('2027-01-01T08:00:00.000+0000');
     expect(h.sandbox.log.entries({ tracker: 'jira', method: 'GET', pathIncludes: '/rest/api/3/field' })).toHaveLength(0);
   });
 
@@ -142,18 +160,33 @@ describe('Jira custom fields through field_map', () => {
     await quiet();
     jira().editAsPerson(
       m.remote_key,
-      { [id('Risk Level')]: { value: 'Medium' }, [id('Estimated Hours')]: 13, [id('Tags')]: ['beta', 'customer-x'] },
+      {
+        [id('Risk Level')]: { value: 'Medium' },
+        [id('Estimated Hours')]: 13,
+        [id('Tags')]: ['beta', 'customer-x', 'rc'],
+        [id('Blocked By')]: 'ET-3',
+        [id('Target Date')]: '2027-02-01',
+        [id('Review Due')]: '2027-01-05T10:00:00.000+0100',
+      },
       JIRA.people.bob.email,
     );
     await waitFor(async () => (await custom('cf/1')).risk === 'Medium', 15_000);
     const c = await custom('cf/1');
-    expect(c).toMatchObject({ complexity: 13, tags: ['beta', 'customer-x'] });
+    expect(c).toMatchObject({
+      complexity: 13,
+      tags: ['beta', 'customer-x', 'rc'],
+      dependencies: 'ET-3',
+      due: '2027-02-01',
+      review: '2027-01-05T09:00:00.000Z',
+    });
     const [change] =
       await h.sql`select fields, actor from changes where item_key = 'cf/1' and type = 'item.changed' order by id desc limit 1`;
     expect(change.fields).toMatchObject({
       'fields.risk': { from: 'Low', to: 'Medium' },
       'fields.complexity': { from: 8, to: 13 },
-      'fields.tags': { from: ['beta'], to: ['beta', 'customer-x'] },
+      'fields.tags': { from: ['beta', 'rc'], to: ['beta', 'customer-x', 'rc'] },
+      'fields.dependencies': { from: 'ET-2', to: 'ET-3' },
+      'fields.due': { from: null, to: '2027-02-01' },
     });
   });
 
