@@ -1,5 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JIRA, startHarness, waitFor, type Harness } from '../support/harness.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCheck } from '../../src/cli/check-command.ts';
+import { JIRA, REDIS_URL, startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { loadSpecValidator } from '../support/openapi-validator.ts';
 
 /**
@@ -315,6 +319,52 @@ describe('Jira custom fields through field_map', () => {
         hint: 'fix field_map (a Jira field name or id such as customfield_10042) or add the field in Jira',
       },
     ]);
+  });
+
+  it('trackline check prints them, ✓ for each field it finds and ✗ with the reason for the one it cannot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trackline-check-'));
+    const file = join(dir, 'trackline.toml');
+    const map = Object.entries(FIELD_MAP)
+      .map(([k, v]) => `${JSON.stringify(k)} = ${JSON.stringify(v)}`)
+      .join(', ');
+    writeFileSync(
+      file,
+      [
+        '[[connections]]',
+        'id = "jira-main"',
+        'tracker = "jira"',
+        `base_url = "${h.sandboxUrl}"`,
+        `project_key = "${JIRA.projectKey}"`,
+        `email = "${JIRA.email}"`,
+        `api_token = "${JIRA.token}"`,
+        'rate_limit = "off"',
+        `field_map = { ${map} }`,
+        '',
+      ].join('\n'),
+    );
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      TRACKLINE_CONFIG: file,
+      DATABASE_URL: h.databaseUrl,
+      REDIS_URL,
+      TRACKLINE_REDIS_PREFIX: h.redisPrefix,
+      LOG_LEVEL: 'silent',
+    });
+    const out: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void out.push(String(line)));
+    try {
+      expect(await runCheck('jira-main')).toBe(1);
+    } finally {
+      spy.mockRestore();
+      process.env = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const text = out.join('\n');
+    expect(text).toContain(`  ✓ field_map.risk maps to Jira field "Risk Level" (${id('Risk Level')}, option) (options: Low, Medium, High)`);
+    expect(text).toContain(`  ✓ field_map.due maps to Jira field "Target Date" (${id('Target Date')}, date)`);
+    expect(text).toContain(
+      '  ✗ field_map.ghost = "Story Points": Jira has no field "Story Points" (by name or id) that this user can see\n    → fix field_map',
+    );
   });
 
   it('every request validates against Jira’s OpenAPI description', async () => {
