@@ -24,7 +24,7 @@ export async function runSandbox(values: Record<string, string | boolean | undef
   });
   sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap' });
   // Jira: project ET with the workflow of sandbox/jira/workflow.ts, an API user and one person.
-  sandbox.jira.seedProject({
+  const jira = sandbox.jira.seedProject({
     key: 'ET',
     name: 'Example Team',
     users: [
@@ -38,6 +38,9 @@ export async function runSandbox(values: Record<string, string | boolean | undef
   Plane: base_url = "${url}", workspace = "acme", project = "${project.projectId}", api_key = "${apiKey}"
   GitHub: base_url = "${url}/api/v3", owner = "acme", repo = "app", token = "ghp_sandbox" (github-project: project_number = 1)
   Jira: base_url = "${url}", project_key = "ET", email = "trackline-bot@example.com", api_token = "jira_sandbox"
+    custom fields for field_map: ${Object.entries(jira.customFields)
+      .map(([name, id]) => `"${name}" (${id})`)
+      .join(', ')}
   Requests it received: GET ${url}/_sandbox/requests
   Rate limit: ${rate ? `${rate.requests} per ${rate.perMs / 1000} s` : 'off'}
 Ctrl-C stops it.`);
