@@ -62,11 +62,24 @@ export class GitHubPulls {
       .map((issue) => ({ issue, pull: this.pulls.get(`${repo}#${issue.number}`)! }));
   }
 
-  /** A branch pushed to the repository, `ahead` commits ahead of the default branch. */
+  /**
+   * A branch pushed to the repository, `ahead` commits ahead of the default branch. Each push is a
+   * new head commit; an open pull request from the branch gets GitHub's `synchronize` event.
+   */
   pushBranch(owner: string, repo: string, name: string, ahead = 1): void {
     const r = this.store.repo(owner, repo);
     if (!r) throw notFound();
-    r.branches.set(name, { ahead });
+    const before = r.branches.get(name);
+    const sha = createHash('sha1')
+      .update(`${repoKey(owner, repo)}:${name}:${before?.sha ?? ''}:${ahead}`)
+      .digest('hex');
+    r.branches.set(name, { ahead, sha });
+    if (!before) return;
+    for (const { issue, pull } of this.pullsOf(repoKey(owner, repo))) {
+      if (pull.head !== name || issue.state !== 'open') continue;
+      issue.updated_at = ghTime();
+      this.#emit(issue, 'synchronize', owner);
+    }
   }
 
   create(repoKeyValue: string, input: Record<string, unknown>, actor: string): { issue: GhIssueRec; pull: GhPullRec } {
@@ -169,7 +182,7 @@ export class GitHubPulls {
       body: typeof input.body === 'string' ? input.body : null,
       state,
       submitted_at: ghTime(),
-      commit_id: headSha(repoKeyValue, pull),
+      commit_id: headSha(repoKeyValue, pull, this.store),
     };
     pull.reviews.push(review);
     pull.requested_reviewers = pull.requested_reviewers.filter((r) => r.toLowerCase() !== actor.toLowerCase());
@@ -207,7 +220,7 @@ export class GitHubPulls {
     const docs = `${DOCS}/pulls/pulls#merge-a-pull-request`;
     if (issue.state !== 'open' || pull.draft)
       throw new GitHubApiError(405, { message: 'Pull Request is not mergeable', documentation_url: docs, status: '405' });
-    if (typeof input.sha === 'string' && input.sha !== headSha(repoKeyValue, pull)) {
+    if (typeof input.sha === 'string' && input.sha !== headSha(repoKeyValue, pull, this.store)) {
       throw new GitHubApiError(409, {
         message: 'Head branch was modified. Review and try the merge again.',
         documentation_url: docs,
@@ -218,8 +231,8 @@ export class GitHubPulls {
     pull.merged_at = ghTime();
     pull.merged_by = this.store.user(actor).login;
     pull.merge_commit_sha = createHash('sha1').update(`${repoKeyValue}#${number}:merge`).digest('hex');
-    repo.branches.set(pull.base, { ahead: repo.branches.get(pull.base)?.ahead ?? 0 });
-    repo.branches.set(pull.head, { ahead: 0 });
+    repo.branches.set(pull.base, { ...repo.branches.get(pull.base), ahead: repo.branches.get(pull.base)?.ahead ?? 0 });
+    repo.branches.set(pull.head, { ...repo.branches.get(pull.head), ahead: 0 });
     this.store.updateIssue(repoKeyValue, number, { state: 'closed' }, actor);
     this.#emit(issue, 'closed', actor);
     if (pull.base === repo.default_branch) {
@@ -239,7 +252,7 @@ export class GitHubPulls {
     const branch = (ref: string) => ({
       label: `${repo.owner}:${ref}`,
       ref,
-      sha: headSha(issue.repo, { ...pull, head: ref }),
+      sha: headSha(issue.repo, { ...pull, head: ref }, this.store),
       user: user(repo.owner),
       repo: null,
     });
@@ -318,8 +331,8 @@ function headRef(repo: GhRepoRec, head: string): string | null {
   return head.slice(0, i).toLowerCase() === repo.owner.toLowerCase() ? head.slice(i + 1) : null;
 }
 
-function headSha(repo: string, pull: { head: string }): string {
-  return createHash('sha1').update(`${repo}:${pull.head}`).digest('hex');
+function headSha(repo: string, pull: { head: string }, store?: GitHubStore): string {
+  return store?.repos.get(repo)?.branches.get(pull.head)?.sha ?? createHash('sha1').update(`${repo}:${pull.head}`).digest('hex');
 }
 
 /** The issue numbers a body closes with GitHub's keywords (of this repository). */

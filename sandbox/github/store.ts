@@ -55,7 +55,8 @@ export interface GhRepoRec {
   nextMilestone: number;
   created_at: string;
   /** Branch name -> commits it has that the default branch lacks (0: nothing to merge). */
-  branches: Map<string, { ahead: number }>;
+  /** Branch name -> commits ahead of the default branch, and its head commit (a push changes it). */
+  branches: Map<string, { ahead: number; sha?: string }>;
   default_branch: string;
 }
 

@@ -1,7 +1,8 @@
 // Jira's remote issue links (`/rest/api/3/issue/{issueIdOrKey}/remotelink`): a link from an issue
 // to an object elsewhere. "If a globalId is provided and a remote issue link exists with that
 // global ID, the remote issue link is updated" (200), otherwise one is created (201). `object.url`
-// and `object.title` are required (RemoteObject in the platform spec).
+// and `object.title` are required (RemoteObject in the platform spec). DELETE removes one by its
+// global ID (`?globalId=`, required) or by its id: 204, or 404 when the issue has no such link.
 
 export interface RemoteLinkRec {
   id: number;
@@ -46,6 +47,17 @@ export class JiraRemoteLinks {
     const link: RemoteLinkRec = { id: this.#next++, issueId, globalId, ...fields };
     this.links.set(link.id, link);
     return { link, created: true };
+  }
+
+  /** DELETE …/remotelink?globalId=: false when the issue has no link with that global ID. */
+  removeByGlobalId(issueId: string, globalId: string): boolean {
+    const link = this.of(issueId).find((l) => l.globalId === globalId);
+    return link ? this.links.delete(link.id) : false;
+  }
+
+  /** DELETE …/remotelink/{linkId}: false when the issue has no such link. */
+  remove(issueId: string, id: number): boolean {
+    return this.links.get(id)?.issueId === issueId ? this.links.delete(id) : false;
   }
 }
 

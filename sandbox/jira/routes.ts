@@ -381,6 +381,27 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     );
   });
 
+  // DELETE by global ID (required: 400 without it) or by link id; 204, or 404 when there is none.
+  app.delete(`${API}/issue/:issueIdOrKey/remotelink`, (c) => {
+    const issue = issueOf(c);
+    const globalId = c.req.query('globalId');
+    if (!globalId) return c.json(errorCollection(['The global ID of the remote link is required.']), 400);
+    const limited = perIssueWrite(c, issue);
+    if (limited) return limited;
+    if (!store.remoteLinks.removeByGlobalId(issue.id, globalId))
+      return c.json(errorCollection(['No remote link with that global ID exists on the issue.']), 404);
+    return c.body(null, 204);
+  });
+
+  app.delete(`${API}/issue/:issueIdOrKey/remotelink/:linkId`, (c) => {
+    const issue = issueOf(c);
+    const limited = perIssueWrite(c, issue);
+    if (limited) return limited;
+    if (!store.remoteLinks.remove(issue.id, Number(c.req.param('linkId'))))
+      return c.json(errorCollection(['The remote issue link does not exist.']), 404);
+    return c.body(null, 204);
+  });
+
   app.get(`${API}/issue/:issueIdOrKey/properties/:propertyKey`, (c) => {
     const issue = issueOf(c);
     const key = c.req.param('propertyKey');

@@ -9,7 +9,7 @@ import { createWebhookHandler } from '../trackers/index.ts';
 import type { WebhookHandler } from '../sync/port/tracker.ts';
 import { importRemoteIssue } from '../sync/remote-events.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
-import { notePullRequestActivity } from '../sync/pull-requests/store.ts';
+import { pgPullRequestStore } from '../sync/postgres/pull-request-store.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 
@@ -116,7 +116,7 @@ async function processDelivery(
     if (change.type === 'pull_request.changed') {
       // The items that follow it (or, for one nobody recorded, whose branch it is or whose issue it
       // closes) re-read it in their next reconcile; the payload only says which one changed.
-      const itemKeys = await notePullRequestActivity(deps.sql, connection.config.id, {
+      const itemKeys = await pgPullRequestStore(deps.sql).noteActivity(connection.config.id, {
         number: change.number,
         head: change.head,
         closes: change.closes,

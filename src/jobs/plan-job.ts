@@ -4,6 +4,7 @@ import type { ConnectionRegistry } from '../connections/registry.ts';
 import { PlanJob, type PlanJobData } from '../queues/jobs.ts';
 import { planPair, type PairPlan } from '../sync/dry-run.ts';
 import { planPullRequest } from '../sync/pull-requests/plan-pull-request.ts';
+import { pgPullRequestStore } from '../sync/postgres/pull-request-store.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
 
 export interface SyncPlan {
@@ -35,7 +36,7 @@ export async function planConnection(
       if (data.direction === 'pull') plan.push = {};
       if (data.only) plan = onlyFields(plan, data.only);
       result.planned++;
-      const pullRequest = data.only ? null : await planPullRequest(sql, connection, item_key);
+      const pullRequest = data.only ? null : await planPullRequest(pgPullRequestStore(sql), connection, item_key);
       if (pullRequest) plan.pullRequest = pullRequest;
       const pending =
         Object.keys(plan.push).length + Object.keys(plan.pull).length + plan.conflicts.length + plan.comments + (pullRequest ? 1 : 0);

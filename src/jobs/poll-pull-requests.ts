@@ -1,7 +1,7 @@
 import type { Sql } from '../db/client.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
-import { notePullRequestActivity } from '../sync/pull-requests/store.ts';
+import { pgPullRequestStore } from '../sync/postgres/pull-request-store.ts';
 
 /**
  * The safety net for pull request webhooks, in a github connection's poll: the pull requests
@@ -22,7 +22,7 @@ export async function pollPullRequests(
   const page = await host.pollUpdated(row ? (row.value as unknown as string) : null, { deliveryId });
   const itemKeys = new Set<string>();
   for (const pr of page.pullRequests) {
-    const keys = await notePullRequestActivity(deps.sql, connectionId, {
+    const keys = await pgPullRequestStore(deps.sql).noteActivity(connectionId, {
       number: pr.number,
       head: pr.head,
       closes: pr.closes,

@@ -2,7 +2,9 @@ import type { Sql } from '../db/client.ts';
 import type { Connection } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
 import type { ReconcileJobData } from '../queues/jobs.ts';
-import { syncPullRequests, type PullRequestOutcome } from '../sync/pull-requests/sync-pull-requests.ts';
+import type { PullRequestHint, SyncStore } from '../sync/port/store.ts';
+import { pgPullRequestStore } from '../sync/postgres/pull-request-store.ts';
+import { mayHavePullRequestWork, syncPullRequests, type PullRequestOutcome } from '../sync/pull-requests/sync-pull-requests.ts';
 
 /**
  * Runs the pull request part of a reconcile (src/sync/pull-requests) once the issue is synced, and
@@ -19,8 +21,14 @@ export async function runPullRequestStep(
   deliveryId: string,
   jobId: string | undefined,
   warnings: string[],
+  hint: PullRequestHint | undefined,
 ): Promise<PullRequestOutcome | null> {
-  const outcome = await syncPullRequests(deps.sql, connection, data.itemKey, { deliveryId, warn: (m) => warnings.push(m) });
+  // Most items have no pull request: what the reconcile's pair load said settles it, no query.
+  if (!mayHavePullRequestWork(connection, hint)) return null;
+  const outcome = await syncPullRequests(pgPullRequestStore(deps.sql), connection, data.itemKey, {
+    deliveryId,
+    warn: (m) => warnings.push(m),
+  });
   if (!outcome) return null;
   warnings.push(...outcome.warnings);
   if (outcome.failure) {
@@ -46,4 +54,19 @@ export async function runPullRequestStep(
     );
   }
   return outcome;
+}
+
+/**
+ * The engine's store for one reconcile, keeping what its pair load said of the item's pull
+ * requests (the Postgres store reads it in the same query), for the step that follows the pass.
+ */
+export function withPullRequestHint(store: SyncStore): { store: SyncStore; hint(): PullRequestHint | undefined } {
+  let hint: PullRequestHint | undefined;
+  const wrapped: SyncStore = Object.create(store);
+  wrapped.loadPair = async (itemKey, connectionId) => {
+    const pair = await store.loadPair(itemKey, connectionId);
+    hint = pair.item?.pullRequests;
+    return pair;
+  };
+  return { store: wrapped, hint: () => hint };
 }

@@ -8,7 +8,7 @@ import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
-import { runPullRequestStep } from './pull-request-step.ts';
+import { runPullRequestStep, withPullRequestHint } from './pull-request-step.ts';
 import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
 import type { CoalesceState } from './coalesce-state.ts';
@@ -65,8 +65,9 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       // parks behind this one (keepLastIfActive), after the window: syncing it here at once, in a
       // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
       // 3-5 writes for a 100-update burst instead of 2).
+      const pairStore = withPullRequestHint(pgSyncStore(deps.sql));
       const outcome = await reconcilePair({
-        store: pgSyncStore(deps.sql),
+        store: pairStore.store,
         connection,
         itemKey: data.itemKey,
         readRemote: data.readRemote,
@@ -78,7 +79,9 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       // The item's pull requests (opening, following, links), once the issue itself is synced;
       // not after a labels-only pass, which syncs nothing else.
       const synced = !data.only && outcome.action !== 'skipped' && outcome.action !== 'deleted' && outcome.action !== 'remote_deleted';
-      const pullRequests = synced ? await runPullRequestStep(deps, connection, data, deliveryId, job.id, outcome.warnings) : null;
+      const pullRequests = synced
+        ? await runPullRequestStep(deps, connection, data, deliveryId, job.id, outcome.warnings, pairStore.hint())
+        : null;
       await finishDelivery(deps.sql, deliveryId, 'succeeded', {
         outcome: (pullRequests ? { ...outcome, pullRequests } : outcome) as never,
       });

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.ts';
 import type { Queues } from '../queues/queues.ts';
+import { pgPullRequestStore } from '../sync/postgres/pull-request-store.ts';
 
 export class DeliveryNotFoundError extends Error {}
 export class DeliveryNotRetryableError extends Error {}
@@ -37,9 +38,10 @@ export async function retryDelivery(sql: Sql, queues: Queues, id: string, actor:
   }
   let how: RetriedDelivery['how'] = 'enqueued again';
   if (d.kind === 'pull_request' && d.connection_id && d.item_key) {
-    // GitHub refused to open a pull request (its word is otherwise final until the branch or base
-    // changes): forget the refusal and let the pair's reconcile try again.
-    await sql`update pull_requests set failed_for = null, updated_at = now() where item_key = ${d.item_key} and connection_id = ${d.connection_id} and number is null`;
+    // GitHub refused to open a pull request, or had no pull request by the number links.pull_request
+    // names (its word is otherwise final until the branch, base or link changes): forget the
+    // refusal and let the pair's reconcile try again.
+    await pgPullRequestStore(sql).forgetRefusals(d.item_key, d.connection_id);
     await queues.enqueueReconcile([{ connectionId: d.connection_id, itemKey: d.item_key, reason: 'operator', readRemote: false }]);
     await sql`insert into activity (item_key, actor, action, connection_id, detail)
       values (${d.item_key}, ${actor}, 'delivery.retried', ${d.connection_id}, ${sql.json({ delivery: d.id, kind: d.kind, how } as never)})`;

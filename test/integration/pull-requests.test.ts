@@ -301,6 +301,37 @@ describe('following pull requests (signed webhooks)', () => {
     expect((await h.sql`select status from mappings where item_key = 'link/3'`)[0].status).toBe('synced');
   });
 
+  it('a links.pull_request number GitHub does not know is refused once: one failed delivery naming it, shown on the item; later reconciles do not ask again', async () => {
+    const gets = () =>
+      h.sandbox.log.entries({ tracker: 'github' }).filter((e) => e.method === 'GET' && e.path.endsWith('/pulls/9999')).length;
+    await waitFor(() => h.sql`select 1 from deliveries where kind = 'pull_request' and item_key = 'link/3'`.then((r) => r.length > 0));
+    expect(gets()).toBe(1);
+    // Two more changes of the item: its issue follows, the pull request is not looked up again.
+    await upsert('link/3', { title: 'Renamed once' });
+    await upsert('link/3', { title: 'Renamed twice' });
+    const issue = await issueNumber('link/3');
+    await waitFor(() => h.sandbox.github.store.issue(repo, issue)?.title === 'Renamed twice');
+    await quiet();
+    expect(gets()).toBe(1);
+    const failed = await h.sql`select status, attempts, last_error from deliveries where kind = 'pull_request' and item_key = 'link/3'`;
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(failed[0].last_error).toMatch(/^links\.pull_request #9999: GitHub has no pull request #9999 in this repository \(.*404/);
+    // The item view says so.
+    const view = async () =>
+      ((await (await h.api('GET', '/v1/items/link%2F3')).json()) as { pullRequests: Record<string, unknown>[] }).pullRequests;
+    expect(await view()).toEqual([
+      expect.objectContaining({ number: null, head: 'pull/9999/head', origin: 'linked', lastError: failed[0].last_error }),
+    ]);
+    // Naming one that exists replaces the refusal.
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'bob/third', 1);
+    const third = pulls().create(repo, { title: 'Third', head: 'bob/third', base: 'main' }, 'bob');
+    await upsert('link/3', { links: { pull_request: `#${third.issue.number}` } });
+    await waitFor(async () => (await view()).some((p) => p.number === third.issue.number && p.state === 'open'));
+    expect(await view()).toEqual([expect.objectContaining({ number: third.issue.number, origin: 'linked', lastError: null })]);
+    expect(await h.sql`select 1 from deliveries where kind = 'pull_request' and item_key = 'link/3'`).toHaveLength(1);
+  });
+
   it('polling catches what a lost webhook missed (conditional requests: a quiet repository answers 304)', async () => {
     const key = 'user-auth/WP03';
     const [{ number }] = await h.sql`select number from pull_requests where item_key = ${key}`;
@@ -347,6 +378,59 @@ describe('following pull requests (signed webhooks)', () => {
     await h.sandbox.github.webhooks.drain();
     expect(h.sandbox.github.webhooks.deliveries.filter((d) => d.id === sent.id).map((d) => d.status)).toEqual([202, 200]);
   });
+});
+
+describe('review asked again after a request for changes', () => {
+  it('the reviewer who asked for changes is asked again once new commits came and the item is back at for_review; not before, and once', async () => {
+    const key = 'review/1';
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/R1', 1);
+    await upsert(key, { title: 'R1', state: 'for_review', branch: 'feature/R1' });
+    const [{ number }] = await waitFor(() =>
+      h.sql`select number from pull_requests where item_key = ${key} and reviewers_requested_at is not null`.then((r) =>
+        r.length ? r : null,
+      ),
+    );
+    const pull = () => pulls().pull(repo, number)!.pull;
+    const asked = () =>
+      h.sandbox.log
+        .entries({ tracker: 'github' })
+        .filter((e) => e.method === 'POST' && e.path.endsWith(`/pulls/${number}/requested_reviewers`) && e.status === 201)
+        .map((e) => (e.body as { reviewers?: string[] }).reviewers);
+    expect(pull().requested_reviewers).toEqual(['bob']);
+    pulls().setDraft(GITHUB.owner, GITHUB.repo, number, false, 'alice');
+    await stateBecomes(key, number, 'open');
+
+    // Bob asks for changes: GitHub takes him off the list; state_map moves the item back to doing.
+    pulls().review(repo, number, { event: 'REQUEST_CHANGES', body: 'Needs tests' }, 'bob');
+    await stateBecomes(key, number, 'changes_requested');
+    await waitFor(async () => (await h.sql`select desired->>'state' as s from items where key = ${key}`)[0].s === 'doing');
+    expect(pull().requested_reviewers).toEqual([]);
+
+    // Back at for_review with no new commit: nothing to look at again, nobody is asked.
+    await upsert(key, { state: 'for_review' });
+    await quiet();
+    expect(pull().requested_reviewers).toEqual([]);
+    expect(asked()).toEqual([['bob']]);
+
+    // New commits (GitHub's synchronize): Bob is asked again, with the same request GitHub documents
+    // for a first one (POST …/requested_reviewers puts a reviewer who reviewed back on the list).
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/R1', 2);
+    await h.sandbox.github.webhooks.drain();
+    await waitFor(() => pull().requested_reviewers.includes('bob'), 10_000);
+    expect(asked()).toEqual([['bob'], ['bob']]);
+
+    // Further changes of the item ask nobody again.
+    await upsert(key, { title: 'R1 (tests added)' });
+    await quiet();
+    await upsert(key, { labels: ['tested'] });
+    await quiet();
+    expect(asked()).toEqual([['bob'], ['bob']]);
+
+    // Bob approves the new commits.
+    pulls().review(repo, number, { event: 'APPROVE' }, 'bob');
+    await stateBecomes(key, number, 'approved');
+    expect(asked()).toEqual([['bob'], ['bob']]);
+  }, 30_000);
 });
 
 describe('every pulls request the adapter made', () => {

@@ -3,7 +3,7 @@ import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { pageQuery, pageOf } from '../pagination.ts';
-import { readItemPullRequests } from '../../sync/pull-requests/store.ts';
+import { pgPullRequestStore } from '../../sync/postgres/pull-request-store.ts';
 import { requireScope } from '../middleware/require-scope.ts';
 import { allowedConnections, mayTouch } from '../connection-access.ts';
 import type { Sql } from '../../db/client.ts';
@@ -93,7 +93,7 @@ export const itemsRoutes = new Hono<AppEnv>()
       select connection_id, remote_id, remote_key, remote_url, status, synced_version, last_synced_at, last_error
       from mappings where item_key = ${key} ${allowed ? sql`and connection_id in ${sql(allowed)}` : sql``} order by connection_id`;
     const version = Number(item.version);
-    const pullRequests = (await readItemPullRequests(sql, key)).filter((pr) => mayTouch(c, pr.connection));
+    const pullRequests = (await pgPullRequestStore(sql).itemView(key)).filter((pr) => mayTouch(c, pr.connection));
     return c.json({
       key: item.key,
       kind: item.kind,

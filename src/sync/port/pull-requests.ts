@@ -17,6 +17,15 @@ export interface RemotePullRequest {
   /** Issue numbers (as the mapping's remote ids) its body closes with a keyword. */
   closes: string[];
   updatedAt: string;
+  /** The head commit (new commits change it). */
+  headSha: string | null;
+  /** Logins asked to review and not yet done so (GitHub drops a reviewer from it once they review). */
+  requestedReviewers: string[];
+  /**
+   * Reviewers whose latest deciding review asks for changes, with when and on which commit; only
+   * when the reviews were read (an open pull request that is not a draft).
+   */
+  changesRequested: { reviewer: string; at: string; commit: string | null }[];
 }
 
 export interface OpenPullRequest {
@@ -65,6 +74,11 @@ export interface PullRequestLinkHost {
    * its URL): never a second link for one pull request. Answers the link's id.
    */
   upsertLink(ref: RemoteRef, link: PullRequestLink, existingId: string | null, ctx: CallContext): Promise<string>;
+  /**
+   * Removes the link to `url` from the issue (the one written before, `existingId`, else found by
+   * its URL). One already gone (a person removed it) is no error.
+   */
+  removeLink(ref: RemoteRef, url: string, existingId: string | null, ctx: CallContext): Promise<void>;
 }
 
 /** What an adapter offers beyond issues (src/sync/port/connection.ts hands the engine both). */

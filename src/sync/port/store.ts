@@ -1,5 +1,7 @@
+import type { PullRequestState } from '../../config/schema.ts';
 import type { SyncBase } from '../base.ts';
 import type { FieldName, FieldValues } from '../fields.ts';
+import type { RemotePullRequest } from './pull-requests.ts';
 import type { RemoteIssue } from './tracker.ts';
 
 /**
@@ -19,6 +21,8 @@ export interface ItemState {
   desired: FieldValues;
   version: number;
   deleted: boolean;
+  /** What the Postgres store's pair load also says of the item's pull requests (absent: unknown). */
+  pullRequests?: PullRequestHint;
 }
 
 /** What a pass is about to push (committed before the tracker call), to recognise it after a crash. */
@@ -220,4 +224,120 @@ export interface SyncStore {
 
   /** An operator's decision: the conflict resolved, the item's version bumped, an activity row. */
   resolveConflict(id: number, use: 'local' | 'remote', actor: string): Promise<Resolution>;
+}
+
+/**
+ * What the item's pull requests need of storage (src/sync/pull-requests), apart from the pair's
+ * issue: one row per pull request an item has on a github connection, from the intent to open it
+ * (or the moment Trackline learns of it) on, with the links written for it on the other
+ * connections. Postgres in the product (src/sync/postgres/pull-request-store.ts).
+ */
+export interface PullRequestRow {
+  id: number;
+  itemKey: string;
+  connectionId: string;
+  number: number | null;
+  url: string | null;
+  title: string | null;
+  state: PullRequestState | null;
+  head: string;
+  base: string | null;
+  /**
+   * opened (by Trackline) | branch (a person's, from the item's branch) | linked (links.pull_request)
+   * | closes (a person's that closes the item's issue) | detached (no longer the item's: its links
+   * are being removed, then the row goes).
+   */
+  origin: 'opened' | 'branch' | 'linked' | 'closes' | 'detached';
+  createIntentAt: Date | null;
+  reviewersRequestedAt: Date | null;
+  remoteChangedAt: Date | null;
+  remoteActor: string | null;
+  failedFor: string | null;
+  lastError: string | null;
+  links: Record<string, { id: string; title: string; state: string }>;
+}
+
+/** The item as the pull request step needs it: state, title, body and assignees, its branch and linked pull request. */
+export interface PullRequestItem {
+  key: string;
+  desired: FieldValues;
+  version: number;
+  deleted: boolean;
+  branch: string | null;
+  pullRequestLink: string | null;
+}
+
+/** Everything one pass of the pull request step reads first, in one query. */
+export interface PullRequestPair {
+  item: PullRequestItem | null;
+  /** The item's issue on the connection (null when there is none, or the pair stopped). */
+  mapping: { remoteId: string | null; remoteKey: string | null } | null;
+  /** The item's pull requests on every github connection. */
+  rows: PullRequestRow[];
+}
+
+export interface AppliedPullRequest {
+  changeIds: number[];
+  /** The pull request's state or title changed: links on the other trackers are out of date. */
+  changed: boolean;
+  /** state_map moved the item to a new state (a new version every connection syncs). */
+  itemMoved: boolean;
+}
+
+/** What the reconcile's first read says of the item's pull requests (the step is skipped when it has none). */
+export interface PullRequestHint {
+  branch: string | null;
+  link: string | null;
+  /** Whether any pull request row exists for the item. */
+  known: boolean;
+}
+
+export interface PullRequestStore {
+  /** The item, its mapping on `connectionId` and all its pull request rows, in one query. */
+  loadPair(itemKey: string, connectionId: string): Promise<PullRequestPair>;
+  /** The item's pull request rows, oldest first. */
+  rows(itemKey: string): Promise<PullRequestRow[]>;
+  /** The intent to open a pull request from `head`, committed before the call (exactly-once open). */
+  recordOpenIntent(itemKey: string, connectionId: string, head: string, base: string | null): Promise<PullRequestRow>;
+  /** GitHub refused to open it for good: not tried again for this head and base. */
+  recordOpenFailure(id: number, failedFor: string, message: string): Promise<void>;
+  recordReviewersRequested(id: number): Promise<void>;
+  /**
+   * A pull request found by number (`links.pull_request`): its row (a detached one of the item is
+   * taken back), or the item that already holds it. Earlier refusals of the item's link go.
+   */
+  recordLinked(itemKey: string, connectionId: string, pr: RemotePullRequest): Promise<PullRequestRow | { takenBy: string }>;
+  /**
+   * GitHub has no pull request by the number `links.pull_request` names: kept (as the row of
+   * `pull/N/head` without a number, with the message) so it is refused once, not on every
+   * reconcile; an operator's retry of the failed delivery forgets it (`forgetRefusals`).
+   */
+  recordLinkRefused(itemKey: string, connectionId: string, number: number, message: string): Promise<void>;
+  /** Refusals of links.pull_request numbers the item no longer names. */
+  dropLinkRefusals(itemKey: string, connectionId: string, keep: number | null): Promise<void>;
+  /** What GitHub says of the pull request now, with its trail, change feed rows and, with `stateMap`, the item's move. */
+  apply(args: {
+    row: PullRequestRow;
+    pr: RemotePullRequest;
+    connectionId: string;
+    stateMap: Partial<Record<PullRequestState, string>>;
+    seenChangeAt: Date | null;
+  }): Promise<AppliedPullRequest>;
+  /** The pull request is no longer the item's: detached (deleted at once when no link shows it anywhere). */
+  detach(id: number, actor: string, reason: string): Promise<void>;
+  /** A detached row is the item's again (its body closes the item's issue once more). */
+  reattach(id: number, origin: 'closes' | 'linked'): Promise<void>;
+  /** A flagged change was read and concerns nobody any more: the flag is cleared. */
+  clearRemoteChange(id: number, seenAt: Date): Promise<void>;
+  /** The link written on `connectionId`'s issue; false when the row went or was detached meanwhile. */
+  recordLink(id: number, connectionId: string, link: { id: string; title: string; state: string }): Promise<boolean>;
+  /** The link on `connectionId`'s issue is removed; a detached row no link shows any more goes. */
+  recordLinkRemoved(id: number, connectionId: string): Promise<void>;
+  /** A webhook or a poll saw the pull request change: the items to reconcile (see the Postgres store). */
+  noteActivity(
+    connectionId: string,
+    pr: { number: number; head: string; closes: string[]; actor?: string | null; updatedAt?: string },
+  ): Promise<string[]>;
+  /** An operator retries a failed pull_request delivery: GitHub's refusals for the pair are forgotten. */
+  forgetRefusals(itemKey: string, connectionId: string): Promise<void>;
 }

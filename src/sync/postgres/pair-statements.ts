@@ -54,6 +54,9 @@ type PairRow = {
     held_fields: FieldName[];
     resolutions: { id: number; field: string; resolution: 'local' | 'remote'; remote_value: unknown }[];
     new_comments: boolean;
+    branch: string | null;
+    pull_request_link: string | null;
+    has_pull_requests: boolean;
   };
 
 const NOT_FOUND: LoadedPair = { item: null, mapping: null, heldFields: new Set(), resolutions: [], newComments: false };
@@ -61,7 +64,8 @@ const NOT_FOUND: LoadedPair = { item: null, mapping: null, heldFields: new Set()
 /**
  * Everything a pass reads before deciding, for many pairs in ONE query: each pair's item, its
  * mapping for the connection, the fields held by open conflicts, the operators' resolutions still
- * to carry out, and whether comments wait to be delivered.
+ * to carry out, whether comments wait to be delivered, and whether the item has anything to do
+ * with pull requests (so the reconcile job's pull request step costs no query of its own when not).
  */
 const loadBatch = batchPerHandle(
   (sql: Sql) =>
@@ -73,7 +77,8 @@ const loadBatch = batchPerHandle(
           (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
             from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'resolved' and c.applied_at is null
               and c.resolution in ('local', 'remote')) as resolutions,
-          exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments
+          exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments,
+          i.branch, i.pull_request_link, exists(select 1 from pull_requests pr where pr.item_key = i.key) as has_pull_requests
         from (select * from unnest(${pairs.map((p) => p.itemKey)}::text[], ${pairs.map((p) => p.connectionId)}::text[]) with ordinality as p(item_key, connection_id, ord)
           limit ${pairs.length}) p
         join items i on i.key = p.item_key
@@ -89,6 +94,7 @@ const loadBatch = batchPerHandle(
             desired: itemFieldValues(row.desired ?? {}, row.custom),
             version: Number(row.version),
             deleted: row.deleted_at !== null,
+            pullRequests: { branch: row.branch, link: row.pull_request_link, known: row.has_pull_requests },
           },
           mapping: row.id == null ? null : toMappingState(row as MappingRow),
           heldFields: new Set(row.held_fields),

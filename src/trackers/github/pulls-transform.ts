@@ -22,16 +22,21 @@ export function parsePullRequestRef(ref: string | number): number | null {
  * One reviewer asking for changes outweighs approvals.
  */
 export function reviewDecision(reviews: GhReview[]): 'approved' | 'changes_requested' | null {
-  const latest = new Map<string, string>();
-  for (const r of [...reviews].sort((a, b) => (a.submitted_at ?? '').localeCompare(b.submitted_at ?? '') || a.id - b.id)) {
-    const who = r.user?.login ?? String(r.id);
-    if (r.state === 'APPROVED' || r.state === 'CHANGES_REQUESTED') latest.set(who, r.state);
-    else if (r.state === 'DISMISSED') latest.delete(who);
-  }
-  const states = [...latest.values()];
+  const states = [...latestDecisions(reviews).values()].map((r) => r.state);
   if (states.includes('CHANGES_REQUESTED')) return 'changes_requested';
   if (states.includes('APPROVED')) return 'approved';
   return null;
+}
+
+/** Each reviewer's latest review that decides something (a dismissal withdraws theirs). */
+function latestDecisions(reviews: GhReview[]): Map<string, GhReview> {
+  const latest = new Map<string, GhReview>();
+  for (const r of [...reviews].sort((a, b) => (a.submitted_at ?? '').localeCompare(b.submitted_at ?? '') || a.id - b.id)) {
+    const who = r.user?.login ?? String(r.id);
+    if (r.state === 'APPROVED' || r.state === 'CHANGES_REQUESTED') latest.set(who, r);
+    else if (r.state === 'DISMISSED') latest.delete(who);
+  }
+  return latest;
 }
 
 export function pullRequestState(pr: GhPullRequest, reviews: GhReview[] | null): PullRequestState {
@@ -75,5 +80,10 @@ export function toRemotePullRequest(pr: GhPullRequest, reviews: GhReview[] | nul
     author: pr.user?.login ?? null,
     closes: closingIssueNumbers(pr.body, repoFullName).map(String),
     updatedAt: pr.updated_at,
+    headSha: pr.head.sha ?? null,
+    requestedReviewers: (pr.requested_reviewers ?? []).map((u) => u.login),
+    changesRequested: [...latestDecisions(reviews ?? []).entries()]
+      .filter(([, r]) => r.state === 'CHANGES_REQUESTED')
+      .map(([reviewer, r]) => ({ reviewer, at: r.submitted_at ?? '', commit: r.commit_id ?? null })),
   };
 }

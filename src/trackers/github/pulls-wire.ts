@@ -15,6 +15,7 @@ export interface GhPullRequest {
   head: { ref: string; label?: string; sha?: string };
   base: { ref: string };
   user?: GhUser | null;
+  requested_reviewers?: GhUser[] | null;
   updated_at: string;
 }
 
@@ -24,4 +25,6 @@ export interface GhReview {
   /** APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING */
   state: string;
   submitted_at?: string;
+  /** The commit the review was given on. */
+  commit_id?: string | null;
 }

@@ -19,12 +19,13 @@ export interface GitHubWebhookConfig {
   pull_requests?: unknown;
 }
 
+// Actions that change nothing Trackline follows. `synchronize` (new commits) is not one: after a
+// request for changes, new commits are what asking the reviewer again waits for.
 const QUIET_PULL_REQUEST_ACTIONS = new Set([
   'labeled',
   'unlabeled',
   'assigned',
   'unassigned',
-  'synchronize',
   'locked',
   'unlocked',
   'auto_merge_enabled',

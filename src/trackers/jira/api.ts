@@ -192,6 +192,11 @@ export class JiraApi {
     ).data;
   }
 
+  /** DELETE …/remotelink?globalId= (Jira answers 204); one already gone (404) is no error. */
+  async deleteRemoteLink(issueId: string, globalId: string, deliveryId?: string): Promise<void> {
+    await this.write(issueId, 'DELETE', `${API}/issue/${enc(issueId)}/remotelink`, { query: { globalId }, accept: [404], deliveryId });
+  }
+
   async addComment(issueId: string, body: Record<string, unknown>, deliveryId?: string): Promise<JiraComment> {
     return (await this.write<JiraComment>(issueId, 'POST', `${API}/issue/${enc(issueId)}/comment`, { body, deliveryId })).data;
   }

@@ -15,6 +15,11 @@ export class JiraPullRequestLinks implements PullRequestLinkHost {
     const res = await this.api.upsertRemoteLink(ref.id, remoteLinkBody(link), ctx.deliveryId);
     return String(res.id);
   }
+
+  /** By its global ID, the pull request's URL, as it was written (no id needed). */
+  async removeLink(ref: RemoteRef, url: string, _existingId: string | null, ctx: CallContext): Promise<void> {
+    await this.api.deleteRemoteLink(ref.id, url.slice(0, 255), ctx.deliveryId);
+  }
 }
 
 export function remoteLinkBody(link: PullRequestLink): Record<string, unknown> {

@@ -202,4 +202,14 @@ export class PlaneApi {
     );
     return res.status === 404 ? null : res.data;
   }
+
+  /** Answers false when the link was already gone (404). */
+  async deleteLink(issueId: string, linkId: string, deliveryId?: string): Promise<boolean> {
+    const res = await this.http.request(
+      'DELETE',
+      `${this.project}/work-items/${encodeURIComponent(issueId)}/links/${encodeURIComponent(linkId)}/`,
+      { accept: [404], deliveryId },
+    );
+    return res.status !== 404;
+  }
 }

@@ -23,6 +23,13 @@ export class PlanePullRequestLinks implements PullRequestLinkHost {
     }
     return (await this.api.createLink(ref.id, { title, url: link.url }, ctx.deliveryId)).id;
   }
+
+  /** DELETE …/links/{id}/ (Plane answers 204); the id written before, else the link found by its URL. */
+  async removeLink(ref: RemoteRef, url: string, existingId: string | null, ctx: CallContext): Promise<void> {
+    if (existingId && (await this.api.deleteLink(ref.id, existingId, ctx.deliveryId))) return;
+    const found = (await this.api.listLinks(ref.id, ctx.deliveryId)).find((l) => l.url === url);
+    if (found) await this.api.deleteLink(ref.id, found.id, ctx.deliveryId);
+  }
 }
 
 const STATE_WORDS: Record<PullRequestLink['state'], string> = {
