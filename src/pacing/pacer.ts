@@ -111,23 +111,30 @@ export class Pacer {
 
   /** Waits for this call's turn in line, then for room in the window; answers the recorded call. */
   private async takeTurn(gate: WindowGate, inlineWaitMaxMs: number): Promise<string> {
-    // Calls queued before this one take the next slots: when the wait for the slot after theirs
-    // is already too long, step aside now rather than after waiting in line. The first of them
-    // may already be recorded in the window, so it is not counted twice (an estimate on the short
-    // side only means this call finds out once it is first in line).
+    // The place in line is taken before anything is awaited: calls arriving together (a worker's
+    // jobs starting at once) each see the ones before them. Taken after the estimate's round trip,
+    // as before, every call of a burst saw at most one ahead, was told a second at most, and
+    // waited in its worker slot for as long as the whole line took (issue 17).
     const ahead = this.waiting - 1;
-    if (ahead > 0) {
-      const estimate = await gate.estimateWait('calls', ahead);
-      if (estimate > inlineWaitMaxMs) {
-        this.stats.steppedAside++;
-        throw new RateLimitedError(estimate, `${gate.describe()} used up`);
-      }
-    }
     this.waiting++;
     const before = this.line;
     let done!: () => void;
     this.line = new Promise<void>((resolve) => (done = resolve));
+    let inLine = false;
     try {
+      // Calls queued before this one take the next slots: when the wait for the slot after theirs
+      // is already too long, step aside now rather than after waiting in line. The first of them
+      // may already be recorded in the window, so it is not counted twice (an estimate on the
+      // short side only means this call finds out once it is first in line). The store counts a
+      // window for every budget's worth queued ahead (GitHub mutations: a second each).
+      if (ahead > 0) {
+        const estimate = await gate.estimateWait('calls', ahead);
+        if (estimate > inlineWaitMaxMs) {
+          this.stats.steppedAside++;
+          throw new RateLimitedError(estimate, `${gate.describe()} used up`);
+        }
+      }
+      inLine = true;
       await before;
       const waitedBefore = gate.stats.waitedMs;
       const call = await gate.acquire('calls', inlineWaitMaxMs).catch((error: unknown) => {
@@ -141,7 +148,10 @@ export class Pacer {
       return call;
     } finally {
       this.waiting--;
-      done();
+      // A call that stepped aside before its turn hands its turn on only once the calls before it
+      // are done: the one behind it must not ask the store while an earlier one still waits.
+      if (inLine) done();
+      else void before.then(done);
     }
   }
 

@@ -20,7 +20,10 @@ export interface PacingStore {
    * limit is reached) or the milliseconds until the windows have room.
    */
   acquire(key: string, member: string, windows: readonly WindowLimit[], inFlight: { max: number; ttlMs: number }): Promise<number>;
-  /** Milliseconds an event would wait with `ahead` others before it (0: it would pass now). Records nothing. */
+  /**
+   * Milliseconds an event would wait with `ahead` others before it (0: it would pass now): every
+   * window's `limit` of them queued past the window's room adds one more window. Records nothing.
+   */
   estimate(key: string, ahead: number, windows: readonly WindowLimit[]): Promise<number>;
   /** Moves `member` to now (adding it again if the window dropped it) and ends its time in flight. */
   settle(key: string, member: string, longestMs: number): Promise<void>;

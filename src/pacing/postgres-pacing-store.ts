@@ -6,7 +6,8 @@ import type { PacingStore, WindowLimit } from './pacing-store.ts';
  * Redis store, one statement per operation. Windows and in-flight events are rows of the unlogged
  * `pacing_events` table; check-and-record is the `pacing_acquire` function, which holds an
  * advisory lock on the key for its transaction, so two processes cannot both take the last slot;
- * times are the server's clock (migration 0009). Rows of a key are pruned as it is used.
+ * times are the server's clock (migration 0009; the wait estimate, `pacing_estimate`, as migration
+ * 0011 corrected it). Rows of a key are pruned as it is used.
  */
 export class PostgresPacingStore implements PacingStore {
   constructor(private readonly sql: Sql) {}

@@ -45,7 +45,11 @@ return 0
 `;
 
 // How long a caller with \`ahead\` callers before it would wait (not recording anything).
-// ARGV: ahead, then limit/perMs pairs.
+// ARGV: ahead, then limit/perMs pairs. Per window: the caller's slot frees when the event `limit`
+// places before it leaves. That is an event in the window, or one the callers ahead will make: the
+// caller ahead by `limit` places goes out one window after its own predecessor by `limit`, and
+// so on back to an event in the window (or to now). So each `limit` callers ahead add a window:
+// one GitHub mutation a second with 8 queued is 8 s, not the single window an older version said.
 const ESTIMATE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -57,10 +61,16 @@ for i = 2, #ARGV, 2 do
   local count = redis.call('ZCOUNT', KEYS[1], now - w + 1, '+inf')
   local index = count + ahead - limit
   if index >= 0 then
-    local leaves = w
-    if index < count then
+    local windows = 0
+    if index >= count then
+      windows = math.floor((index - count) / limit) + 1
+      index = index - windows * limit
+    end
+    local leaves = windows * w
+    if index >= 0 then
       local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], now - w + 1, '+inf', 'WITHSCORES', 'LIMIT', index, 1)
-      leaves = tonumber(oldest[2]) + w - now
+      local first = tonumber(oldest[2]) + w - now
+      if first > 0 then leaves = leaves + first end
     end
     if leaves > wait then wait = leaves end
   end
