@@ -61,7 +61,20 @@ const SDL = /* GraphQL */ `
 
   interface ProjectV2FieldCommon { id: ID! name: String! dataType: ProjectV2FieldType! project: ProjectV2! }
   type ProjectV2Field implements Node & ProjectV2FieldCommon { id: ID! name: String! dataType: ProjectV2FieldType! project: ProjectV2! }
-  type ProjectV2IterationField implements Node & ProjectV2FieldCommon { id: ID! name: String! dataType: ProjectV2FieldType! project: ProjectV2! }
+  type ProjectV2IterationField implements Node & ProjectV2FieldCommon {
+    id: ID!
+    name: String!
+    dataType: ProjectV2FieldType!
+    project: ProjectV2!
+    configuration: ProjectV2IterationFieldConfiguration!
+  }
+  type ProjectV2IterationFieldConfiguration {
+    completedIterations: [ProjectV2IterationFieldIteration!]!
+    duration: Int!
+    iterations: [ProjectV2IterationFieldIteration!]!
+    startDay: Int!
+  }
+  type ProjectV2IterationFieldIteration { duration: Int! id: String! startDate: Date! title: String! titleHTML: String! }
   type ProjectV2SingleSelectFieldOption {
     id: String!
     name: String!
@@ -102,6 +115,8 @@ const SDL = /* GraphQL */ `
     content: ProjectV2ItemContent
     fieldValueByName(name: String!): ProjectV2ItemFieldValue
     fieldValues(first: Int, after: String): ProjectV2ItemFieldValueConnection!
+    createdAt: DateTime!
+    updatedAt: DateTime!
   }
   type ProjectV2ItemConnection { nodes: [ProjectV2Item] totalCount: Int! pageInfo: PageInfo! }
 
@@ -118,8 +133,13 @@ const SDL = /* GraphQL */ `
   type ProjectV2ItemFieldDateValue implements Node & ProjectV2ItemFieldValueCommon {
     id: ID! field: ProjectV2FieldConfiguration! item: ProjectV2Item! date: Date
   }
+  type ProjectV2ItemFieldIterationValue implements Node & ProjectV2ItemFieldValueCommon {
+    id: ID! field: ProjectV2FieldConfiguration! item: ProjectV2Item!
+    duration: Int! iterationId: String! startDate: Date! title: String! titleHTML: String!
+  }
   union ProjectV2ItemFieldValue =
-    ProjectV2ItemFieldDateValue | ProjectV2ItemFieldNumberValue | ProjectV2ItemFieldSingleSelectValue | ProjectV2ItemFieldTextValue
+    ProjectV2ItemFieldDateValue | ProjectV2ItemFieldIterationValue | ProjectV2ItemFieldNumberValue
+    | ProjectV2ItemFieldSingleSelectValue | ProjectV2ItemFieldTextValue
   type ProjectV2ItemFieldValueConnection { nodes: [ProjectV2ItemFieldValue] totalCount: Int! pageInfo: PageInfo! }
 
   type Query {
@@ -171,15 +191,23 @@ function requireScope(ctx: Ctx, field: string, accepted: string[]): void {
   );
 }
 
-function connection(nodes: Obj[], first: unknown): Obj {
+function connection(nodes: Obj[], first: unknown, after?: unknown): Obj {
   if (first !== undefined && first !== null && (typeof first !== 'number' || first < 1 || first > 100)) {
     throw ghError(undefined, `Requesting ${first} records on the connection exceeds the \`first\` limit of 100 records.`);
   }
-  const page = nodes.slice(0, (first as number | undefined) ?? 100);
+  // Cursors are opaque on GitHub; here the base64 of the last position served.
+  const start = typeof after === 'string' && after ? Number(Buffer.from(after, 'base64').toString().replace('cursor:', '')) : 0;
+  const page = nodes.slice(start, start + ((first as number | undefined) ?? 100));
+  const cursor = (i: number) => Buffer.from(`cursor:${i}`).toString('base64');
   return {
     nodes: page,
     totalCount: nodes.length,
-    pageInfo: { hasNextPage: page.length < nodes.length, hasPreviousPage: false, startCursor: null, endCursor: null },
+    pageInfo: {
+      hasNextPage: start + page.length < nodes.length,
+      hasPreviousPage: start > 0,
+      startCursor: page.length ? cursor(start) : null,
+      endCursor: page.length ? cursor(start + page.length) : null,
+    },
   };
 }
 
@@ -257,10 +285,11 @@ function projectObj(ctx: Ctx, p: GhProjectRec): Obj {
         p.fields.map((f) => fieldObj(ctx, p, f)),
         first,
       ),
-    items: ({ first }: { first?: number }) =>
+    items: ({ first, after }: { first?: number; after?: string }) =>
       connection(
         [...p.items.values()].map((item) => itemObj(ctx, item)),
         first,
+        after,
       ),
   };
 }
@@ -278,6 +307,15 @@ function fieldObj(ctx: Ctx, p: GhProjectRec, f: GhProjectFieldRec): Obj {
     name: f.name,
     dataType: f.dataType,
     project: () => projectObj(ctx, p),
+    configuration: () => {
+      const it = (i: { id: string; title: string; startDate: string; duration: number }) => ({ ...i, titleHTML: i.title });
+      return {
+        iterations: (f.iterations ?? []).filter((i) => !i.completed).map(it),
+        completedIterations: (f.iterations ?? []).filter((i) => i.completed).map(it),
+        duration: 14,
+        startDay: 1,
+      };
+    },
     options: ({ names }: { names?: string[] }) =>
       (f.options ?? [])
         .filter((o) => !names || names.includes(o.name))
@@ -312,7 +350,9 @@ function itemObj(ctx: Ctx, item: GhProjectItemRec): Obj {
     project: () => projectObj(ctx, project),
     content: () => (issue ? issueObj(ctx, issue) : null),
     fieldValueByName: ({ name }: { name: string }) => values().find((v) => (v.__field as GhProjectFieldRec).name === name) ?? null,
-    fieldValues: ({ first }: { first?: number }) => connection(values(), first),
+    fieldValues: ({ first, after }: { first?: number; after?: string }) => connection(values(), first, after),
+    createdAt: item.created_at,
+    updatedAt: item.updated_at,
   };
 }
 
@@ -330,6 +370,18 @@ function valueObj(ctx: Ctx, p: GhProjectRec, item: GhProjectItemRec, f: GhProjec
       return { ...common, __typename: 'ProjectV2ItemFieldNumberValue', number: raw };
     case 'DATE':
       return { ...common, __typename: 'ProjectV2ItemFieldDateValue', date: raw };
+    case 'ITERATION': {
+      const it = f.iterations?.find((i) => i.id === raw);
+      return {
+        ...common,
+        __typename: 'ProjectV2ItemFieldIterationValue',
+        iterationId: raw,
+        title: it?.title ?? '',
+        titleHTML: it?.title ?? '',
+        startDate: it?.startDate ?? '',
+        duration: it?.duration ?? 0,
+      };
+    }
     default:
       return { ...common, __typename: 'ProjectV2ItemFieldTextValue', text: String(raw) };
   }
@@ -419,6 +471,17 @@ function rootValue(ctx: Ctx): Obj {
       if (kind === 'singleSelectOptionId' && !field.options?.some((o) => o.id === value)) {
         throw ghError(undefined, `The single select option Id does not belong to the field`);
       }
+      if (kind === 'iterationId' && !field.iterations?.some((o) => o.id === value)) {
+        throw ghError(undefined, `The iteration Id does not belong to the field`);
+      }
+      // The Date scalar: a calendar date, as GitHub's ISO-8601 "YYYY-MM-DD".
+      if (kind === 'date' && (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || !Number.isFinite(Date.parse(value)))) {
+        throw ghError(
+          undefined,
+          `Argument 'value' on InputObject 'UpdateProjectV2ItemFieldValueInput' has an invalid value. Expected type 'Date'.`,
+        );
+      }
+      if (kind === 'text' && typeof value !== 'string') throw ghError(undefined, 'Expected a String for text.');
       item.values.set(field.id, value as string | number);
       item.updated_at = ghTime();
       return { projectV2Item: itemObj(ctx, item), clientMutationId: input.clientMutationId ?? null };

@@ -111,6 +111,18 @@ export interface GhProjectFieldRec {
   name: string;
   dataType: ProjectFieldType;
   options?: { id: string; name: string; color: string; description: string }[];
+  /** An iteration field's iterations (GitHub: `configuration { iterations completedIterations }`). */
+  iterations?: GhIterationRec[];
+}
+
+export interface GhIterationRec {
+  id: string;
+  title: string;
+  /** YYYY-MM-DD. */
+  startDate: string;
+  /** Days. */
+  duration: number;
+  completed: boolean;
 }
 
 export interface GhProjectItemRec {
@@ -192,8 +204,33 @@ export interface SeedProjectInput {
   /** Options of the Status field. @defaultValue ['Todo', 'In Progress', 'Done'] */
   statusOptions?: string[];
   /** More fields (Status is always there, as on GitHub). */
-  fields?: { name: string; dataType: 'TEXT' | 'NUMBER' | 'DATE' | 'SINGLE_SELECT'; options?: string[] }[];
+  fields?: SeedProjectField[];
 }
+
+/** A project field to seed: options for a single select, iteration titles for an iteration field. */
+export interface SeedProjectField {
+  name: string;
+  dataType: 'TEXT' | 'NUMBER' | 'DATE' | 'SINGLE_SELECT' | 'ITERATION';
+  options?: string[];
+  /** Two-week iterations from 2026-01-05, in order; `completed` ones are in the past. */
+  iterations?: { title: string; completed?: boolean }[];
+}
+
+/**
+ * The custom fields of the sandbox's default board (`trackline sandbox`, the tests): the ones
+ * README's field_map example names, a date and an iteration field.
+ */
+export const SANDBOX_PROJECT_FIELDS: SeedProjectField[] = [
+  { name: 'Estimated Hours', dataType: 'NUMBER' },
+  { name: 'Risk Level', dataType: 'SINGLE_SELECT', options: ['Low', 'Medium', 'High'] },
+  { name: 'Blocked By', dataType: 'TEXT' },
+  { name: 'Due', dataType: 'DATE' },
+  {
+    name: 'Sprint',
+    dataType: 'ITERATION',
+    iterations: [{ title: 'Sprint 0', completed: true }, { title: 'Sprint 1' }, { title: 'Sprint 2' }],
+  },
+];
 
 export type IssuePatch = {
   title?: string;
@@ -632,11 +669,24 @@ export class GitHubStore {
       color: ['GRAY', 'BLUE', 'GREEN', 'YELLOW', 'ORANGE', 'RED', 'PINK', 'PURPLE'][i % 8]!,
       description: '',
     });
-    const field = (name: string, dataType: ProjectFieldType, options?: string[]): GhProjectFieldRec => ({
-      id: nodeId(dataType === 'SINGLE_SELECT' ? 'PVTSSF' : 'PVTF', id, name),
+    const iteration = (it: { title: string; completed?: boolean }, i: number): GhIterationRec => ({
+      id: randomBytes(4).toString('hex'),
+      title: it.title,
+      startDate: new Date(Date.UTC(2026, 0, 5 + 14 * i)).toISOString().slice(0, 10),
+      duration: 14,
+      completed: it.completed ?? false,
+    });
+    const field = (
+      name: string,
+      dataType: ProjectFieldType,
+      options?: string[],
+      iterations?: { title: string; completed?: boolean }[],
+    ): GhProjectFieldRec => ({
+      id: nodeId(dataType === 'SINGLE_SELECT' ? 'PVTSSF' : dataType === 'ITERATION' ? 'PVTIF' : 'PVTF', id, name),
       name,
       dataType,
       ...(options ? { options: options.map(option) } : {}),
+      ...(dataType === 'ITERATION' ? { iterations: (iterations ?? []).map(iteration) } : {}),
     });
     const project: GhProjectRec = {
       id,
@@ -650,7 +700,9 @@ export class GitHubStore {
         field('Labels', 'LABELS'),
         field('Milestone', 'MILESTONE'),
         field('Repository', 'REPOSITORY'),
-        ...(input.fields ?? []).map((f) => field(f.name, f.dataType, f.dataType === 'SINGLE_SELECT' ? (f.options ?? []) : undefined)),
+        ...(input.fields ?? []).map((f) =>
+          field(f.name, f.dataType, f.dataType === 'SINGLE_SELECT' ? (f.options ?? []) : undefined, f.iterations),
+        ),
       ],
       items: new Map(),
     };
@@ -688,14 +740,43 @@ export class GitHubStore {
     return out;
   }
 
-  /** The board's value of a field by name, as people read it (an option's name for single selects). */
+  /** The board's value of a field by name, as people read it (an option's name, an iteration's title). */
   itemValue(item: GhProjectItemRec, fieldName: string): string | number | undefined {
     const project = this.projects.get(item.project)!;
     const field = project.fields.find((f) => f.name === fieldName);
     if (!field) return undefined;
     const raw = item.values.get(field.id);
     if (raw === undefined) return undefined;
-    return field.dataType === 'SINGLE_SELECT' ? field.options?.find((o) => o.id === raw)?.name : raw;
+    if (field.dataType === 'SINGLE_SELECT') return field.options?.find((o) => o.id === raw)?.name;
+    if (field.dataType === 'ITERATION') return field.iterations?.find((o) => o.id === raw)?.title;
+    return raw;
+  }
+
+  /** The project item that carries an issue (by repository and number), if it is on a board. */
+  projectItemOfIssue(owner: string, repo: string, number: number): GhProjectItemRec | undefined {
+    const issue = this.issue(repoKey(owner, repo), number);
+    return issue ? this.projectItemsOf(issue.node_id)[0] : undefined;
+  }
+
+  /**
+   * A person edits a board value in GitHub's UI: by option name for single selects, by title for
+   * iterations, null clears it. The item's updatedAt moves, as GitHub's does.
+   */
+  editProjectItemAsPerson(item: GhProjectItemRec, fieldName: string, value: string | number | null): void {
+    const project = this.projects.get(item.project)!;
+    const field = project.fields.find((f) => f.name === fieldName);
+    if (!field) throw new Error(`project ${project.title} has no field ${fieldName}`);
+    if (value === null) item.values.delete(field.id);
+    else if (field.dataType === 'SINGLE_SELECT') {
+      const option = field.options?.find((o) => o.name === value);
+      if (!option) throw new Error(`${fieldName} has no option ${value}`);
+      item.values.set(field.id, option.id);
+    } else if (field.dataType === 'ITERATION') {
+      const it = field.iterations?.find((o) => o.title === value);
+      if (!it) throw new Error(`${fieldName} has no iteration ${value}`);
+      item.values.set(field.id, it.id);
+    } else item.values.set(field.id, value);
+    item.updated_at = ghTime();
   }
 }
 

@@ -12,6 +12,7 @@ export async function runSandbox(values: Record<string, string | boolean | undef
   }
   const apiKey = (values['api-key'] as string | undefined) ?? 'plane_api_sandbox';
   const { createSandbox } = await import('../../sandbox/server.ts');
+  const { SANDBOX_PROJECT_FIELDS } = await import('../../sandbox/github/store.ts');
   const sandbox = createSandbox();
   const project = sandbox.plane.seedProject({ workspace: 'acme', identifier: 'ET', name: 'Example Team', apiKeys: [apiKey] });
   // GitHub: an organization's repository with the status labels of a typical state_map, and a board.
@@ -22,7 +23,8 @@ export async function runSandbox(values: Record<string, string | boolean | undef
     tokens: [{ token: 'ghp_sandbox', login: 'trackline-bot' }],
     labels: ['todo', 'in-progress', 'in-review'],
   });
-  sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap' });
+  // The fields of README's field_map example (complexity, risk, dependencies), a date and an iteration.
+  sandbox.github.store.seedProject({ owner: 'acme', number: 1, title: 'Roadmap', fields: SANDBOX_PROJECT_FIELDS });
   // Jira: project ET with the workflow of sandbox/jira/workflow.ts, an API user and one person.
   const jira = sandbox.jira.seedProject({
     key: 'ET',

@@ -82,8 +82,17 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       const pullRequests = synced
         ? await runPullRequestStep(deps, connection, data, deliveryId, job.id, outcome.warnings, pairStore.hint())
         : null;
-      await finishDelivery(deps.sql, deliveryId, 'succeeded', {
+      if (outcome.refused) {
+        // The tracker refused some fields' values (a missing option, the wrong type): the rest is
+        // synced and recorded; the delivery fails on this first attempt naming them, and is not
+        // retried (the same values would fail the same way). The item's next change tries again.
+        await deps.sql`update mappings set status = 'error', last_error = ${outcome.refused},
+          failed_version = (select version from items where key = ${data.itemKey}), updated_at = now()
+          where item_key = ${data.itemKey} and connection_id = ${data.connectionId} and status not in ('deleted', 'remote_deleted')`;
+      }
+      await finishDelivery(deps.sql, deliveryId, outcome.refused ? 'failed' : 'succeeded', {
         outcome: (pullRequests ? { ...outcome, pullRequests } : outcome) as never,
+        ...(outcome.refused ? { error: outcome.refused } : {}),
       });
       await deps.notify(outcome.changeIds);
       if (outcome.pulled.length) await enqueueOthers(deps, data);

@@ -1,4 +1,4 @@
-import { canonical, fieldNames, setField, isSetValued, sameValue, setDelta, type FieldName, type FieldValues } from './fields.ts';
+import { canonical, fieldNames, listOf, setField, isSetValued, sameValue, setDelta, type FieldName, type FieldValues } from './fields.ts';
 import type { SyncBase } from './base.ts';
 import type { Translator } from './translate.ts';
 
@@ -103,7 +103,7 @@ export function planReconcile(input: DiffInput): ReconcilePlan {
     const winner = effectiveWinner(strategy, asSet, direction);
     if (winner === 'open') continue;
     if (winner === 'merge') {
-      const merged = mergeSets(asList(BL), asList(L), asList(translate.toLocal(field, R as never)));
+      const merged = mergeSets(listOf(BL), listOf(L), listOf(translate.toLocal(field, R as never)));
       decision.outcome = 'merged';
       if (canPull && !sameValue(field, merged, L)) plan.pull[field] = { from: L, to: merged };
       setField(plan.nextBase.local, field, canonical(field, merged as never));
@@ -152,18 +152,18 @@ function pullField(plan: ReconcilePlan, field: FieldName, target: unknown, local
  */
 function pushTarget(field: FieldName, asSet: boolean, L: unknown, BL: unknown, remoteNow: unknown, translate: Translator): unknown {
   if (!asSet) return translate.toRemote(field, L as never);
-  const added = difference(asList(L), asList(BL));
-  const removed = difference(asList(BL), asList(L));
-  const start = asList(remoteNow ?? translate.toRemote(field, BL as never));
+  const added = difference(listOf(L), listOf(BL));
+  const removed = difference(listOf(BL), listOf(L));
+  const start = listOf(remoteNow ?? translate.toRemote(field, BL as never));
   return applyDelta(start, translate.toRemote(field, added) as string[], translate.toRemote(field, removed) as string[]);
 }
 
 /** The local value that carries a remote change; for sets, the remote delta applied locally. */
 function pullTarget(field: FieldName, asSet: boolean, R: unknown, BR: unknown, localNow: unknown, translate: Translator): unknown {
   if (!asSet) return translate.toLocal(field, R as never);
-  const added = difference(asList(R), asList(BR));
-  const removed = difference(asList(BR), asList(R));
-  const start = asList(localNow);
+  const added = difference(listOf(R), listOf(BR));
+  const removed = difference(listOf(BR), listOf(R));
+  const start = listOf(localNow);
   return applyDelta(start, translate.toLocal(field, added) as string[], translate.toLocal(field, removed) as string[]);
 }
 
@@ -191,15 +191,6 @@ export function mergeSets(base: string[] | undefined, local: string[], remote: s
   for (const x of l) if (!b.has(x)) out.add(x);
   for (const x of r) if (!b.has(x)) out.add(x);
   return [...out].sort();
-}
-
-/**
- * A set field's value as a list. A custom field that was a single value and became a list (or the
- * other way round) counts its single value as a one-element set; no value is the empty set.
- */
-function asList(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  return value === null || value === undefined ? [] : [String(value)];
 }
 
 function difference(a: string[], b: string[]): string[] {

@@ -117,11 +117,26 @@ export function canonical<F extends FieldName>(field: F, value: FieldValues[F]):
   return value;
 }
 
+/**
+ * A set-valued field's value as a list. Where a custom field's values are lists, a single value
+ * counts as a set too: text as its comma-separated items (a tracker that keeps a list in a text
+ * field answers "a, b"), a number as itself, no value as the empty set.
+ */
+export function listOf(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (value === null || value === undefined) return [];
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
+  return [String(value)];
+}
+
 export function sameValue(field: FieldName, a: unknown, b: unknown): boolean {
   if (isSetValued(field, a, b)) {
-    const x = canonical(field, (a ?? []) as never) as unknown as unknown[];
-    const y = canonical(field, (b ?? []) as never) as unknown as unknown[];
-    if (!Array.isArray(x) || !Array.isArray(y)) return false;
+    const x = [...new Set(listOf(a))].sort();
+    const y = [...new Set(listOf(b))].sort();
     return x.length === y.length && x.every((v, i) => v === y[i]);
   }
   // null and undefined both mean "no value" for scalar fields like milestone and priority

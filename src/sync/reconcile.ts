@@ -3,7 +3,7 @@ import type { CallContext, RemoteIssue } from './port/tracker.ts';
 import { canonical, fieldNames, isSetValued, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
-import { PartialUpdateError, TrackerError } from './port/errors.ts';
+import { PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import { holdUnsafeState, statePolicy } from './state-guard.ts';
 import type { ConflictRecord, ItemState, MappingState, PendingPush, SyncStore } from './port/store.ts';
@@ -28,6 +28,11 @@ export interface ReconcileOutcome {
   /** The item's version when this pass recorded its result, if it read it then (saves a query). */
   latestVersion?: number;
   warnings: string[];
+  /**
+   * Fields the tracker refused (RefusedFieldsError), with why: the rest was synced and recorded,
+   * and the delivery fails with this message (not retried; the next change tries them again).
+   */
+  refused?: string;
 }
 
 export interface ReconcileInput {
@@ -106,6 +111,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     version: item?.version ?? 0,
     warnings,
     changeIds: previous?.changeIds ?? [],
+    ...(previous?.refused ? { refused: previous.refused } : {}),
   };
   if (!item || !mapping) return { ...outcome, action: 'skipped' };
   if (mapping.status === 'remote_deleted')
@@ -161,16 +167,33 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
       };
     } else {
       let held: PartialUpdateError | null = null;
+      let refused: RefusedFieldsError | null = null;
       try {
         remote = await createExactlyOnce(store, input.clock ?? systemClock, connection, item, local, mapping, ctx);
       } catch (error) {
-        if (!(error instanceof PartialUpdateError)) throw error;
-        // Created, but one field could not be set (Jira: the initial state is out of the
-        // workflow's reach). Keep the issue; hold that field for an operator.
-        held = error;
-        remote = error.partial;
+        if (error instanceof RefusedFieldsError) {
+          refused = error;
+          remote = error.partial;
+        } else {
+          if (!(error instanceof PartialUpdateError)) throw error;
+          // Created, but one field could not be set (Jira: the initial state is out of the
+          // workflow's reach). Keep the issue; hold that field for an operator.
+          held = error;
+          remote = error.partial;
+        }
       }
       base = { local, remote: remote.fields };
+      if (refused) {
+        // Created without the fields the tracker refused: out of the base, so the next change
+        // of the item tries them again; the delivery fails naming them.
+        base = { local: { ...local }, remote: { ...remote.fields } };
+        for (const r of refused.refused) {
+          delete base.local[r.field];
+          delete base.remote[r.field];
+        }
+        outcome.refused = refused.message;
+        warnings.push(refused.message);
+      }
       if (held) {
         base = { local: { ...local }, remote: { ...remote.fields } };
         delete base.local[held.field];
@@ -298,6 +321,7 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   const pushedFields = Object.keys(plan.push) as FieldName[];
   if (pushedFields.length) {
     let blocked: PartialUpdateError | null = null;
+    let refused: RefusedFieldsError | null = null;
     const intent: PendingPush = { local: {}, remote: plan.push };
     for (const f of pushedFields) setField(intent.local, f, plan.nextBase.local[f]);
     const pulledToo = pushedFields.filter((f) => plan.pull[f] !== undefined);
@@ -311,15 +335,32 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     try {
       after = await adapter.update(ref, plan.push, ctx, since);
     } catch (error) {
-      if (!(error instanceof PartialUpdateError)) throw error;
-      // The other fields were written; the one the tracker refused is held for an operator.
-      blocked = error;
-      after = error.partial;
+      if (error instanceof RefusedFieldsError) {
+        // The other fields were written; the refused ones keep their base (tried again with the
+        // next change) and the delivery fails naming them.
+        refused = error;
+        after = error.partial;
+      } else {
+        if (!(error instanceof PartialUpdateError)) throw error;
+        // The other fields were written; the one the tracker refused is held for an operator.
+        blocked = error;
+        after = error.partial;
+      }
+    }
+    const refusedFields = new Set(refused?.refused.map((r) => r.field) ?? []);
+    for (const f of refusedFields) {
+      setField(plan.nextBase.local, f, base.local[f]);
+      setField(plan.nextBase.remote, f, base.remote[f]);
+      delete (plan.push as Record<string, unknown>)[f];
+    }
+    if (refused) {
+      outcome.refused = refused.message;
+      warnings.push(refused.message);
     }
     // What the tracker holds after the write is the remote half of the base: a sanitised body or
     // a reordered set then reads back as "unchanged", never as an echo.
     for (const f of pushedFields) {
-      if (blocked && f === blocked.field) continue;
+      if ((blocked && f === blocked.field) || refusedFields.has(f)) continue;
       let value = canonical(f, after.fields[f] as never);
       const was = since[f];
       if (isSetValued(f, was, value) && Array.isArray(was) && Array.isArray(value)) {

@@ -5,6 +5,7 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { createApp } from '../../src/api/app.ts';
 import { startWorkers, type RunningWorkers } from '../../src/jobs/worker.ts';
 import { createSandbox } from '../../sandbox/server.ts';
+import { SANDBOX_PROJECT_FIELDS } from '../../sandbox/github/store.ts';
 import { createLogger } from '../../src/support/logger.ts';
 import { serve } from '@hono/node-server';
 import { deleteKeys, dropDatabase as dropTestDatabase } from './cleanup.ts';
@@ -196,7 +197,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       owner: GITHUB.owner,
       number: GITHUB.projectNumber,
       title: 'Roadmap',
-      fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }],
+      fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }, ...SANDBOX_PROJECT_FIELDS],
     });
   }
   if (options.jira) seedJira(sandbox);

@@ -59,7 +59,8 @@ describe('custom fields: names and storage', () => {
     expect(sameValue('fields.tags', [], undefined)).toBe(true);
     expect(sameValue('fields.hours', 3, '3')).toBe(false);
     expect(sameValue('fields.risk', null, undefined)).toBe(true);
-    expect(sameValue('fields.tags', ['a'], 'a')).toBe(false);
+    expect(sameValue('fields.tags', ['a', 'b'], 'b, a')).toBe(true);
+    expect(sameValue('fields.tags', ['a'], 'a, c')).toBe(false);
   });
 });
 

@@ -164,7 +164,7 @@ describe('normalizing GitHub webhooks', () => {
     expect(handler.dedupKey({}, {}, raw)).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  it('a github-project connection verifies the same way and ignores everything (push only)', () => {
+  it('a github-project connection verifies the same way and ignores everything (the board is polled)', () => {
     const project = new GitHubProjectWebhookHandler({ id: 'board', owner: 'octo-org', webhook_secret: SECRET });
     const payload = definitions.find((d) => d.name === 'projects_v2_item')!.examples[0]!;
     const raw = Buffer.from(JSON.stringify(payload));
@@ -172,7 +172,7 @@ describe('normalizing GitHub webhooks', () => {
     expect(project.verify(h, raw)).toEqual({ ok: true });
     expect(project.eventName(h, payload)).toBe('projects_v2_item.created');
     expect(project.normalize(h, payload)).toEqual([
-      { type: 'ignored', reason: 'projects_v2_item.created: github-project connections push only' },
+      { type: 'ignored', reason: 'projects_v2_item.created: github-project connections read the board by polling' },
     ]);
   });
 });

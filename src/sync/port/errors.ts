@@ -59,3 +59,22 @@ export class PartialUpdateError extends TrackerError {
     this.name = 'PartialUpdateError';
   }
 }
+
+/**
+ * The tracker cannot take some fields' values (a select option that does not exist, text for a
+ * number field, a field the board lacks) and took the others. Not retried: the same values fail
+ * the same way. The engine keeps what was written, leaves the refused fields' base as it was (so
+ * the next change of the item tries them again), and fails the delivery with these messages,
+ * each naming the tracker's field and why. Unlike PartialUpdateError nothing is held as a
+ * conflict: a new value from the orchestrator simply goes out.
+ */
+export class RefusedFieldsError extends TrackerError {
+  constructor(
+    /** The issue as the tracker now has it. */
+    readonly partial: import('./tracker.ts').RemoteIssue,
+    readonly refused: { field: import('../fields.ts').FieldName; message: string }[],
+  ) {
+    super('client', refused.map((r) => r.message).join('; '));
+    this.name = 'RefusedFieldsError';
+  }
+}

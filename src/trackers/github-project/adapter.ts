@@ -1,15 +1,18 @@
 import type { GitHubProjectConnectionConfig } from '../../config/schema.ts';
 import type { FieldName, FieldValues } from '../../sync/fields.ts';
-import { TrackerError } from '../../sync/port/errors.ts';
+import { RefusedFieldsError, TrackerError } from '../../sync/port/errors.ts';
 import { itemMarker, parseIssueRef } from '../github/transform.ts';
 import type { GitHubTransport } from '../github/transport.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
-import { ProjectApi, type FieldValueInput, type ProjectField, type ProjectInfo } from './api.ts';
-import { PROJECT_MAPPABLE, fieldInput, findField, findOption, itemToFields } from './transform.ts';
+import { ProjectApi, type FieldWrite, type ProjectInfo, type ProjectItemInfo } from './api.ts';
+import { checkFieldMap } from './check-fields.ts';
+import { findField, findOption, itemToFields, projectSupportedFields } from './transform.ts';
+import { planFieldWrites, type FieldWritePlan } from './field-writes.ts';
 
 /**
- * A GitHub Projects v2 board, push only: each item's issue is put on the board and its Status
- * (and the fields of `field_map`) follow the item.
+ * A GitHub Projects v2 board: each item's issue is put on the board and its Status and the fields
+ * of `field_map` (priority, milestone, custom fields) follow the item; a person's change of them
+ * on the board comes back through the poll (the board's items are read page by page).
  *
  * Which issue? The connection has no repository (DESIGN 4.2: owner, project_number, token,
  * status_field), and a board can hold issues of many repositories. The issue is the one a `github`
@@ -31,7 +34,7 @@ export class GitHubProjectAdapter implements TrackerAdapter {
   ) {
     this.connectionId = config.id;
     this.api = new ProjectApi(transport, config.owner, config.project_number);
-    this.supportedFields = ['state', ...PROJECT_MAPPABLE.filter((f) => f in config.field_map)];
+    this.supportedFields = projectSupportedFields(config.field_map);
   }
 
   /** Project id and fields, looked up once (and again when an option is missing: it may be new). */
@@ -59,7 +62,7 @@ export class GitHubProjectAdapter implements TrackerAdapter {
   async create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
     return this.transport.run(ctx, async () => {
       const project = await this.loadProject();
-      // Resolved before the item is added, so a missing option fails without touching the board.
+      // Resolved before the item is added: what the board cannot take is known without a call.
       const writes = await this.resolveWrites(fields);
       const issue = await this.findIssue(itemKey, project, ctx);
       if (!issue) {
@@ -68,18 +71,14 @@ export class GitHubProjectAdapter implements TrackerAdapter {
           `no issue under ${this.config.owner} carries item "${itemKey}" yet; a github connection creates it (or link one: links = { "${this.connectionId}": "owner/repo#42" })`,
         );
       }
+      // "You cannot add and update an item in the same call" (trackers.md 3.6): add, then one write.
       const itemId = await this.api.addItem(writes.project.id, issue.node_id);
-      await this.write(writes, itemId);
-      return this.read(itemId);
+      return this.write(writes, itemId);
     });
   }
 
   async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
-    return this.transport.run(ctx, async () => {
-      const writes = await this.resolveWrites(changes);
-      await this.write(writes, ref.id);
-      return this.read(ref.id);
-    });
+    return this.transport.run(ctx, async () => this.write(await this.resolveWrites(changes), ref.id));
   }
 
   async get(ref: RemoteRef, ctx: CallContext): Promise<RemoteIssue> {
@@ -108,10 +107,33 @@ export class GitHubProjectAdapter implements TrackerAdapter {
   async addComment(_ref: RemoteRef, _comment: OutgoingComment, _ctx: CallContext): Promise<void> {}
 
   /**
-   * Push only: board changes are not read back. (GitHub sends `projects_v2_item` webhooks only to
-   * organizations and apps, trackers.md 3.3, and a poll would cost a GraphQL query per page.)
+   * The board's items changed since the cursor (their updatedAt), read 100 to a GraphQL query: the
+   * API orders items only by position, so every page is read and the changed ones kept. GitHub
+   * sends `projects_v2_item` webhooks only to organizations and apps (trackers.md 3.3), so the poll
+   * is how a person's edit on the board comes back.
    */
-  async *poll(_cursor: string | null, _ctx: CallContext): AsyncGenerator<PollPage> {}
+  async *poll(cursor: string | null, ctx: CallContext): AsyncGenerator<PollPage> {
+    const changed: RemoteIssue[] = [];
+    let newest = cursor ?? '';
+    await this.transport.run(ctx, async () => {
+      const project = await this.loadProject();
+      let after: string | null = null;
+      do {
+        const page: { items: ProjectItemInfo[]; next: string | null } = await this.api.items(project.id, after);
+        for (const item of page.items) {
+          const at = item.updatedAt ?? '';
+          // >=: GitHub's times have seconds, and an edit in the second of the last poll is not lost
+          // (the engine drops what it has already seen at that time).
+          if (cursor && at < cursor) continue;
+          changed.push(this.toRemote(item, project));
+          if (at > newest) newest = at;
+        }
+        after = page.next;
+      } while (after);
+    });
+    changed.sort((a, b) => (a.updatedAt ?? '').localeCompare(b.updatedAt ?? ''));
+    yield { issues: changed, cursor: newest || (cursor ?? '') };
+  }
 
   async check(): Promise<CheckLine[]> {
     const lines: CheckLine[] = [];
@@ -180,24 +202,7 @@ export class GitHubProjectAdapter implements TrackerAdapter {
           );
         }
       }
-      for (const [local, name] of Object.entries(this.config.field_map)) {
-        const field = findField(project.fields, name);
-        if (!PROJECT_MAPPABLE.includes(local as FieldName)) {
-          lines.push({
-            ok: false,
-            message: `field_map.${local}: only ${PROJECT_MAPPABLE.join(' and ')} can be mapped to project fields by this version`,
-            hint: 'remove the entry',
-          });
-        } else if (!field) {
-          lines.push({
-            ok: false,
-            message: `field_map.${local}: project "${project.title}" has no field "${name}"`,
-            hint: 'fix field_map or add the field in the project',
-          });
-        } else {
-          lines.push({ ok: true, message: `Field "${local}" maps to project field "${field.name}" (${field.dataType.toLowerCase()})` });
-        }
-      }
+      lines.push(...checkFieldMap(project, this.config.field_map));
     });
     return lines;
   }
@@ -218,56 +223,45 @@ export class GitHubProjectAdapter implements TrackerAdapter {
     return found[0] ?? null;
   }
 
-  private async resolveWrites(
-    fields: FieldValues,
-  ): Promise<{ project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] }> {
-    const wanted: { fieldName: string; value: string | null }[] = [];
-    if (fields.state !== undefined) wanted.push({ fieldName: this.config.status_field, value: fields.state });
-    for (const local of PROJECT_MAPPABLE) {
-      const value = fields[local as 'priority' | 'milestone'];
-      const fieldName = this.config.field_map[local];
-      if (fieldName && value !== undefined) wanted.push({ fieldName, value });
-    }
+  /**
+   * The writes for these changes, resolved against the project's fields (looked up once, and once
+   * more when a field or option is missing: someone may have just added it).
+   */
+  private async resolveWrites(fields: FieldValues): Promise<FieldWritePlan> {
     let project = await this.loadProject();
-    const resolve = (p: ProjectInfo) =>
-      wanted.map(({ fieldName, value }) => {
-        const field = findField(p.fields, fieldName);
-        if (!field)
-          throw new TrackerError(
-            'config',
-            `project "${p.title}" has no field "${fieldName}"; fix status_field or field_map, or add the field`,
-          );
-        return { field, value: value === null ? null : fieldInput(field, value, p.title) };
-      });
-    try {
-      return { project, writes: resolve(project) };
-    } catch (error) {
-      if (!(error instanceof TrackerError) || error.kind !== 'config') throw error;
-      // Someone may have added the field or option since the lookup: look once more.
+    let plan = planFieldWrites(project, fields, this.config.status_field, this.config.field_map);
+    if (plan.refused.length) {
       project = await this.loadProject(true);
-      return { project, writes: resolve(project) };
+      plan = planFieldWrites(project, fields, this.config.status_field, this.config.field_map);
     }
+    return plan;
   }
 
-  private async write(
-    plan: { project: ProjectInfo; writes: { field: ProjectField; value: FieldValueInput | null }[] },
-    itemId: string,
-  ): Promise<void> {
-    // "You cannot add and update an item in the same call" (trackers.md 3.6): one mutation each.
-    for (const { field, value } of plan.writes) {
-      if (value === null) await this.api.clearField(plan.project.id, itemId, field.id);
-      else await this.api.setField(plan.project.id, itemId, field.id, value);
-    }
+  /**
+   * Every write in one request (its answer is the item as it then is); the fields the board cannot
+   * take fail the delivery by name once the others are written.
+   */
+  private async write(plan: FieldWritePlan, itemId: string): Promise<RemoteIssue> {
+    const writes: FieldWrite[] = plan.writes.map((w) => ({ fieldId: w.field.id, value: w.value }));
+    const item = writes.length ? await this.api.setFields(plan.project.id, itemId, writes) : await this.api.item(itemId);
+    const remote = this.toRemote(item, plan.project);
+    if (plan.refused.length) throw new RefusedFieldsError(remote, plan.refused);
+    return remote;
   }
 
-  private async read(itemId: string): Promise<RemoteIssue> {
-    const item = await this.api.item(itemId);
-    const key = item.issue ? `${item.issue.repo}#${item.issue.number}` : itemId;
+  private toRemote(item: ProjectItemInfo, project: ProjectInfo): RemoteIssue {
+    const key = item.issue ? `${item.issue.repo}#${item.issue.number}` : item.id;
     return {
       id: item.id,
       key,
-      url: item.issue?.url ?? (await this.loadProject()).url,
+      url: item.issue?.url ?? project.url,
       fields: itemToFields(item, this.config.status_field, this.config.field_map),
+      updatedAt: item.updatedAt,
     };
+  }
+
+  private async read(itemId: string): Promise<RemoteIssue> {
+    const [item, project] = await Promise.all([this.api.item(itemId), this.loadProject()]);
+    return this.toRemote(item, project);
   }
 }

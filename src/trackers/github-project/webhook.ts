@@ -2,9 +2,10 @@ import type { HeaderBag, InboundChange, WebhookHandler } from '../../sync/port/t
 import { GitHubWebhookHandler } from '../github/webhook.ts';
 
 /**
- * A project connection pushes only, so it reads no webhook. A delivery pointed at it is still
- * checked like any GitHub delivery (a wrong secret is an answer worth seeing in the delivery log)
- * and then recorded as ignored.
+ * A project connection reads the board by polling (GitHub sends `projects_v2_item` webhooks only
+ * to organizations and apps), so it reads no webhook. A delivery pointed at it is still checked
+ * like any GitHub delivery (a wrong secret is an answer worth seeing in the delivery log) and
+ * then recorded as ignored.
  */
 export class GitHubProjectWebhookHandler implements WebhookHandler {
   private readonly github: GitHubWebhookHandler;
@@ -26,6 +27,6 @@ export class GitHubProjectWebhookHandler implements WebhookHandler {
   }
 
   normalize(headers: HeaderBag, payload: unknown): InboundChange[] {
-    return [{ type: 'ignored', reason: `${this.eventName(headers, payload)}: github-project connections push only` }];
+    return [{ type: 'ignored', reason: `${this.eventName(headers, payload)}: github-project connections read the board by polling` }];
   }
 }
