@@ -11,6 +11,8 @@ const RETRIER = 'retrier-token-0123456789';
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness('api_sync_force', {
+    // A second connection that only pulls, for items of kind "g".
+    github: { direction: 'pull', kinds: ['g'] },
     config: { api: { tokens: [API_TOKEN, { token: RETRIER, scopes: ['items:read', 'deliveries:write'] }] } },
   });
 });
@@ -78,6 +80,10 @@ describe('POST /v1/connections/{id}/sync with force', () => {
     expect(orphan.status).toBe(400);
     expect((await errorOf(orphan)).message).toBe('items[0]: item "api/orphan" is not synced with connection "plane-main"');
     await h.sql`delete from items where key = 'api/orphan'`;
+    // A connection that only pulls has nothing to force.
+    const pullOnly = await h.api('POST', '/v1/connections/gh-main/sync', { force: true });
+    expect(pullOnly.status).toBe(400);
+    expect((await errorOf(pullOnly)).message).toBe('force: connection "gh-main" only pulls; there is nothing to push');
     expect(await snapshot()).toEqual(before);
   }, 60_000);
 

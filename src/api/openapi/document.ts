@@ -181,7 +181,7 @@ export function buildOpenApiDocument(version: string): Json {
           description:
             'Needs the `admin` scope, forced or not. With `force`, the items’ values are recorded as forced by `actor` ' +
             '(default `operator:token-<token id>`) before anything is enqueued, one `sync.forced` row in each item’s trail. ' +
-            'Unknown keys, wrong types, an unknown item, force with dryRun or direction pull, or actor without force: 400 naming ' +
+            'Unknown keys, wrong types, an unknown item, force with dryRun, with direction pull or on a connection that only pulls, or actor without force: 400 naming ' +
             'the field, nothing written.',
           parameters: [pathParam('id', 'The connection id')],
           requestBody: { required: false, content: { 'application/json': { schema: schema(SyncBody, 'input') } } },

@@ -75,6 +75,8 @@ export const connectionsRoutes = new Hono<AppEnv>()
     assertConnection(c, id);
     const raw = await readRawBody(c.req.raw);
     const body = validate(SyncBody, raw.length ? parseJson(raw) : {});
+    if (body.force && services.connections.get(id)!.config.direction === 'pull')
+      throw new ApiError('invalid_request', `force: connection "${id}" only pulls; there is nothing to push`);
     const items = body.items ? [...new Set(body.items)] : undefined;
     // Every named item is checked before anything is written or enqueued.
     const problem = items ? await findItemProblem(services, items, [id]) : null;
