@@ -270,6 +270,39 @@ describe('Jira custom fields through field_map', () => {
     expect(((await issueFields(m.remote_id))[id('Risk Level')] as { value: string }).value).toBe('Low');
   });
 
+  it('a value Jira itself refuses (an option disabled since the metadata was read): the edit goes again without it', async () => {
+    await upsert('cf/7', { title: 'Stale', fields: { risk: 'Low' } });
+    const m = await settled('cf/7');
+    await quiet();
+    const medium = jira()
+      .customFields.get(id('Risk Level'))!
+      .options.find((o) => o.value === 'Medium')!;
+    medium.disabled = true;
+    try {
+      clearLog();
+      await upsert('cf/7', { title: 'Stale, renamed', fields: { risk: 'Medium' } });
+      const row = await waitFor(() =>
+        h.sql`select status, last_error from mappings where item_key = 'cf/7' and last_error like 'Jira field "Risk Level"%'`.then(
+          (r) => r[0],
+        ),
+      );
+      expect(row.status).toBe('conflict');
+      expect(row.last_error).toMatch(
+        new RegExp(
+          `^Jira field "Risk Level" \\(${id('Risk Level')}\\), mapped from fields.risk: Jira refused the value \\(.*Option value 'Medium' is not valid\\)$`,
+        ),
+      );
+      expect(jira().issues.get(m.remote_id)!.summary).toBe('Stale, renamed');
+      expect(((await issueFields(m.remote_id))[id('Risk Level')] as { value: string }).value).toBe('Low');
+      expect(h.sandbox.log.entries({ tracker: 'jira', method: 'PUT' }).map((e) => e.body)).toEqual([
+        { fields: { summary: 'Stale, renamed', [id('Risk Level')]: { value: 'Medium' } } },
+        { fields: { summary: 'Stale, renamed' } },
+      ]);
+    } finally {
+      medium.disabled = false;
+    }
+  });
+
   it('an unknown Jira field in field_map is refused at the create, which goes through with the rest', async () => {
     await upsert('cf/5', { title: 'Ghostly', fields: { ghost: 'boo', complexity: 1 } });
     const m = await settled('cf/5');
@@ -293,9 +326,11 @@ describe('Jira custom fields through field_map', () => {
     );
     expect(row.last_error).toContain('Jira field "Estimated Hours"');
     expect(row.last_error).toContain('it has no option "Extreme"');
-    const [delivery] =
-      await h.sql`select status, attempts from deliveries where direction = 'out' and item_key = 'cf/6' order by created_at desc limit 1`;
-    expect(delivery).toMatchObject({ status: 'failed', attempts: 1 });
+    // The mapping's error is written just before the delivery's own status.
+    const delivery = await waitFor(() =>
+      h.sql`select status, attempts from deliveries where direction = 'out' and item_key = 'cf/6' and status = 'failed'`.then((r) => r[0]),
+    );
+    expect(delivery.attempts).toBe(1);
     expect(jira().issues.get(m.remote_id)!.summary).toBe('Twice');
     expect(h.sandbox.log.entries({ tracker: 'jira', method: 'PUT' })).toHaveLength(0);
   });

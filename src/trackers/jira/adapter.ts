@@ -6,7 +6,7 @@ import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, Re
 import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
 import { JiraCatalog } from './catalog.ts';
-import { JiraCustomFields, type FieldRefusal } from './custom-fields.ts';
+import { JiraCustomFields, type CustomWrite, type FieldRefusal } from './custom-fields.ts';
 import { walkTo, type WalkResult } from './transitions.ts';
 import {
   commentToAdf,
@@ -142,25 +142,32 @@ export class JiraAdapter implements TrackerAdapter {
       ...custom.refused,
     ];
     refuseSeveral(refused);
-    const created = await this.api.createIssue(
-      {
-        fields: {
-          project: { key: this.projectKey },
-          issuetype: { id: type.id },
-          summary: summaryFor(fields.title ?? itemKey),
-          ...(edit.description ? { description: edit.description } : {}),
-          ...(edit.assignee ? { assignee: edit.assignee } : {}),
-          ...(edit.priority ? { priority: edit.priority } : {}),
-          ...(version && !version.released ? { fixVersions: [{ id: version.id }] } : {}),
-          ...custom.fields,
-          // The marker label goes in with the create itself: there is no moment when the issue
-          // exists without it, so findByItemKey finds any issue a crashed attempt created.
-          labels: [...labels, markerLabel(itemKey)],
-        },
-        properties: [{ key: ITEM_PROPERTY, value: { item: itemKey } }],
+    const createBody = (withCustom: boolean) => ({
+      fields: {
+        project: { key: this.projectKey },
+        issuetype: { id: type.id },
+        summary: summaryFor(fields.title ?? itemKey),
+        ...(edit.description ? { description: edit.description } : {}),
+        ...(edit.assignee ? { assignee: edit.assignee } : {}),
+        ...(edit.priority ? { priority: edit.priority } : {}),
+        ...(version && !version.released ? { fixVersions: [{ id: version.id }] } : {}),
+        ...(withCustom ? custom.fields : {}),
+        // The marker label goes in with the create itself: there is no moment when the issue
+        // exists without it, so findByItemKey finds any issue a crashed attempt created.
+        labels: [...labels, markerLabel(itemKey)],
       },
-      ctx.deliveryId,
-    );
+      properties: [{ key: ITEM_PROPERTY, value: { item: itemKey } }],
+    });
+    let created: { id: string; key: string };
+    try {
+      created = await this.api.createIssue(createBody(true), ctx.deliveryId);
+    } catch (error) {
+      // As in update(): a refusal Jira alone could make, of the one custom field sent, leaves it out.
+      const blamed = refused.length ? null : this.customFields.jiraRefusal(custom, error);
+      if (!blamed) throw error;
+      refused.push(blamed);
+      created = await this.api.createIssue(createBody(false), ctx.deliveryId);
+    }
     // Fields the create screen lacks go in an edit right after (the edit screen may have them).
     const afterCreate = Object.keys(custom.afterCreate).length
       ? await this.api.editIssue(created.id, { fields: custom.afterCreate }, ctx.deliveryId)
@@ -221,7 +228,20 @@ export class JiraAdapter implements TrackerAdapter {
       if (ops.length) body.update = { ...(body.update as object), labels: ops };
     }
     let issue = current;
-    if (Object.keys(body).length) issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.readIssue(ref.id, ctx));
+    if (Object.keys(body).length) {
+      try {
+        issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.readIssue(ref.id, ctx));
+      } catch (error) {
+        // Jira refused a value Trackline could not check (its own validation): with one custom
+        // field in the request, the rest is sent again without it and that field is held.
+        const blamed = refused.length ? null : this.customFields.jiraRefusal(custom, error);
+        if (!blamed) throw error;
+        refused.push(blamed);
+        const rest = withoutCustom(body, custom);
+        if (Object.keys(rest).length)
+          issue = (await this.api.editIssue(ref.id, rest, ctx.deliveryId)) ?? (await this.readIssue(ref.id, ctx));
+      }
+    }
     issue ??= await this.readIssue(ref.id, ctx);
     if (changes.state !== undefined) issue = await this.moveOrThrow(issue, changes.state, ctx);
     if (refused.length) throw new PartialUpdateError(refused[0].message, this.toRemote(issue), refused[0].field);
@@ -462,6 +482,20 @@ function checkLabels(labels: string[]): string[] {
   if (marker.length)
     throw new TrackerError('config', `labels starting with "trackline:" are reserved for Trackline's marker: ${marker.join(', ')}`);
   return [...new Set(labels)];
+}
+
+/** An edit request without its custom fields (Jira refused one of them). */
+function withoutCustom(body: Record<string, unknown>, custom: CustomWrite): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const strip = (part: unknown, ids: string[]) => {
+    const rest = Object.fromEntries(Object.entries((part ?? {}) as Record<string, unknown>).filter(([k]) => !ids.includes(k)));
+    return Object.keys(rest).length ? rest : undefined;
+  };
+  const fields = strip(body.fields, Object.keys(custom.fields));
+  const update = strip(body.update, Object.keys(custom.update));
+  if (fields) out.fields = fields;
+  if (update) out.update = update;
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type FieldName,
   type FieldValues,
 } from '../../sync/fields.ts';
+import { TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine } from '../../sync/port/tracker.ts';
 import type { JiraCatalog } from './catalog.ts';
 import { FieldValueError, fromJiraValue, toJiraOperations, toJiraValue, type ItemFieldValue } from './custom-values.ts';
@@ -120,6 +121,24 @@ export class JiraCustomFields {
       }
     }
     return out;
+  }
+
+  /**
+   * When a request carrying exactly one custom field was refused by Jira itself (400: an option
+   * disabled since the metadata was read, a field missing from the edit screen), that field is
+   * the likely cause: the refusal naming it, for the adapter to send the request again without it.
+   * Null when the request carried none or several (then Jira's answer stands as it is).
+   */
+  jiraRefusal(write: CustomWrite, error: unknown): FieldRefusal | null {
+    if (!(error instanceof TrackerError) || error.kind !== 'client' || error.status !== 400) return null;
+    const ids = [...new Set([...Object.keys(write.fields), ...Object.keys(write.update)])];
+    if (ids.length !== 1) return null;
+    const mapped = this.resolved.mapped.find((m) => m.id === ids[0]);
+    if (!mapped) return null;
+    return {
+      field: fieldOfMapKey(mapped.local) as CustomFieldName,
+      message: `Jira field "${mapped.name}" (${mapped.id}), mapped from ${fieldOfMapKey(mapped.local)}: Jira refused the value (${error.message})`,
+    };
   }
 
   /**
