@@ -63,6 +63,18 @@ async function settled(key: string, minVersion = 1) {
   );
 }
 
+/** The delivery that failed naming refused fields (attempt 1, not retried), and the mapping it marked. */
+async function refused(key: string) {
+  const delivery = await waitFor(
+    () =>
+      h.sql`select attempts, last_error from deliveries where direction = 'out' and item_key = ${key} and connection_id = 'jira-main'
+        and status = 'failed'`.then((r) => r[0]),
+    20_000,
+  );
+  const [mapping] = await h.sql`select remote_id, status, last_error from mappings where item_key = ${key} and connection_id = 'jira-main'`;
+  return { delivery, mapping };
+}
+
 async function quiet() {
   await h.sandbox.jiraWebhooks.drain();
   await waitFor(() =>
@@ -230,7 +242,7 @@ describe('Jira custom fields through field_map', () => {
     }
   });
 
-  it('a wrong type is refused on the first attempt naming the Jira field; the title still syncs', async () => {
+  it('a wrong type fails the delivery on its first attempt naming the Jira field; the title syncs; the next value goes out', async () => {
     await upsert('cf/3', { title: 'Typed', fields: { complexity: 2 } });
     const m = await settled('cf/3');
     await quiet();
@@ -238,19 +250,21 @@ describe('Jira custom fields through field_map', () => {
     await upsert('cf/3', { title: 'Typed, renamed', fields: { complexity: 'three' } });
     const message =
       'Jira field "Estimated Hours" (customfield_10040), mapped from fields.complexity: it is a number field; the text "three" is not a number';
-    const row = await waitFor(() =>
-      h.sql`select status, last_error from mappings where item_key = 'cf/3' and last_error = ${message}`.then((r) => r[0]),
-    );
-    expect(row.status).toBe('conflict');
+    const { delivery, mapping } = await refused('cf/3');
+    expect(delivery).toMatchObject({ attempts: 1, last_error: message });
+    expect(mapping).toMatchObject({ status: 'error', last_error: message });
     expect(jira().issues.get(m.remote_id)!.summary).toBe('Typed, renamed');
     expect((await issueFields(m.remote_id))[id('Estimated Hours')]).toBe(2);
-    // One edit (the title), never a retry of the refused value.
+    // One edit (the title), never a retry of the refused value, and nothing held as a conflict.
     await quiet();
     expect(h.sandbox.log.entries({ tracker: 'jira', method: 'PUT' }).map((e) => e.body)).toEqual([
       { fields: { summary: 'Typed, renamed' } },
     ]);
-    const [conflict] = await h.sql`select field, local_value, status, reason from conflicts where item_key = 'cf/3'`;
-    expect(conflict).toMatchObject({ field: 'fields.complexity', local_value: 'three', status: 'open', reason: message });
+    expect(await h.sql`select 1 from conflicts where item_key = 'cf/3'`).toHaveLength(0);
+    // The item's next value goes out.
+    await upsert('cf/3', { fields: { complexity: 3 } });
+    await waitFor(async () => (await issueFields(m.remote_id))[id('Estimated Hours')] === 3);
+    await settled('cf/3', await version('cf/3'));
   });
 
   it('a missing option is refused naming the options', async () => {
@@ -258,12 +272,9 @@ describe('Jira custom fields through field_map', () => {
     const m = await settled('cf/4');
     await quiet();
     await upsert('cf/4', { title: 'Risky, renamed', fields: { risk: 'Extreme' } });
-    const row = await waitFor(() =>
-      h.sql`select status, last_error from mappings where item_key = 'cf/4' and last_error like 'Jira field "Risk Level"%'`.then(
-        (r) => r[0],
-      ),
-    );
-    expect(row.last_error).toBe(
+    const { delivery, mapping } = await refused('cf/4');
+    expect(delivery.attempts).toBe(1);
+    expect(mapping.last_error).toBe(
       `Jira field "Risk Level" (${id('Risk Level')}), mapped from fields.risk: it has no option "Extreme" (its options: "Low", "Medium", "High")`,
     );
     expect(jira().issues.get(m.remote_id)!.summary).toBe('Risky, renamed');
@@ -281,13 +292,9 @@ describe('Jira custom fields through field_map', () => {
     try {
       clearLog();
       await upsert('cf/7', { title: 'Stale, renamed', fields: { risk: 'Medium' } });
-      const row = await waitFor(() =>
-        h.sql`select status, last_error from mappings where item_key = 'cf/7' and last_error like 'Jira field "Risk Level"%'`.then(
-          (r) => r[0],
-        ),
-      );
-      expect(row.status).toBe('conflict');
-      expect(row.last_error).toMatch(
+      const { delivery, mapping } = await refused('cf/7');
+      expect(delivery.attempts).toBe(1);
+      expect(mapping.last_error).toMatch(
         new RegExp(
           `^Jira field "Risk Level" \\(${id('Risk Level')}\\), mapped from fields.risk: Jira refused the value \\(.*Option value 'Medium' is not valid\\)$`,
         ),
@@ -305,34 +312,29 @@ describe('Jira custom fields through field_map', () => {
 
   it('an unknown Jira field in field_map is refused at the create, which goes through with the rest', async () => {
     await upsert('cf/5', { title: 'Ghostly', fields: { ghost: 'boo', complexity: 1 } });
-    const m = await settled('cf/5');
-    expect(m.status).toBe('conflict');
-    expect(m.last_error).toBe('field_map.ghost = "Story Points": Jira has no field "Story Points" (by name or id) that this user can see');
-    expect(jira().issues.get(m.remote_id)!.summary).toBe('Ghostly');
-    expect((await issueFields(m.remote_id))[id('Estimated Hours')]).toBe(1);
-    const deliveries = await h.sql`select attempts from deliveries where direction = 'out' and item_key = 'cf/5'`;
-    expect(deliveries.length).toBeGreaterThan(0);
-    expect(deliveries.every((d) => d.attempts <= 1)).toBe(true);
+    const { delivery, mapping } = await refused('cf/5');
+    expect(delivery.attempts).toBe(1);
+    expect(mapping.last_error).toBe(
+      'field_map.ghost = "Story Points": Jira has no field "Story Points" (by name or id) that this user can see',
+    );
+    expect(jira().issues.get(mapping.remote_id)!.summary).toBe('Ghostly');
+    expect((await issueFields(mapping.remote_id))[id('Estimated Hours')]).toBe(1);
   });
 
-  it('two refused fields in one change fail the delivery on its first attempt, naming both, and write nothing', async () => {
+  it('two refused fields in one change are both named; the other fields are still written', async () => {
     await upsert('cf/6', { title: 'Twice', fields: { complexity: 1, risk: 'Low' } });
     const m = await settled('cf/6');
     await quiet();
     clearLog();
-    await upsert('cf/6', { title: 'Twice, renamed', fields: { complexity: 'x', risk: 'Extreme' } });
-    const row = await waitFor(() =>
-      h.sql`select status, last_error from mappings where item_key = 'cf/6' and status = 'error'`.then((r) => r[0]),
-    );
-    expect(row.last_error).toContain('Jira field "Estimated Hours"');
-    expect(row.last_error).toContain('it has no option "Extreme"');
-    // The mapping's error is written just before the delivery's own status.
-    const delivery = await waitFor(() =>
-      h.sql`select status, attempts from deliveries where direction = 'out' and item_key = 'cf/6' and status = 'failed'`.then((r) => r[0]),
-    );
+    await upsert('cf/6', { title: 'Twice, renamed', fields: { complexity: 'x', risk: 'Extreme', dependencies: 'ET-9' } });
+    const { delivery, mapping } = await refused('cf/6');
     expect(delivery.attempts).toBe(1);
-    expect(jira().issues.get(m.remote_id)!.summary).toBe('Twice');
-    expect(h.sandbox.log.entries({ tracker: 'jira', method: 'PUT' })).toHaveLength(0);
+    expect(mapping.last_error).toContain('Jira field "Estimated Hours"');
+    expect(mapping.last_error).toContain('it has no option "Extreme"');
+    expect(jira().issues.get(m.remote_id)!.summary).toBe('Twice, renamed');
+    expect(h.sandbox.log.entries({ tracker: 'jira', method: 'PUT' }).map((e) => e.body)).toEqual([
+      { fields: { summary: 'Twice, renamed', [id('Blocked By')]: 'ET-9' } },
+    ]);
   });
 
   it('trackline check lists the mapped fields it finds and the ones it cannot', async () => {

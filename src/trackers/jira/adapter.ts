@@ -1,7 +1,7 @@
 import type { JiraConnectionConfig } from '../../config/schema.ts';
 import { setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { TrackerError, PartialUpdateError } from '../../sync/port/errors.ts';
+import { TrackerError, PartialUpdateError, RefusedFieldsError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
@@ -127,9 +127,8 @@ export class JiraAdapter implements TrackerAdapter {
 
   /**
    * Creates the issue with every field it can carry. A custom field Jira could not take (see
-   * custom-fields.ts) and a released version are left out; the issue is created with the rest and
-   * the one refused field is reported after (PartialUpdateError: held as a conflict). Two or more
-   * refused fields are reported before anything is written, since the engine holds one per call.
+   * custom-fields.ts) and a released version are left out and reported once the issue exists
+   * (throwRefusals).
    */
   async create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
     const edit = await this.editFields(fields, ctx);
@@ -137,11 +136,7 @@ export class JiraAdapter implements TrackerAdapter {
     const type = await this.catalog.issueType(ctx);
     const version = fields.milestone ? await this.catalog.version(fields.milestone, ctx) : null;
     const custom = await this.customFields.write(fields, ctx);
-    const refused: FieldRefusal[] = [
-      ...(version?.released ? [{ field: 'milestone' as const, message: releasedMessage(version.name, this.projectKey) }] : []),
-      ...custom.refused,
-    ];
-    refuseSeveral(refused);
+    const refused: FieldRefusal[] = [...custom.refused];
     const createBody = (withCustom: boolean) => ({
       fields: {
         project: { key: this.projectKey },
@@ -163,7 +158,7 @@ export class JiraAdapter implements TrackerAdapter {
       created = await this.api.createIssue(createBody(true), ctx.deliveryId);
     } catch (error) {
       // As in update(): a refusal Jira alone could make, of the one custom field sent, leaves it out.
-      const blamed = refused.length ? null : this.customFields.jiraRefusal(custom, error);
+      const blamed = this.customFields.jiraRefusal(custom, error);
       if (!blamed) throw error;
       refused.push(blamed);
       created = await this.api.createIssue(createBody(false), ctx.deliveryId);
@@ -174,7 +169,7 @@ export class JiraAdapter implements TrackerAdapter {
       : null;
     let issue = afterCreate ?? (await this.readIssue(created.id, ctx));
     if (fields.state !== undefined) issue = await this.moveOrThrow(issue, fields.state, ctx);
-    if (refused.length) throw new PartialUpdateError(refused[0].message, this.toRemote(issue), refused[0].field);
+    this.throwRefusals(issue, refused, version?.released ? releasedMessage(version.name, this.projectKey) : null);
     return this.toRemote(issue);
   }
 
@@ -215,11 +210,7 @@ export class JiraAdapter implements TrackerAdapter {
         if (ops.length) body.update = { ...(body.update as object), fixVersions: ops };
       }
     }
-    const refused: FieldRefusal[] = [
-      ...(refusedVersion ? [{ field: 'milestone' as const, message: refusedVersion }] : []),
-      ...custom.refused,
-    ];
-    refuseSeveral(refused);
+    const refused: FieldRefusal[] = [...custom.refused];
     if (readFirst) current = await this.readIssue(ref.id, ctx);
     if (targetLabels) {
       const have = since.labels ?? visibleLabels(current?.fields.labels ?? []);
@@ -234,7 +225,7 @@ export class JiraAdapter implements TrackerAdapter {
       } catch (error) {
         // Jira refused a value Trackline could not check (its own validation): with one custom
         // field in the request, the rest is sent again without it and that field is held.
-        const blamed = refused.length ? null : this.customFields.jiraRefusal(custom, error);
+        const blamed = this.customFields.jiraRefusal(custom, error);
         if (!blamed) throw error;
         refused.push(blamed);
         const rest = withoutCustom(body, custom);
@@ -244,7 +235,7 @@ export class JiraAdapter implements TrackerAdapter {
     }
     issue ??= await this.readIssue(ref.id, ctx);
     if (changes.state !== undefined) issue = await this.moveOrThrow(issue, changes.state, ctx);
-    if (refused.length) throw new PartialUpdateError(refused[0].message, this.toRemote(issue), refused[0].field);
+    this.throwRefusals(issue, refused, refusedVersion);
     return this.toRemote(issue);
   }
 
@@ -454,6 +445,18 @@ export class JiraAdapter implements TrackerAdapter {
     return after;
   }
 
+  /**
+   * After the other fields are written: custom fields Jira could not take fail the delivery on
+   * its first attempt, each named with why (RefusedFieldsError: not retried, nothing held, the
+   * item's next change tries them again); a released version alone is held as a conflict
+   * (PartialUpdateError), and with refused custom fields it is named among them.
+   */
+  private throwRefusals(issue: JiraIssue, refused: FieldRefusal[], releasedVersion: string | null): void {
+    const milestone = releasedVersion ? [{ field: 'milestone' as const, message: releasedVersion }] : [];
+    if (refused.length) throw new RefusedFieldsError(this.toRemote(issue), [...milestone, ...refused]);
+    if (releasedVersion) throw new PartialUpdateError(releasedVersion, this.toRemote(issue), 'milestone');
+  }
+
   /** What every read asks for: the fields Trackline syncs and the mapped custom fields. */
   private async readFields(ctx: CallContext): Promise<string[]> {
     return [...ISSUE_FIELDS, ...(await this.customFields.readIds(ctx))];
@@ -496,14 +499,6 @@ function withoutCustom(body: Record<string, unknown>, custom: CustomWrite): Reco
   if (fields) out.fields = fields;
   if (update) out.update = update;
   return out;
-}
-
-/**
- * The engine holds one refused field per call (PartialUpdateError), so when several are refused
- * nothing is written: the delivery fails at once, naming each field and why.
- */
-function refuseSeveral(refused: FieldRefusal[]): void {
-  if (refused.length > 1) throw new TrackerError('config', refused.map((r) => r.message).join('; '));
 }
 
 function releasedMessage(version: string, project: string): string {
