@@ -13,6 +13,9 @@ const duration = z.string().refine((s) => parseDuration(s) !== null, {
 
 const stringMap = z.record(z.string(), z.string());
 
+/** The item's core fields (src/sync/fields.ts SYNC_FIELDS; the config layer sits below the engine). */
+const CORE_FIELD_NAMES = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
+
 const RateLimitSchema = z.strictObject({
   /** Requests allowed per window. */
   requests: z.number().int().positive(),
@@ -76,6 +79,22 @@ const PlaneConnection = z.strictObject({
   api_key: z.string().min(1),
   /** What carries the item's milestone in Plane: a cycle (the default) or a module. */
   milestone_as: z.enum(['cycle', 'module']).default('cycle'),
+  /**
+   * An item's custom field -> a label prefix (`risk = "label:risk-"`: risk "high" is the label
+   * `risk-high`). Plane's public API has no custom properties on every edition, so labels carry them.
+   */
+  field_map: z
+    .record(
+      z.string(),
+      z.string().regex(/^label:\S+$/, 'expected "label:<prefix>", e.g. "label:risk-" (Plane carries custom fields as prefixed labels)'),
+    )
+    .superRefine((map, ctx) => {
+      for (const key of Object.keys(map)) {
+        if (CORE_FIELD_NAMES.includes(key))
+          ctx.addIssue({ code: 'custom', path: [key], message: 'Plane carries this field itself; field_map is for custom fields' });
+      }
+    })
+    .default({}),
 });
 
 /** The states Trackline reports for a pull request (README "Pull requests"). */

@@ -63,6 +63,13 @@ describe('config', () => {
     expect(message).toMatch(/^config: connections\[0\] \(plane-main\)\.rate_limit\.requests: /);
   });
 
+  it('takes a Plane field_map of label prefixes and refuses anything else, naming it', () => {
+    const withMap = (map: string) => load(base.replace('poll_interval = "5m"', `poll_interval = "5m"\nfield_map = ${map}`));
+    expect((withMap('{ risk = "label:risk-" }').connections[0] as { field_map: unknown }).field_map).toEqual({ risk: 'label:risk-' });
+    expect(errorOf(() => withMap('{ risk = "Risk Level" }'))).toContain('expected "label:<prefix>"');
+    expect(errorOf(() => withMap('{ priority = "label:p-" }'))).toContain('Plane carries this field itself');
+  });
+
   it('refuses an unknown tracker and a duplicate id', () => {
     expect(errorOf(() => load(base.replace('tracker = "plane"', 'tracker = "trello"')))).toContain('tracker');
     const twice = base + base.slice(base.indexOf('[[connections]]'));

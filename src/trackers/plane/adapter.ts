@@ -1,5 +1,5 @@
 import type { PlaneConnectionConfig } from '../../config/schema.ts';
-import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
+import { applySetDelta, customName, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
 import { PartialUpdateError, TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
@@ -7,6 +7,7 @@ import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
 import { PlaneMilestones } from './milestones.ts';
 import { PlanePullRequestLinks } from './pull-request-links.ts';
+import { labelFields, labelsOfField, readLabelFields, type LabelField } from './label-fields.ts';
 import { defaultWebUrl, issueToFields, issueWebUrl, markdownToHtml, planeIdentifier } from './transform.ts';
 import { EXTERNAL_SOURCE, type PlaneIssue } from './wire.ts';
 
@@ -14,8 +15,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PlaneAdapter implements TrackerAdapter {
   readonly connectionId: string;
-  // The milestone is a cycle or a module (milestone_as): see milestones.ts.
-  readonly supportedFields: readonly FieldName[] = ['title', 'body', 'state', 'labels', 'assignees', 'priority', 'milestone'];
+  // The milestone is a cycle or a module (milestone_as): see milestones.ts. Custom fields are
+  // prefixed labels (field_map "label:<prefix>"): see label-fields.ts.
+  readonly supportedFields: readonly FieldName[];
+  private readonly labelFields: LabelField[];
   readonly pullRequestLinks: PlanePullRequestLinks;
   private readonly api: PlaneApi;
   private readonly catalog: PlaneCatalog;
@@ -32,6 +35,17 @@ export class PlaneAdapter implements TrackerAdapter {
     this.milestones = new PlaneMilestones(this.api, config.milestone_as);
     this.pullRequestLinks = new PlanePullRequestLinks(this.api);
     this.webUrl = config.web_url ?? defaultWebUrl(config.base_url);
+    this.labelFields = labelFields(config.field_map);
+    this.supportedFields = [
+      'title',
+      'body',
+      'state',
+      'labels',
+      'assignees',
+      'priority',
+      'milestone',
+      ...this.labelFields.map((m) => m.field),
+    ];
   }
 
   async findByItemKey(itemKey: string, ctx: CallContext): Promise<RemoteIssue | null> {
@@ -40,9 +54,15 @@ export class PlaneAdapter implements TrackerAdapter {
   }
 
   async create(itemKey: string, fields: FieldValues, ctx: CallContext): Promise<RemoteIssue> {
+    const withFields = this.labelFields.some((m) => fields[m.field] !== undefined)
+      ? {
+          ...fields,
+          labels: [...(fields.labels ?? []), ...this.labelFields.flatMap((m) => labelsOfField(m, fields[m.field], undefined, undefined))],
+        }
+      : fields;
     const body = {
       name: fields.title ?? itemKey,
-      ...(await this.writeBody(fields, ctx)),
+      ...(await this.writeBody(withFields, ctx)),
       // The external pair is the duplicate guard: Plane refuses a second issue with it (409).
       external_id: itemKey,
       external_source: EXTERNAL_SOURCE,
@@ -187,6 +207,12 @@ export class PlaneAdapter implements TrackerAdapter {
         lines.push({ ok: false, message: (error as Error).message, hint: 'fix [connections.state_map] or add the state in Plane' });
       }
     }
+    for (const m of this.labelFields) {
+      lines.push({
+        ok: true,
+        message: `Field "${customName(m.field)}" maps to labels "${m.prefix}<value>" (label prefixes are always available; missing labels are created)`,
+      });
+    }
     return lines;
   }
 
@@ -198,13 +224,28 @@ export class PlaneAdapter implements TrackerAdapter {
    */
   private async withSetDeltas(ref: RemoteRef, changes: FieldValues, since: FieldValues, ctx: CallContext): Promise<FieldValues> {
     const fields = (['labels', 'assignees'] as const).filter((f) => changes[f] !== undefined && since[f] !== undefined);
-    if (fields.length === 0) return changes;
+    // A label-mapped custom field is part of the work item's labels, which the PATCH replaces whole.
+    const changedLabelFields = this.labelFields.filter((m) => changes[m.field] !== undefined);
+    if (fields.length === 0 && changedLabelFields.length === 0) return changes;
     const current = await this.get(ref, ctx);
     const out = { ...changes };
     for (const f of fields) {
       const delta = setDelta(since[f]!, changes[f]!, foldCase);
       out[f] = applySetDelta(current.fields[f] ?? [], delta, foldCase);
     }
+    if (changedLabelFields.length || (out.labels !== undefined && this.labelFields.length)) {
+      // The whole label set: the plain labels (changed or as they are) and every mapped field's
+      // labels (its new value, or what the work item holds).
+      out.labels = [
+        ...(out.labels ?? current.fields.labels ?? []),
+        ...this.labelFields.flatMap((m) =>
+          changes[m.field] !== undefined
+            ? labelsOfField(m, changes[m.field], since[m.field], current.fields[m.field])
+            : labelsOfField(m, current.fields[m.field], undefined, undefined),
+        ),
+      ];
+    }
+    for (const m of this.labelFields) delete out[m.field];
     return out;
   }
 
@@ -232,16 +273,20 @@ export class PlaneAdapter implements TrackerAdapter {
     const project = await this.catalog.getProject(ctx);
     const key = planeIdentifier(project.identifier, issue.sequence_id);
     const milestone = await this.milestones.milestoneOf(issue.id, ctx);
+    const fields = issueToFields(issue, {
+      stateName: (id) => this.catalog.stateNames.get(id),
+      labelName: (id) => this.catalog.labelNames.get(id),
+      memberName: (id) => this.catalog.memberNames.get(id),
+    });
+    // Labels with a mapped prefix are custom fields' values, not labels.
+    const split = this.labelFields.length ? readLabelFields(fields.labels ?? [], this.labelFields) : null;
     return {
       id: issue.id,
       key,
       url: issueWebUrl(this.webUrl, this.config.workspace, key),
       fields: {
-        ...issueToFields(issue, {
-          stateName: (id) => this.catalog.stateNames.get(id),
-          labelName: (id) => this.catalog.labelNames.get(id),
-          memberName: (id) => this.catalog.memberNames.get(id),
-        }),
+        ...fields,
+        ...(split ? { labels: split.labels, ...split.fields } : {}),
         // Not in the work item's JSON: read from the cycle (or module) endpoints, cached.
         milestone,
       },
