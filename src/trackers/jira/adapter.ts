@@ -174,9 +174,11 @@ export class JiraAdapter implements TrackerAdapter {
   }
 
   /**
-   * Writes the given fields in one PUT (labels as add/remove operations against `since`, so labels
-   * a person adds meanwhile survive), then walks the workflow to the state, if it changed. A state the
-   * workflow cannot reach throws TransitionUnavailableError after the fields are written.
+   * Writes the given fields in one PUT (labels and multi-value custom fields as add/remove
+   * operations against `since`, so values a person adds meanwhile survive), then walks the
+   * workflow to the state, if it changed. A state the workflow cannot reach throws
+   * TransitionUnavailableError after the fields are written; custom fields Jira cannot take are
+   * left out and reported after the rest is written (throwRefusals).
    */
   async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since: FieldValues = {}): Promise<RemoteIssue> {
     // Everything that can be refused for config reasons is checked before anything is written.
@@ -224,7 +226,7 @@ export class JiraAdapter implements TrackerAdapter {
         issue = (await this.api.editIssue(ref.id, body, ctx.deliveryId)) ?? (await this.readIssue(ref.id, ctx));
       } catch (error) {
         // Jira refused a value Trackline could not check (its own validation): with one custom
-        // field in the request, the rest is sent again without it and that field is held.
+        // field in the request, the rest is sent again without it and that field is refused.
         const blamed = this.customFields.jiraRefusal(custom, error);
         if (!blamed) throw error;
         refused.push(blamed);
