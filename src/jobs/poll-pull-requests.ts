@@ -27,6 +27,7 @@ export async function pollPullRequests(
       head: pr.head,
       closes: pr.closes,
       updatedAt: pr.updatedAt,
+      state: pr.state,
     });
     for (const key of keys) itemKeys.add(key);
   }

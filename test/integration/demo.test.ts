@@ -85,7 +85,7 @@ describe('trackline demo', () => {
         );
         expect(out).toMatch(/Redis from \S*redis-server on 127\.0\.0\.1:\d+/);
         expect(out).toMatch(/Plane issue ET-1 created once/);
-        expect(out).toMatch(/item\.pr_changed "open" → "merged" by alice/);
+        expect(out, out).toMatch(/item\.pr_changed "open" → "merged" by alice/);
         expect(out).toMatch(/✓ demo finished/);
         // Stopped cleanly: PostgreSQL removes its pid file when it shuts down.
         expect(existsSync(join(cwd, '.trackline/postgres/PG_VERSION'))).toBe(true);

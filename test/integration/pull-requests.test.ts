@@ -360,6 +360,31 @@ describe('following pull requests (signed webhooks)', () => {
     }
   });
 
+  it('a merge the poll finds (its webhook lost, in the second of the last read) is the merger’s, as GitHub’s merged_by says', async () => {
+    const key = 'merge/1';
+    pulls().pushBranch(GITHUB.owner, GITHUB.repo, 'feature/M1', 1);
+    await upsert(key, { title: 'M1', state: 'for_review', branch: 'feature/M1' });
+    const [{ number }] = await waitFor(() =>
+      h.sql`select number from pull_requests where item_key = ${key} and state is not null`.then((r) => (r.length ? r : null)),
+    );
+    pulls().setDraft(GITHUB.owner, GITHUB.repo, number, false, 'alice');
+    await stateBecomes(key, number, 'open');
+    await quiet();
+    for (const hook of h.sandbox.github.webhooks.hooks) hook.active = false;
+    try {
+      pulls().merge(repo, number, {}, 'alice');
+      // As when the merge lands in the second of Trackline's last read (GitHub's timestamps are
+      // whole seconds): the list shows the timestamp already read, but another state.
+      await h.sql`update pull_requests set remote_updated_at = ${pulls().pull(repo, number)!.issue.updated_at} where item_key = ${key}`;
+      await h.runtime.queues.pollNow('gh-main');
+      await waitFor(async () => (await prState(key, number)) === 'merged', 10_000);
+    } finally {
+      for (const hook of h.sandbox.github.webhooks.hooks) hook.active = true;
+    }
+    const merged = (await feed(key)).find((c) => c.type === 'item.pr_changed' && c.pullRequest!.to === 'merged')!;
+    expect(merged.actor).toBe('alice');
+  });
+
   it('a signed pull_request delivery without a pull request: 400, nothing recorded; a redelivery is a duplicate', async () => {
     const { signGitHubPayload } = await import('../../src/trackers/github/webhook.ts');
     const body = JSON.stringify({ action: 'opened', pull_request: { title: 'no number' }, repository: { full_name: 'acme/app' } });

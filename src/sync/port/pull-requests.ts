@@ -17,6 +17,8 @@ export interface RemotePullRequest {
   /** Issue numbers (as the mapping's remote ids) its body closes with a keyword. */
   closes: string[];
   updatedAt: string;
+  /** Who merged it, when GitHub says (the single pull request does, lists do not). */
+  mergedBy: string | null;
   /** The head commit (new commits change it). */
   headSha: string | null;
   /** Logins asked to review and not yet done so (GitHub drops a reviewer from it once they review). */
@@ -88,3 +90,10 @@ export interface PullRequestCapabilities {
   /** Links to pull requests on this tracker's issues, where it can show them (Plane, Jira). */
   readonly pullRequestLinks?: PullRequestLinkHost;
 }
+
+/**
+ * The head a refused `links.pull_request` is kept under (a row without a number): GitHub's own ref
+ * for a pull request's head, `pull/N/head`.
+ */
+export const refusedLinkHead = (number: number) => `pull/${number}/head`;
+export const isRefusedLinkHead = (head: string) => /^pull\/\d+\/head$/.test(head);

@@ -336,7 +336,7 @@ export interface PullRequestStore {
   /** A webhook or a poll saw the pull request change: the items to reconcile (see the Postgres store). */
   noteActivity(
     connectionId: string,
-    pr: { number: number; head: string; closes: string[]; actor?: string | null; updatedAt?: string },
+    pr: { number: number; head: string; closes: string[]; actor?: string | null; updatedAt?: string; state?: PullRequestState },
   ): Promise<string[]>;
   /** An operator retries a failed pull_request delivery: GitHub's refusals for the pair are forgotten. */
   forgetRefusals(itemKey: string, connectionId: string): Promise<void>;

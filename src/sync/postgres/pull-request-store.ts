@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/client.ts';
 import type { PullRequestState } from '../../config/schema.ts';
 import type { FieldValues } from '../fields.ts';
-import type { RemotePullRequest } from '../port/pull-requests.ts';
+import { refusedLinkHead, type RemotePullRequest } from '../port/pull-requests.ts';
 import type { AppliedPullRequest, PullRequestPair, PullRequestRow, PullRequestStore } from '../port/store.ts';
 
 /**
@@ -54,9 +54,6 @@ const toRow = (r: Row): PullRequestRow => ({
   lastError: r.last_error,
   links: r.links ?? {},
 });
-
-/** The head a refused `links.pull_request` is kept under: GitHub's own ref for a pull request's head. */
-export const refusedLinkHead = (number: number) => `pull/${number}/head`;
 
 export class PostgresPullRequestStore implements PullRequestStore {
   constructor(private readonly sql: Sql) {}
@@ -172,7 +169,9 @@ export class PostgresPullRequestStore implements PullRequestStore {
         where id = ${row.id}`;
       const result: AppliedPullRequest = { changeIds: [], changed: row.state !== pr.state || row.title !== pr.title, itemMoved: false };
       if (row.state === pr.state) return result;
-      const by = row.remoteActor ?? actor;
+      // Who merged it, as GitHub says, rather than the sender of the webhook that flagged the row:
+      // a read that comes late (Trackline's own "opened" webhook flagged it) already sees the merge.
+      const by = (pr.state === 'merged' ? pr.mergedBy : null) ?? row.remoteActor ?? actor;
       await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value, detail)
         values (${row.itemKey}, ${actor}, 'pull_request.changed', ${connectionId}, 'pull_request', ${tx.json(row.state as never)}, ${tx.json(pr.state as never)},
           ${tx.json({ number: pr.number, url: pr.url, by } as never)})`;
@@ -238,17 +237,21 @@ export class PostgresPullRequestStore implements PullRequestStore {
    * A webhook or a poll saw the pull request change. It is flagged on the rows that follow it, and
    * rows are added for the items it concerns but nobody recorded yet: the item whose branch it comes
    * from, and the items whose issues its body closes (`Closes #N`). Answers the items to reconcile.
-   * `updatedAt` (polls) skips a pull request already read at that timestamp.
+   * `updatedAt` (polls) skips a pull request already read at that timestamp, unless the list shows
+   * it in another state (GitHub's timestamps are whole seconds: a merge in the second of the last
+   * read has the same one). The list cannot tell a review decision, so `open` matches those.
    */
   async noteActivity(
     connectionId: string,
-    pr: { number: number; head: string; closes: string[]; actor?: string | null; updatedAt?: string },
+    pr: { number: number; head: string; closes: string[]; actor?: string | null; updatedAt?: string; state?: PullRequestState },
   ): Promise<string[]> {
     const sql = this.sql;
     const known = await sql<{ item_key: string }[]>`
       update pull_requests set remote_changed_at = date_trunc('milliseconds', now()), remote_actor = ${pr.actor ?? null}, updated_at = now()
       where connection_id = ${connectionId} and number = ${pr.number}
-        and (${pr.updatedAt ?? null}::text is null or remote_updated_at is distinct from ${pr.updatedAt ?? null}::text)
+        and (${pr.updatedAt ?? null}::text is null or remote_updated_at is distinct from ${pr.updatedAt ?? null}::text
+          or (${pr.state ?? null}::text is not null and state is distinct from ${pr.state ?? null}::text
+            and not (${pr.state ?? null}::text = 'open' and state in ('approved', 'changes_requested'))))
       returning item_key`;
     if (known.length) return known.map((r) => r.item_key);
     const [taken] = await sql`select 1 from pull_requests where connection_id = ${connectionId} and number = ${pr.number}`;

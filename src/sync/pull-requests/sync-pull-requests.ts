@@ -1,6 +1,6 @@
 import type { Connection } from '../port/connection.ts';
 import { TrackerError } from '../port/errors.ts';
-import type { PullRequestHost, RemotePullRequest } from '../port/pull-requests.ts';
+import { isRefusedLinkHead, refusedLinkHead, type PullRequestHost, type RemotePullRequest } from '../port/pull-requests.ts';
 import type { PullRequestHint, PullRequestItem, PullRequestRow, PullRequestStore } from '../port/store.ts';
 import type { CallContext } from '../port/tracker.ts';
 
@@ -111,9 +111,9 @@ export async function syncPullRequests(
         changedRows = true;
       }
     }
-    if (
-      rows.some((r) => r.number === null && r.origin === 'linked' && r.failedFor?.startsWith('link #') && r.failedFor !== `link #${linked}`)
-    ) {
+    const staleRefusal = (r: PullRequestRow) =>
+      r.number === null && r.origin === 'linked' && isRefusedLinkHead(r.head) && (linked === null || r.head !== refusedLinkHead(linked));
+    if (rows.some(staleRefusal)) {
       await store.dropLinkRefusals(itemKey, config.id, linked);
       changedRows = true;
     }

@@ -81,6 +81,7 @@ export function toRemotePullRequest(pr: GhPullRequest, reviews: GhReview[] | nul
     closes: closingIssueNumbers(pr.body, repoFullName).map(String),
     updatedAt: pr.updated_at,
     headSha: pr.head.sha ?? null,
+    mergedBy: pr.merged_by?.login ?? null,
     requestedReviewers: (pr.requested_reviewers ?? []).map((u) => u.login),
     changesRequested: [...latestDecisions(reviews ?? []).entries()]
       .filter(([, r]) => r.state === 'CHANGES_REQUESTED')

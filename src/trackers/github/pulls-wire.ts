@@ -12,6 +12,8 @@ export interface GhPullRequest {
   /** Only on the single pull request (GET /pulls/{n}) and webhook payloads, not on lists. */
   merged?: boolean;
   merged_at?: string | null;
+  /** Only on the single pull request and webhook payloads: who merged it. */
+  merged_by?: GhUser | null;
   head: { ref: string; label?: string; sha?: string };
   base: { ref: string };
   user?: GhUser | null;
