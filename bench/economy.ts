@@ -8,7 +8,11 @@ import { TrackerWatch } from './tracker-watch.ts';
  * Figure 3, API-call economy: how many tracker writes Trackline spends, counted where the tracker
  * counts them (the sandbox's request log), with the default coalescing window (500 ms).
  *
- * - distinct changes: M items created, then each updated once; writes ÷ 2M;
+ * - distinct changes: M items created (title, state, labels and a custom field carried as a
+ *   label, `risk = "label:risk-"`), then each changed once: a third the state, a third the
+ *   milestone (joining a Plane cycle, a write of its own), a third the custom field (its label
+ *   swapped); writes ÷ 2M. The cycles and labels exist beforehand, as in a project in use: their
+ *   one-off creation is not what a change costs;
  * - a burst: 100 updates to one item, sent back to back as separate requests; the writes that
  *   reach its issue. Coalescing should spend one write at the start and one trailing write with
  *   the final state once the burst is over, however long it took to send.
@@ -28,7 +32,12 @@ const SOURCE =
   'benchmark brief (API-call economy); DESIGN.md §3 snapshot semantics: many events for one item coalesce into one job and one set of API calls';
 
 export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
-  const stack = await Stack.open({ label: 'economy', connection: { rate_limit: 'off' } });
+  const stack = await Stack.open({
+    label: 'economy',
+    connection: { rate_limit: 'off', field_map: { risk: 'label:risk-' } },
+    labels: ['backend', 'frontend', 'risk-low', 'risk-high'],
+  });
+  for (const name of ['Sprint 1', 'Sprint 2']) stack.sandbox.planeGroups.createCycle(stack.project.projectId, { name });
   const watch = new TrackerWatch(stack.sandbox.plane);
   try {
     const app = await stack.spawn('start');
@@ -42,7 +51,14 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
     log.clear();
     await postBatches(
       api,
-      [...keys, burstKey].map((key) => upsert(key, { title: `Item ${key}`, state: 'planned', labels: ['backend'] })),
+      [...keys, burstKey].map((key) =>
+        upsert(key, {
+          title: `Item ${key}`,
+          state: 'planned',
+          labels: ['backend'],
+          ...(key === burstKey ? {} : { fields: { risk: 'low' } }),
+        }),
+      ),
       { batch: 100 },
     );
     await waitUntil(SECTION, () => watch.created.size >= m + 1, {
@@ -50,16 +66,25 @@ export async function runEconomy(options: EconomyOptions): Promise<RunResult> {
       what: 'creates',
       describe: () => `${watch.created.size}/${m + 1} created`,
     });
+    // One change per item: the state, the milestone or the custom field, in turn.
+    const change = (i: number) => [{ state: 'doing' }, { milestone: 'Sprint 1' }, { fields: { risk: 'high' } }][i % 3]!;
     await postBatches(
       api,
-      keys.map((key) => upsert(key, { state: 'doing' })),
+      keys.map((key, i) => upsert(key, change(i))),
       { batch: 100 },
     );
-    await waitUntil(SECTION, () => keys.every((k) => watch.firstUpdate(k) !== undefined), {
-      timeoutMs: 120_000,
-      what: 'updates',
-      describe: () => `${watch.updates.size}/${m} updated`,
-    });
+    // Joining a cycle leaves the work item as it is, so "synced" is read from the mappings.
+    let synced = 0;
+    await waitUntil(
+      SECTION,
+      async () => {
+        [{ synced }] = await stack.sql<{ synced: number }[]>`
+          select count(*)::int as synced from mappings m join items i on i.key = m.item_key
+          where m.item_key in ${stack.sql(keys)} and m.synced_version >= i.version and i.version >= 2 and m.pending_push is null`;
+        return synced >= m;
+      },
+      { timeoutMs: 120_000, what: 'updates', describe: () => `${synced}/${m} synced` },
+    );
     // Anything extra (a second write for one change) would come right after: give it time to show.
     await sleep(1500);
     // Calls about the burst item (its create) are left out: they belong to the burst below.

@@ -16,6 +16,8 @@ const FIELD_MAP = {
   due: 'Due',
   sprint: 'Sprint',
   priority: 'Priority',
+  // A field the board does not have: check says so; items never set it.
+  ghost: 'No Such Field',
 };
 
 function helpers(h: () => Harness) {
@@ -189,6 +191,9 @@ describe('Projects v2 custom fields, local-wins, both ways', () => {
       ok: true,
       message: 'Field "sprint" maps to project field "Sprint" (iteration: Sprint 1, Sprint 2, Sprint 0)',
     });
+    const ghost = lines.find((l) => l.message.startsWith('field_map.ghost'));
+    expect(ghost).toMatchObject({ ok: false, hint: 'fix field_map or add the field in the project' });
+    expect(ghost!.message).toContain('project "Roadmap" has no field "No Such Field" (it has: Title, Assignees, Status,');
   });
 });
 
