@@ -166,6 +166,12 @@ export interface JiraStoreOptions {
   baseUrl?: string;
   /** Property keys an app has indexed, so JQL can search them. @defaultValue none */
   indexedProperties?: string[];
+  /**
+   * How long a new issue stays out of search/jql results, unless named in `reconcileIssues`: Jira
+   * Cloud's search is eventually consistent (most writes show within seconds, per Atlassian's
+   * search-and-reconcile guide). @defaultValue 0 (searches see every issue at once)
+   */
+  searchLagMs?: number;
 }
 
 export interface IssueFieldsInput {

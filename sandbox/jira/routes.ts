@@ -421,12 +421,24 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
   // ---- search (search/jql; the old /search is gone, as on Jira Cloud since 2025)
   const search = (
     c: C,
-    params: { jql?: unknown; nextPageToken?: unknown; maxResults?: unknown; fields?: unknown; properties?: unknown },
+    params: {
+      jql?: unknown;
+      nextPageToken?: unknown;
+      maxResults?: unknown;
+      fields?: unknown;
+      properties?: unknown;
+      reconcileIssues?: unknown;
+    },
   ) => {
     const user = c.get('jiraUser');
     const jql = typeof params.jql === 'string' ? params.jql : '';
     const compiled = compileJql(jql, { timeZone: user.timeZone, indexedProperties: store.indexedProperties });
+    // The index lags writes (eventual consistency): an issue newer than the lag is not found,
+    // except the ones the caller names in reconcileIssues (read-after-write for up to 50 ids).
+    const reconciled = new Set((Array.isArray(params.reconcileIssues) ? params.reconcileIssues : []).map(String));
+    const indexedBefore = Date.now() - store.searchLagMs;
     const all = [...store.issues.values()]
+      .filter((i) => store.searchLagMs === 0 || i.created <= indexedBefore || reconciled.has(i.id))
       .map((i) => ({ issue: i, subject: store.jqlSubject(i) }))
       .filter((x) => compiled.match(x.subject))
       .sort((a, b) => compiled.compare(a.subject, b.subject));
@@ -466,6 +478,7 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
       maxResults: c.req.query('maxResults'),
       fields: csv(c, 'fields'),
       properties: csv(c, 'properties'),
+      reconcileIssues: csv(c, 'reconcileIssues'),
     }),
   );
   const removed = (c: C) =>

@@ -54,6 +54,8 @@ export class JiraStore {
   readonly statuses = new Map<string, SandboxStatus>();
   readonly priorities: JiraPriorityRec[] = DEFAULT_PRIORITIES.map((name, i) => ({ id: String(i + 1), name }));
   readonly indexedProperties: Set<string>;
+  /** See JiraStoreOptions.searchLagMs; settable, so a test can turn the lag on for a while. */
+  searchLagMs: number;
   /** 429s the per-issue write limits have answered (routes.ts). */
   perIssueRefusals = 0;
   baseUrl: string;
@@ -80,6 +82,7 @@ export class JiraStore {
     this.#now = options.now ?? Date.now;
     this.baseUrl = options.baseUrl ?? 'https://sandbox.atlassian.net';
     this.indexedProperties = new Set(options.indexedProperties ?? []);
+    this.searchLagMs = options.searchLagMs ?? 0;
   }
 
   /** Strictly increasing ms timestamps, so `updated` orders every change. */

@@ -3,7 +3,7 @@ import type { CallContext, RemoteIssue } from './port/tracker.ts';
 import { canonical, fieldNames, isSetValued, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
-import { PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
+import { CreateRefusedError, PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import { holdUnsafeState, statePolicy } from './state-guard.ts';
 import type { ConflictRecord, ItemState, MappingState, PendingPush, SyncStore } from './port/store.ts';
@@ -490,7 +490,16 @@ async function createExactlyOnce(
   // Committed before every create call, a retried one too: the intent's time is when the newest
   // issue may have been created, which is what the lag above is measured from.
   await store.recordCreateIntent(mapping.id);
-  return adapter.create(item.key, translateAll(connection, local, 'toRemote'), ctx);
+  try {
+    return await adapter.create(item.key, translateAll(connection, local, 'toRemote'), ctx);
+  } catch (error) {
+    // The tracker refused the create itself: nothing was made, and an earlier attempt's create,
+    // if any, was looked for above (past the lag) and not found. No issue can be on its way, so
+    // the retry need not wait out the search lag. A timeout, a 5xx, a dropped connection or a
+    // failure after the create call may have left an issue: the intent stays.
+    if (error instanceof CreateRefusedError) await store.clearCreateIntent(mapping.id);
+    throw error;
+  }
 }
 
 async function applyPlan(

@@ -283,6 +283,14 @@ export class MemoryStore implements SyncStore {
     m.updatedAt = this.clock.now();
   }
 
+  async clearCreateIntent(mappingId: number): Promise<void> {
+    const m = this.mapping(mappingId);
+    if (!m || m.status !== 'creating' || m.remoteId) return;
+    m.createIntentAt = null;
+    m.status = 'pending';
+    m.updatedAt = this.clock.now();
+  }
+
   async recordCreated(
     mappingId: number,
     remote: RemoteIssue,

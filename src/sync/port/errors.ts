@@ -78,3 +78,19 @@ export class RefusedFieldsError extends TrackerError {
     this.name = 'RefusedFieldsError';
   }
 }
+
+/**
+ * The tracker answered a create call with a refusal (a 429, a 4xx): it created nothing. An
+ * adapter whose marker lookup lags its writes (markerLookupLagMs) throws this for its create
+ * request only, never for a call made after the issue exists, so the engine can drop the create
+ * intent and let the retry create at once instead of waiting out the lag.
+ */
+export class CreateRefusedError extends TrackerError {
+  constructor(refusal: TrackerError) {
+    super(refusal.kind, refusal.message, refusal.details);
+    this.name = 'CreateRefusedError';
+  }
+}
+
+/** Kinds of answer that prove a call was refused, not lost: the tracker said no. */
+export const REFUSAL_KINDS: ReadonlySet<TrackerErrorKind> = new Set(['rate_limited', 'client', 'auth', 'not_found']);

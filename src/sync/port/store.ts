@@ -184,6 +184,11 @@ export interface SyncStore {
   recordLinked(mappingId: number, remote: RemoteIssue, base: SyncBase, by: AuditBy): Promise<void>;
   /** Committed before the create call: status 'creating', create_intent_at = now. */
   recordCreateIntent(mappingId: number): Promise<void>;
+  /**
+   * The create call was refused (a 429, a 4xx): nothing was created, so the intent goes (status
+   * back to 'pending') and the next attempt creates at once instead of waiting out a search lag.
+   */
+  clearCreateIntent(mappingId: number): Promise<void>;
   /** The issue is created: remote identity, base, status, version synced, 'remote.created' row. */
   recordCreated(mappingId: number, remote: RemoteIssue, base: SyncBase, version: number, held: string | null, by: AuditBy): Promise<void>;
   /** An open conflict found outside a diff (a field a tracker refused at create). */

@@ -71,6 +71,11 @@ export class PostgresSyncStore implements SyncStore {
     await this.sql`update mappings set create_intent_at = now(), status = 'creating', updated_at = now() where id = ${mappingId}`;
   }
 
+  async clearCreateIntent(mappingId: number): Promise<void> {
+    await this.sql`update mappings set create_intent_at = null, status = 'pending', updated_at = now()
+      where id = ${mappingId} and status = 'creating' and remote_id is null`;
+  }
+
   async recordCreated(
     mappingId: number,
     remote: RemoteIssue,

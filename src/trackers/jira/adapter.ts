@@ -1,7 +1,7 @@
 import type { JiraConnectionConfig } from '../../config/schema.ts';
 import { setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { TrackerError, PartialUpdateError, RefusedFieldsError } from '../../sync/port/errors.ts';
+import { CreateRefusedError, PartialUpdateError, REFUSAL_KINDS, RefusedFieldsError, TrackerError } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
@@ -55,7 +55,23 @@ type EditFields = {
   priority?: { id: string };
 };
 
+/**
+ * Jira's search (/rest/api/3/search/jql) is eventually consistent (docs/trackers.md 4.5: recent
+ * updates "might not be immediately visible"); Atlassian's search-and-reconcile guide says "the
+ * majority of modifications are shown within seconds", some operations take minutes, and
+ * `reconcileIssues` needs the ids of the issues, which a lost create answer never gave. A retried
+ * create waits this long after the last create call before trusting that the marker search found
+ * nothing; an index lag beyond it can still let the retry make a second issue (README, Jira).
+ */
+const SEARCH_LAG_MS = 10_000;
+
+/** A create request Jira answered with a refusal made nothing: say so to the engine. */
+function refusedCreate(error: unknown): unknown {
+  return error instanceof TrackerError && REFUSAL_KINDS.has(error.kind) ? new CreateRefusedError(error) : error;
+}
+
 export class JiraAdapter implements TrackerAdapter {
+  readonly markerLookupLagMs = SEARCH_LAG_MS;
   readonly connectionId: string;
   readonly supportedFields: readonly FieldName[];
   readonly api: JiraApi;
@@ -159,9 +175,11 @@ export class JiraAdapter implements TrackerAdapter {
     } catch (error) {
       // As in update(): a refusal Jira alone could make, of the one custom field sent, leaves it out.
       const blamed = this.customFields.jiraRefusal(custom, error);
-      if (!blamed) throw error;
+      if (!blamed) throw refusedCreate(error);
       refused.push(blamed);
-      created = await this.api.createIssue(createBody(false), ctx.deliveryId);
+      created = await this.api.createIssue(createBody(false), ctx.deliveryId).catch((retryError: unknown) => {
+        throw refusedCreate(retryError);
+      });
     }
     // Fields the create screen lacks go in an edit right after (the edit screen may have them).
     const afterCreate = Object.keys(custom.afterCreate).length
