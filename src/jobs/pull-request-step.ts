@@ -11,8 +11,9 @@ import { mayHavePullRequestWork, syncPullRequests, type PullRequestOutcome } fro
  * does what follows from it: GitHub's refusal to open a pull request becomes a failed delivery of
  * its own (kind `pull_request`, with GitHub's message, on its first attempt) while the reconcile
  * that carried it succeeds; changes go to the orchestrator; a pull request that changed makes the
- * other connections carrying the item rewrite their links, and an item moved by `state_map` makes
- * every connection sync its new state.
+ * other connections carrying the item rewrite (or remove) their links, and an item moved by
+ * `state_map` makes every connection sync its new state. An item the reconcile's pair load shows
+ * without a branch, a linked pull request or any pull request row skips the step with no query.
  */
 export async function runPullRequestStep(
   deps: { sql: Sql; queues: Queues; notify(changeIds: number[]): Promise<void> },
@@ -62,6 +63,8 @@ export async function runPullRequestStep(
  */
 export function withPullRequestHint(store: SyncStore): { store: SyncStore; hint(): PullRequestHint | undefined } {
   let hint: PullRequestHint | undefined;
+  // Per job (the Postgres store is shared by every job of the process): every other method is the
+  // shared store's, reached through the prototype, so the reconcile stays unaware of the hint.
   const wrapped: SyncStore = Object.create(store);
   wrapped.loadPair = async (itemKey, connectionId) => {
     const pair = await store.loadPair(itemKey, connectionId);
