@@ -99,6 +99,27 @@ describe('Plane: custom fields as prefixed labels', () => {
     }, 20_000);
   });
 
+  it('the dry run lists custom-field changes field by field, both ways, and writes nothing', async () => {
+    await upsert('pl/2', { title: 'Dry', fields: { risk: 'low', areas: ['api'] } });
+    const m = await settled('pl/2');
+    await h.workers!.close();
+    await upsert('pl/2', { fields: { risk: 'high' } });
+    const plane = h.sandbox.plane;
+    const db = plane.labelsOf(pid()).find((l) => l.name === 'area:db')!;
+    plane.editAsPerson(m.remote_id, { labels: [...plane.issue(pid(), m.remote_id)!.labels, db.id] });
+    await h.runtime.queues.reconcile.pause();
+    await h.startWorkers();
+    h.sandbox.log.clear();
+    const res = await h.api('POST', '/v1/connections/plane-main/sync', { dryRun: true });
+    expect(res.status).toBe(200);
+    const plan = (await res.json()) as { items: { itemKey: string; push: Record<string, unknown>; pull: Record<string, unknown> }[] };
+    const entry = plan.items.find((i) => i.itemKey === 'pl/2');
+    expect(entry?.push).toEqual({ 'fields.risk': { from: 'low', to: 'high' } });
+    expect(entry?.pull).toEqual({ 'fields.areas': { from: ['api'], to: ['api', 'db'] } });
+    expect(h.sandbox.log.writes()).toEqual([]);
+    await h.runtime.queues.reconcile.resume();
+  });
+
   it('check says label prefixes are always available', async () => {
     const lines = await h.runtime.connections.get('plane-main')!.adapter().check();
     expect(lines).toContainEqual({
