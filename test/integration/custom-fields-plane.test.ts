@@ -120,6 +120,21 @@ describe('Plane: custom fields as prefixed labels', () => {
     await h.runtime.queues.reconcile.resume();
   });
 
+  it('a forced event pushes its custom field where the tracker differs, though the base says nothing changed', async () => {
+    await upsert('pl/3', { title: 'Forced', fields: { risk: 'low' } });
+    const m = await settled('pl/3');
+    const plane = h.sandbox.plane;
+    const medium = plane.labelsOf(pid()).find((l) => l.name === 'risk-medium')!;
+    const low = plane.labelsOf(pid()).find((l) => l.name === 'risk-low')!;
+    // A person's change Trackline has not heard of (no webhook, no poll).
+    plane.editAsPerson(m.remote_id, { labels: [...plane.issue(pid(), m.remote_id)!.labels.filter((id) => id !== low.id), medium.id] });
+    await h.postEvents({ type: 'item.upserted', item: { key: 'pl/3', fields: { risk: 'low' } }, force: true, actor: 'agent:test' });
+    await waitFor(() => labelsOf(m.remote_id).includes('risk-low') || undefined, 20_000);
+    expect(labelsOf(m.remote_id)).not.toContain('risk-medium');
+    const [trail] = await h.sql`select detail from activity where item_key = 'pl/3' and action = 'sync.forced'`;
+    expect(trail.detail.fields).toEqual(['fields.risk']);
+  });
+
   it('check says label prefixes are always available', async () => {
     const lines = await h.runtime.connections.get('plane-main')!.adapter().check();
     expect(lines).toContainEqual({
