@@ -436,9 +436,8 @@ export function createJiraRoutes({ store, rateLimit, maxSearchResults = 100, con
     // The index lags writes (eventual consistency): an issue newer than the lag is not found,
     // except the ones the caller names in reconcileIssues (read-after-write for up to 50 ids).
     const reconciled = new Set((Array.isArray(params.reconcileIssues) ? params.reconcileIssues : []).map(String));
-    const indexedBefore = Date.now() - store.searchLagMs;
     const all = [...store.issues.values()]
-      .filter((i) => store.searchLagMs === 0 || i.created <= indexedBefore || reconciled.has(i.id))
+      .filter((i) => store.indexed(i) || reconciled.has(i.id))
       .map((i) => ({ issue: i, subject: store.jqlSubject(i) }))
       .filter((x) => compiled.match(x.subject))
       .sort((a, b) => compiled.compare(a.subject, b.subject));

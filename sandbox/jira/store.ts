@@ -85,6 +85,11 @@ export class JiraStore {
     this.searchLagMs = options.searchLagMs ?? 0;
   }
 
+  /** Whether search/jql would find this issue yet (searchLagMs after its creation). */
+  indexed(issue: { created: number }): boolean {
+    return this.searchLagMs === 0 || issue.created <= this.#now() - this.searchLagMs;
+  }
+
   /** Strictly increasing ms timestamps, so `updated` orders every change. */
   timestamp(): number {
     this.#last = Math.max(this.#last + 1, this.#now());
