@@ -1,5 +1,5 @@
 import type { SyncBase } from '../../src/sync/base.ts';
-import { SYNC_FIELDS, canonical, sameValue, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
+import { canonical, fieldNames, isCustomField, sameValue, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
 import {
   ConflictClosedError,
   ConflictNotFoundError,
@@ -135,10 +135,18 @@ export class MemoryStore implements SyncStore {
       item.deletedAt = null;
       this.addActivity(key, 'orchestrator', 'item.restored', null, null, null, null, null);
     }
-    for (const f of SYNC_FIELDS) {
+    for (const f of fieldNames(patch)) {
       const value = patch[f];
       if (value === undefined) continue;
       const before = item.desired[f];
+      if (isCustomField(f)) {
+        // The intake keeps a custom field's value as sent (items.custom; the engine sees it flattened
+        // as `fields.<name>`, itemFieldValues): compared as JSON, not canonicalised.
+        if (JSON.stringify(before) === JSON.stringify(value)) continue;
+        this.addActivity(key, 'orchestrator', 'field.changed', null, f, before ?? null, value ?? null, null);
+        (item.desired as Record<string, unknown>)[f] = json(value);
+        continue;
+      }
       if (before !== undefined && sameValue(f, before, value)) continue;
       this.addActivity(key, 'orchestrator', 'field.changed', null, f, before ?? null, canonical(f, value as never) ?? null, null);
       (item.desired as Record<string, unknown>)[f] = json(canonical(f, value as never));

@@ -1,7 +1,7 @@
 import { mergeSets } from '../../src/sync/diff.ts';
-import { canonical, sameValue, type FieldName } from '../../src/sync/fields.ts';
+import { canonical, listOf, sameValue, type FieldName } from '../../src/sync/fields.ts';
 import type { Strategy } from '../../src/sync/diff.ts';
-import { type Edit, type Full, type Scenario } from './scenario.ts';
+import { AREAS, RISK, type Edit, type Full, type Scenario } from './scenario.ts';
 import { CONNECTION, InvariantError, World, toLocal } from './world.ts';
 
 /**
@@ -16,7 +16,10 @@ import { CONNECTION, InvariantError, World, toLocal } from './world.ts';
  *   writes nothing to the tracker and changes no item;
  * - every tracker write Trackline made that landed is in the activity trail, every conflict too;
  * - every orchestrator comment reaches the issue exactly once, every person's comment whose
- *   webhook arrived reaches the change feed exactly once.
+ *   webhook arrived reaches the change feed exactly once;
+ * - custom fields (runs with `custom`) like the core ones, the multi-select merged as a set;
+ * - a labels-only pass writes and pulls labels only, and leaves every other change of the item due
+ *   for a full reconcile (World.runLabelsOnly, World.checkStillDue), which then syncs it.
  * Throws InvariantError (with the run's trace) when one does not hold.
  */
 export async function runScenario(scenario: Scenario): Promise<World> {
@@ -30,11 +33,14 @@ export async function runScenario(scenario: Scenario): Promise<World> {
   return w;
 }
 
-const FIELDS: (keyof Full & FieldName)[] = ['title', 'state', 'labels', 'priority'];
+const CORE: (keyof Full & FieldName)[] = ['title', 'state', 'labels', 'priority'];
+/** Fields merged as sets: labels, and the multi-select custom field. */
+const SETS: ReadonlySet<FieldName> = new Set<FieldName>(['labels', AREAS]);
 
 async function play(w: World, scenario: Scenario): Promise<void> {
   // The items are created and settle: one issue each, equal to the item.
-  w.trace.push(`${scenario.tracker}, ${scenario.strategy}, ${scenario.initial.length} item(s)`);
+  w.trace.push(`${scenario.tracker}, ${scenario.strategy}, ${scenario.initial.length} item(s)${scenario.custom ? ', custom fields' : ''}`);
+  const FIELDS: (keyof Full & FieldName)[] = scenario.custom ? [...CORE, RISK, AREAS] : CORE;
   for (const [i, full] of scenario.initial.entries()) w.applyEdit({ kind: 'local', item: i, patch: full });
   w.setFaults(scenario.createFaults);
   await settleOrFail(w, 'create');
@@ -66,20 +72,28 @@ async function play(w: World, scenario: Scenario): Promise<void> {
     };
     w.onEdit = note;
     for (const op of segment.ops) {
-      if (op.kind === 'local' || op.kind === 'remote' || op.kind === 'localComment' || op.kind === 'remoteComment') {
+      if (
+        op.kind === 'local' ||
+        op.kind === 'remote' ||
+        op.kind === 'remoteAdd' ||
+        op.kind === 'localComment' ||
+        op.kind === 'remoteComment'
+      ) {
         if (!alive.has(w.keys[op.item])) continue;
         w.applyEdit(op);
       } else if (op.kind === 'hooks') await w.hooks(op.actions, op.shuffle);
       else if (op.kind === 'poll') await w.poll();
       else if (op.kind === 'wait') w.clock.advance(op.ms);
       else if (op.kind === 'sync') await w.runJob(w.keys[op.item]);
+      else if (op.kind === 'labelsOnly') await w.runLabelsOnly(w.keys[op.item]);
       else if (op.kind === 'localDelete') {
         w.deleteLocal(op.item);
         alive.delete(w.keys[op.item]);
       }
     }
-    // Paused: the faults strike while the pairs settle.
+    // Paused: the faults strike while the pairs settle (and in a labels-only pass before that).
     if (segment.mode === 'paused') w.setFaults(segment.faults);
+    if (segment.mode === 'paused' && segment.labelsOnly) for (const key of w.keys) if (alive.has(key)) await w.runLabelsOnly(key);
     await settleOrFail(w, `segment ${s}`);
     // Webhooks held back arrive late, out of order: stale news that must change nothing.
     for (const hook of w.held.splice(0).reverse()) await w.deliver(hook);
@@ -145,7 +159,7 @@ async function play(w: World, scenario: Scenario): Promise<void> {
             throw new InvariantError(`${where}: lost update: ${fmt(L)}, the orchestrator last wrote ${fmt(local[i][f])}`);
           if (!byL && byR && !same(f, L, remote[i][f]))
             throw new InvariantError(`${where}: lost update: ${fmt(L)}, the tracker last had ${fmt(remote[i][f])}`);
-          if (byL && byR && f !== 'labels' && !same(f, L, local[i][f]) && !same(f, L, remote[i][f]))
+          if (byL && byR && !SETS.has(f) && !same(f, L, local[i][f]) && !same(f, L, remote[i][f]))
             throw new InvariantError(`${where}: ${fmt(L)} is neither side's last value (${fmt(local[i][f])} / ${fmt(remote[i][f])})`);
         }
       }
@@ -294,8 +308,7 @@ export function expectedField(strategy: Strategy, f: FieldName, base: unknown, l
   if (!lc || same(f, local, remote)) return remote;
   if (strategy === 'remote-wins') return remote;
   // A set changed on both sides merges under local-wins too (issue 15): both sides' changes kept.
-  if ((strategy === 'merge' || strategy === 'local-wins') && f === 'labels')
-    return mergeSets(base as string[], local as string[], remote as string[]);
+  if ((strategy === 'merge' || strategy === 'local-wins') && SETS.has(f)) return mergeSets(listOf(base), listOf(local), listOf(remote));
   return local;
 }
 
@@ -304,7 +317,10 @@ function same(f: FieldName, a: unknown, b: unknown): boolean {
 }
 
 function norm(x: Full): Full {
-  return { title: x.title, state: x.state, labels: canonical('labels', x.labels) ?? [], priority: x.priority };
+  const out: Full = { title: x.title, state: x.state, labels: canonical('labels', x.labels) ?? [], priority: x.priority };
+  if (x[RISK] !== undefined) out[RISK] = x[RISK];
+  if (x[AREAS] !== undefined) out[AREAS] = canonical(AREAS, x[AREAS]) as string[] | null;
+  return out;
 }
 
 function normPatch(p: Partial<Full>): Partial<Full> {

@@ -12,6 +12,11 @@ export const TITLES = ['alpha', 'beta', 'gamma'] as const;
 export const STATES = ['planned', 'doing', 'done'] as const;
 export const LABELS = ['a', 'b', 'c'] as const;
 export const PRIORITIES = ['low', 'high'] as const;
+/** Custom fields (runs with `custom`): a scalar (a single select; null clears it) and a multi-select. */
+export const RISK = 'fields.risk' as const;
+export const AREAS = 'fields.areas' as const;
+export const RISKS = ['low', 'high', null] as const;
+export const AREA_VALUES = ['x', 'y', 'z'] as const;
 /** Local state -> remote state name (Plane/Jira workflow names). */
 export const STATE_MAP: Record<string, string> = { planned: 'Todo', doing: 'In Progress', done: 'Done' };
 export const STRATEGIES: readonly Strategy[] = ['local-wins', 'remote-wins', 'merge', 'manual'];
@@ -21,12 +26,17 @@ export interface Full {
   state: string;
   labels: string[];
   priority: string;
+  /** Only in runs with custom fields. */
+  [RISK]?: string | null;
+  [AREAS]?: string[] | null;
 }
 export type Patch = Partial<Full>;
 
 export type Edit =
   | { kind: 'local'; item: number; patch: Patch }
   | { kind: 'remote'; item: number; patch: Patch }
+  /** A person ticks one more option of the multi-select in the tracker (whatever it holds now). */
+  | { kind: 'remoteAdd'; item: number; value: string }
   | { kind: 'localComment'; item: number }
   | { kind: 'remoteComment'; item: number };
 
@@ -39,6 +49,8 @@ export type Op =
   | { kind: 'poll' }
   /** Live segments: run the item's pending reconcile now (with this segment's faults). */
   | { kind: 'sync'; item: number }
+  /** Live segments: a labels-only pass of the item now (`trackline sync --labels-only`), retried until it succeeds. */
+  | { kind: 'labelsOnly'; item: number }
   | { kind: 'wait'; ms: number }
   | { kind: 'localDelete'; item: number };
 
@@ -65,60 +77,76 @@ export interface Segment {
   faults: Faults;
   /** manual: how an operator resolves each open conflict once the segment settled. */
   resolve: ('local' | 'remote')[];
+  /** Paused segments: a labels-only pass of every item once the edits are in, before the pairs settle (under the faults). */
+  labelsOnly?: boolean;
 }
 
 export interface Scenario {
   tracker: TrackerKind;
   strategy: Strategy;
+  /** The tracker and the connection carry the two custom fields (field_map), and edits draw them. */
+  custom?: boolean;
   initial: Full[];
   /** Faults while the items are first created. */
   createFaults: Faults;
   segments: Segment[];
 }
 
-const fullArb: fc.Arbitrary<Full> = fc.record({
+const coreArbs = {
   title: fc.constantFrom(...TITLES),
   state: fc.constantFrom(...STATES),
   labels: fc.subarray([...LABELS]),
   priority: fc.constantFrom(...PRIORITIES),
-});
+};
+const customArbs = {
+  [RISK]: fc.constantFrom(...RISKS),
+  // null from the orchestrator clears the multi-select (the empty set).
+  [AREAS]: fc.oneof({ weight: 5, arbitrary: fc.subarray([...AREA_VALUES]) }, { weight: 1, arbitrary: fc.constant(null) }),
+};
 
-const patchArb: fc.Arbitrary<Patch> = fc
-  .record(
-    {
-      title: fc.constantFrom(...TITLES),
-      state: fc.constantFrom(...STATES),
-      labels: fc.subarray([...LABELS]),
-      priority: fc.constantFrom(...PRIORITIES),
-    },
-    { requiredKeys: [] },
-  )
-  .filter((p) => Object.keys(p).length > 0);
+function fullArb(custom: boolean): fc.Arbitrary<Full> {
+  // An item may not set a custom field at all (the tracker then reports it null or empty).
+  return custom
+    ? fc.record({ ...coreArbs, ...customArbs }, { requiredKeys: ['title', 'state', 'labels', 'priority'] })
+    : fc.record(coreArbs);
+}
 
-function faultsArb(live: boolean, items: number): fc.Arbitrary<Faults> {
+function patchArb(custom: boolean): fc.Arbitrary<Patch> {
+  return fc
+    .record<Patch>(custom ? { ...coreArbs, ...customArbs } : coreArbs, { requiredKeys: [] })
+    .filter((p) => Object.keys(p).length > 0);
+}
+
+function faultsArb(live: boolean, items: number, custom: boolean): fc.Arbitrary<Faults> {
   const item = fc.nat({ max: items - 1 });
   return fc.record({
     crashes: fc.array(fc.nat({ max: 40 }), { maxLength: 3 }),
     calls: fc.array(fc.record({ at: fc.nat({ max: 40 }), fault: fc.constantFrom<CallFault>('r429', 'r5xx', 'timeout', 'lost') }), {
       maxLength: 3,
     }),
-    during: live ? fc.array(fc.record({ at: fc.nat({ max: 40 }), edit: editArb(item) }), { maxLength: 3 }) : fc.constant([]),
+    during: live ? fc.array(fc.record({ at: fc.nat({ max: 40 }), edit: editArb(item, custom) }), { maxLength: 3 }) : fc.constant([]),
   });
 }
 
-function editArb(item: fc.Arbitrary<number>): fc.Arbitrary<Edit> {
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('local' as const), item, patch: patchArb }) },
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('remote' as const), item, patch: patchArb }) },
+function editArb(item: fc.Arbitrary<number>, custom: boolean): fc.Arbitrary<Edit> {
+  const arbs: { weight: number; arbitrary: fc.Arbitrary<Edit> }[] = [
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('local' as const), item, patch: patchArb(custom) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('remote' as const), item, patch: patchArb(custom) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('localComment' as const), item }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('remoteComment' as const), item }) },
-  );
+  ];
+  if (custom)
+    arbs.push({
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('remoteAdd' as const), item, value: fc.constantFrom(...AREA_VALUES) }),
+    });
+  return fc.oneof(...arbs);
 }
 
-function opArb(items: number, live: boolean): fc.Arbitrary<Op> {
+function opArb(items: number, live: boolean, custom: boolean): fc.Arbitrary<Op> {
   const item = fc.nat({ max: items - 1 });
   const arbs: { weight: number; arbitrary: fc.Arbitrary<Op> }[] = [
-    { weight: 8, arbitrary: editArb(item) },
+    { weight: 8, arbitrary: editArb(item, custom) },
     {
       weight: 3,
       arbitrary: fc.record({
@@ -133,26 +161,32 @@ function opArb(items: number, live: boolean): fc.Arbitrary<Op> {
   if (live) {
     arbs.push({ weight: 4, arbitrary: fc.record({ kind: fc.constant('sync' as const), item }) });
     arbs.push({ weight: 1, arbitrary: fc.record({ kind: fc.constant('localDelete' as const), item }) });
+    arbs.push({ weight: 1, arbitrary: fc.record({ kind: fc.constant('labelsOnly' as const), item }) });
   }
   return fc.oneof(...arbs);
 }
 
-export const scenarioArb: fc.Arbitrary<Scenario> = fc.integer({ min: 1, max: 3 }).chain((items) =>
-  fc.record({
-    tracker: fc.constantFrom(...TRACKER_KINDS),
-    strategy: fc.constantFrom(...STRATEGIES),
-    initial: fc.array(fullArb, { minLength: items, maxLength: items }),
-    createFaults: faultsArb(false, items),
-    segments: fc.array(
-      fc.constantFrom<'paused' | 'live'>('paused', 'live').chain((mode) =>
-        fc.record({
-          mode: fc.constant(mode),
-          ops: fc.array(opArb(items, mode === 'live'), { minLength: 1, maxLength: 8 }),
-          faults: faultsArb(mode === 'live', items),
-          resolve: fc.array(fc.constantFrom<'local' | 'remote'>('local', 'remote'), { minLength: 1, maxLength: 3 }),
-        }),
+export const scenarioArb: fc.Arbitrary<Scenario> = fc
+  .record({ items: fc.integer({ min: 1, max: 3 }), custom: fc.boolean() })
+  .chain(({ items, custom }) =>
+    fc.record({
+      tracker: fc.constantFrom(...TRACKER_KINDS),
+      strategy: fc.constantFrom(...STRATEGIES),
+      custom: fc.constant(custom),
+      initial: fc.array(fullArb(custom), { minLength: items, maxLength: items }),
+      createFaults: faultsArb(false, items, custom),
+      segments: fc.array(
+        fc.constantFrom<'paused' | 'live'>('paused', 'live').chain((mode) =>
+          fc.record({
+            mode: fc.constant(mode),
+            ops: fc.array(opArb(items, mode === 'live', custom), { minLength: 1, maxLength: 8 }),
+            faults: faultsArb(mode === 'live', items, custom),
+            resolve: fc.array(fc.constantFrom<'local' | 'remote'>('local', 'remote'), { minLength: 1, maxLength: 3 }),
+            // A labels-only pass in about a quarter of the paused segments.
+            labelsOnly: mode === 'paused' ? fc.nat({ max: 3 }).map((n) => n === 0) : fc.constant(false),
+          }),
+        ),
+        { minLength: 1, maxLength: 3 },
       ),
-      { minLength: 1, maxLength: 3 },
-    ),
-  }),
-);
+    }),
+  );

@@ -1,4 +1,13 @@
-import { applySetDelta, canonical, setDelta, SYNC_FIELDS, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
+import {
+  applySetDelta,
+  canonical,
+  isCustomField,
+  isSetValued,
+  listOf,
+  setDelta,
+  type FieldName,
+  type FieldValues,
+} from '../../src/sync/fields.ts';
 import { TrackerError } from '../../src/sync/port/errors.ts';
 import type {
   CallContext,
@@ -26,7 +35,11 @@ import type { VirtualClock } from './clock.ts';
  * - deletes: Plane sends no webhook (the poll compares id lists), GitHub and Jira do;
  * - polling windows: Plane lists by -updated_at from the watermark inclusive, GitHub asks from a
  *   second before the cursor, Jira a minute before (JQL's minute precision);
- * - fields: GitHub issues have no priority.
+ * - fields: GitHub issues have no priority;
+ * - custom fields (runs with `custom`, the connection's field_map naming both): a scalar, reported
+ *   null when it has no value, and a multi-select, reported as the empty list when none is ticked
+ *   (as the Jira adapter reports them), written whole on create and as additions and removals
+ *   since what Trackline last saw on update.
  *
  * Every change, a person's or Trackline's own, emits a webhook (normalized, as the tracker's
  * webhook handler would give it); the run decides whether it is delivered, twice, late or never.
@@ -81,6 +94,8 @@ const FIELDS_OF: Record<TrackerKind, readonly FieldName[]> = {
   github: ['title', 'state', 'labels'],
   jira: ['title', 'state', 'labels', 'priority'],
 };
+/** The custom fields of runs that carry them: a scalar and a multi-select. */
+export const CUSTOM_FIELDS = { scalar: 'fields.risk', multi: 'fields.areas' } as const;
 
 export class SimTracker {
   readonly issues = new Map<string, SimIssue>();
@@ -97,13 +112,14 @@ export class SimTracker {
   private changeSeq = 0;
   readonly personEdits = new Map<string, number>();
 
+  readonly supportedFields: readonly FieldName[];
+
   constructor(
     readonly kind: TrackerKind,
     private readonly clock: VirtualClock,
-  ) {}
-
-  get supportedFields(): readonly FieldName[] {
-    return FIELDS_OF[this.kind];
+    readonly custom = false,
+  ) {
+    this.supportedFields = custom ? [...FIELDS_OF[kind], CUSTOM_FIELDS.scalar, CUSTOM_FIELDS.multi] : FIELDS_OF[kind];
   }
 
   live(): SimIssue[] {
@@ -158,7 +174,8 @@ export class SimTracker {
       id,
       key,
       marker: itemKey,
-      fields: {},
+      // A custom field the create does not set has no value.
+      fields: this.custom ? { [CUSTOM_FIELDS.scalar]: null, [CUSTOM_FIELDS.multi]: [] } : {},
       updatedAt: '',
       updatedMs: now,
       createdMs: now,
@@ -215,9 +232,11 @@ export class SimTracker {
 
   private apply(issue: SimIssue, patch: FieldValues): void {
     this.changeSeq++;
-    for (const f of SYNC_FIELDS) {
-      if (patch[f] === undefined || !FIELDS_OF[this.kind].includes(f)) continue;
-      (issue.fields as Record<string, unknown>)[f] = canonical(f, structuredCloneValue(patch[f]) as never);
+    for (const f of this.supportedFields) {
+      if (patch[f] === undefined) continue;
+      // A multi-select with nothing ticked is the empty list.
+      const value = f === CUSTOM_FIELDS.multi ? listOf(patch[f]) : structuredCloneValue(patch[f]);
+      (issue.fields as Record<string, unknown>)[f] = canonical(f, value as never);
     }
     const now = this.clock.now();
     issue.updatedMs = now;
@@ -258,7 +277,7 @@ function structuredCloneValue<T>(v: T): T {
 
 function snapshotFields(fields: FieldValues): FieldValues {
   const out: FieldValues = {};
-  for (const f of SYNC_FIELDS) if (fields[f] !== undefined) (out as Record<string, unknown>)[f] = structuredCloneValue(fields[f]);
+  for (const [f, v] of Object.entries(fields)) if (v !== undefined) (out as Record<string, unknown>)[f] = structuredCloneValue(v);
   return out;
 }
 
@@ -324,9 +343,13 @@ export class SimAdapter implements TrackerAdapter {
       const issue = this.issue(ref);
       // A set is written as its additions and removals since `since` (Jira's add/remove
       // operations; Plane and GitHub read and apply the delta): a label a person added stays.
+      // A multi-select custom field likewise (Jira's add/remove on the field).
       const write: FieldValues = { ...changes };
-      if (changes.labels !== undefined && since?.labels !== undefined) {
-        write.labels = applySetDelta(issue.fields.labels ?? [], setDelta(since.labels, changes.labels));
+      for (const [f, value] of Object.entries(changes) as [FieldName, unknown][]) {
+        const was = since?.[f];
+        if (value === undefined || was === undefined) continue;
+        if (f !== 'labels' && !(isCustomField(f) && isSetValued(f, value, was, issue.fields[f]))) continue;
+        (write as Record<string, unknown>)[f] = applySetDelta(listOf(issue.fields[f]), setDelta(listOf(was), listOf(value)));
       }
       this.tracker.update(issue, write, changes);
       return this.tracker.toRemote(issue);

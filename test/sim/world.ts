@@ -1,5 +1,5 @@
 import type { ConnectionConfig } from '../../src/config/schema.ts';
-import { canonical, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
+import { canonical, listOf, sameValue, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
 import type { Connection } from '../../src/sync/port/connection.ts';
 import { TrackerError } from '../../src/sync/port/errors.ts';
 import type { SyncStore } from '../../src/sync/port/store.ts';
@@ -9,7 +9,18 @@ import { createTranslator } from '../../src/sync/translate.ts';
 import { VirtualClock } from './clock.ts';
 import { MemoryStore } from './memory-store.ts';
 import { prng } from './prng.ts';
-import { STATE_MAP, type CallFault, type Edit, type Faults, type Full, type HookAction, type Patch, type Scenario } from './scenario.ts';
+import {
+  AREAS,
+  RISK,
+  STATE_MAP,
+  type CallFault,
+  type Edit,
+  type Faults,
+  type Full,
+  type HookAction,
+  type Patch,
+  type Scenario,
+} from './scenario.ts';
 import { SimAdapter, SimTracker, type LandedWrite, type Webhook } from './trackers.ts';
 
 /**
@@ -63,7 +74,7 @@ export class World {
 
   constructor(readonly scenario: Scenario) {
     this.store = new MemoryStore(this.clock);
-    this.tracker = new SimTracker(scenario.tracker, this.clock);
+    this.tracker = new SimTracker(scenario.tracker, this.clock, scenario.custom ?? false);
     this.keys = scenario.initial.map((_, i) => `item/${i}`);
     this.shuffle = prng(scenario.initial.length * 7919 + scenario.segments.length);
     const adapter = new SimAdapter(
@@ -140,7 +151,7 @@ export class World {
   applyEdit(edit: Edit, when = ''): void {
     const key = this.keys[edit.item];
     this.trace.push(
-      `${when ? '  ' : ''}${edit.kind} ${key}${'patch' in edit ? ` ${JSON.stringify(edit.patch)}` : ''}${when ? ` ${when}` : ''}`,
+      `${when ? '  ' : ''}${edit.kind} ${key}${'patch' in edit ? ` ${JSON.stringify(edit.patch)}` : ''}${'value' in edit ? ` ${edit.value}` : ''}${when ? ` ${when}` : ''}`,
     );
     if (edit.kind === 'local') {
       if (this.store.items.get(key)?.deletedAt != null) return;
@@ -157,6 +168,11 @@ export class World {
       if (edit.kind === 'remote') {
         this.tracker.editAsPerson(issue.id, toRemote(edit.patch));
         this.onEdit?.(edit);
+      } else if (edit.kind === 'remoteAdd') {
+        // One more option ticked on what the tracker holds now: the person's whole new value.
+        const patch = { [AREAS]: [...new Set([...listOf(issue.fields[AREAS]), edit.value])].sort() };
+        this.tracker.editAsPerson(issue.id, patch);
+        this.onEdit?.({ kind: 'remote', item: edit.item, patch });
       } else this.tracker.commentAsPerson(issue.id, `person's note ${issue.comments.length + 1}`);
     }
   }
@@ -199,6 +215,8 @@ export class World {
       this.trace.push(
         `  reconcile ${key}: ${outcome.action} pushed [${outcome.pushed}] pulled [${outcome.pulled}] conflicts ${outcome.conflicts}`,
       );
+      this.inReconcile = false;
+      this.checkStillDue(key, 'after a reconcile');
     } catch (error) {
       if (!(error instanceof SimCrash) && !(error instanceof TrackerError)) throw error;
       this.trace.push(`  reconcile ${key} failed: ${(error as Error).message}; retried`);
@@ -209,6 +227,84 @@ export class World {
     } finally {
       this.inReconcile = false;
       this.lostAnswer = false;
+    }
+  }
+
+  /**
+   * A labels-only pass of the pair (`trackline sync --labels-only`: a reconcile job limited to the
+   * labels, reading the issue), retried like any job until it succeeds (at most a few times: the
+   * CLI then reports it failed, and the labels stay for a full pass). Then checks what such a pass
+   * promises: it wrote nothing but labels to the tracker, the item took nothing but labels, and
+   * any other field the item changed is still due for the next full reconcile.
+   */
+  async runLabelsOnly(key: string): Promise<void> {
+    const startedWith = this.store.mappingOf(key, CONNECTION)?.pendingPush;
+    // An earlier full pass's unconfirmed push may be confirmed (adopted) by this one: its rows are allowed.
+    const allowed = new Set<string>(['labels', ...Object.keys(startedWith?.remote ?? {})]);
+    const marks = { landed: this.tracker.landed.length, activity: this.store.activity.length, changes: this.store.changes.length };
+    let done = false;
+    for (let attempt = 0; attempt < 5 && !done; attempt++) {
+      this.inReconcile = true;
+      const landedBefore = this.tracker.landed.length;
+      try {
+        const outcome = await reconcilePair({
+          store: this.engineStore,
+          clock: this.clock,
+          connection: this.connection,
+          itemKey: key,
+          readRemote: true,
+          onlyFields: ['labels'],
+        });
+        this.trace.push(
+          `  labels-only ${key}: ${outcome.action} pushed [${outcome.pushed}] pulled [${outcome.pulled}] conflicts ${outcome.conflicts}`,
+        );
+        done = true;
+      } catch (error) {
+        if (!(error instanceof SimCrash) && !(error instanceof TrackerError)) throw error;
+        this.trace.push(`  labels-only ${key} failed: ${(error as Error).message}`);
+        for (const write of this.tracker.landed.slice(landedBefore)) this.unconfirmed.add(write);
+        this.clock.advance(RETRY_MS);
+      } finally {
+        this.inReconcile = false;
+        this.lostAnswer = false;
+      }
+    }
+    for (const write of this.tracker.landed.slice(marks.landed)) {
+      const other = Object.keys(write.fields).filter((f) => f !== 'labels');
+      if (write.call !== 'update' || other.length)
+        throw new InvariantError(
+          `${key}: a labels-only pass wrote ${write.call === 'create' ? 'a new issue' : other.join(', ')} to the tracker`,
+        );
+    }
+    for (const a of this.store.activity.slice(marks.activity)) {
+      if (a.itemKey !== key || a.actor === 'orchestrator' || a.field === null || allowed.has(a.field)) continue;
+      throw new InvariantError(`${key}: a labels-only pass recorded ${a.action} for ${a.field}`);
+    }
+    for (const c of this.store.changes.slice(marks.changes)) {
+      const other = Object.keys(c.fields ?? {}).filter((f) => f !== 'labels');
+      if (c.itemKey === key && other.length) throw new InvariantError(`${key}: a labels-only pass fed the item ${other.join(', ')}`);
+    }
+    if (done) this.checkStillDue(key, 'after a labels-only pass');
+  }
+
+  /**
+   * The item's changes the pair has not synced stay due: where the item's value of a field the
+   * connection carries differs from the base's local half (and no open conflict holds it), the
+   * outbox sweep must pick the pair up (synced_version behind the item, or a remote change flagged).
+   */
+  checkStillDue(key: string, when: string): void {
+    const m = this.store.mappingOf(key, CONNECTION);
+    const item = this.store.items.get(key);
+    if (!m?.base || !item || item.deletedAt !== null || ['deleted', 'remote_deleted'].includes(m.status)) return;
+    const held = new Set(this.store.conflicts.filter((c) => c.itemKey === key && c.status === 'open').map((c) => c.field));
+    const behind = item.version > m.syncedVersion || m.remoteChangedAt !== null;
+    for (const f of this.supported) {
+      const L = item.desired[f];
+      if (L === undefined || held.has(f) || sameValue(f, canonical(f, L as never), m.base.local[f])) continue;
+      if (!behind)
+        throw new InvariantError(
+          `${key}.${f} ${when}: the item's ${JSON.stringify(L)} is not synced (base ${JSON.stringify(m.base.local[f])}), yet the pair is marked synced at version ${m.syncedVersion} (the sweep would not pick it up)`,
+        );
     }
   }
 
@@ -342,6 +438,8 @@ export function toLocal(patch: Patch): FieldValues {
   if (patch.state !== undefined) out.state = patch.state;
   if (patch.labels !== undefined) out.labels = canonical('labels', patch.labels);
   if (patch.priority !== undefined) out.priority = patch.priority;
+  if (patch[RISK] !== undefined) out[RISK] = patch[RISK];
+  if (patch[AREAS] !== undefined) out[AREAS] = canonical(AREAS, patch[AREAS]);
   return out;
 }
 
@@ -358,5 +456,6 @@ export function fromRemote(fields: FieldValues): Partial<Full> {
   if (fields.state !== undefined) out.state = LOCAL_STATE[fields.state] ?? fields.state;
   if (fields.labels !== undefined) out.labels = [...fields.labels].sort();
   if (fields.priority !== undefined && fields.priority !== null) out.priority = fields.priority;
+  for (const f of [RISK, AREAS] as const) if (fields[f] !== undefined) out[f] = canonical(f, fields[f]) as never;
   return out;
 }
