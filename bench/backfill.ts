@@ -1,7 +1,8 @@
 import { Queues } from '../src/queues/queues.ts';
+import { RedisQueueBackend } from '../src/queues/redis-queue-backend.ts';
 import { figure, type RunResult } from './figures.ts';
 import { progress, waitUntil } from './progress.ts';
-import { CONNECTION_ID, PLANE_KEY, Stack } from './stack.ts';
+import { CONNECTION_ID, PLANE_KEY, REDIS_URL, Stack } from './stack.ts';
 import { median } from './stats.ts';
 
 /**
@@ -28,7 +29,10 @@ export async function runBackfill(options: BackfillOptions): Promise<RunResult> 
     labels: [LABEL, 'backend'],
     connection: { rate_limit: 'off', import_labels: [LABEL] },
   });
-  const queues = new Queues(stack.redis, { prefix: stack.redisPrefix, attempts: 1, backoffMs: 1000 });
+  const queues = new Queues(await RedisQueueBackend.connect(REDIS_URL, stack.redisPrefix, { workers: false }), {
+    attempts: 1,
+    backoffMs: 1000,
+  });
   try {
     // Seeded straight into the store: the issues exist before Trackline is connected.
     const { projectId, labels, states } = stack.project;
@@ -101,6 +105,7 @@ export async function runBackfill(options: BackfillOptions): Promise<RunResult> 
     };
   } finally {
     await queues.close();
+    await queues.backend.close();
     await stack.close();
   }
 }

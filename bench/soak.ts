@@ -1,9 +1,10 @@
 import { Queues } from '../src/queues/queues.ts';
+import { RedisQueueBackend } from '../src/queues/redis-queue-backend.ts';
 import { figure, type RunResult } from './figures.ts';
 import { postEvents, upsert } from './orchestrator.ts';
 import { progress, sleep } from './progress.ts';
 import { measureSaturation } from './saturation.ts';
-import { rssMb, Stack } from './stack.ts';
+import { REDIS_URL, rssMb, Stack } from './stack.ts';
 import { TrackerWatch } from './tracker-watch.ts';
 
 /**
@@ -32,7 +33,10 @@ interface Sample {
 export async function runSoak(options: SoakOptions): Promise<RunResult> {
   const stack = await Stack.open({ label: 'soak', connection: { rate_limit: 'off' }, worker: { coalesce_window: '0' } });
   const watch = new TrackerWatch(stack.sandbox.plane);
-  const queues = new Queues(stack.redis, { prefix: stack.redisPrefix, attempts: 8, backoffMs: 1000 });
+  const queues = new Queues(await RedisQueueBackend.connect(REDIS_URL, stack.redisPrefix, { workers: false }), {
+    attempts: 8,
+    backoffMs: 1000,
+  });
   try {
     const start = await stack.spawn('start');
     const keys = Array.from({ length: options.items }, (_, i) => `soak/${options.run}/${i}`);
@@ -119,6 +123,7 @@ export async function runSoak(options: SoakOptions): Promise<RunResult> {
   } finally {
     watch.close();
     await queues.close();
+    await queues.backend.close();
     await stack.close();
   }
 }

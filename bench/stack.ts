@@ -125,6 +125,9 @@ export class Stack {
     const listening = await sandbox.listen(0, '127.0.0.1');
     const config = ConfigSchema.parse({
       api: { tokens: [API_TOKEN] },
+      // BENCH_QUEUE_BACKEND=postgres measures Trackline with its queues in PostgreSQL; the
+      // sections' own reference peers and probes still use Redis.
+      queue: { backend: process.env.BENCH_QUEUE_BACKEND || undefined },
       worker: { ...options.worker },
       connections: [
         {

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queues } from '../src/queues/queues.ts';
+import { RedisQueueBackend } from '../src/queues/redis-queue-backend.ts';
 import { figure, type RunResult } from './figures.ts';
 import { postAtRate, upsert } from './orchestrator.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
 import { measureSaturation } from './saturation.ts';
-import { ROOT, Stack } from './stack.ts';
+import { REDIS_URL, ROOT, Stack } from './stack.ts';
 import { percentile } from './stats.ts';
 import { TrackerWatch } from './tracker-watch.ts';
 
@@ -144,7 +145,7 @@ async function measureNoop(stack: Stack, n: number, count: number, rate: number)
     ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), prefix, String(CONCURRENCY), `${n},${count}`],
     { ready: 'NOOP_READY' },
   );
-  const queues = new Queues(stack.redis, { prefix, attempts: 8, backoffMs: 1000 });
+  const queues = new Queues(await RedisQueueBackend.connect(REDIS_URL, prefix, { workers: false }), { attempts: 8, backoffMs: 1000 });
   const result = (phase: number) => {
     const line = worker
       .output()
@@ -169,6 +170,7 @@ async function measureNoop(stack: Stack, n: number, count: number, rate: number)
     return { rate: (n / (saturated.lastEnd - t0)) * 1000, p50: steady.p50, p99: steady.p99 };
   } finally {
     await queues.close();
+    await queues.backend.close();
     await worker.stop();
   }
 }

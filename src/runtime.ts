@@ -8,10 +8,17 @@ import { ensureDatabase, openDatabase, type DbHandle } from './db/client.ts';
 import { runMigrations } from './db/migrate.ts';
 import { ConnectionRegistry } from './connections/registry.ts';
 import { Queues } from './queues/queues.ts';
+import type { QueueBackend } from './queues/queue-backend.ts';
+import { chooseQueueBackend, connectQueueBackend } from './queues/connect-queue-backend.ts';
+import { RedisQueueBackend } from './queues/redis-queue-backend.ts';
 import { PacerRegistry } from './pacing/registry.ts';
+import type { PacingStore } from './pacing/pacing-store.ts';
 import { RedisPacingStore } from './pacing/redis-pacing-store.ts';
+import { PostgresPacingStore } from './pacing/postgres-pacing-store.ts';
 import { BufferedCallLog } from './jobs/call-log.ts';
-import { connectRedis, createRedis } from './support/redis.ts';
+import type { CoalesceState } from './jobs/coalesce-state.ts';
+import { RedisCoalesceState } from './jobs/redis-coalesce-state.ts';
+import { PostgresCoalesceState } from './jobs/postgres-coalesce-state.ts';
 import { createLogger } from './support/logger.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { trackerCallLogger } from './jobs/tracker-call-log.ts';
@@ -25,12 +32,17 @@ export interface Runtime {
   config: Config;
   log: Logger;
   db: DbHandle;
-  /** Fails fast when Redis is away (api, enqueueing). */
-  producerRedis: Redis;
+  /** Where the queues live (`[queue] backend`): Redis, or PostgreSQL alone. */
+  queueBackend: QueueBackend;
+  /** The Redis client of the queues (fails fast while Redis is away); absent on the PostgreSQL backend. */
+  producerRedis?: Redis;
   queues: Queues;
   connections: ConnectionRegistry;
-  /** Worker-side services, present when built with `role` including workers. */
-  worker?: { redis: Redis; pacers: PacerRegistry; callLog: BufferedCallLog };
+  /**
+   * Worker-side services, present when built with `role` including workers. The pacers' budgets
+   * and the coalescing flags live in the queues' store: Redis, or PostgreSQL tables.
+   */
+  worker?: { pacers: PacerRegistry; callLog: BufferedCallLog; coalesce: CoalesceState };
   /** Prometheus metrics of this process, shared by its api and workers (GET /metrics). */
   metrics: Metrics;
   close(): Promise<void>;
@@ -60,32 +72,44 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   try {
     if (options.migrate !== false) await runMigrations(env.DATABASE_URL);
 
-    const producerRedis = createRedis(env.REDIS_URL, 'producer');
-    await connectRedis(producerRedis, env.REDIS_URL);
-    closers.push(async () => producerRedis.quit().catch(() => producerRedis.disconnect()));
+    const withWorkers = options.role === 'worker' || options.role === 'all' || options.role === 'cli';
+    const choice = await chooseQueueBackend(config.queue.backend, source);
+    const queueBackend = await connectQueueBackend(choice.kind, {
+      databaseUrl: env.DATABASE_URL,
+      redisUrl: env.REDIS_URL,
+      redisPrefix: env.TRACKLINE_REDIS_PREFIX,
+      workers: withWorkers,
+      migrate: options.migrate !== false,
+    });
+    // Closed last: the queues, workers and stores that use its connections are closed before it.
+    closers.push(() => queueBackend.close());
+    if (options.role !== 'cli') log.info({ queues: queueBackend.describe, why: choice.reason }, `queue backend: ${choice.kind}`);
+    const redis = queueBackend instanceof RedisQueueBackend ? queueBackend : undefined;
 
     const queueSettings = {
-      prefix: env.TRACKLINE_REDIS_PREFIX,
       attempts: config.worker.attempts,
       backoffMs: parseDuration(config.worker.backoff) ?? 1000,
-      onError: throttledWarning(log, 'queue connection error (Redis unreachable?); jobs are enqueued again once it is back'),
+      onError: throttledWarning(log, `queue connection error (${choice.kind} unreachable?); jobs are enqueued again once it is back`),
     };
-    const queues = new Queues(producerRedis, queueSettings);
+    const queues = new Queues(queueBackend, queueSettings);
     closers.unshift(() => queues.close());
 
     let worker: Runtime['worker'];
     let connections: ConnectionRegistry;
-    if (options.role === 'worker' || options.role === 'all' || options.role === 'cli') {
-      const redis = createRedis(env.REDIS_URL, 'worker');
-      await connectRedis(redis, env.REDIS_URL);
-      const pacers = new PacerRegistry(new RedisPacingStore(redis), env.TRACKLINE_REDIS_PREFIX);
+    if (withWorkers) {
+      // The one place that asks which backend it is: the shared state goes where the queues are.
+      const prefix = env.TRACKLINE_REDIS_PREFIX;
+      const store: PacingStore = redis?.workerRedis ? new RedisPacingStore(redis.workerRedis) : new PostgresPacingStore(db.sql);
+      const coalesce: CoalesceState = redis?.workerRedis
+        ? new RedisCoalesceState(redis.workerRedis, prefix)
+        : new PostgresCoalesceState(db.sql, prefix);
+      const pacers = new PacerRegistry(store, prefix);
       const callLog = new BufferedCallLog(db.sql, (error) => log.error({ err: error }, 'could not record tracker calls'));
-      worker = { redis, pacers, callLog };
+      worker = { pacers, callLog, coalesce };
       callLog.onCall(trackerCallLogger(log));
-      closers.push(async () => {
+      closers.splice(closers.length - 1, 0, async () => {
         await callLog.flush();
         await pacers.close();
-        await redis.quit().catch(() => redis.disconnect());
       });
       connections = new ConnectionRegistry(config.connections, {
         pacers,
@@ -99,6 +123,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const workerServices = worker;
     const metrics = createMetrics({
       queues: () => queues.all(),
+      queueSource: queueBackend.kind === 'redis' ? 'redis' : 'postgres-queues',
       sql: db.sql,
       connectionIds: config.connections.map((c) => c.id),
       pacers: workerServices ? () => workerServices.pacers.all() : undefined,
@@ -111,7 +136,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       config,
       log,
       db,
-      producerRedis,
+      queueBackend,
+      producerRedis: redis?.producer,
       queues,
       connections,
       worker,

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.ts';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
@@ -10,7 +9,6 @@ import type { Scope } from '../config/api-tokens.ts';
 /** Services the api needs, built once in the composition root and handed to routes. */
 export interface ApiServices {
   sql: Sql;
-  redis: Redis;
   config: Config;
   connections: ConnectionRegistry;
   queues: Queues;

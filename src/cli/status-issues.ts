@@ -1,5 +1,6 @@
 import type { Runtime } from '../runtime.ts';
 import { Progress } from './progress.ts';
+import { postgresIssueStateCache, redisIssueStateCache } from './issue-state-cache.ts';
 
 /** A remote state read at most this long ago is shown from the cache instead of read again. */
 const CACHE_SECONDS = 60;
@@ -18,13 +19,13 @@ interface PairRow {
  * `trackline status --issues`: every mapped item beside its issue's state as the tracker has it now,
  * flagging drift (the states differ and no sync is pending or held that would explain it: an edit
  * whose webhook never came and that polling has not caught yet). Issues are read through the
- * connection's pacer, so the reads stay inside the tracker's budget; each state read is kept in
- * Redis for CACHE_SECONDS, so running it again soon costs no budget. Answers how many issues could
- * not be read.
+ * connection's pacer, so the reads stay inside the tracker's budget; each state read is kept for
+ * CACHE_SECONDS where the queues are (Redis, or PostgreSQL), so running it again soon costs no
+ * budget. Answers how many issues could not be read.
  */
 export async function printIssues(runtime: Runtime): Promise<{ drift: number; unreadable: number }> {
   const { sql } = runtime.db;
-  const redis = runtime.producerRedis;
+  const cache = runtime.producerRedis ? redisIssueStateCache(runtime.producerRedis) : postgresIssueStateCache(sql);
   let drift = 0;
   let unreadable = 0;
   for (const connection of runtime.connections.all()) {
@@ -42,13 +43,13 @@ export async function printIssues(runtime: Runtime): Promise<{ drift: number; un
       const cacheKey = `${runtime.env.TRACKLINE_REDIS_PREFIX}:status-issues:${id}:${row.remote_id}`;
       let remoteState: string | null | undefined;
       let error: string | undefined;
-      const cached = await redis.get(cacheKey);
+      const cached = await cache.get(cacheKey);
       if (cached !== null) remoteState = (JSON.parse(cached) as { state: string | null }).state;
       else {
         try {
           const issue = await connection.adapter().get({ id: row.remote_id, key: row.remote_key }, {});
           remoteState = issue.fields.state ?? null;
-          await redis.set(cacheKey, JSON.stringify({ state: remoteState }), 'EX', CACHE_SECONDS);
+          await cache.set(cacheKey, JSON.stringify({ state: remoteState }), CACHE_SECONDS);
         } catch (e) {
           error = (e as Error).message;
         }

@@ -203,6 +203,17 @@ export const ConfigSchema = z
         statement_timeout: duration.default('30s'),
       })
       .default({ statement_timeout: '30s' }),
+    /**
+     * Where the queues live. "redis" (BullMQ's own store) or "postgres" (BullMQ's PostgreSQL
+     * backend, in the schema `bullmq` of DATABASE_URL's database, so Trackline needs no Redis).
+     * Absent: "redis" when REDIS_URL is set or a Redis answers on 127.0.0.1:6379, else "postgres".
+     * The pacers' budgets and the coalescing flags go where the queues are.
+     */
+    queue: z
+      .strictObject({
+        backend: z.enum(['redis', 'postgres']).optional(),
+      })
+      .default({}),
     /** Worker tuning; the defaults suit a small install. */
     worker: z
       .strictObject({

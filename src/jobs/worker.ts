@@ -1,11 +1,11 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
-import { RedisCoalesceState } from './redis-coalesce-state.ts';
+import type { CoalesceState } from './coalesce-state.ts';
 import type { Config } from '../config/schema.ts';
 import type { Sql } from '../db/client.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { Queues } from '../queues/queues.ts';
+import type { AnyWorker } from '../queues/queue-backend.ts';
 import { QUEUE } from '../queues/names.ts';
 import {
   MaintenanceJob,
@@ -26,7 +26,7 @@ import { CatalogWarmer } from './catalog-warmer.ts';
 import { parseDuration } from '../config/duration.ts';
 
 export interface RunningWorkers {
-  workers: Worker[];
+  workers: AnyWorker[];
   close(graceMs?: number): Promise<void>;
 }
 
@@ -41,24 +41,23 @@ export interface WorkerOptions {
  * imported from there, so jobs depend on nothing above them.
  */
 export interface WorkerHost {
-  env: { TRACKLINE_REDIS_PREFIX: string };
   config: Config;
   log: Logger;
   db: { sql: Sql };
-  producerRedis: Redis;
+  /** The workers are built on the queues' backend (Redis or PostgreSQL). */
   queues: Queues;
   connections: ConnectionRegistry;
-  /** Present when the runtime was built for workers: their blocking Redis connection. */
-  worker?: { redis: Redis };
-  metrics: { watchWorker(worker: Worker): void };
+  /** Present when the runtime was built for workers: the coalescing flags, in the queues' store. */
+  worker?: { coalesce: CoalesceState };
+  metrics: { watchWorker(worker: AnyWorker): void };
 }
 
 /** Starts the BullMQ workers of this process. `close()` lets running jobs finish first. */
 export async function startWorkers(runtime: WorkerHost, options: WorkerOptions = {}): Promise<RunningWorkers> {
   if (!runtime.worker) throw new Error('runtime was built without worker services');
-  const { redis } = runtime.worker;
+  const { coalesce } = runtime.worker;
   const { log, queues, db } = runtime;
-  const prefix = runtime.env.TRACKLINE_REDIS_PREFIX;
+  const { backend } = queues;
 
   const lockMs = parseDuration(runtime.config.worker.lock_duration) ?? 10_000;
   // Takeover after a crash: a killed worker's lock expires at most lockMs after its last renewal
@@ -71,11 +70,11 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   const notify = async (changeIds: number[]) => {
     if (callbacksOn && changeIds.length) await queues.enqueueCallbacks(changeIds);
   };
-  const reconcile = new Worker<ReconcileJobData>(
+  const reconcile = backend.worker<ReconcileJobData>(
     QUEUE.reconcile,
     createReconcileProcessor({
       sql: db.sql,
-      coalesce: new RedisCoalesceState(redis, prefix),
+      coalesce,
       connections: runtime.connections,
       queues,
       log,
@@ -83,8 +82,6 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       notify,
     }),
     {
-      connection: redis,
-      prefix,
       // Reconciles wait on tracker I/O, so many run at once; the pacer keeps each connection in budget.
       concurrency: options.concurrency ?? runtime.config.worker.concurrency,
       // A job whose worker died is taken over within 1.4 × lockMs (the lock is renewed while it runs).
@@ -92,7 +89,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       maxStalledCount: 5,
     },
   );
-  const inbound = new Worker<InboundQueueData>(
+  const inbound = backend.worker<InboundQueueData>(
     QUEUE.inbound,
     createInboundProcessor({
       sql: db.sql,
@@ -102,15 +99,15 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       notify,
       retryDelayMs: parseDuration(runtime.config.worker.backoff) ?? 1000,
     }),
-    { connection: redis, prefix, concurrency: 16, ...takeover },
+    { concurrency: 16, ...takeover },
   );
-  const poll = new Worker<PollJobData>(
+  const poll = backend.worker<PollJobData>(
     QUEUE.poll,
     createPollProcessor({ sql: db.sql, connections: runtime.connections, queues, log, notify }),
     // Polls are long and paced by the tracker budget; one per connection at a time is plenty.
-    { connection: redis, prefix, concurrency: 4, lockDuration: Math.max(lockMs, 60_000) },
+    { concurrency: 4, lockDuration: Math.max(lockMs, 60_000) },
   );
-  const callbacks = new Worker<CallbackJobData>(
+  const callbacks = backend.worker<CallbackJobData>(
     QUEUE.callbacks,
     createCallbackProcessor({
       sql: db.sql,
@@ -119,24 +116,22 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
       log,
       timeoutMs: parseDuration(runtime.config.worker.request_timeout) ?? 30_000,
     }),
-    { connection: redis, prefix, concurrency: 8, ...takeover },
+    { concurrency: 8, ...takeover },
   );
-  const maintenance = new Worker<MaintenanceJobData>(
+  const maintenance = backend.worker<MaintenanceJobData>(
     QUEUE.maintenance,
     async (job: Job<MaintenanceJobData>) => {
       const { task } = MaintenanceJob.parse(job.data);
       if (task === 'sweep') return { enqueued: await sweepOutbox(db.sql, queues, { callbacks: callbacksOn }) };
       return null;
     },
-    { connection: redis, prefix, concurrency: 1 },
+    { concurrency: 1 },
   );
-  const plans = new Worker<PlanJobData>(QUEUE.plans, createPlanProcessor({ sql: db.sql, connections: runtime.connections }), {
-    connection: redis,
-    prefix,
+  const plans = backend.worker<PlanJobData>(QUEUE.plans, createPlanProcessor({ sql: db.sql, connections: runtime.connections }), {
     concurrency: 2,
     lockDuration: Math.max(lockMs, 60_000),
   });
-  const workers = [reconcile, inbound, poll, callbacks, plans, maintenance] as Worker[];
+  const workers = [reconcile, inbound, poll, callbacks, plans, maintenance] as AnyWorker[];
   for (const w of workers) w.on('error', (error) => log.error({ err: error, queue: w.name }, 'worker error'));
   // Job counts and durations for /metrics (in-process: this process's jobs only).
   for (const w of workers) runtime.metrics.watchWorker(w);
@@ -161,12 +156,14 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   void sweepOutbox(db.sql, queues, { callbacks: callbacksOn }).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
   // Redis can come back empty (a restart without persistence, a failover): the schedulers that
   // run the outbox sweep and polling lived there, and without them work committed while Redis was
-  // away would never be enqueued. Each reconnect puts them back and sweeps at once.
-  const onReconnect = () =>
-    void schedule()
-      .then(() => sweepOutbox(db.sql, queues, { callbacks: callbacksOn }))
-      .catch((error) => log.warn({ err: error }, 'rescheduling after a Redis reconnect failed'));
-  runtime.producerRedis.on('ready', onReconnect);
+  // away would never be enqueued. Each reconnect puts them back and sweeps at once. (PostgreSQL
+  // keeps them in tables, so its backend never calls this.)
+  const stopListening = backend.onReconnect(
+    () =>
+      void schedule()
+        .then(() => sweepOutbox(db.sql, queues, { callbacks: callbacksOn }))
+        .catch((error) => log.warn({ err: error }, 'rescheduling after a queue store reconnect failed')),
+  );
 
   return {
     workers,
@@ -175,7 +172,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
      * its lock until it expires and is then taken over by another worker, so nothing is lost.
      */
     async close(graceMs = 20_000) {
-      runtime.producerRedis.off('ready', onReconnect);
+      stopListening();
       warmer.stop();
       const graceful = Promise.all(workers.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
@@ -190,7 +187,8 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
 /**
  * How often a worker looks for jobs whose worker died. BullMQ's check takes a job over only once
  * its lock has expired and it was already seen unrenewed by the check before, so the takeover is
- * at most lockDuration + this after a crash. Each check is one Redis script per queue and process.
+ * at most lockDuration + this after a crash. Each check is one script (Redis) or statement
+ * (PostgreSQL) per queue and process.
  */
 export function stalledIntervalFor(lockMs: number): number {
   return Math.max(500, Math.floor(lockMs * 0.4));

@@ -1,18 +1,23 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Queue } from 'bullmq';
+import type { AnyQueue } from '../queues/queue-backend.ts';
 import type { Sql } from '../db/client.ts';
 import type { Pacer } from '../pacing/pacer.ts';
 
 /** What the scrape-time collectors read. Everything but `pacers` exists in every role. */
 export interface ScrapeSources {
-  /** Every queue (Queues.all()): depths and ages are read from Redis at scrape time. */
-  queues: () => Queue[];
+  /** Every queue (Queues.all()): depths and ages are read through the Queue API at scrape time. */
+  queues: () => AnyQueue[];
+  /**
+   * The `source` label of the queue gauges' up gauge: "redis" (the default) or, with the queues in
+   * PostgreSQL, "postgres-queues" (beside "postgres", the conflicts query).
+   */
+  queueSource?: string;
   sql: Sql;
   /** Configured connection ids, so a connection with no open conflict still shows a 0. */
   connectionIds: string[];
   /** This process's pacers (worker roles only): their pause counters are in-process. */
   pacers?: () => Pacer[];
-  /** A scrape gives up on Redis or Postgres after this long and reports the source as failed. @defaultValue 3000 */
+  /** A scrape gives up on the queues or Postgres after this long and reports the source as failed. @defaultValue 3000 */
   timeoutMs?: number;
 }
 
@@ -32,7 +37,7 @@ interface ScrapeState {
 }
 
 /**
- * Registers the gauges filled at scrape time. They all come from one read of Redis and one query
+ * Registers the gauges filled at scrape time. They all come from one read of the queues and one query
  * of Postgres per scrape: prom-client collects every metric at once, and without the shared
  * promise each gauge would read on its own (and `up` would be collected before the reads ended).
  * A failing source does not fail the scrape: its gauges keep their last values and
@@ -57,19 +62,19 @@ export function registerScrapeCollectors(registry: Registry, sources: ScrapeSour
 
   new Gauge({
     name: 'trackline_scrape_source_up',
-    help: 'Whether this scrape could read the source (1) or not (0): redis for the queue gauges, postgres for conflicts.',
+    help: 'Whether this scrape could read the source (1) or not (0): redis (or postgres-queues) for the queue gauges, postgres for conflicts.',
     labelNames: ['source'] as const,
     registers: [registry],
     async collect() {
       const { queues, conflicts } = await scrape();
-      this.set({ source: 'redis' }, queues ? 1 : 0);
+      this.set({ source: sources.queueSource ?? 'redis' }, queues ? 1 : 0);
       this.set({ source: 'postgres' }, conflicts ? 1 : 0);
     },
   });
 
   new Gauge({
     name: 'trackline_queue_jobs',
-    help: 'Jobs in each queue and state, read from Redis at scrape time.',
+    help: 'Jobs in each queue and state, read from the queue store at scrape time.',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
@@ -151,7 +156,7 @@ function registerPacerCollectors(registry: Registry, pacers: () => Pacer[]): voi
   });
 }
 
-async function readQueues(queues: Queue[]): Promise<QueueSnapshot> {
+async function readQueues(queues: AnyQueue[]): Promise<QueueSnapshot> {
   const counts = new Map<string, Record<string, number>>();
   const oldest = new Map<string, Record<string, number>>();
   const now = Date.now();

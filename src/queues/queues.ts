@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { JobsOptions } from 'bullmq';
+import type { AnyQueue, AnyQueueEvents, QueueBackend } from './queue-backend.ts';
 import { QUEUE } from './names.ts';
 import {
   ReconcileJob,
@@ -20,11 +20,10 @@ import {
 } from './jobs.ts';
 
 export interface QueueSettings {
-  prefix: string;
   attempts: number;
   backoffMs: number;
   /**
-   * Told about connection errors of the queues (Redis down or restarting). Without a listener
+   * Told about connection errors of the queues (their store down or restarting). Without a listener
    * BullMQ prints each one with its stack to stderr, several times a second during an outage.
    */
   onError?: (error: Error, queue: string) => void;
@@ -58,34 +57,34 @@ export const newInboundBatchJobId = () => `inb-${randomUUID()}`;
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 export class Queues {
-  readonly reconcile: Queue<ReconcileJobData>;
-  readonly inbound: Queue<InboundQueueData>;
-  readonly poll: Queue<PollJobData>;
-  readonly callbacks: Queue<CallbackJobData>;
-  readonly maintenance: Queue<MaintenanceJobData>;
-  readonly plans: Queue<PlanJobData>;
-  private planEvents?: QueueEvents;
+  readonly reconcile: AnyQueue<ReconcileJobData>;
+  readonly inbound: AnyQueue<InboundQueueData>;
+  readonly poll: AnyQueue<PollJobData>;
+  readonly callbacks: AnyQueue<CallbackJobData>;
+  readonly maintenance: AnyQueue<MaintenanceJobData>;
+  readonly plans: AnyQueue<PlanJobData>;
+  private planEvents?: AnyQueueEvents;
 
   constructor(
-    private readonly connection: Redis | ConnectionOptions,
+    /** Where the queues live (Redis or PostgreSQL); workers are built on the same backend. */
+    readonly backend: QueueBackend,
     private readonly settings: QueueSettings,
   ) {
-    const options = { connection, prefix: settings.prefix };
-    this.reconcile = new Queue(QUEUE.reconcile, options);
-    this.inbound = new Queue(QUEUE.inbound, options);
-    this.poll = new Queue(QUEUE.poll, options);
-    this.callbacks = new Queue(QUEUE.callbacks, options);
-    this.maintenance = new Queue(QUEUE.maintenance, options);
-    this.plans = new Queue(QUEUE.plans, options);
+    this.reconcile = backend.queue(QUEUE.reconcile);
+    this.inbound = backend.queue(QUEUE.inbound);
+    this.poll = backend.queue(QUEUE.poll);
+    this.callbacks = backend.queue(QUEUE.callbacks);
+    this.maintenance = backend.queue(QUEUE.maintenance);
+    this.plans = backend.queue(QUEUE.plans);
     const onError = settings.onError;
     if (onError) for (const queue of this.all()) queue.on('error', (error) => onError(error, queue.name));
   }
 
-  all(): Queue[] {
-    return [this.reconcile, this.inbound, this.poll, this.callbacks, this.plans, this.maintenance] as Queue[];
+  all(): AnyQueue[] {
+    return [this.reconcile, this.inbound, this.poll, this.callbacks, this.plans, this.maintenance] as AnyQueue[];
   }
 
-  /** Asks a worker for a dry-run plan and waits for it (QueueEvents needs its own blocking connection). */
+  /** Asks a worker for a dry-run plan and waits for it (the listener has a connection of its own). */
   async planSync(
     data: {
       connectionId: string;
@@ -97,11 +96,7 @@ export class Queues {
     timeoutMs: number,
   ): Promise<Record<string, unknown>> {
     if (!this.planEvents) {
-      const blocking =
-        'duplicate' in this.connection
-          ? this.connection.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false })
-          : this.connection;
-      this.planEvents = new QueueEvents(QUEUE.plans, { connection: blocking, prefix: this.settings.prefix });
+      this.planEvents = this.backend.queueEvents(QUEUE.plans);
       await this.planEvents.waitUntilReady();
     }
     const job = await this.plans.add(`plan ${data.connectionId} (${data.direction})`, PlanJob.parse(data), {

@@ -16,8 +16,10 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-/** The installed redis-server (REDIS_SERVER, else the PATH's), or null when there is none. */
+/** The installed redis-server (REDIS_SERVER, else the PATH's), or null when there is none (or REDIS_SERVER=none). */
 export function redisServerBinary(env: Record<string, string | undefined> = process.env): string | null {
+  // "none": behave as on a machine without it (the queues then go to PostgreSQL), e.g. in CI.
+  if (env.REDIS_SERVER === 'none') return null;
   if (env.REDIS_SERVER) return env.REDIS_SERVER;
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const path = found.stdout?.trim();

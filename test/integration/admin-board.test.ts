@@ -64,7 +64,6 @@ describe('Bull Board at /admin/queues', () => {
     const { admin: _, ...config } = h.runtime.config;
     const app = createApp({
       sql: h.sql,
-      redis: h.runtime.producerRedis,
       config,
       connections: h.runtime.connections,
       queues: h.runtime.queues,

@@ -3,11 +3,23 @@ import { Redis } from 'ioredis';
 import { createSandbox } from '../../sandbox/server.ts';
 import { PacerRegistry } from '../../src/pacing/registry.ts';
 import { RedisPacingStore } from '../../src/pacing/redis-pacing-store.ts';
+import { PostgresPacingStore } from '../../src/pacing/postgres-pacing-store.ts';
+import { ensureDatabase, openDatabase } from '../../src/db/client.ts';
+import { runMigrations } from '../../src/db/migrate.ts';
 import { ConfigSchema, type JiraConnectionConfig } from '../../src/config/schema.ts';
 import { createAdapter } from '../../src/trackers/index.ts';
 import { JiraAdapter, TransitionUnavailableError } from '../../src/trackers/jira/adapter.ts';
 import type { TrackerCall } from '../../src/trackers/call-recorder.ts';
-import { JIRA, REDIS_URL, deleteRedisKeys, jiraConnection, seedJira, uniqueNames } from '../support/harness.ts';
+import {
+  JIRA,
+  REDIS_AVAILABLE,
+  REDIS_URL,
+  deleteRedisKeys,
+  dropDatabase,
+  jiraConnection,
+  seedJira,
+  uniqueNames,
+} from '../support/harness.ts';
 import { loadSpecValidator } from '../support/openapi-validator.ts';
 
 /**
@@ -16,12 +28,13 @@ import { loadSpecValidator } from '../support/openapi-validator.ts';
  * Redis (the pacer and the per-issue gate live there); no database.
  */
 
-const { redisPrefix } = uniqueNames('jira_adapter');
+const { redisPrefix, databaseUrl } = uniqueNames('jira_adapter');
 let clock = Date.parse('2026-05-01T08:00:00Z');
 const sandbox = createSandbox({ jira: { now: () => clock, maxSearchResults: 2 } });
 let url = '';
 let close: () => Promise<void>;
-let redis: Redis;
+let redis: Redis | undefined;
+let db: ReturnType<typeof openDatabase> | undefined;
 let pacers: PacerRegistry;
 const calls: TrackerCall[] = [];
 const warnings: string[] = [];
@@ -38,15 +51,26 @@ beforeAll(async () => {
   const listening = await sandbox.listen(0);
   url = listening.url;
   close = listening.close;
-  redis = new Redis(REDIS_URL);
-  pacers = new PacerRegistry(new RedisPacingStore(redis), redisPrefix);
+  if (REDIS_AVAILABLE) {
+    redis = new Redis(REDIS_URL);
+    pacers = new PacerRegistry(new RedisPacingStore(redis), redisPrefix);
+  } else {
+    // A machine without Redis: the pacer's state in PostgreSQL, as Trackline keeps it there.
+    await ensureDatabase(databaseUrl);
+    await runMigrations(databaseUrl);
+    db = openDatabase(databaseUrl, { max: 2 });
+    pacers = new PacerRegistry(new PostgresPacingStore(db.sql), redisPrefix);
+  }
   jira = adapterFor();
 });
 afterAll(async () => {
   await pacers?.close();
   redis?.disconnect();
   await close?.();
-  await deleteRedisKeys(redisPrefix);
+  if (db) {
+    await db.close();
+    await dropDatabase(databaseUrl);
+  } else await deleteRedisKeys(redisPrefix);
 });
 
 const store = () => sandbox.jira;

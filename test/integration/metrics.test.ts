@@ -128,7 +128,7 @@ describe('GET /metrics', () => {
 
     // Conflicts open, from Postgres; and both sources answered.
     expect(m.value('trackline_conflicts_open', { connection: 'plane-main' })).toBe(1);
-    expect(m.value('trackline_scrape_source_up', { source: 'redis' })).toBe(1);
+    expect(m.value('trackline_scrape_source_up', { source: h.queueBackend === 'redis' ? 'redis' : 'postgres-queues' })).toBe(1);
     expect(m.value('trackline_scrape_source_up', { source: 'postgres' })).toBe(1);
 
     // A resolved conflict drops back to 0 at the next scrape.
@@ -139,7 +139,6 @@ describe('GET /metrics', () => {
   it('an api built without the runtime metrics (the `trackline api` case) still reports queues and conflicts', async () => {
     const apiOnly = createApp({
       sql: h.sql,
-      redis: h.runtime.producerRedis,
       config: h.runtime.config,
       connections: h.runtime.connections,
       queues: h.runtime.queues,
@@ -156,7 +155,6 @@ describe('GET /metrics', () => {
     const config = { ...h.runtime.config, metrics: { token: 'scrape-token-123' } };
     const app = createApp({
       sql: h.sql,
-      redis: h.runtime.producerRedis,
       config,
       connections: h.runtime.connections,
       queues: h.runtime.queues,

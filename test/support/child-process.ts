@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'smol-toml';
 import type { Harness } from './harness.ts';
-import { REDIS_URL } from './harness.ts';
+import { NO_REDIS_URL, REDIS_URL } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -24,7 +24,10 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
-/** Runs `trackline <args>` as a real process against the harness's database and Redis prefix. */
+/**
+ * Runs `trackline <args>` as a real process against the harness's database and Redis prefix, on the
+ * harness's queue backend (the config file carries `[queue] backend`).
+ */
 export function spawnTrackline(h: Harness, args: string[], extraEnv: Record<string, string> = {}): Child {
   const configPath = writeConfigFile(h);
   const child = spawn(process.execPath, [join(ROOT, 'bin/trackline.js'), ...args], {
@@ -33,7 +36,7 @@ export function spawnTrackline(h: Harness, args: string[], extraEnv: Record<stri
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       DATABASE_URL: h.databaseUrl,
-      REDIS_URL,
+      REDIS_URL: h.queueBackend === 'postgres' ? NO_REDIS_URL : REDIS_URL,
       TRACKLINE_REDIS_PREFIX: h.redisPrefix,
       TRACKLINE_CONFIG: configPath,
       LOG_LEVEL: 'warn',

@@ -8,13 +8,15 @@ import { type Backend, findPostgres, findRedis, SetupError } from './backends.ts
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    backends: { pgUrl: string; redisUrl: string };
+    /** redisUrl is empty when the machine has no Redis; queueBackend is what the harness runs on. */
+    backends: { pgUrl: string; redisUrl: string; queueBackend: 'redis' | 'postgres' };
   }
 }
 
 /**
- * `npm test`'s global setup: the PostgreSQL and Redis the suite runs on (see backends.ts), handed
- * to the test files through setup-env.ts, and one line saying which they are.
+ * `npm test`'s global setup: the PostgreSQL and Redis the suite runs on (see backends.ts) and the
+ * queue backend (TEST_QUEUE_BACKEND, else Redis when there is one, else PostgreSQL), handed to the
+ * test files through setup-env.ts, and one line saying which they are.
  */
 export default async function setup(project: TestProject) {
   const stateDir = mkdtempSync(join(tmpdir(), 'trackline-test-'));
@@ -29,9 +31,17 @@ export default async function setup(project: TestProject) {
     const pg = await findPostgres(process.env, stateDir);
     started.push(pg);
     const redis = await findRedis(process.env, stateDir);
-    started.push(redis);
-    console.log(`[test] backends: ${pg.describe}; ${redis.describe}; queues on Redis`);
-    project.provide('backends', { pgUrl: pg.url, redisUrl: redis.url });
+    if (redis) started.push(redis);
+    const asked = process.env.TEST_QUEUE_BACKEND;
+    if (asked && asked !== 'redis' && asked !== 'postgres')
+      throw new SetupError(`TEST_QUEUE_BACKEND must be "redis" or "postgres", not "${asked}"`);
+    if (asked === 'redis' && !redis)
+      throw new SetupError('TEST_QUEUE_BACKEND=redis, but no Redis answers and no redis-server is installed');
+    const queueBackend = (asked as 'redis' | 'postgres' | undefined) ?? (redis ? 'redis' : 'postgres');
+    const redisLine = redis?.describe ?? 'no Redis (none answers on 127.0.0.1:6379 and no redis-server is installed; its own tests skip)';
+    const queuesLine = queueBackend === 'redis' ? 'queues on Redis' : `queues on PostgreSQL${asked ? ' (TEST_QUEUE_BACKEND)' : ''}`;
+    console.log(`[test] backends: ${pg.describe}; ${redisLine}; ${queuesLine}`);
+    project.provide('backends', { pgUrl: pg.url, redisUrl: redis?.url ?? '', queueBackend });
   } catch (error) {
     await cleanup();
     if (error instanceof SetupError || error instanceof EmbeddedPostgresError || error instanceof LocalRedisError) {

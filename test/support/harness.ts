@@ -12,7 +12,29 @@ import { deleteKeys, dropDatabase as dropTestDatabase } from './cleanup.ts';
 import type { Logger } from 'pino';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+/**
+ * Whether the run has a Redis: the global setup leaves TEST_REDIS_URL empty on a machine with none
+ * (no Redis answers and no redis-server is installed), and the suite then runs its queues on
+ * PostgreSQL; tests of Redis itself skip.
+ */
+export const REDIS_AVAILABLE = process.env.TEST_REDIS_URL !== '';
+/**
+ * The queue backend the harness runs Trackline on: TEST_QUEUE_BACKEND (`redis` or `postgres`), else
+ * `postgres` when there is no Redis, else `redis`. A test may ask for one (HarnessOptions.queueBackend).
+ */
+export const QUEUE_BACKEND = queueBackendFromEnv(process.env.TEST_QUEUE_BACKEND);
+/**
+ * REDIS_URL of a Trackline on the PostgreSQL queue backend: a port nothing listens on, so anything
+ * that still opened a Redis connection in that mode would fail instead of quietly using one.
+ */
+export const NO_REDIS_URL = 'redis://127.0.0.1:1';
+
+function queueBackendFromEnv(value: string | undefined): 'redis' | 'postgres' {
+  if (value === 'redis' || value === 'postgres') return value;
+  if (value) throw new Error(`TEST_QUEUE_BACKEND must be "redis" or "postgres", not "${value}"`);
+  return REDIS_AVAILABLE ? 'redis' : 'postgres';
+}
 export const API_TOKEN = 'test-token-0123456789';
 export const PLANE_KEY = 'plane_api_test_key';
 /** The sandbox GitHub: repository acme/app, token with repo and project scopes, project #1 of acme. */
@@ -49,6 +71,8 @@ export interface Harness {
   project: ReturnType<Sandbox['plane']['seedProject']>;
   databaseUrl: string;
   redisPrefix: string;
+  /** Where this harness's queues are. */
+  queueBackend: 'redis' | 'postgres';
   workers?: RunningWorkers;
   /** A request to the api through app.request(), with the test token unless headers say otherwise. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -74,6 +98,8 @@ export interface HarnessOptions {
   /** The runtime's logger (tests that read log lines); default: silent, or TEST_LOG_LEVEL. */
   log?: Logger;
   concurrency?: number;
+  /** The queue backend; default QUEUE_BACKEND (TEST_QUEUE_BACKEND). */
+  queueBackend?: 'redis' | 'postgres';
 }
 
 /** A unique database and Redis key prefix per test file, so files can run in parallel. */
@@ -207,16 +233,21 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   if (options.github) connections.push(githubConnection(listening.url, options.github));
   if (options.githubProject) connections.push(githubProjectConnection(listening.url, options.githubProject));
   if (options.jira) connections.push(jiraConnection(listening.url, options.jira));
-  const config = testConfig(connections, options.config);
+  const queueBackend = options.queueBackend ?? QUEUE_BACKEND;
+  const config = testConfig(connections, { queue: { backend: queueBackend }, ...options.config });
   const runtime = await createRuntime({
     role: 'all',
-    env: { DATABASE_URL: databaseUrl, REDIS_URL, TRACKLINE_REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'silent' },
+    env: {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: queueBackend === 'postgres' ? NO_REDIS_URL : REDIS_URL,
+      TRACKLINE_REDIS_PREFIX: redisPrefix,
+      LOG_LEVEL: 'silent',
+    },
     config,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   const app = createApp({
     sql: runtime.db.sql,
-    redis: runtime.producerRedis,
     config,
     connections: runtime.connections,
     queues: runtime.queues,
@@ -234,6 +265,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     project,
     databaseUrl,
     redisPrefix,
+    queueBackend,
     api: (method, path, body, headers = {}) =>
       Promise.resolve(
         app.request(path, {
@@ -270,7 +302,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       await runtime.close();
       await listening.close();
       await dropDatabase(databaseUrl);
-      await deleteRedisKeys(redisPrefix);
+      if (REDIS_AVAILABLE) await deleteRedisKeys(redisPrefix);
     },
   };
   if (options.workers !== false) await harness.startWorkers();

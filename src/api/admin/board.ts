@@ -5,6 +5,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
+import type { AnyQueue } from '../../queues/queue-backend.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { adminAuth } from '../middleware/admin-auth.ts';
@@ -29,7 +30,7 @@ const DESCRIPTIONS: Record<QueueName, string> = {
 };
 
 export interface BoardOptions {
-  queues: Queue[];
+  queues: AnyQueue[];
   /** The `[admin]` credentials (basic auth). */
   admin?: { username: string; password: string };
   /** `[api] tokens`; those with the `admin` scope open the board (bearer). Without one and `admin` the board is off (never open). */
@@ -66,7 +67,9 @@ export function boardRoutes(options: BoardOptions): Hono<AppEnv> {
   createBullBoard({
     queues: options.queues.map(
       (queue) =>
-        new BullMQAdapter(queue, {
+        // The adapter is typed for Redis-backed queues but drives either backend through the
+        // Queue API (it reads the PostgreSQL backend's pool for its store statistics).
+        new BullMQAdapter(queue as unknown as Queue, {
           readOnlyMode: false,
           allowRetries: true,
           description: DESCRIPTIONS[queue.name as QueueName] ?? '',

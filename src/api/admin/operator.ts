@@ -16,7 +16,14 @@ export function mountOperatorRoutes(app: Hono<AppEnv>, services: ApiServices): v
   // An app built without the runtime's metrics (a test's bare createApp) still answers /metrics
   // from Redis and Postgres; only the in-process worker counters need the shared instance.
   const metrics =
-    services.metrics ?? createMetrics({ queues: () => services.queues.all(), sql: services.sql, connectionIds, processMetrics: false });
+    services.metrics ??
+    createMetrics({
+      queues: () => services.queues.all(),
+      queueSource: services.queues.backend.kind === 'redis' ? 'redis' : 'postgres-queues',
+      sql: services.sql,
+      connectionIds,
+      processMetrics: false,
+    });
   app.use('/webhooks/:connectionId', countWebhooks(metrics, connectionIds));
   app.route('/metrics', metricsRoutes(metrics, { tokens: metricsTokens(services.config) }));
   app.route(

@@ -209,7 +209,7 @@ export function buildOpenApiDocument(version: string): Json {
       '/readyz': {
         get: {
           operationId: 'readyz',
-          summary: 'Postgres and Redis reachable',
+          summary: 'Postgres and the queue store (Redis, or the queues in PostgreSQL) reachable',
           responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready' } },
         },
       },
