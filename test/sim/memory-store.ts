@@ -1,4 +1,5 @@
 import type { SyncBase } from '../../src/sync/base.ts';
+import { keepConcurrentChanges } from '../../src/sync/concurrent-pull.ts';
 import { canonical, fieldNames, isCustomField, sameValue, type FieldName, type FieldValues } from '../../src/sync/fields.ts';
 import {
   ConflictClosedError,
@@ -378,15 +379,22 @@ export class MemoryStore implements SyncStore {
     return this.items.get(r.itemKey)?.version;
   }
 
-  async recordReconciled(r: ReconciledResult): Promise<number | null> {
+  async recordReconciled(given: ReconciledResult): Promise<number | null> {
+    let r = given;
     let version = r.version;
     let changeId: number | null = null;
+    // An event that changed the item after the pass read it keeps what it changed (store.ts).
+    const overtaken = r.pulled.length > 0 && this.items.get(r.itemKey)!.version !== r.version;
+    if (overtaken) {
+      const kept = keepConcurrentChanges(r.pulled, r.nextBase, this.items.get(r.itemKey)!.desired, this.mapping(r.mappingId)?.base ?? null);
+      r = { ...r, pulled: kept.pulled, nextBase: kept.nextBase };
+    }
     if (r.pulled.length) {
       const item = this.items.get(r.itemKey)!;
       for (const [f, c] of r.pulled) (item.desired as Record<string, unknown>)[f] = json(c.to);
       item.version += 1;
       item.updatedAt = this.clock.now();
-      version = item.version;
+      version = overtaken ? r.version : item.version;
       for (const [f, c] of r.pulled)
         this.addActivity(r.itemKey, r.actor, 'field.pulled', r.connectionId, f, c.from ?? null, c.to ?? null, null);
       changeId = this.addChange(

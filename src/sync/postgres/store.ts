@@ -1,6 +1,7 @@
 import type { Sql } from '../../db/client.ts';
 import type { SyncBase } from '../base.ts';
-import { splitItemValues, type FieldName, type FieldValues } from '../fields.ts';
+import { keepConcurrentChanges } from '../concurrent-pull.ts';
+import { itemFieldValues, splitItemValues, type FieldName, type FieldValues } from '../fields.ts';
 import {
   ConflictClosedError,
   ConflictNotFoundError,
@@ -117,22 +118,36 @@ export class PostgresSyncStore implements SyncStore {
     let changeId: number | null = null;
     await this.sql.begin(async (tx) => {
       let version = r.version;
+      let pulled = r.pulled;
+      let nextBase = r.nextBase;
+      // Whether an event changed the item after the pass read it: then the pass's pulls must not
+      // overwrite what the event changed, and the pair is synced only as far as the pass read.
+      let overtaken = false;
       if (r.pulled.length) {
+        const [now] = await tx<{ version: string; desired: FieldValues; custom: Record<string, unknown> }[]>`
+          select version, desired, custom from items where key = ${r.itemKey} for update`;
+        if (Number(now.version) !== r.version) {
+          overtaken = true;
+          const [m] = await tx<{ base: SyncBase | null }[]>`select base from mappings where id = ${r.mappingId}`;
+          ({ pulled, nextBase } = keepConcurrentChanges(r.pulled, r.nextBase, itemFieldValues(now.desired, now.custom), m?.base ?? null));
+        }
+      }
+      if (pulled.length) {
         // The item takes the remote values as a new version, so every other connection carrying it
         // receives the change on its next reconcile (the item is the hub).
         // Custom fields (`fields.risk`) go back to the item's `custom` column under their own name.
-        const patch = splitItemValues(Object.fromEntries(r.pulled.map(([f, c]) => [f, c.to])));
+        const patch = splitItemValues(Object.fromEntries(pulled.map(([f, c]) => [f, c.to])));
         const [row] = await tx<{ version: string }[]>`
           update items set desired = desired || ${tx.json(patch.desired as never)}, custom = custom || ${tx.json(patch.custom as never)},
             version = version + 1, updated_at = now()
           where key = ${r.itemKey} returning version`;
-        version = Number(row.version);
-        for (const [field, change] of r.pulled) {
+        version = overtaken ? r.version : Number(row.version);
+        for (const [field, change] of pulled) {
           await tx`insert into activity (item_key, actor, action, connection_id, field, from_value, to_value)
             values (${r.itemKey}, ${r.actor}, 'field.pulled', ${r.connectionId}, ${field}, ${tx.json((change.from ?? null) as never)}, ${tx.json((change.to ?? null) as never)})`;
         }
         const [change] = await tx<{ id: string }[]>`insert into changes (item_key, connection_id, fields, actor)
-          values (${r.itemKey}, ${r.connectionId}, ${tx.json(Object.fromEntries(r.pulled) as never)}, ${r.remote.updatedBy ?? r.actor}) returning id`;
+          values (${r.itemKey}, ${r.connectionId}, ${tx.json(Object.fromEntries(pulled) as never)}, ${r.remote.updatedBy ?? r.actor}) returning id`;
         changeId = Number(change.id);
         // Other connections carrying the item must now sync the pulled value.
         await tx`update mappings set updated_at = now() where item_key = ${r.itemKey} and connection_id <> ${r.connectionId}`;
@@ -153,11 +168,12 @@ export class PostgresSyncStore implements SyncStore {
       }
       if (r.resolutionIds.length) await tx`update conflicts set applied_at = now() where id in ${tx(r.resolutionIds)}`;
       if (r.fields) {
-        await recordFieldsOnly(tx as never, r, r.fields, version);
+        await recordFieldsOnly(tx as never, { ...r, nextBase }, r.fields, version);
         return;
       }
-      // A pull made a new version that this pass already agrees with: record that version as synced.
-      await tx`update mappings set base = ${tx.json(r.nextBase as never)}, synced_version = greatest(synced_version, ${version}),
+      // A pull made a new version that this pass already agrees with: record that version as synced
+      // (unless an event overtook the pass: then only the version it read, and the event's stays pending).
+      await tx`update mappings set base = ${tx.json(nextBase as never)}, synced_version = greatest(synced_version, ${version}),
         status = ${r.status}, last_synced_at = now(), last_error = ${r.lastError}, pending_push = null,
         remote_key = coalesce(${r.remote.key}, remote_key), remote_url = coalesce(${r.remote.url}, remote_url),
         remote_updated_at = coalesce(${r.remote.updatedAt}, remote_updated_at), updated_at = now()
