@@ -111,6 +111,8 @@ export class SimTracker {
   /** Order of changes, and per issue and field the last change a person made. */
   private changeSeq = 0;
   readonly personEdits = new Map<string, number>();
+  /** How many edits people made (a check can tell whether one landed while it looked away). */
+  personEditCount = 0;
 
   readonly supportedFields: readonly FieldName[];
 
@@ -137,6 +139,7 @@ export class SimTracker {
     if (!issue || issue.deleted) return;
     this.apply(issue, patch);
     for (const f of Object.keys(patch)) this.personEdits.set(`${issue.id}.${f}`, this.changeSeq);
+    this.personEditCount++;
     this.emit({ type: 'issue.changed', remoteId: issue.id, remoteKey: issue.key, actor: 'person' });
   }
 

@@ -243,9 +243,11 @@ export class World {
     const allowed = new Set<string>(['labels', ...Object.keys(startedWith?.remote ?? {})]);
     const marks = { landed: this.tracker.landed.length, activity: this.store.activity.length, changes: this.store.changes.length };
     let done = false;
+    let personEdits = this.tracker.personEditCount;
     for (let attempt = 0; attempt < 5 && !done; attempt++) {
       this.inReconcile = true;
       const landedBefore = this.tracker.landed.length;
+      personEdits = this.tracker.personEditCount;
       try {
         const outcome = await reconcilePair({
           store: this.engineStore,
@@ -258,7 +260,9 @@ export class World {
         this.trace.push(
           `  labels-only ${key}: ${outcome.action} pushed [${outcome.pushed}] pulled [${outcome.pulled}] conflicts ${outcome.conflicts}`,
         );
-        done = true;
+        // Skipped (no issue yet, the item deleted): nothing to check after it.
+        done = outcome.action !== 'skipped';
+        break;
       } catch (error) {
         if (!(error instanceof SimCrash) && !(error instanceof TrackerError)) throw error;
         this.trace.push(`  labels-only ${key} failed: ${(error as Error).message}`);
@@ -284,7 +288,20 @@ export class World {
       const other = Object.keys(c.fields ?? {}).filter((f) => f !== 'labels');
       if (c.itemKey === key && other.length) throw new InvariantError(`${key}: a labels-only pass fed the item ${other.join(', ')}`);
     }
-    if (done) this.checkStillDue(key, 'after a labels-only pass');
+    if (!done) return;
+    this.checkStillDue(key, 'after a labels-only pass');
+    // The pass read the issue: another field a person changed there (its webhook perhaps lost) is
+    // flagged for a full pass (the store contract), unless a person edited while the pass ran.
+    const m = this.store.mappingOf(key, CONNECTION);
+    const issue = this.issueOf(key);
+    if (!m?.base || !issue || issue.deleted || m.remoteChangedAt !== null || this.tracker.personEditCount !== personEdits) return;
+    const held = new Set(this.store.conflicts.filter((c) => c.itemKey === key && c.status === 'open').map((c) => c.field));
+    for (const f of this.supported) {
+      if (f === 'labels' || held.has(f) || sameValue(f, issue.fields[f], m.base.remote[f])) continue;
+      throw new InvariantError(
+        `${key}.${f}: a labels-only pass read the issue's ${JSON.stringify(issue.fields[f])} (base ${JSON.stringify(m.base.remote[f])}) and left no remote change flagged for a full pass`,
+      );
+    }
   }
 
   /**
