@@ -29,11 +29,22 @@ export const ItemSchema = z.object({
    * `field_map` names.
    */
   fields: z
-    .record(
-      z.string().min(1).max(100),
-      z.union([z.string().max(10_000), z.number(), z.null(), z.array(text(255)).max(100)], {
-        error: 'must be text, a number, null or a list of text',
-      }),
+    .preprocess(
+      (value, ctx) => {
+        // A record schema drops a "__proto__" key without a word; refuse it instead, so nothing
+        // the orchestrator sent disappears silently.
+        if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+          ctx.addIssue({ code: 'custom', message: '"__proto__" cannot name a field' });
+          return z.NEVER;
+        }
+        return value;
+      },
+      z.record(
+        z.string().min(1).max(100),
+        z.union([z.string().max(10_000), z.number(), z.null(), z.array(text(255)).max(100)], {
+          error: 'must be text, a number, null or a list of text',
+        }),
+      ),
     )
     .optional(),
   /**

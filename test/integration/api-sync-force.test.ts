@@ -140,6 +140,13 @@ describe('POST /v1/connections/{id}/sync with force', () => {
     await h.workers!.close();
     h.workers = undefined;
     await h.postEvents({ type: 'item.upserted', item: { key: 'api/3', title: 'Three renamed', labels: ['backend', 'docs'] } });
+    // The api answers once the event is committed and enqueues its reconcile just after: wait for
+    // that job (slower with the queues in PostgreSQL) before draining it away.
+    await waitFor(() =>
+      h.runtime.queues.reconcile
+        .getJobs(['waiting', 'prioritized', 'delayed'])
+        .then((jobs) => jobs.some((j) => j.data.itemKey === 'api/3')),
+    );
     await h.runtime.queues.reconcile.drain(true);
     await h.startWorkers();
     // The plan job runs in a worker; the item's own reconcile was drained above, so it is still pending.

@@ -56,12 +56,20 @@ describe('input that parses but cannot be stored as sent', () => {
   });
 
   it('custom fields named like Object.prototype members are stored as fields (was a 500)', async () => {
+    // (Values are text, numbers, null or lists of text since custom fields sync; an object is a 400.)
     const res = await post(
-      `{"type":"item.upserted","item":{"key":"u/proto","fields":{"constructor":{"prototype":{"x":1}},"toString":"t"}}}`,
+      `{"type":"item.upserted","item":{"key":"u/proto","fields":{"constructor":"c","toString":"t","hasOwnProperty":3}}}`,
     );
     expect(res.status).toBe(202);
     const [row] = await h.sql<{ custom: Record<string, unknown> }[]>`select custom from items where key = 'u/proto'`;
-    expect(row.custom).toEqual({ constructor: { prototype: { x: 1 } }, toString: 't' });
+    expect(row.custom).toEqual({ constructor: 'c', toString: 't', hasOwnProperty: 3 });
+    // An object value is not a field value; "__proto__" would vanish in parsing: both a 400, nothing stored.
+    for (const fields of ['{"constructor":{"prototype":{"x":1}}}', '{"__proto__":["x"],"risk":"high"}']) {
+      const refused = await post(`{"type":"item.upserted","item":{"key":"u/proto2","fields":${fields}}}`);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toMatch(/constructor|__proto__/);
+    }
+    expect(await h.sql`select 1 from items where key = 'u/proto2'`).toHaveLength(0);
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });
