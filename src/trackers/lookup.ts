@@ -4,7 +4,9 @@ import type { CallContext } from '../sync/port/tracker.ts';
  * One cached tracker lookup (a project's states, labels, members, cycles...), the unit a catalog is
  * made of:
  * - `get`: the cached value, loaded on first use; concurrent callers share one load;
- * - `reload`: loaded again now, callers wait for it (a name that was not found: a miss);
+ * - `reload`: loaded again now, callers wait for it (a name that was not found: a miss); callers
+ *   that miss while a reload is on its way share it (two items naming one new version at once made
+ *   two reads of the project's versions, then one create);
  * - `refresh`: loaded again in the background (catalog warming): callers keep getting the value
  *   they have until the new one has arrived, so a refresh that waits for the tracker's budget
  *   never holds up a create;
@@ -14,6 +16,8 @@ import type { CallContext } from '../sync/port/tracker.ts';
  */
 export class Lookup<T> {
   private current?: Promise<T>;
+  /** A reload on its way, shared by the callers that ask for one meanwhile. */
+  private reloading?: Promise<T>;
 
   constructor(
     private readonly load: (ctx: CallContext) => Promise<T>,
@@ -25,8 +29,14 @@ export class Lookup<T> {
   }
 
   reload(ctx: CallContext): Promise<T> {
+    if (this.reloading !== undefined) return this.reloading;
     const pending = this.fetch(ctx);
     this.current = pending;
+    this.reloading = pending;
+    const done = () => {
+      if (this.reloading === pending) this.reloading = undefined;
+    };
+    pending.then(done, done);
     return pending;
   }
 

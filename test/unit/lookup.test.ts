@@ -24,6 +24,23 @@ describe('Lookup (a catalog entry)', () => {
     expect(c.calls()).toBe(1);
   });
 
+  it('misses at the same moment share one reload; a miss after it has arrived reloads again', async () => {
+    const c = controlledLoad();
+    const lookup = new Lookup(c.load);
+    const first = lookup.get({});
+    c.pending[0].resolve('versions v1');
+    await first;
+    const misses = Promise.all([lookup.reload({}), lookup.reload({})]);
+    expect(c.calls()).toBe(2);
+    c.pending[1].resolve('versions v2');
+    expect(await misses).toEqual(['versions v2', 'versions v2']);
+    const later = lookup.reload({});
+    expect(c.calls()).toBe(3);
+    c.pending[2].resolve('versions v3');
+    expect(await later).toBe('versions v3');
+    expect(await lookup.get({})).toBe('versions v3');
+  });
+
   it('a background refresh keeps answering the old value until the new one has arrived', async () => {
     const c = controlledLoad();
     const seen: string[] = [];
