@@ -141,10 +141,14 @@ describe('reconcile jobs queued behind GitHub mutations', () => {
       .filter((e) => /\/repos\/[^/]+\/[^/]+\/issues$/.test(e.path));
     expect(creates).toHaveLength(keys.length);
     // The jobs far back stepped aside, each told when to come back, without using an attempt.
-    const runs = await h.sql<
-      { item_key: string; attempts: number; log: { status?: string; error?: string; startedAt: string; endedAt?: string }[] }[]
-    >`
-      select item_key, attempts, attempt_log as log from deliveries where kind = 'reconcile' and item_key like 'queue/%'`;
+    // Read once every run has ended: a follow-up reconcile of an item (its own write echoed back,
+    // slower with the queues in PostgreSQL) may still be running when the last mapping is synced.
+    const runs = await waitFor(async () => {
+      const rows = await h.sql<
+        { item_key: string; attempts: number; log: { status?: string; error?: string; startedAt: string; endedAt?: string }[] }[]
+      >`select item_key, attempts, attempt_log as log from deliveries where kind = 'reconcile' and item_key like 'queue/%'`;
+      return rows.every((r) => r.log.every((a) => a.endedAt !== undefined)) ? rows : null;
+    }, 20_000);
     const waited = runs.filter((r) => r.log.some((a) => a.status === 'waiting'));
     expect(waited.length, JSON.stringify(runs)).toBeGreaterThanOrEqual(3);
     for (const r of waited)
