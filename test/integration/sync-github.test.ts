@@ -280,11 +280,15 @@ describe('GitHub Projects v2 connection', () => {
     await upsert('board/2', { title: 'No option', state: 'for_review' });
     await synced('board/2');
     const delivery = await waitFor(() =>
-      h.sql`select attempts, last_error from deliveries where kind = 'reconcile' and item_key = 'board/2' and connection_id = 'gh-board' and status = 'failed'`.then(
+      h.sql`select attempts, last_error, attempt_log from deliveries where kind = 'reconcile' and item_key = 'board/2' and connection_id = 'gh-board' and status = 'failed'`.then(
         (r) => r[0],
       ),
     );
-    expect(delivery.attempts).toBe(1);
+    // Refused on the attempt that met it, never tried again. (An attempt before it may have waited
+    // for the item's GitHub issue, which the other connection creates: "not ready", retried.)
+    const refusals = (delivery.attempt_log as { error?: string }[]).filter((a) => a.error?.includes('has no option'));
+    expect(refusals).toHaveLength(1);
+    expect(delivery.attempt_log.at(-1).error).toContain('has no option');
     expect(delivery.last_error).toContain(
       'project "Roadmap" has no option "for_review" in its "Status" field (it has: Todo, In Progress, Done)',
     );
