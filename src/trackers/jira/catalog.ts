@@ -165,9 +165,11 @@ export class JiraCatalog implements WarmableCatalog {
    */
   async version(name: string, ctx: CallContext): Promise<JiraVersion> {
     const find = (list: JiraVersion[]) => list.find((v) => v.name.toLowerCase() === name.toLowerCase());
-    const found = find(await this.loadVersions(ctx)) ?? find(await this.loadVersions(ctx, true));
-    if (found) return found;
     const key = name.toLowerCase();
+    // A version this process is creating already is not read again: the second of two items naming
+    // a new version waits for the first one's create instead of reloading the project's versions.
+    const found = find(await this.loadVersions(ctx)) ?? (await this.versionCreates.get(key)) ?? find(await this.loadVersions(ctx, true));
+    if (found) return found;
     let pending = this.versionCreates.get(key);
     if (!pending) {
       pending = (async () => {
