@@ -70,6 +70,29 @@ describe('Jira: the milestone is a fix version', () => {
     expect(h.sandbox.log.entries({ tracker: 'jira', method: 'GET', pathIncludes: '/versions' }).length).toBeLessThanOrEqual(2);
   });
 
+  it('an item naming a version another item is creating waits for that create instead of reading the versions again', async () => {
+    await upsert('ms/slow1', { title: 'Slow first' });
+    await settled('ms/slow1');
+    // The version create is answered a second late: the second item's lookup lands inside it.
+    h.sandbox.faults.inject({ tracker: 'jira', method: 'POST', pathIncludes: '/rest/api/3/version', delayAfterMs: 1_000, times: 1 });
+    h.sandbox.log.clear();
+    await upsert('ms/slow1', { milestone: 'Release 9' });
+    await waitFor(() =>
+      jira()
+        .versionsOf(projectId())
+        .some((v) => v.name === 'Release 9'),
+    );
+    await upsert('ms/slow2', { title: 'Slow second', milestone: 'Release 9' });
+    const [a, b] = [await settled('ms/slow1', 2), await settled('ms/slow2')];
+    expect(fixVersions(a.remote_id)).toEqual(['Release 9']);
+    expect(fixVersions(b.remote_id)).toEqual(['Release 9']);
+    const [create] = h.sandbox.log.entries({ tracker: 'jira', method: 'POST', pathIncludes: '/rest/api/3/version' });
+    const during = h.sandbox.log
+      .entries({ tracker: 'jira', method: 'GET', pathIncludes: '/versions' })
+      .filter((e) => Date.parse(e.at) > Date.parse(create.at) && Date.parse(e.at) < Date.parse(create.answeredAt!));
+    expect(during).toEqual([]);
+  });
+
   it('a new milestone removes the old version and adds the new one; a version a person set stays', async () => {
     const m = await settled('ms/1');
     await quiet();
