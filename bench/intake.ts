@@ -12,6 +12,7 @@ import { openLoop, runWrk, writeRequests, type LoadRequest, type LoadResult } fr
 import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
 import { between, cpuAvailable, perRequestUs, snapshot, waitForLoad, type CpuPerRequest, type CpuWindow } from './cpu-usage.ts';
+import { eventRequests as orchestratorEvents } from './orchestrator.ts';
 import { progress, sleep } from './progress.ts';
 import { dataDirectory, probeFsync, startTailProbes, type FsyncProbe } from './tail-probes.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
@@ -72,20 +73,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
           };
         }
       };
-    const eventRequests = (phase: string) =>
-      function* (count: number): Generator<LoadRequest> {
-        for (let i = 0; i < count; i++) {
-          const key = `bench/${phase}/${i}`;
-          yield {
-            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${API_TOKEN}` },
-            body: JSON.stringify({
-              type: 'item.upserted',
-              item: { key, kind: 'work_package', title: `Bench item ${key}`, state: 'doing', labels: ['backend'], priority: 'high' },
-              actor: 'agent:bench',
-            }),
-          };
-        }
-      };
+    const eventRequests = (phase: string) => (count: number) => orchestratorEvents(`bench/${phase}`, count);
 
     const inbound = new Queue<InboundQueueData>(QUEUE.inbound, { connection: stack.redis, prefix: stack.redisPrefix });
     const reconcile = new Queue(QUEUE.reconcile, { connection: stack.redis, prefix: stack.redisPrefix });

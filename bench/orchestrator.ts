@@ -1,3 +1,4 @@
+import type { LoadRequest } from './load.ts';
 import { API_TOKEN } from './stack.ts';
 
 /**
@@ -70,4 +71,22 @@ export async function postAtRate(apiUrl: string, events: ItemEvent[], ratePerS: 
   }
   await Promise.all(inFlight);
   return sentAt;
+}
+
+/**
+ * One `item.upserted` a request, for wrk: `count` new items keyed `<prefix>/<i>`, as an
+ * orchestrator reporting new work would post them (the intake and scale sections).
+ */
+export function* eventRequests(prefix: string, count: number): Generator<LoadRequest> {
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}/${i}`;
+    yield {
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${API_TOKEN}` },
+      body: JSON.stringify({
+        type: 'item.upserted',
+        item: { key, kind: 'work_package', title: `Bench item ${key}`, state: 'doing', labels: ['backend'], priority: 'high' },
+        actor: 'agent:bench',
+      }),
+    };
+  }
 }

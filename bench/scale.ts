@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { figure, type RunResult } from './figures.ts';
-import { runWrk, writeRequests, type LoadRequest } from './load.ts';
+import { runWrk, writeRequests } from './load.ts';
+import { eventRequests } from './orchestrator.ts';
 import { progress, sleep } from './progress.ts';
 import { measureSaturation, type Saturation } from './saturation.ts';
 import { seedHistory } from './seed-history.ts';
-import { API_TOKEN, CONNECTION_ID, Stack } from './stack.ts';
+import { CONNECTION_ID, Stack } from './stack.ts';
 import { TrackerWatch } from './tracker-watch.ts';
 
 /**
@@ -106,11 +107,11 @@ async function pass(options: ScaleOptions, seeded: number): Promise<Pass> {
     // Intake alone (no workers): new items, one event a request, at 50 connections.
     const api = await stack.spawn('api');
     const file = join(dir, 'events.txt');
-    await writeRequests(file, eventRequests(options.run, seeded, 20_000 + options.intakeS * 4000));
+    await writeRequests(file, eventRequests(`intake/${options.run}/${seeded}`, 20_000 + options.intakeS * 4000));
     await runWrk({ url: api.url!, path: '/v1/events', requestsFile: file, connections: 50, durationS: 2 });
     await sleep(500);
     const measuredFile = join(dir, 'events-measured.txt');
-    await writeRequests(measuredFile, eventRequests(options.run, seeded + 1, 20_000 + options.intakeS * 4000));
+    await writeRequests(measuredFile, eventRequests(`intake/${options.run}/${seeded + 1}`, 20_000 + options.intakeS * 4000));
     const load = await runWrk({
       url: api.url!,
       path: '/v1/events',
@@ -127,19 +128,5 @@ async function pass(options: ScaleOptions, seeded: number): Promise<Pass> {
     watch.close();
     rmSync(dir, { recursive: true, force: true });
     await stack.close();
-  }
-}
-
-function* eventRequests(run: number, phase: number, count: number): Generator<LoadRequest> {
-  for (let i = 0; i < count; i++) {
-    const key = `intake/${run}/${phase}/${i}`;
-    yield {
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${API_TOKEN}` },
-      body: JSON.stringify({
-        type: 'item.upserted',
-        item: { key, kind: 'work_package', title: `Bench item ${key}`, state: 'doing', labels: ['backend'], priority: 'high' },
-        actor: 'agent:bench',
-      }),
-    };
   }
 }
