@@ -30,7 +30,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const ADMIN = { username: 'ops', password: 'board-test-password' };
-const KEY = 'board/retry-me';
+// A key of its own on each try: vitest retries a failed test under CI, and a retry must not find
+// the first try's delivery already succeeded.
+let KEY = '';
 
 let h: Harness;
 let apiUrl: string;
@@ -82,6 +84,7 @@ describe.skipIf(!CHROMIUM && !REQUIRE_BROWSER)('Bull Board in a browser', () => 
   });
 
   it('a reconcile that failed for good is retried from the board: the item syncs and its delivery row follows', async () => {
+    KEY = `board/retry-me-${Date.now()}`;
     // A 422 is permanent: the job fails at once, for good, and the mapping shows the error.
     h.sandbox.faults.inject({ tracker: 'plane', method: 'POST', pathIncludes: '/work-items/', status: 422, times: 1 });
     expect(
@@ -130,7 +133,9 @@ describe.skipIf(!CHROMIUM && !REQUIRE_BROWSER)('Bull Board in a browser', () => 
       return r[0]?.status === 'succeeded' ? r : null;
     });
     expect(rows).toEqual([{ status: 'succeeded', attempts: 2, last_error: null }]);
-    expect(await h.runtime.queues.reconcile.getJobState(failed.job_id)).toBe('completed');
+    // The processor writes the row before it returns; the queue marks the job completed just after
+    // (a separate write, later still on the PostgreSQL backend), so wait for it rather than race it.
+    await expect.poll(() => h.runtime.queues.reconcile.getJobState(failed.job_id), { timeout: 10_000 }).toBe('completed');
     // The board shows the failed list empty again.
     await expect.poll(() => card.count(), { timeout: 10_000 }).toBe(0);
     await page.screenshot({ path: join(screenshots, '2-after-retry.png'), fullPage: true });

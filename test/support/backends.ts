@@ -55,6 +55,9 @@ export async function findPostgres(env: NodeJS.ProcessEnv, stateDir: string): Pr
 
 /** The Redis to run on; null when none answers and no redis-server is installed. */
 export async function findRedis(env: NodeJS.ProcessEnv, stateDir: string): Promise<Backend | null> {
+  // TEST_REDIS_URL=none: run as a machine without Redis would (queues on PostgreSQL, Redis's own
+  // tests skipped), here, without stopping the Redis that may be running.
+  if (env.TEST_REDIS_URL === 'none') return null;
   const named = env.TEST_REDIS_URL;
   const url = named ?? DEFAULT_REDIS;
   const probe = await probeRedis(url);
