@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCheck } from '../../src/cli/check-command.ts';
-import { JIRA, REDIS_URL, startHarness, waitFor, type Harness } from '../support/harness.ts';
+import { JIRA, NO_REDIS_URL, REDIS_URL, startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { loadSpecValidator, specMissing } from '../support/openapi-validator.ts';
 
 /**
@@ -376,6 +376,9 @@ describe('Jira custom fields through field_map', () => {
         `api_token = "${JIRA.token}"`,
         'rate_limit = "off"',
         `field_map = { ${map} }`,
+        // The run's queue backend: on a machine without Redis the CLI must not look for one.
+        '[queue]',
+        `backend = "${h.queueBackend}"`,
         '',
       ].join('\n'),
     );
@@ -383,7 +386,7 @@ describe('Jira custom fields through field_map', () => {
     Object.assign(process.env, {
       TRACKLINE_CONFIG: file,
       DATABASE_URL: h.databaseUrl,
-      REDIS_URL,
+      REDIS_URL: h.queueBackend === 'redis' ? REDIS_URL : NO_REDIS_URL,
       TRACKLINE_REDIS_PREFIX: h.redisPrefix,
       LOG_LEVEL: 'silent',
     });

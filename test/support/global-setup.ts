@@ -38,7 +38,11 @@ export default async function setup(project: TestProject) {
     if (asked === 'redis' && !redis)
       throw new SetupError('TEST_QUEUE_BACKEND=redis, but no Redis answers and no redis-server is installed');
     const queueBackend = (asked as 'redis' | 'postgres' | undefined) ?? (redis ? 'redis' : 'postgres');
-    const redisLine = redis?.describe ?? 'no Redis (none answers on 127.0.0.1:6379 and no redis-server is installed; its own tests skip)';
+    const redisLine =
+      redis?.describe ??
+      (process.env.TEST_REDIS_URL === 'none'
+        ? 'no Redis (TEST_REDIS_URL=none; its own tests skip)'
+        : 'no Redis (none answers on 127.0.0.1:6379 and no redis-server is installed; its own tests skip)');
     const queuesLine = queueBackend === 'redis' ? 'queues on Redis' : `queues on PostgreSQL${asked ? ' (TEST_QUEUE_BACKEND)' : ''}`;
     console.log(`[test] backends: ${pg.describe}; ${redisLine}; ${queuesLine}`);
     project.provide('backends', { pgUrl: pg.url, redisUrl: redis?.url ?? '', queueBackend });
