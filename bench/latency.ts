@@ -77,7 +77,10 @@ export async function runLatency(options: LatencyOptions): Promise<RunResult> {
       });
       createMs.push(plane.created.get(key)! - sent);
       githubMs.push(githubCreated.get(key)! - sent);
-      await sleep(300);
+      // The goal is for an idle system: the next sample's first GitHub write must not wait out
+      // the second that GitHub asks between this sample's last write and it (300 ms here made
+      // each sample wait ~0.7 s for its predecessor, and measured the spacing, not the create).
+      await sleep(1_200);
     }
     const mutationGaps = githubMutationGaps(stack);
     await sleep(700);
