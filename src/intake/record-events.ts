@@ -106,9 +106,12 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
 
   // Lock every item row this request touches, in key order so concurrent batches never deadlock.
   // Rows for new keys are created first (version 0) so that two requests creating the same new
-  // item serialize on its row like any other.
+  // item serialize on its row like any other. Every statement here has the same text whatever the
+  // batch holds (the rows travel as one array or JSON parameter), so each connection prepares it
+  // once; a `${tx(rows)}` list made a new statement, parsed and planned from scratch, for every
+  // new batch size.
   const keys = [...new Set(events.map(eventKey))].sort();
-  await tx`insert into items ${tx(keys.map((key) => ({ key, version: 0 })))} on conflict (key) do nothing`;
+  await tx`insert into items (key, version) select k, 0 from unnest(${keys}::text[]) as k on conflict (key) do nothing`;
   const rows = await tx<
     {
       key: string;
@@ -121,7 +124,7 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
       pull_request_link: string | null;
     }[]
   >`
-    select key, kind, desired, custom, version, deleted_at, branch, pull_request_link from items where key in ${tx(keys)} order by key for update`;
+    select key, kind, desired, custom, version, deleted_at, branch, pull_request_link from items where key = any(${keys}::text[]) order by key for update`;
   const state = new Map<string, ItemRow>(
     rows.map((r) => [
       r.key,
@@ -309,19 +312,6 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     branch: i.branch,
     pull_request_link: i.pullRequestLink,
   }));
-  // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
-  await tx`
-    update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
-      deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now(),
-      branch = v.branch, pull_request_link = v.pull_request_link
-    from (select * from jsonb_to_recordset(${tx.json(updated as never)})
-      as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean, branch text, pull_request_link text)
-      limit ${updated.length}) v
-    where i.key = v.key`;
-  if (activity.length) {
-    await tx`insert into activity ${tx(activity.map((a) => ({ ...a, from_value: tx.json(a.from_value as never), to_value: tx.json(a.to_value as never), detail: tx.json(a.detail as never) })))}`;
-  }
-  if (commentRows.length) await tx`insert into comments ${tx(commentRows)}`;
 
   // The mappings still to sync: one per item and connection that pushes it.
   const pairs = new Map<string, { item_key: string; connection_id: string }>();
@@ -333,9 +323,51 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   }
   for (const link of links)
     pairs.set(`${link.connection_id}:${link.item_key}`, { item_key: link.item_key, connection_id: link.connection_id });
-  if (pairs.size) {
-    await tx`insert into mappings ${tx([...pairs.values()])} on conflict (item_key, connection_id) do nothing`;
-  }
+
+  // Ids made here: one statement inserts every request's row, and each request needs its own id back.
+  const deliveryIds = requests.map(() => randomUUID());
+  const deliveries = requests.map((r, i) => {
+    const itemKeys = [...new Set(r.events.map(eventKey))];
+    return {
+      id: deliveryIds[i],
+      item_key: itemKeys.length === 1 ? itemKeys[0] : null,
+      request: r.request,
+      request_id: r.requestId ?? null,
+    };
+  });
+
+  // The batch's writes in ONE statement (one round trip, one plan): the items' new state, the audit
+  // trail, comments, mappings and one inbound delivery per request. The parts cannot see each
+  // other's rows and need not: the item rows they reference exist since the insert above. Postgres
+  // runs every part to completion though the final select reads none of them. Rows go in in array
+  // order, so the trail keeps the events' order in its ids.
+  // `limit`: the planner's row count for the JSON input (see src/support/statement-batch.ts).
+  await tx`
+    with updated as (
+      update items i set desired = v.desired, custom = v.custom, kind = v.kind, version = v.version,
+        deleted_at = case when v.deleted then coalesce(i.deleted_at, now()) else null end, updated_at = now(),
+        branch = v.branch, pull_request_link = v.pull_request_link
+      from (select * from jsonb_to_recordset(${tx.json(updated as never)})
+        as v(key text, kind text, desired jsonb, custom jsonb, version bigint, deleted boolean, branch text, pull_request_link text)
+        limit ${updated.length}) v
+      where i.key = v.key),
+    trail as (
+      insert into activity (item_key, actor, action, field, from_value, to_value, detail)
+      select a.item_key, a.actor, a.action, a.field, a.from_value, a.to_value, a.detail
+      from jsonb_to_recordset(${tx.json(activity as never)})
+        as a(item_key text, actor text, action text, field text, from_value jsonb, to_value jsonb, detail jsonb)),
+    commented as (
+      insert into comments (item_key, body, actor)
+      select c.item_key, c.body, c.actor from jsonb_to_recordset(${tx.json(commentRows as never)}) as c(item_key text, body text, actor text)),
+    mapped as (
+      insert into mappings (item_key, connection_id)
+      select m.item_key, m.connection_id from jsonb_to_recordset(${tx.json([...pairs.values()] as never)}) as m(item_key text, connection_id text)
+      on conflict (item_key, connection_id) do nothing),
+    delivered as (
+      insert into deliveries (id, direction, kind, status, item_key, request, request_id, attempts)
+      select d.id, 'in', 'event', 'accepted', d.item_key, d.request, d.request_id, 1
+      from jsonb_to_recordset(${tx.json(deliveries as never)}) as d(id uuid, item_key text, request jsonb, request_id text))
+    select 1`;
   if (forced.size) {
     const pushes = [...pairs.values()]
       .filter((p) => forced.has(p.item_key))
@@ -351,23 +383,6 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
     await tx`update mappings set link_to = ${link.link_to}, updated_at = now()
       where item_key = ${link.item_key} and connection_id = ${link.connection_id} and remote_id is null`;
   }
-
-  // Ids made here: one statement inserts every request's row, and each request needs its own id back.
-  const deliveryIds = requests.map(() => randomUUID());
-  await tx`
-    insert into deliveries (id, direction, kind, status, item_key, request, request_id, attempts)
-    select d.id, 'in', 'event', 'accepted', d.item_key, d.request, d.request_id, 1
-    from jsonb_to_recordset(${tx.json(
-      requests.map((r, i) => {
-        const itemKeys = [...new Set(r.events.map(eventKey))];
-        return {
-          id: deliveryIds[i],
-          item_key: itemKeys.length === 1 ? itemKeys[0] : null,
-          request: r.request,
-          request_id: r.requestId ?? null,
-        };
-      }) as never,
-    )}) as d(id uuid, item_key text, request jsonb, request_id text)`;
 
   const requestIdByKey = new Map<string, string | undefined>();
   for (const r of requests) for (const e of r.events) if (!requestIdByKey.has(eventKey(e))) requestIdByKey.set(eventKey(e), r.requestId);

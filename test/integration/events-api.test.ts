@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
 import { startHarness, waitFor, type Harness } from '../support/harness.ts';
 import { EventBatcher } from '../../src/intake/event-batcher.ts';
 
@@ -270,6 +271,39 @@ describe('POST /v1/events: group commit', () => {
     expect((await errorOf(other)).code).toBe('idempotency_key_reused');
     const [after] = await h.sql`select version, desired->>'state' as state from items where key = 'group/idem'`;
     expect([Number(after.version), after.state]).toEqual([1, 'done']);
+  });
+
+  it('a batch costs the same few statements whatever it holds, each with one text for every batch size (prepared once)', async () => {
+    const statements: string[] = [];
+    const sql = postgres(h.databaseUrl, { max: 1, onnotice: () => {}, debug: (_connection, query) => void statements.push(query) });
+    try {
+      await sql`select 1`; // connected (and its type lookup done) before counting
+      const batcher = new EventBatcher(sql, h.runtime.connections, h.runtime.queues, h.runtime.log);
+      const request = (key: string, n: number) => ({
+        events: Array.from({ length: n }, (_, i) => ({
+          type: 'item.upserted' as const,
+          item: { key: `${key}/${i % 3}`, kind: 'work_package', title: `${key} ${i}`, state: 'doing', labels: ['backend'] },
+          comment: i % 2 ? 'a note' : undefined,
+        })),
+        request: {},
+      });
+      const batch = async (sizes: number[], prefix: string) => {
+        const before = statements.length;
+        const answers = await Promise.all(sizes.map((n, i) => batcher.accept(request(`${prefix}/${i}`, n))));
+        expect(answers.every((a) => a.kind === 'recorded')).toBe(true);
+        return statements.slice(before);
+      };
+      const small = await batch([1], 'stmts/small');
+      const large = await batch([1, 4, 7, 2, 9], 'stmts/large');
+      expect(batcher.stats.batches).toBe(2);
+      // begin, plan mode, create missing items, lock them, every write in one statement, commit.
+      expect(small).toHaveLength(6);
+      expect(large).toEqual(small);
+      const [trail] = await h.sql<{ n: number }[]>`select count(*)::int as n from activity where item_key like 'stmts/large/%'`;
+      expect(trail.n).toBeGreaterThan(30);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
   });
 
   it('requests in one batch apply in arrival order; one that fails is refused alone and its neighbours are recorded', async () => {
