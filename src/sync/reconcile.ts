@@ -3,7 +3,7 @@ import type { CallContext, RemoteIssue } from './port/tracker.ts';
 import { canonical, fieldNames, isSetValued, sameValue, setField, type FieldName, type FieldValues } from './fields.ts';
 import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
-import { CreateRefusedError, PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
+import { CreateDeferredError, CreateRefusedError, PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
 import { applyResolutions } from './resolve-conflict.ts';
 import { holdUnsafeState, statePolicy } from './state-guard.ts';
 import type { ConflictRecord, ItemState, MappingState, PendingPush, SyncStore } from './port/store.ts';
@@ -496,8 +496,9 @@ async function createExactlyOnce(
     // The tracker refused the create itself: nothing was made, and an earlier attempt's create,
     // if any, was looked for above (past the lag) and not found. No issue can be on its way, so
     // the retry need not wait out the search lag. A timeout, a 5xx, a dropped connection or a
-    // failure after the create call may have left an issue: the intent stays.
-    if (error instanceof CreateRefusedError) await store.clearCreateIntent(mapping.id);
+    // failure after the create call may have left an issue: the intent stays. A create request
+    // the pacer held back never left at all (CreateDeferredError): nothing was made either.
+    if (error instanceof CreateRefusedError || error instanceof CreateDeferredError) await store.clearCreateIntent(mapping.id);
     throw error;
   }
 }

@@ -141,6 +141,13 @@ describe('reconcile jobs queued behind GitHub mutations', () => {
       .entries({ tracker: 'github', method: 'POST' })
       .filter((e) => /\/repos\/[^/]+\/[^/]+\/issues$/.test(e.path));
     expect(creates).toHaveLength(keys.length);
+    // A create the pacer held back never left: the resumed job creates at once, without first
+    // looking for its issue by the marker (a listing of the budget it had waited for; before,
+    // every create that stepped aside paid that extra request).
+    const lookups = h.sandbox.log
+      .entries({ tracker: 'github', method: 'GET' })
+      .filter((e) => /\/repos\/[^/]+\/[^/]+\/issues$/.test(e.path) && e.query?.creator !== undefined);
+    expect(lookups).toHaveLength(0);
     // The jobs far back stepped aside, each told when to come back, without using an attempt.
     // Read once every run has ended: a follow-up reconcile of an item (its own write echoed back,
     // slower with the queues in PostgreSQL) may still be running when the last mapping is synced.

@@ -1,3 +1,5 @@
+import { RateLimitedError } from '../../pacing/rate-limited-error.ts';
+
 /**
  * The one error type for tracker calls. The status and whether a retry can help travel on the
  * error itself, so the job never classifies failures by reading message text.
@@ -89,6 +91,29 @@ export class CreateRefusedError extends TrackerError {
   constructor(refusal: TrackerError) {
     super(refusal.kind, refusal.message, refusal.details);
     this.name = 'CreateRefusedError';
+  }
+}
+
+/**
+ * The pacer held an adapter's create request itself back (its wait was longer than a job may hold
+ * a worker slot): the request never left, so nothing was made. Still a RateLimitedError, so the
+ * job steps aside as for any other call; the engine also drops the create intent, so the resumed
+ * job creates at once instead of first spending a request of the very budget it waited for on a
+ * marker lookup for an issue that cannot exist (under a burst, every create paid that twice).
+ */
+export class CreateDeferredError extends RateLimitedError {
+  constructor(held: RateLimitedError) {
+    super(held.waitMs, held.reason);
+    this.name = 'CreateDeferredError';
+  }
+}
+
+/** Wraps an adapter's create request: a step-aside there means the create was never sent. */
+export async function createRequest<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    throw error instanceof RateLimitedError && !(error instanceof CreateDeferredError) ? new CreateDeferredError(error) : error;
   }
 }
 

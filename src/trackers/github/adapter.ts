@@ -1,6 +1,6 @@
 import type { GitHubConnectionConfig } from '../../config/schema.ts';
 import { applySetDelta, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
-import { PartialUpdateError, TrackerError } from '../../sync/port/errors.ts';
+import { PartialUpdateError, TrackerError, createRequest } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { GitHubApi } from './api.ts';
 import { GitHubPullRequests } from './pull-requests.ts';
@@ -89,13 +89,15 @@ export class GitHubAdapter implements TrackerAdapter {
       const assignees = fields.assignees?.length ? await this.catalog.assignableOnly(fields.assignees, ctx) : [];
       const closed = fields.milestone ? await this.catalog.closedMilestone(fields.milestone) : false;
       const milestone = fields.milestone && !closed ? await this.catalog.milestoneNumber(fields.milestone, ctx) : undefined;
-      let issue = await this.api.createIssue({
-        title: fields.title ?? itemKey,
-        body: withItemMarker(fields.body ?? '', itemKey),
-        ...(labels.length ? { labels } : {}),
-        ...(assignees.length ? { assignees } : {}),
-        ...(milestone !== undefined ? { milestone } : {}),
-      });
+      let issue = await createRequest(() =>
+        this.api.createIssue({
+          title: fields.title ?? itemKey,
+          body: withItemMarker(fields.body ?? '', itemKey),
+          ...(labels.length ? { labels } : {}),
+          ...(assignees.length ? { assignees } : {}),
+          ...(milestone !== undefined ? { milestone } : {}),
+        }),
+      );
       await this.catalog.learnLabels(labels);
       // An issue is always created open; closing is a second write.
       if (!state.open) issue = await this.api.updateIssue(issue.number, { state: 'closed', state_reason: state.reason });

@@ -1,7 +1,14 @@
 import type { JiraConnectionConfig } from '../../config/schema.ts';
 import { setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { CreateRefusedError, PartialUpdateError, REFUSAL_KINDS, RefusedFieldsError, TrackerError } from '../../sync/port/errors.ts';
+import {
+  CreateRefusedError,
+  createRequest,
+  PartialUpdateError,
+  REFUSAL_KINDS,
+  RefusedFieldsError,
+  TrackerError,
+} from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { JiraPullRequestLinks } from './pull-request-links.ts';
 import { JiraApi, openWriteGate, type IssueWriteGate } from './api.ts';
@@ -171,13 +178,13 @@ export class JiraAdapter implements TrackerAdapter {
     });
     let created: { id: string; key: string };
     try {
-      created = await this.api.createIssue(createBody(true), ctx.deliveryId);
+      created = await createRequest(() => this.api.createIssue(createBody(true), ctx.deliveryId));
     } catch (error) {
       // As in update(): a refusal Jira alone could make, of the one custom field sent, leaves it out.
       const blamed = this.customFields.jiraRefusal(custom, error);
       if (!blamed) throw refusedCreate(error);
       refused.push(blamed);
-      created = await this.api.createIssue(createBody(false), ctx.deliveryId).catch((retryError: unknown) => {
+      created = await createRequest(() => this.api.createIssue(createBody(false), ctx.deliveryId)).catch((retryError: unknown) => {
         throw refusedCreate(retryError);
       });
     }

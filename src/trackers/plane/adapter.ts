@@ -1,7 +1,7 @@
 import type { PlaneConnectionConfig } from '../../config/schema.ts';
 import { applySetDelta, customName, setDelta, type FieldName, type FieldValues } from '../../sync/fields.ts';
 import type { HttpClient } from '../http-client.ts';
-import { PartialUpdateError, TrackerError } from '../../sync/port/errors.ts';
+import { PartialUpdateError, TrackerError, createRequest } from '../../sync/port/errors.ts';
 import type { CallContext, CheckLine, OutgoingComment, PollPage, RemoteIssue, RemoteRef, TrackerAdapter } from '../../sync/port/tracker.ts';
 import { PlaneApi } from './api.ts';
 import { PlaneCatalog } from './catalog.ts';
@@ -67,7 +67,7 @@ export class PlaneAdapter implements TrackerAdapter {
       external_id: itemKey,
       external_source: EXTERNAL_SOURCE,
     };
-    const result = await this.api.createIssue(body, ctx.deliveryId);
+    const result = await createRequest(() => this.api.createIssue(body, ctx.deliveryId));
     if ('existingId' in result) {
       // Created before (a retry after a crash mid-create): adopt it and bring it up to date.
       return this.update({ id: result.existingId }, fields, ctx);
