@@ -20,6 +20,11 @@ export interface Goal {
    * with a 429 is a failure even if the other two had none.
    */
   everyRun?: boolean;
+  /**
+   * Holds on every queue backend, not only on Redis where the throughput goals were set
+   * (bench/backends.ts): the invariants and the budget use, which Trackline's pacing owns.
+   */
+  allBackends?: boolean;
 }
 
 export interface Figure {

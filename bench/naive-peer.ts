@@ -11,7 +11,8 @@ import postgres from 'postgres';
  * timingSafeEqual; one `INSERT … ON CONFLICT (id) DO NOTHING` of the delivery, body as jsonb; one
  * awaited `queue.add` (BullMQ, job id = delivery id); then 202. Events the same way behind a bearer
  * token. A 202 means committed and enqueued, as Trackline's does. Run as its own process by
- * bench/intake.ts, against the run's database and Redis prefix.
+ * bench/intake.ts, against the run's database and Redis prefix. Its queue is in Redis on either
+ * queue backend Trackline is measured on: it is the one reference a user would write by hand.
  */
 const env = (name: string): string => {
   const value = process.env[name];

@@ -1,28 +1,35 @@
-import { Worker } from 'bullmq';
+import { connectQueueBackend } from '../src/queues/connect-queue-backend.ts';
 import { QUEUE } from '../src/queues/names.ts';
-import { connectRedis, createRedis } from '../src/support/redis.ts';
+import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
 
 /**
- * The sync benchmark's reference: a BullMQ Worker on the same queue name, job options and Redis
- * client settings as Trackline's reconcile worker, whose processor returns at once. It runs in its
- * own process like `trackline start`, so the ratio to it is what Trackline's reconcile costs on
- * top of BullMQ itself. For each phase (a count of jobs) it prints one NOOP_RESULT line: when the
- * first job started and the last finished, and the p50/p99 of add-to-start latency.
+ * The sync benchmark's reference: a BullMQ Worker on the same queue name, job options and
+ * connection settings as Trackline's reconcile worker, built through the same queue backend (Redis
+ * or PostgreSQL), whose processor returns at once. It runs in its own process like `trackline
+ * start`, so the ratio to it is what Trackline's reconcile costs on top of BullMQ itself on that
+ * backend. For each phase (a count of jobs) it prints one NOOP_RESULT line: when the first job
+ * started and the last finished, and the p50/p99 of add-to-start latency.
  *
- * Usage: node --import tsx bench/noop-worker.ts <redis prefix> <concurrency> <count,count,...>
+ * Usage: node --import tsx bench/noop-worker.ts <redis|postgres> <concurrency> <count,count,...>
+ * (DATABASE_URL, REDIS_URL and TRACKLINE_REDIS_PREFIX from the environment, as Trackline reads them).
  */
-const [prefix, concurrencyArg, phasesArg] = process.argv.slice(2);
+const [kind, concurrencyArg, phasesArg] = process.argv.slice(2);
 const phases = phasesArg.split(',').map(Number);
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redis = createRedis(url, 'worker');
-await connectRedis(redis, url);
+const backend = await connectQueueBackend(kind as QueueBackendKind, {
+  databaseUrl: process.env.DATABASE_URL ?? '',
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  redisPrefix: process.env.TRACKLINE_REDIS_PREFIX ?? '',
+  workers: true,
+  // The bench made the schema before starting this process, as `trackline migrate` would.
+  migrate: false,
+});
 
 let phase = 0;
 let done = 0;
 let firstStart = 0;
 let lastEnd = 0;
 let latencies: number[] = [];
-const worker = new Worker(
+const worker = backend.worker(
   QUEUE.reconcile,
   async (job) => {
     const now = Date.now();
@@ -30,7 +37,7 @@ const worker = new Worker(
     // job.timestamp is set by the producer when it adds the job: add-to-start latency.
     latencies.push(now - job.timestamp);
   },
-  { connection: redis, prefix, concurrency: Number(concurrencyArg) },
+  { concurrency: Number(concurrencyArg) },
 );
 worker.on('completed', () => {
   done++;
@@ -48,7 +55,7 @@ await worker.waitUntilReady();
 console.log('NOOP_READY');
 const stop = async () => {
   await worker.close();
-  redis.disconnect();
+  await backend.close();
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());

@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
+import { backendId, backendSection } from './backends.ts';
 import type { Goal, Summary } from './figures.ts';
 import type { Machine } from './machine.ts';
 
@@ -10,7 +12,8 @@ import type { Machine } from './machine.ts';
 export interface Report {
   startedAt: string;
   durationS: number;
-  options: { runs: number; quick: boolean; only: string[] | null };
+  /** `backends`: the queue backends the per-backend sections ran on (absent in older reports). */
+  options: { runs: number; quick: boolean; only: string[] | null; backends?: QueueBackendKind[] };
   machine: Machine;
   figures: Summary[];
   /** Sections that failed, with the error: a partial report still says what broke. */
@@ -60,6 +63,7 @@ export function renderMarkdown(report: Report): string {
     }
   }
   lines.push('');
+  lines.push(...sideBySide(report.figures));
   if (report.failures.length) {
     lines.push('## Failures', '');
     for (const f of report.failures) lines.push(`- **${f.section}**: ${f.error.split('\n')[0]}`);
@@ -77,6 +81,36 @@ export function renderMarkdown(report: Report): string {
     lines.push('');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Every figure measured on both queue backends in one row: the medians, how PostgreSQL compares,
+ * and each backend's ratio to its own same-run reference (for the sync, a no-op worker on the same
+ * backend, so that ratio is what Trackline adds on top of BullMQ there).
+ */
+function sideBySide(figures: Summary[]): string[] {
+  // A PostgreSQL figure has no twin of its own: its id with the suffix again names nothing.
+  const pairs = figures.flatMap((redis) => {
+    const postgres = figures.find(
+      (f) => f.id === backendId(redis.id, 'postgres') && f.section === backendSection(redis.section, 'postgres'),
+    );
+    return postgres ? [{ redis, postgres }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const lines = ['## Queue backends side by side', ''];
+  lines.push(
+    'The same sections on two stacks of their own in the same run, one with its queues in Redis, one in PostgreSQL (`[queue] backend`). The intake’s durable peer stays on Redis in both; the sync’s no-op worker runs on the same backend as Trackline.',
+    '',
+  );
+  lines.push('| Figure | Redis | PostgreSQL | PostgreSQL ÷ Redis | Ratio to reference (Redis / PostgreSQL) |', '|---|---:|---:|---:|---|');
+  for (const { redis, postgres } of pairs) {
+    const ratio = redis.median !== 0 && Number.isFinite(redis.median) ? postgres.median / redis.median : Number.NaN;
+    lines.push(
+      `| **${redis.section}** ${redis.label} | ${fmt(redis.median, redis.unit)} | ${fmt(postgres.median, postgres.unit)} | ${fmtRatio(ratio)} | ${fmtRatio(redis.ratioMedian)} / ${fmtRatio(postgres.ratioMedian)} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 function fmt(value: number, unit: string, withUnit = true): string {

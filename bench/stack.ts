@@ -9,6 +9,9 @@ import { Redis } from 'ioredis';
 import { stringify } from 'smol-toml';
 import { ConfigSchema, type Config } from '../src/config/schema.ts';
 import { ensureDatabase } from '../src/db/client.ts';
+import { connectQueueBackend } from '../src/queues/connect-queue-backend.ts';
+import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
+import { Queues } from '../src/queues/queues.ts';
 import { runMigrations } from '../src/db/migrate.ts';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../sandbox/server.ts';
 import type { SeededProject } from '../sandbox/plane/model.ts';
@@ -17,9 +20,10 @@ import { deleteKeys, dropDatabase } from '../test/support/cleanup.ts';
 
 /**
  * A disposable Trackline deployment for one benchmark run: its own database (unique name, dropped
- * afterwards), its own Redis key prefix (deleted afterwards), an in-process sandbox Plane as the
- * tracker, a config file, and `trackline` child processes started from bin/trackline.js exactly
- * as an operator starts them. Nothing outside the database and prefix it made is touched.
+ * afterwards), its own Redis key prefix (deleted afterwards), its queues on the backend it was
+ * opened with (`[queue] backend` in its config), an in-process sandbox Plane as the tracker, a
+ * config file, and `trackline` child processes started from bin/trackline.js exactly as an
+ * operator starts them. Nothing outside the databases and prefix it made is touched.
  *
  * The system under test runs in child processes, never in the benchmark's own process, so the
  * driver's bookkeeping (and the sandbox, which plays the remote tracker) does not share an event
@@ -36,6 +40,8 @@ export const CONNECTION_ID = 'plane-main';
 
 export interface StackOptions {
   label: string;
+  /** Where Trackline's queues live (Redis unless told). */
+  queueBackend?: QueueBackendKind;
   /** Extra keys for the Plane connection (rate_limit, import_labels...). */
   connection?: Record<string, unknown>;
   /** The [worker] table. */
@@ -75,6 +81,8 @@ export class Stack {
   readonly sql: postgres.Sql;
   readonly redis: Redis;
   private readonly children = new Set<ChildProcess>();
+  /** Queue namespaces opened beside this stack's own (siblingQueues), closed with it. */
+  private readonly siblings: { queues: Queues; databaseUrl?: string }[] = [];
   private readonly tempDir: string;
   private closed = false;
 
@@ -88,6 +96,11 @@ export class Stack {
     readonly project: SeededProject,
     readonly config: Config,
     readonly configPath: string,
+    /**
+     * The stack's own queues, on its backend, as `trackline api` builds them: what a section reads
+     * or adds to the queues goes through here, so it works on either backend.
+     */
+    readonly queues: Queues,
   ) {
     this.sql = postgres(databaseUrl, { max: 4, onnotice: () => {} });
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
@@ -123,11 +136,11 @@ export class Stack {
       });
     }
     const listening = await sandbox.listen(0, '127.0.0.1');
+    const queueBackend = options.queueBackend ?? 'redis';
     const config = ConfigSchema.parse({
       api: { tokens: [API_TOKEN] },
-      // BENCH_QUEUE_BACKEND=postgres measures Trackline with its queues in PostgreSQL; the
-      // sections' own reference peers and probes still use Redis.
-      queue: { backend: process.env.BENCH_QUEUE_BACKEND || undefined },
+      // Named, never chosen by what answers on this machine: a figure must say what it measured.
+      queue: { backend: queueBackend },
       worker: { ...options.worker },
       connections: [
         {
@@ -164,9 +177,54 @@ export class Stack {
     // Migrations run once here: three worker processes starting together would otherwise race.
     await ensureDatabase(databaseUrl);
     await runMigrations(databaseUrl);
-    const stack = new Stack(options.label, databaseUrl, redisPrefix, sandbox, listening.url, listening.close, project, config, configPath);
+    // Connecting with `migrate` also creates the PostgreSQL queue schema, before any process races for it.
+    const queues = await openQueues(queueBackend, databaseUrl, redisPrefix).catch(async (error) => {
+      await listening.close().catch(() => {});
+      await dropDatabase(PG_ADMIN_URL, databaseUrl).catch(() => {});
+      throw error;
+    });
+    const stack = new Stack(
+      options.label,
+      databaseUrl,
+      redisPrefix,
+      sandbox,
+      listening.url,
+      listening.close,
+      project,
+      config,
+      configPath,
+      queues,
+    );
     open.add(stack);
     return stack;
+  }
+
+  get queueBackend(): QueueBackendKind {
+    return this.queues.backend.kind;
+  }
+
+  /**
+   * Queues in a namespace of their own beside this stack's, on the same backend, for a reference
+   * peer whose jobs must not mix with Trackline's: on Redis a prefix under the stack's (deleted
+   * with it), on PostgreSQL a database of its own (dropped with it). `env` points a child process
+   * started with `spawnNode(..., { env })` at it.
+   */
+  async siblingQueues(tag: string): Promise<{ queues: Queues; env: Record<string, string> }> {
+    if (this.queueBackend === 'redis') {
+      const prefix = `${this.redisPrefix}-${tag}`;
+      const queues = await openQueues('redis', this.databaseUrl, prefix);
+      this.siblings.push({ queues });
+      return { queues, env: { TRACKLINE_REDIS_PREFIX: prefix } };
+    }
+    const databaseUrl = `${this.databaseUrl}_${tag}`;
+    await ensureDatabase(databaseUrl);
+    // A connect that fails still drops the database it made.
+    const queues = await openQueues('postgres', databaseUrl, this.redisPrefix).catch(async (error) => {
+      await dropDatabase(PG_ADMIN_URL, databaseUrl).catch(() => {});
+      throw error;
+    });
+    this.siblings.push({ queues, databaseUrl });
+    return { queues, env: { DATABASE_URL: databaseUrl } };
   }
 
   /** Env for a `trackline` child process: this stack's database, prefix and config, loopback only. */
@@ -286,6 +344,11 @@ export class Stack {
       ),
     );
     await this.closeSandbox().catch(() => {});
+    for (const { queues, databaseUrl } of [...this.siblings, { queues: this.queues, databaseUrl: undefined }]) {
+      await queues.close().catch(() => {});
+      await queues.backend.close().catch(() => {});
+      if (databaseUrl) await dropDatabase(PG_ADMIN_URL, databaseUrl).catch(() => {});
+    }
     await this.sql.end({ timeout: 2 }).catch(() => {});
     await dropDatabase(PG_ADMIN_URL, this.databaseUrl).catch((error) =>
       progress('cleanup', `could not drop ${this.databaseUrl}: ${(error as Error).message}`),
@@ -296,6 +359,12 @@ export class Stack {
     this.redis.disconnect();
     rmSync(this.tempDir, { recursive: true, force: true });
   }
+}
+
+/** Queues on `kind` for the bench's own use: a producer, no workers, the schema brought up to date. */
+async function openQueues(kind: QueueBackendKind, databaseUrl: string, redisPrefix: string): Promise<Queues> {
+  const backend = await connectQueueBackend(kind, { databaseUrl, redisUrl: REDIS_URL, redisPrefix, workers: false, migrate: true });
+  return new Queues(backend, { attempts: 8, backoffMs: 1000 });
 }
 
 /** Ctrl-C during a run still drops the databases and keys this run made, then exits. */

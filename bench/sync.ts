@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Queues } from '../src/queues/queues.ts';
-import { RedisQueueBackend } from '../src/queues/redis-queue-backend.ts';
+import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
+import { BACKEND_NAME, backendSection } from './backends.ts';
 import { figure, type RunResult } from './figures.ts';
 import { postAtRate, upsert } from './orchestrator.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
 import { measureSaturation } from './saturation.ts';
-import { REDIS_URL, ROOT, Stack } from './stack.ts';
+import { ROOT, Stack } from './stack.ts';
 import { percentile } from './stats.ts';
 import { TrackerWatch } from './tracker-watch.ts';
 
@@ -22,9 +22,10 @@ import { TrackerWatch } from './tracker-watch.ts';
  * - latency: one event per request at a moderate, steady rate; per change, the time from the
  *   POST to the sandbox applying the write.
  *
- * Reference: BullMQ's own cost for the same work, a Worker with the same concurrency, queue, job
- * options and Redis settings whose processor returns at once (bench/noop-worker.ts), fed the
- * same number of jobs the same way.
+ * Reference: BullMQ's own cost for the same work on the same queue backend, a Worker with the
+ * same concurrency, queue, job options and connection settings whose processor returns at once
+ * (bench/noop-worker.ts), fed the same number of jobs the same way: on PostgreSQL the ratio
+ * compares like with like.
  */
 
 export interface SyncOptions {
@@ -35,6 +36,8 @@ export interface SyncOptions {
   latencyS: number;
   /** Write a CPU profile of `trackline start` here (and summarize it) when set. */
   profileDir: string | null;
+  /** Where Trackline's queues (and the no-op reference's) live. */
+  backend: QueueBackendKind;
 }
 
 const SECTION = 'sync';
@@ -43,8 +46,11 @@ const CONCURRENCY = 64;
 const GOAL_SOURCE = 'benchmark brief: ≥ 1,000 synced changes/s on 2 cores, p50 < 25 ms when not saturated';
 
 export async function runSync(options: SyncOptions): Promise<RunResult> {
+  // Progress lines say which backend they are about; the figures keep SECTION (run.ts renames them).
+  const tag = backendSection(SECTION, options.backend);
   const stack = await Stack.open({
-    label: 'sync',
+    label: `sync-${options.backend}`,
+    queueBackend: options.backend,
     connection: { rate_limit: 'off' },
     worker: { coalesce_window: '0', concurrency: CONCURRENCY },
   });
@@ -58,37 +64,39 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     const n = options.items;
     const keys = Array.from({ length: n }, (_, i) => `sync/${options.run}/${i}`);
 
-    const { createRate, updateRate } = await measureSaturation(SECTION, `run ${options.run}`, stack, api, watch, keys);
+    const { createRate, updateRate } = await measureSaturation(tag, `run ${options.run}`, stack, api, watch, keys);
 
     // Latency when not saturated: a steady trickle, each change to a different item.
     const count = Math.min(n, Math.round(options.latencyRate * options.latencyS));
     watch.mark();
-    progress(SECTION, `run ${options.run}: latency at ${options.latencyRate} changes/s for ${options.latencyS} s`);
+    progress(tag, `run ${options.run}: latency at ${options.latencyRate} changes/s for ${options.latencyS} s`);
     const latencyKeys = keys.slice(0, count);
     const sent = await postAtRate(
       api,
       latencyKeys.map((key) => upsert(key, { state: 'doing' })),
       options.latencyRate,
     );
-    await waitUntil(SECTION, () => latencyKeys.every((k) => watch.firstUpdate(k) !== undefined), {
+    await waitUntil(tag, () => latencyKeys.every((k) => watch.firstUpdate(k) !== undefined), {
       timeoutMs: 60_000,
       what: 'latency-phase writes',
     });
     const latencies = latencyKeys.map((k) => watch.firstUpdate(k)! - sent.get(k)!);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
-    progress(SECTION, `run ${options.run}: latency p50 ${p50} ms, p99 ${p99} ms`);
+    progress(tag, `run ${options.run}: latency p50 ${p50} ms, p99 ${p99} ms`);
 
     await app.stop();
     if (profileDir) notes.push(...describeProfile('sync', profileDir));
 
-    const reference = await measureNoop(stack, n, count, options.latencyRate);
+    const reference = await measureNoop(tag, stack, n, count, options.latencyRate);
     progress(
-      SECTION,
+      tag,
       `run ${options.run}: no-op BullMQ reference: ${Math.round(reference.rate)} jobs/s, p50 ${reference.p50} ms, p99 ${reference.p99} ms`,
     );
 
-    const noopRef = { label: `no-op BullMQ worker (concurrency ${CONCURRENCY})`, unit: 'jobs/s', value: reference.rate };
+    // The Redis label stays as it was, so reports from before the PostgreSQL backend read the same.
+    const on = options.backend === 'redis' ? '' : ` on ${BACKEND_NAME[options.backend]}`;
+    const noopRef = { label: `no-op BullMQ worker${on} (concurrency ${CONCURRENCY})`, unit: 'jobs/s', value: reference.rate };
     return {
       notes,
       figures: [
@@ -115,7 +123,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
           label: `Event to tracker write, p50 at ${options.latencyRate} changes/s`,
           unit: 'ms',
           value: p50,
-          reference: { label: 'no-op job add-to-start p50', unit: 'ms', value: reference.p50 },
+          reference: { label: `no-op job add-to-start p50${on}`, unit: 'ms', value: reference.p50 },
           goal: { on: 'value', op: '<', target: 25, source: GOAL_SOURCE },
         }),
         figure({
@@ -124,7 +132,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
           label: `Event to tracker write, p99 at ${options.latencyRate} changes/s`,
           unit: 'ms',
           value: p99,
-          reference: { label: 'no-op job add-to-start p99', unit: 'ms', value: reference.p99 },
+          reference: { label: `no-op job add-to-start p99${on}`, unit: 'ms', value: reference.p99 },
         }),
       ],
     };
@@ -136,16 +144,23 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
 
 /**
  * The reference, fed like the real thing: `n` jobs added in batches of 500 through the same
- * Queues.enqueueReconcile the api uses, then `count` jobs one at a time at `rate` per second.
+ * Queues.enqueueReconcile the api uses, then `count` jobs one at a time at `rate` per second. Its
+ * queues are a namespace of their own on the stack's backend, so no job Trackline left behind
+ * is counted as one of its own.
  */
-async function measureNoop(stack: Stack, n: number, count: number, rate: number): Promise<{ rate: number; p50: number; p99: number }> {
-  const prefix = `${stack.redisPrefix}-noop`;
+async function measureNoop(
+  tag: string,
+  stack: Stack,
+  n: number,
+  count: number,
+  rate: number,
+): Promise<{ rate: number; p50: number; p99: number }> {
+  const { queues, env } = await stack.siblingQueues('noop');
   const worker = await stack.spawnNode(
     'no-op worker',
-    ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), prefix, String(CONCURRENCY), `${n},${count}`],
-    { ready: 'NOOP_READY' },
+    ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), stack.queueBackend, String(CONCURRENCY), `${n},${count}`],
+    { ready: 'NOOP_READY', env },
   );
-  const queues = new Queues(await RedisQueueBackend.connect(REDIS_URL, prefix, { workers: false }), { attempts: 8, backoffMs: 1000 });
   const result = (phase: number) => {
     const line = worker
       .output()
@@ -159,18 +174,17 @@ async function measureNoop(stack: Stack, n: number, count: number, rate: number)
     const job = (i: number) => ({ connectionId: 'plane-main', itemKey: `noop/${i}`, reason: 'event' as const, readRemote: false });
     const t0 = Date.now();
     for (let i = 0; i < n; i += 500) await queues.enqueueReconcile(Array.from({ length: Math.min(500, n - i) }, (_, j) => job(i + j)));
-    const saturated = await waitUntil(SECTION, () => result(0), { timeoutMs: 120_000, what: 'no-op jobs' });
+    const saturated = await waitUntil(tag, () => result(0), { timeoutMs: 120_000, what: 'no-op jobs' });
     const start = Date.now() + 20;
     for (let i = 0; i < count; i++) {
       const wait = start + (i * 1000) / rate - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       await queues.enqueueReconcile([job(n + i)]);
     }
-    const steady = await waitUntil(SECTION, () => result(1), { timeoutMs: 60_000, what: 'no-op latency jobs' });
+    const steady = await waitUntil(tag, () => result(1), { timeoutMs: 60_000, what: 'no-op latency jobs' });
     return { rate: (n / (saturated.lastEnd - t0)) * 1000, p50: steady.p50, p99: steady.p99 };
   } finally {
-    await queues.close();
-    await queues.backend.close();
+    // The queues are the stack's, closed with it.
     await worker.stop();
   }
 }

@@ -2,6 +2,7 @@ import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import postgres from 'postgres';
+import { BACKEND_NAME } from './backends.ts';
 import { sleep } from './progress.ts';
 import type { Stack } from './stack.ts';
 import { percentile } from './stats.ts';
@@ -12,7 +13,8 @@ import { percentile } from './stats.ts';
  *   file system of the database's data directory (the equivalent of pg_test_fsync's "one 8kB write"
  *   test, with every call timed so there is a p99);
  * - a commit under the load: a separate connection inserting one row every 10 ms;
- * - Redis: a PING every 10 ms;
+ * - the queue store: a ping every 10 ms through the stack's queue backend (Redis PING, or a
+ *   `select 1` on PostgreSQL's queue pool);
  * - the api itself: its event-loop delay (p99 and max) and GC time over the phase, from its
  *   /metrics (prom-client resets the event-loop histogram at every scrape).
  */
@@ -82,7 +84,7 @@ export async function startTailProbes(stack: Stack, apiUrl: string): Promise<Tai
       await sleep(10);
     }
   };
-  const loops = [loop(commits, () => sql`insert into bench_commit_probe default values`), loop(pings, () => stack.redis.ping())];
+  const loops = [loop(commits, () => sql`insert into bench_commit_probe default values`), loop(pings, () => stack.queues.backend.ping())];
   return {
     async stop() {
       running = false;
@@ -92,7 +94,7 @@ export async function startTailProbes(stack: Stack, apiUrl: string): Promise<Tai
       const gcMs = after.gcSeconds !== null && before.gcSeconds !== null ? (after.gcSeconds - before.gcSeconds) * 1000 : Number.NaN;
       return (
         `a commit of one row beside it p50 ${percentile(commits, 50).toFixed(1)} / p99 ${percentile(commits, 99).toFixed(1)} ms; ` +
-        `Redis PING p99 ${percentile(pings, 99).toFixed(1)} ms; ` +
+        `${BACKEND_NAME[stack.queueBackend]} queue ping p99 ${percentile(pings, 99).toFixed(1)} ms; ` +
         `api event-loop delay p99 ${fmt(after.loopP99)} / max ${fmt(after.loopMax)} ms; api GC ${Number.isFinite(gcMs) ? gcMs.toFixed(0) : '?'} ms in all over the phase`
       );
     },
