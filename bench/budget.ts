@@ -42,6 +42,10 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
   });
   const watch = new TrackerWatch(stack.sandbox.plane);
   try {
+    // With its queues in PostgreSQL each worker process holds two pools there (Trackline's and the
+    // queues'); a server other runs share can refuse them ("too many clients"), so say how full it was.
+    const headroom = options.backend === 'postgres' ? await connectionHeadroom(stack) : null;
+    if (headroom) progress(tag, `run ${options.run}: ${headroom}`);
     // The backlog is recorded before any worker runs, through the api like any orchestrator event.
     const api = await stack.spawn('api');
     const keys = Array.from({ length: options.changes }, (_, i) => `budget/${options.run}/${i}`);
@@ -113,7 +117,7 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
     );
     const budgetRef = { label: `the tracker's budget (${rps}/s)`, unit: 'req/s', value: rps };
     return {
-      notes,
+      notes: headroom ? [headroom, ...notes] : notes,
       figures: [
         figure({
           id: 'budget.use',
@@ -152,4 +156,10 @@ export async function runBudget(options: BudgetOptions): Promise<RunResult> {
     watch.close();
     await stack.close();
   }
+}
+
+async function connectionHeadroom(stack: Stack): Promise<string> {
+  const [row] = await stack.sql<{ max: number; used: number }[]>`
+    select current_setting('max_connections')::int as max, (select count(*)::int from pg_stat_activity) as used`;
+  return `PostgreSQL max_connections ${row.max}, ${row.used} connections open as the section started`;
 }
