@@ -6,13 +6,16 @@
 /**
  * Postgres or Redis unreachable, or the connection dropped mid-query: node's socket codes,
  * postgres.js' own (CONNECT_TIMEOUT, CONNECTION_CLOSED, CONNECTION_DESTROYED...), Postgres' class
- * 08 (connection exception) and 57P (shutdown, cannot connect now), ioredis' closed-stream messages.
+ * 08 (connection exception), 57P (shutdown, cannot connect now) and 53 (insufficient resources:
+ * 53300 too many connections, out of memory, disk full: the server is there but cannot take the
+ * work now; a job that treated "too many clients" as permanent failed for good on a busy server),
+ * ioredis' closed-stream messages.
  */
 export function isStorageUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   const message = (error as { message?: unknown } | null)?.message;
   return (
-    (typeof code === 'string' && /^(ECONN|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_|57P|08)/.test(code)) ||
+    (typeof code === 'string' && /^(ECONN|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_|57P|08|53)/.test(code)) ||
     (typeof message === 'string' && /Stream isn't writeable|Connection is closed/.test(message))
   );
 }

@@ -16,6 +16,8 @@ describe('storage errors', () => {
     '57P01',
     '57P03',
     '08006',
+    '53300',
+    '53200',
   ])('%s: unavailable, so a 503 from the api and a retry for a job', (code) => {
     expect(isStorageUnavailable(withCode(code))).toBe(true);
     expect(isRetryableStorageError(withCode(code))).toBe(true);
