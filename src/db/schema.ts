@@ -78,6 +78,8 @@ export const mappings = pgTable(
     uniqueIndex('mappings_item_connection').on(t.itemKey, t.connectionId),
     uniqueIndex('mappings_connection_remote').on(t.connectionId, t.remoteId),
     index('mappings_pending').on(t.connectionId, t.status),
+    /** The outbox sweep's flagged pass (migration 0013): only the rows with a remote change to read. */
+    index('mappings_remote_changed').on(t.remoteChangedAt).where(sql`${t.remoteChangedAt} is not null`),
   ],
 );
 

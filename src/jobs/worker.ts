@@ -153,7 +153,10 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   const warmer = new CatalogWarmer(runtime.connections, log);
   warmer.start();
   // Work left behind by a crash before this process started is picked up now, not in 10 s.
-  void sweepOutbox(db.sql, queues, { callbacks: callbacksOn }).catch((error) => log.warn({ err: error }, 'initial outbox sweep failed'));
+  // Everything at once (the scheduled sweep reads one page of items at a time).
+  void sweepOutbox(db.sql, queues, { callbacks: callbacksOn, full: true }).catch((error) =>
+    log.warn({ err: error }, 'initial outbox sweep failed'),
+  );
   // Redis can come back empty (a restart without persistence, a failover): the schedulers that
   // run the outbox sweep and polling lived there, and without them work committed while Redis was
   // away would never be enqueued. Each reconnect puts them back and sweeps at once. (PostgreSQL
@@ -161,7 +164,7 @@ export async function startWorkers(runtime: WorkerHost, options: WorkerOptions =
   const stopListening = backend.onReconnect(
     () =>
       void schedule()
-        .then(() => sweepOutbox(db.sql, queues, { callbacks: callbacksOn }))
+        .then(() => sweepOutbox(db.sql, queues, { callbacks: callbacksOn, full: true }))
         .catch((error) => log.warn({ err: error }, 'rescheduling after a queue store reconnect failed')),
   );
 
