@@ -1,5 +1,6 @@
 import { figure, type Figure, type RunResult } from './figures.ts';
 import { postEvents, upsert } from './orchestrator.ts';
+import { trackerRoundTripMs } from './tracker-round-trip.ts';
 import { progress, sleep, waitUntil } from './progress.ts';
 import { API_TOKEN, CONNECTION_ID, Stack } from './stack.ts';
 import { percentile } from './stats.ts';
@@ -55,7 +56,7 @@ export async function runLatency(options: LatencyOptions): Promise<RunResult> {
       what: 'catalog warming',
     });
     await sleep(1000);
-    const reference = await bareGet(stack);
+    const reference = await trackerRoundTripMs(stack);
 
     // event → issue created, and event → update written.
     const keys = Array.from({ length: options.samples }, (_, i) => `lat/${options.run}/${i}`);
@@ -233,23 +234,6 @@ export async function runLatency(options: LatencyOptions): Promise<RunResult> {
     plane.close();
     await stack.close();
   }
-}
-
-/**
- * Median of 5 bare GETs of the sandbox Plane (refused for their key, so they do not use the budget
- * the section measures): what a round trip to the tracker costs.
- */
-async function bareGet(stack: Stack): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    const res = await fetch(`${stack.sandboxUrl}/api/v1/workspaces/acme/projects/${stack.project.projectId}/states/`, {
-      headers: { 'x-api-key': 'bench-reference-key' },
-    });
-    await res.arrayBuffer();
-    times.push(performance.now() - t);
-  }
-  return percentile(times, 50);
 }
 
 /** The item view's message for the first of `keys` whose Plane pair waits on the budget. */
