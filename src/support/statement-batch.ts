@@ -27,9 +27,10 @@ import { isStatementTimeout, isStorageUnavailable } from './storage-errors.ts';
  * The count is not enough on a table that grows. A connection switches a prepared statement to a
  * cached generic plan after five runs, and one made while the table was small (a new install, a
  * benchmark, a first import) joins by reading the whole table; Postgres keeps it until the next
- * ANALYZE. A statement that joins against a table that keeps growing is therefore planned for each
- * batch: sent unprepared (`sql.unsafe`, the delivery finishes in jobs/deliveries.ts), or inside a
- * transaction that says `set local plan_cache_mode = force_custom_plan` (the events intake).
+ * ANALYZE. A statement that joins against a table that keeps growing is therefore either planned
+ * for each batch, sent unprepared (`sql.unsafe`, the delivery finishes in jobs/deliveries.ts), or
+ * run in a transaction that rules out sequential scans, hash and merge joins (the events intake),
+ * so that the plan it caches can only look rows up by index.
  * test/integration/query-plans.test.ts grows both tables behind their plans' backs.
  */
 export class StatementBatch<T, R> {
