@@ -98,7 +98,8 @@ export function checkLinks(events: OrchestratorEvent[], connections: ConnectionR
  * trail, comments, the (item, connection) mappings still to sync, and one inbound delivery per
  * request. Nothing is enqueued here: the caller enqueues after commit, and the outbox sweep
  * re-enqueues whatever a crash in between left behind (mappings behind their item's version), so
- * an accepted event is never lost.
+ * an accepted event is never lost. `tx` must be a transaction: statements are pipelined on its
+ * one connection.
  */
 export async function recordEvents(tx: Sql, requests: EventsRequest[], connections: ConnectionRegistry): Promise<RecordedEvents> {
   for (const request of requests) checkLinks(request.events, connections);
@@ -111,20 +112,23 @@ export async function recordEvents(tx: Sql, requests: EventsRequest[], connectio
   // once; a `${tx(rows)}` list made a new statement, parsed and planned from scratch, for every
   // new batch size.
   const keys = [...new Set(events.map(eventKey))].sort();
-  await tx`insert into items (key, version) select k, 0 from unnest(${keys}::text[]) as k on conflict (key) do nothing`;
-  const rows = await tx<
-    {
-      key: string;
-      kind: string | null;
-      desired: FieldValues;
-      custom: Record<string, unknown>;
-      version: string;
-      deleted_at: Date | null;
-      branch: string | null;
-      pull_request_link: string | null;
-    }[]
-  >`
-    select key, kind, desired, custom, version, deleted_at, branch, pull_request_link from items where key = any(${keys}::text[]) order by key for update`;
+  // Sent together (pipelined, one socket write): Postgres runs them in order, so the lock sees the new rows.
+  const [, rows] = await Promise.all([
+    tx`insert into items (key, version) select k, 0 from unnest(${keys}::text[]) as k on conflict (key) do nothing`,
+    tx<
+      {
+        key: string;
+        kind: string | null;
+        desired: FieldValues;
+        custom: Record<string, unknown>;
+        version: string;
+        deleted_at: Date | null;
+        branch: string | null;
+        pull_request_link: string | null;
+      }[]
+    >`
+    select key, kind, desired, custom, version, deleted_at, branch, pull_request_link from items where key = any(${keys}::text[]) order by key for update`,
+  ]);
   const state = new Map<string, ItemRow>(
     rows.map((r) => [
       r.key,
