@@ -111,11 +111,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         await callLog.flush();
         await pacers.close();
       });
-      connections = new ConnectionRegistry(config.connections, {
-        pacers,
-        recorder: callLog,
-        timeoutMs: parseDuration(config.worker.request_timeout) ?? 30_000,
-      });
+      // The adapters (HTTP clients, Octokit, Markdown and HTML conversion) are loaded only here:
+      // a process without workers never needs them (issue 17, section 4: the api's memory).
+      const { createAdapter } = await import('./trackers/adapters.ts');
+      const deps = { pacers, recorder: callLog, timeoutMs: parseDuration(config.worker.request_timeout) ?? 30_000 };
+      connections = new ConnectionRegistry(config.connections, (connection) => createAdapter(connection, deps));
     } else {
       connections = new ConnectionRegistry(config.connections, null);
     }

@@ -1,6 +1,6 @@
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { startServer, type RunningServer } from '../api/serve.ts';
-import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
+import type { RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
 import { metricsTokens } from '../config/api-tokens.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-server.ts';
@@ -38,7 +38,9 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
   let workers: RunningWorkers | undefined;
   let metricsServer: RunningMetricsServer | undefined;
   try {
-    if (role !== 'api') workers = await startWorkers(runtime, { concurrency });
+    // Imported here, not at the top: `trackline api` never loads the job processors, the sync engine
+    // or the tracker adapters (issue 17, section 4: the api's resident memory).
+    if (role !== 'api') workers = await (await import('../jobs/worker.ts')).startWorkers(runtime, { concurrency });
     if (role !== 'worker') server = await startServer(runtime, port ?? runtime.env.PORT, runtime.env.HOST);
     // A worker alone has no api to answer /metrics; its counters are in its own memory.
     else if (runtime.env.METRICS_PORT !== undefined)

@@ -1,5 +1,4 @@
 import { portAnswers } from '../support/ports.ts';
-import { PostgresQueueBackend } from './postgres-queue-backend.ts';
 import type { QueueBackend, QueueBackendKind } from './queue-backend.ts';
 import { RedisQueueBackend } from './redis-queue-backend.ts';
 
@@ -35,8 +34,9 @@ export interface QueueBackendSettings {
   migrate: boolean;
 }
 
-export function connectQueueBackend(kind: QueueBackendKind, settings: QueueBackendSettings): Promise<QueueBackend> {
-  return kind === 'postgres'
-    ? PostgresQueueBackend.connect(settings.databaseUrl, { workers: settings.workers, migrate: settings.migrate })
-    : RedisQueueBackend.connect(settings.redisUrl, settings.redisPrefix, { workers: settings.workers });
+export async function connectQueueBackend(kind: QueueBackendKind, settings: QueueBackendSettings): Promise<QueueBackend> {
+  if (kind === 'redis') return RedisQueueBackend.connect(settings.redisUrl, settings.redisPrefix, { workers: settings.workers });
+  // Loaded only on this backend: a process with its queues in Redis never loads `pg`.
+  const { PostgresQueueBackend } = await import('./postgres-queue-backend.ts');
+  return PostgresQueueBackend.connect(settings.databaseUrl, { workers: settings.workers, migrate: settings.migrate });
 }

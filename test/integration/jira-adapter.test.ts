@@ -7,7 +7,7 @@ import { PostgresPacingStore } from '../../src/pacing/postgres-pacing-store.ts';
 import { ensureDatabase, openDatabase } from '../../src/db/client.ts';
 import { runMigrations } from '../../src/db/migrate.ts';
 import { ConfigSchema, type JiraConnectionConfig } from '../../src/config/schema.ts';
-import { createAdapter } from '../../src/trackers/index.ts';
+import { createAdapter } from '../../src/trackers/adapters.ts';
 import { JiraAdapter, TransitionUnavailableError } from '../../src/trackers/jira/adapter.ts';
 import type { TrackerCall } from '../../src/trackers/call-recorder.ts';
 import {

@@ -1,10 +1,5 @@
 import { Hono } from 'hono';
 import { trimTrailingSlash } from 'hono/trailing-slash';
-import { serveStatic } from '@hono/node-server/serve-static';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
-import type { Queue } from 'bullmq';
 import type { AnyQueue } from '../../queues/queue-backend.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -63,21 +58,16 @@ export function boardRoutes(options: BoardOptions): Hono<AppEnv> {
   // "/admin/queues/" (as people type it) redirects to the board instead of a 404.
   board.use(trimTrailingSlash());
 
-  const serverAdapter = new HonoAdapter(serveStatic).setBasePath(BOARD_PATH);
-  createBullBoard({
-    queues: options.queues.map(
-      (queue) =>
-        // The adapter is typed for Redis-backed queues but drives either backend through the
-        // Queue API (it reads the PostgreSQL backend's pool for its store statistics).
-        new BullMQAdapter(queue as unknown as Queue, {
-          readOnlyMode: false,
-          allowRetries: true,
-          description: DESCRIPTIONS[queue.name as QueueName] ?? '',
-        }),
-    ),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'Trackline', hideDocsLink: true } },
-  });
-  board.route('/', serverAdapter.registerPlugin());
+  // The board's code (Bull Board, its templates and UI assets) is loaded by the first request
+  // for it, not at start: most api processes never serve it (issue 17, section 4: memory).
+  let ui: Promise<Hono> | undefined;
+  const loadUi = () =>
+    (ui ??= import('./board-ui.ts')
+      .then((m) => m.boardUi(BOARD_PATH, options.queues, DESCRIPTIONS))
+      .catch((error: unknown) => {
+        ui = undefined;
+        throw error;
+      }));
+  board.all('*', async (c) => (await loadUi()).fetch(c.req.raw, c.env));
   return board;
 }

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { marked } from 'marked';
-import TurndownService from 'turndown';
+import type TurndownService from 'turndown';
 import type { FieldValues } from '../../sync/fields.ts';
 import type { PlaneIssue } from './wire.ts';
 
@@ -9,7 +10,21 @@ import type { PlaneIssue } from './wire.ts';
  * markdown, so bodies are converted on the way out and back.
  */
 
-const turndown = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-' });
+const require = createRequire(import.meta.url);
+let turndown: TurndownService | undefined;
+
+/**
+ * The HTML-to-markdown converter, loaded at its first use: turndown brings a whole DOM (domino),
+ * and the api, which loads this module for the webhook rules, never converts anything (issue 17,
+ * section 4: the api's memory).
+ */
+function converter(): TurndownService {
+  if (!turndown) {
+    const Turndown = require('turndown') as typeof TurndownService;
+    turndown = new Turndown({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-' });
+  }
+  return turndown;
+}
 
 export function markdownToHtml(markdown: string): string {
   if (!markdown.trim()) return '<p></p>';
@@ -18,7 +33,7 @@ export function markdownToHtml(markdown: string): string {
 
 export function htmlToMarkdown(html: string | null | undefined): string {
   if (!html || html === '<p></p>') return '';
-  return turndown.turndown(html).trim();
+  return converter().turndown(html).trim();
 }
 
 export interface PlaneLookups {
