@@ -249,7 +249,18 @@ describe('a mixed storm over 30 items', () => {
     }
     await waitSettledExcept(['storm/404', 'storm/422']);
     expect(h.sandbox.faults.pending()).toEqual([]);
-    const wrong = keys.filter((key) => remoteOf(h, key)?.state !== want.get(key));
+    // A write of `done` that landed though its answer was lost (a timeout, a delayed answer) closed
+    // the issue; the item's later move back to an open state is then a re-open, which the state
+    // guard holds for a decision (reopen = "ask", the default): an open conflict, not a lost
+    // update. Every other item ends in its last state.
+    const openStates = await h.sql<{ item_key: string; reason: string }[]>`
+      select item_key, reason from conflicts where field = 'state' and status = 'open' and item_key like 'storm/mixed-%'`;
+    const heldForReopen = new Set(openStates.filter((c) => c.reason.includes('reopen = "ask"')).map((c) => c.item_key));
+    for (const key of heldForReopen) {
+      expect(remoteOf(h, key)?.state, key).toBe('done');
+      expect(want.get(key), key).not.toBe('done');
+    }
+    const wrong = keys.filter((key) => !heldForReopen.has(key) && remoteOf(h, key)?.state !== want.get(key));
     expect(wrong).toEqual([]);
     expect(duplicatedItems(h)).toEqual([]);
     // Nothing failed for good: every failure was retryable and retried.
