@@ -1,17 +1,15 @@
-import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
-import { signPlaneWebhook } from '../sandbox/plane/webhooks.ts';
 import { backendSection } from './backends.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
-import { openLoop, runWrk, writeRequests, type LoadRequest, type LoadResult } from './load.ts';
+import { openLoop, runWrk, writeRequests, type LoadResult } from './load.ts';
 import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
 import { between, cpuAvailable, perRequestUs, snapshot, waitForLoad, type CpuPerRequest, type CpuWindow } from './cpu-usage.ts';
 import { eventRequests as orchestratorEvents } from './orchestrator.ts';
+import { captureWebhookBody, signedWebhookRequests } from './plane-webhooks.ts';
 import { progress, sleep } from './progress.ts';
 import { dataDirectory, probeFsync, startTailProbes, type FsyncProbe } from './tail-probes.ts';
 import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
@@ -40,8 +38,6 @@ export interface IntakeOptions {
 }
 
 const SECTION = 'intake';
-/** Marker in the captured body replaced by a per-request nonce, so every body (and its hash) differs. */
-const NONCE = 'NONCE0000000000';
 
 export async function runIntake(options: IntakeOptions): Promise<RunResult> {
   const tag = backendSection(SECTION, options.backend);
@@ -60,22 +56,7 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
     const api = await stack.spawn('api', { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
     const template = await captureWebhookBody(stack);
 
-    const webhookRequests = (phase: string) =>
-      function* (count: number): Generator<LoadRequest> {
-        for (let i = 0; i < count; i++) {
-          const body = template.replace(NONCE, `${phase}${String(i).padStart(NONCE.length - phase.length, '0')}`);
-          yield {
-            headers: {
-              'Content-Type': 'application/json',
-              'User-Agent': 'Autopilot',
-              'X-Plane-Delivery': randomUUID(),
-              'X-Plane-Event': 'issue',
-              'X-Plane-Signature': signPlaneWebhook(WEBHOOK_SECRET, body),
-            },
-            body,
-          };
-        }
-      };
+    const webhookRequests = (phase: string) => (count: number) => signedWebhookRequests(template, phase, count);
     const eventRequests = (phase: string) => (count: number) => orchestratorEvents(`bench/${phase}`, count);
 
     // The api runs no workers, so every job it added is still waiting.
@@ -433,33 +414,4 @@ function rssFigures(rss: { api: number | null; naive: number | null }): Figure[]
       goal: { on: 'value', op: '<', target: 150, source: 'issue 17: trackline api under 150 MB' },
     }),
   ];
-}
-
-/**
- * A real Plane v1 "issue updated" body, as the sandbox's webhook sender renders it (Python
- * json.dumps spacing, expanded state and labels): an issue is edited in the sandbox store and the
- * delivery, sent to a throwaway local receiver, is read back from the sender's log.
- */
-export async function captureWebhookBody(stack: Stack): Promise<string> {
-  const receiver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(204).end());
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = receiver.address() as { port: number };
-  const sender = stack.sandbox.planeWebhooks;
-  const target = sender.register({ url: `http://127.0.0.1:${port}/capture`, secret: WEBHOOK_SECRET });
-  try {
-    const plane = stack.sandbox.plane;
-    const { projectId, labels, states } = stack.project;
-    const issue = plane.createAsPerson(projectId, { name: `Bench issue ${NONCE}`, labels: [labels.backend] });
-    plane.editAsPerson(issue.id, { state: states['In Progress'] });
-    await sender.drain();
-    const body = sender.deliveries({ webhookId: target.id }).at(-1)?.body;
-    if (!body?.includes(NONCE)) throw new Error('could not capture a Plane webhook body from the sandbox');
-    return body;
-  } finally {
-    sender.unregister(target.id);
-    receiver.close();
-  }
 }

@@ -1,12 +1,10 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Stack, CONNECTION_ID, WEBHOOK_SECRET } from '../../bench/stack.ts';
+import { Stack, CONNECTION_ID } from '../../bench/stack.ts';
 import { runWrk, writeRequests } from '../../bench/load.ts';
 import { eventRequests } from '../../bench/orchestrator.ts';
-import { captureWebhookBody } from '../../bench/intake.ts';
-import { randomUUID } from 'node:crypto';
-import { signPlaneWebhook } from '../../sandbox/plane/webhooks.ts';
+import { captureWebhookBody, signedWebhookRequests } from '../../bench/plane-webhooks.ts';
 
 /**
  * Resident memory of `trackline api` (started as the bench starts it) at idle and at saturation:
@@ -56,25 +54,7 @@ try {
   );
   const template = await captureWebhookBody(stack);
   const hooks = join(dir, 'hooks.txt');
-  const NONCE = 'NONCE0000000000';
-  await writeRequests(
-    hooks,
-    (function* () {
-      for (let i = 0; i < seconds * 8000; i++) {
-        const body = template.replace(NONCE, `r${String(i).padStart(NONCE.length - 1, '0')}`);
-        yield {
-          headers: {
-            'Content-Type': 'application/json',
-            'User-Agent': 'Autopilot',
-            'X-Plane-Delivery': randomUUID(),
-            'X-Plane-Event': 'issue',
-            'X-Plane-Signature': signPlaneWebhook(WEBHOOK_SECRET, body),
-          },
-          body,
-        };
-      }
-    })(),
-  );
+  await writeRequests(hooks, signedWebhookRequests(template, 'r', seconds * 8000));
   cpu = cpuS(api.pid);
   const w = await runWrk({ url: api.url!, path: `/webhooks/${CONNECTION_ID}`, requestsFile: hooks, connections: 50, durationS: seconds });
   const wCpu = ((cpuS(api.pid) - cpu) / w.requests) * 1e6;
