@@ -355,7 +355,18 @@ function openLoopFigures(
   fsyncP99: number,
 ): Figure[] {
   const target = Math.max(10, fsyncP99 + 3);
-  const out: Figure[] = [];
+  const out: Figure[] = [
+    // The floor of every open-loop figure: the same generator, machine and rate against an endpoint
+    // that does no I/O. What a server adds to its p99 is its p99 above this one.
+    figure({
+      id: 'intake.plain.open.p99',
+      section: SECTION,
+      label: `Plain endpoint at ${rate}/s (open loop): p99 latency, the generator's and the machine's floor`,
+      unit: 'ms',
+      value: open.plain.p99,
+      reference: { label: `plain endpoint p50 at ${rate}/s`, unit: 'ms', value: open.plain.p50 },
+    }),
+  ];
   for (const [phase, what] of [
     ['webhooks', `Signed Plane webhooks at ${rate}/s (open loop)`],
     ['events', `POST /v1/events at ${rate}/s (open loop)`],

@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * HTTP load from wrk, driven by a Lua script that replays pre-generated requests.
@@ -169,7 +170,8 @@ export async function runWrk(options: {
  * Open-loop load: requests sent on a fixed schedule (`ratePerS`), whatever the answers do, each
  * timed from its scheduled send to its answer. This is latency below saturation; wrk's closed
  * loop (a new request only when one is answered) measures the saturated server, where latency is
- * mostly the queue of the other 49 connections.
+ * mostly the queue of the other 49 connections. The schedule runs in a process of its own
+ * (bench/open-loop-client.ts says why).
  */
 export async function openLoop(options: {
   url: string;
@@ -177,44 +179,28 @@ export async function openLoop(options: {
   requests: LoadRequest[];
   ratePerS: number;
 }): Promise<{ latenciesMs: number[]; statuses: Record<string, number> }> {
-  const { Agent, request } = await import('node:http');
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const target = new URL(options.path, options.url);
-  const latenciesMs: number[] = [];
-  const statuses: Record<string, number> = {};
-  const start = performance.now() + 20;
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < options.requests.length; i++) {
-    const due = start + (i * 1000) / options.ratePerS;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const { headers, body } = options.requests[i];
-    // Timed from the scheduled moment, so a generator running late does not hide the server's
-    // queue (coordinated omission); from the send itself when a timer fired a little early.
-    const from = Math.min(due, performance.now());
-    inFlight.push(
-      new Promise<void>((resolve) => {
-        const req = request(
-          target,
-          { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              latenciesMs.push(performance.now() - from);
-              statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          statuses.error = (statuses.error ?? 0) + 1;
-          resolve();
-        });
-        req.end(body);
-      }),
-    );
+  const dir = mkdtempSync(join(tmpdir(), 'trackline-open-loop-'));
+  const file = join(dir, 'requests.txt');
+  try {
+    await writeRequests(file, options.requests);
+    const client = fileURLToPath(new URL('./open-loop-client.ts', import.meta.url));
+    const expectedS = options.requests.length / options.ratePerS;
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', client, file, options.url, options.path, String(options.ratePerS)],
+        { maxBuffer: 64 * 1024 * 1024, timeout: (expectedS + 60) * 1000 },
+        (error, out, err) => {
+          if (error) reject(new Error(`open-loop client failed: ${error.message}\n${err}`));
+          else resolve(out);
+        },
+      );
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('OPEN_LOOP_JSON '));
+    if (!line) throw new Error(`open-loop client printed no result:\n${stdout}`);
+    const result = JSON.parse(line.slice('OPEN_LOOP_JSON '.length)) as { latenciesMs: number[]; statuses: Record<string, number> };
+    return { latenciesMs: result.latenciesMs.sort((a, b) => a - b), statuses: result.statuses };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  await Promise.all(inFlight);
-  agent.destroy();
-  return { latenciesMs: latenciesMs.sort((a, b) => a - b), statuses };
 }
