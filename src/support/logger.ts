@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { batchedStdout } from './log-destination.ts';
 
 /**
  * pino JSON logs. Anything that can hold a credential is redacted: tokens, API keys, secrets,
@@ -82,6 +83,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: { log: (object) => redactSecrets(object) as Record<string, unknown> },
     },
-    destination as never,
+    // Standard output by default, written in batches (see log-destination.ts).
+    (destination ?? batchedStdout()) as never,
   );
 }
