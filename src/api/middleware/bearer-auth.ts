@@ -1,11 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../errors.ts';
 import type { AppEnv, TokenAccess } from '../context.ts';
 import type { ApiToken } from '../../config/api-tokens.ts';
 import { requestHeader } from './request-headers.ts';
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+// One-shot hash(): no Hash object per request.
+const digest = (value: string) => hash('sha256', value, 'buffer') as unknown as Buffer;
 
 /**
  * Bearer auth for /v1 (and /metrics, Bull Board when they take tokens). Tokens are compared as
