@@ -133,7 +133,8 @@ export const deliveries = pgTable(
   (t) => [
     uniqueIndex('deliveries_dedup').on(t.direction, t.connectionId, t.dedupKey),
     index('deliveries_status').on(t.status, t.createdAt),
-    index('deliveries_item').on(t.itemKey, t.createdAt),
+    // Only rows that name an item (a webhook's has none); every query by item_key compares it with a value.
+    index('deliveries_item').on(t.itemKey, t.createdAt).where(sql`${t.itemKey} is not null`),
     index('deliveries_created').on(t.createdAt),
   ],
 );
