@@ -1,6 +1,8 @@
 import type { Sql } from '../db/client.ts';
 import { bindDeliveryContext } from '../support/log-context.ts';
 import { StatementBatch, batchPerHandle } from '../support/statement-batch.ts';
+import type { LoadedPair } from '../sync/port/store.ts';
+import { selectPairs, toLoadedPairs, type PairRow } from '../sync/postgres/pair-statements.ts';
 
 interface DeliveryStart {
   kind: string;
@@ -24,22 +26,28 @@ interface DeliveryFinish {
  * Concurrent jobs start and finish their delivery rows in shared statements (StatementBatch): one
  * INSERT for every job that started in the same event loop turn, one UPDATE for every job that
  * finished. Each row is still written before its job goes on.
+ *
+ * The rows of `starts`, written (a retry of a job finds its row by (connection, job) and appends
+ * to its attempt log); returns each row's id, connection and dedup key.
  */
+function insertDeliveries(sql: Sql, starts: DeliveryStart[]) {
+  return sql<{ id: string; connection_id: string; dedup_key: string }[]>`
+    insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, request, job_id, request_id, attempt_log)
+    select 'out', v.kind, v.connection_id, v.item_key, v.dedup_key, 'processing', v.attempt, v.request, v.job_id, v.request_id,
+      jsonb_build_array(jsonb_build_object('attempt', v.attempt, 'startedAt', now()))
+    from jsonb_to_recordset(${sql.json(starts.map((s, ord) => ({ ...s, ord })) as never)})
+      as v(ord int, kind text, connection_id text, item_key text, dedup_key text, attempt int, request jsonb, job_id text, request_id text)
+    order by v.ord
+    on conflict (direction, connection_id, dedup_key) do update
+      set status = 'processing', attempts = excluded.attempts, updated_at = now(),
+        attempt_log = deliveries.attempt_log || jsonb_build_array(jsonb_build_object('attempt', excluded.attempts, 'startedAt', now()))
+    returning id, connection_id, dedup_key`;
+}
+
 const startBatch = batchPerHandle(
   (sql: Sql) =>
     new StatementBatch<DeliveryStart, string>(async (starts) => {
-      // A retry of a job finds its row by (connection, job) and appends to its attempt log.
-      const rows = await sql<{ id: string; connection_id: string; dedup_key: string }[]>`
-        insert into deliveries (direction, kind, connection_id, item_key, dedup_key, status, attempts, request, job_id, request_id, attempt_log)
-        select 'out', v.kind, v.connection_id, v.item_key, v.dedup_key, 'processing', v.attempt, v.request, v.job_id, v.request_id,
-          jsonb_build_array(jsonb_build_object('attempt', v.attempt, 'startedAt', now()))
-        from jsonb_to_recordset(${sql.json(starts.map((s, ord) => ({ ...s, ord })) as never)})
-          as v(ord int, kind text, connection_id text, item_key text, dedup_key text, attempt int, request jsonb, job_id text, request_id text)
-        order by v.ord
-        on conflict (direction, connection_id, dedup_key) do update
-          set status = 'processing', attempts = excluded.attempts, updated_at = now(),
-            attempt_log = deliveries.attempt_log || jsonb_build_array(jsonb_build_object('attempt', excluded.attempts, 'startedAt', now()))
-        returning id, connection_id, dedup_key`;
+      const rows = await insertDeliveries(sql, starts);
       const ids = new Map(rows.map((r) => [`${r.connection_id}\u0000${r.dedup_key}`, r.id]));
       return starts.map((s) => {
         const id = ids.get(`${s.connection_id}\u0000${s.dedup_key}`);
@@ -47,6 +55,37 @@ const startBatch = batchPerHandle(
         return id;
       });
     }),
+);
+
+/**
+ * A reconcile's delivery row and its pass's first read of the pair in ONE statement, for every job
+ * that started in the same event loop turn: the pass needs both before its first tracker call and
+ * neither needs the other. Two statements in parallel cost a second socket write and wake-up on
+ * both sides, and a second pooled connection, per batch (socket writes were the largest single
+ * cost of `trackline start` in a bench/sync.ts profile).
+ */
+const startWithPairBatch = batchPerHandle(
+  (sql: Sql) =>
+    new StatementBatch<DeliveryStart & { connection_id: string; item_key: string }, { deliveryId: string; pair: LoadedPair }>(
+      async (starts) => {
+        // The pairs' rows carry their delivery's id, found by the dedup key of the same position.
+        const rows = await sql<(PairRow & { delivery_id: string | null })[]>`
+          with started as (${insertDeliveries(sql, starts)})
+          ${selectPairs(
+            sql,
+            starts.map((s) => ({ itemKey: s.item_key, connectionId: s.connection_id })),
+            sql`, (select s.id from started s where s.connection_id = p.connection_id
+              and s.dedup_key = (${starts.map((s) => s.dedup_key)}::text[])[p.ord]) as delivery_id`,
+          )}`;
+        const pairs = toLoadedPairs(starts.length, rows);
+        const ids = new Map(rows.map((r) => [Number(r.ord), r.delivery_id]));
+        return starts.map((s, i) => {
+          const deliveryId = ids.get(i + 1);
+          if (!deliveryId) throw new Error(`delivery row for ${s.dedup_key} was not written`);
+          return { deliveryId, pair: pairs[i] };
+        });
+      },
+    ),
 );
 
 /**
@@ -73,17 +112,17 @@ const finishBatch = batchPerHandle(
     }),
 );
 
-/** The outbound delivery row of a job: one per BullMQ job, updated on every attempt. */
-export async function startJobDelivery(
-  sql: Sql,
-  job: { id?: string; attemptsMade: number; name: string; log?(row: string): Promise<unknown> },
+type JobRef = { id?: string; attemptsMade: number; name: string; log?(row: string): Promise<unknown> };
+
+function deliveryStart(
+  job: JobRef,
   kind: string,
   connectionId: string,
   itemKey: string | null,
   request: Record<string, unknown>,
-  requestId?: string,
-): Promise<string> {
-  const id = await startBatch(sql).run({
+  requestId: string | undefined,
+): DeliveryStart {
+  return {
     kind,
     connection_id: connectionId,
     item_key: itemKey,
@@ -92,7 +131,11 @@ export async function startJobDelivery(
     request,
     job_id: job.id ?? null,
     request_id: requestId ?? null,
-  });
+  };
+}
+
+/** What follows a job's delivery row being written, before the job goes on. */
+async function started(job: JobRef, id: string, kind: string, requestId: string | undefined): Promise<void> {
   // Tracker calls of this attempt carry only the delivery id: this lets their log lines name the request.
   bindDeliveryContext(id, { requestId, kind, job: job.id });
   // A retried job names its delivery in its log (Bull Board's Logs tab), where an operator looking
@@ -101,7 +144,39 @@ export async function startJobDelivery(
   // and the delivery of any job is found by its job id (deliveries.job_id).
   if (job.attemptsMade > 0)
     await job.log?.(`attempt ${job.attemptsMade + 1}: delivery ${id}${requestId ? `, request ${requestId}` : ''}`).catch(() => undefined);
+}
+
+/** The outbound delivery row of a job: one per BullMQ job, updated on every attempt. */
+export async function startJobDelivery(
+  sql: Sql,
+  job: JobRef,
+  kind: string,
+  connectionId: string,
+  itemKey: string | null,
+  request: Record<string, unknown>,
+  requestId?: string,
+): Promise<string> {
+  const id = await startBatch(sql).run(deliveryStart(job, kind, connectionId, itemKey, request, requestId));
+  await started(job, id, kind, requestId);
   return id;
+}
+
+/**
+ * A reconcile job's delivery row, written with the first read of its pair (`startWithPairBatch`):
+ * the pair as `loadPair` would answer it, read in the same statement.
+ */
+export async function startJobDeliveryWithPair(
+  sql: Sql,
+  job: JobRef,
+  kind: string,
+  pair: { connectionId: string; itemKey: string },
+  request: Record<string, unknown>,
+  requestId?: string,
+): Promise<{ deliveryId: string; pair: LoadedPair }> {
+  const start = deliveryStart(job, kind, pair.connectionId, pair.itemKey, request, requestId);
+  const result = await startWithPairBatch(sql).run({ ...start, connection_id: pair.connectionId, item_key: pair.itemKey });
+  await started(job, result.deliveryId, kind, requestId);
+  return result;
 }
 
 export async function finishDelivery(

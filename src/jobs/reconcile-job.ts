@@ -6,10 +6,11 @@ import type { Queues } from '../queues/queues.ts';
 import { ReconcileJob, type ReconcileJobData } from '../queues/jobs.ts';
 import { reconcilePair, type ReconcileOutcome } from '../sync/reconcile.ts';
 import { pgSyncStore } from '../sync/postgres/store.ts';
+import type { LoadedPair, SyncStore } from '../sync/port/store.ts';
 import { RateLimitedError } from '../pacing/rate-limited-error.ts';
 import { TrackerError } from '../sync/port/errors.ts';
 import { runPullRequestStep, withPullRequestHint } from './pull-request-step.ts';
-import { finishDelivery, noteJobFailure, startJobDelivery } from './deliveries.ts';
+import { finishDelivery, noteJobFailure, startJobDeliveryWithPair } from './deliveries.ts';
 import { isRetryableStorageError } from '../support/storage-errors.ts';
 import type { CoalesceState } from './coalesce-state.ts';
 
@@ -46,26 +47,27 @@ export function createReconcileProcessor(deps: ReconcileJobDeps) {
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
     }
-    // The delivery row and the pair's first read go to Postgres together: neither needs the other
-    // (one round trip less per job; bench/sync.ts). Handled at once so a failed write is never an
-    // unhandled rejection while the pass still runs; it is awaited below.
-    const delivery = startJobDelivery(
+    // The delivery row and the pair's first read go to Postgres in one statement: neither needs
+    // the other (deliveries.ts). Handled at once so a failed write is never an unhandled rejection
+    // while the pass still runs; it is awaited below.
+    const start = startJobDeliveryWithPair(
       deps.sql,
       job,
       'reconcile',
-      data.connectionId,
-      data.itemKey,
+      { connectionId: data.connectionId, itemKey: data.itemKey },
       data.only ? { reason: data.reason, only: data.only } : { reason: data.reason },
       data.requestId,
     );
-    delivery.catch(() => undefined);
+    const delivery = start.then((s) => s.deliveryId);
+    const firstPair = start.then((s) => s.pair);
+    for (const p of [start, delivery, firstPair]) p.catch(() => undefined);
     let deliveryId: string | undefined;
     try {
       // With a coalescing window, a change landing while this runs is synced by the job BullMQ
       // parks behind this one (keepLastIfActive), after the window: syncing it here at once, in a
       // second pass, would spend a write per pass and undo the coalescing (bench/economy.ts saw
       // 3-5 writes for a 100-update burst instead of 2).
-      const pairStore = withPullRequestHint(pgSyncStore(deps.sql));
+      const pairStore = withPullRequestHint(firstLoadFrom(pgSyncStore(deps.sql), data, firstPair));
       const outcome = await reconcilePair({
         store: pairStore.store,
         connection,
@@ -163,6 +165,23 @@ export async function coalesceWait(
   }
   await deps.coalesce.endBurst(pair);
   return 0;
+}
+
+/**
+ * The store of one job whose pass's first read of the pair came with the job's delivery row: the
+ * first `loadPair` of that pair answers it, every later one (another pass) reads afresh.
+ */
+function firstLoadFrom(store: SyncStore, data: ReconcileJobData, first: Promise<LoadedPair>): SyncStore {
+  let preloaded: Promise<LoadedPair> | null = first;
+  // Per job (the Postgres store is shared by every job of the process): the other methods are the
+  // shared store's, reached through the prototype.
+  const wrapped: SyncStore = Object.create(store);
+  wrapped.loadPair = (itemKey, connectionId) => {
+    const pair = preloaded;
+    preloaded = null;
+    return pair && itemKey === data.itemKey && connectionId === data.connectionId ? pair : store.loadPair(itemKey, connectionId);
+  };
+  return wrapped;
 }
 
 function rateLimitWait(error: unknown): number | null {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { StatementBatch } from '../../src/support/statement-batch.ts';
-import { finishDelivery, startJobDelivery } from '../../src/jobs/deliveries.ts';
+import { finishDelivery, startJobDelivery, startJobDeliveryWithPair } from '../../src/jobs/deliveries.ts';
 import { loadPair } from '../../src/sync/postgres/pair-statements.ts';
 
 let h: Harness;
@@ -112,5 +112,39 @@ describe('loadPair for concurrent passes', () => {
     const elsewhere = await loadPair(h.sql, 'pair/a', 'jira-main');
     expect(elsewhere.item?.key).toBe('pair/a');
     expect(elsewhere.mapping).toBeNull();
+  });
+});
+
+describe('a reconcile delivery started with its pair load', () => {
+  it('gives each of several concurrent jobs its own delivery row and pair, also for an unknown item', async () => {
+    const keys = ['start/a', 'start/b'];
+    for (const [i, key] of keys.entries()) {
+      await h.sql`insert into items (key, kind, desired, version) values (${key}, 'task', ${h.sql.json({ title: `S${i}` })}, ${i + 5})`;
+      await h.sql`insert into mappings (item_key, connection_id, status, remote_key) values (${key}, 'plane-main', 'synced', ${`S-${i}`})`;
+    }
+    const job = (n: number, attemptsMade = 0) => ({ id: `start-${n}`, attemptsMade, name: 'reconcile' });
+    const started = await Promise.all(
+      [...keys, 'start/missing'].map((key, n) =>
+        startJobDeliveryWithPair(h.sql, job(n), 'reconcile', { connectionId: 'plane-main', itemKey: key }, { n }),
+      ),
+    );
+    expect(started.map((s) => [s.pair.item?.key, s.pair.item?.version, s.pair.mapping?.remoteKey])).toEqual([
+      ['start/a', 5, 'S-0'],
+      ['start/b', 6, 'S-1'],
+      [undefined, undefined, undefined],
+    ]);
+    const rows = await h.sql<{ id: string; item_key: string; status: string; attempts: number }[]>`
+      select id, item_key, status, attempts from deliveries where job_id like 'start-%' order by job_id`;
+    expect(rows.map((r) => [r.id, r.item_key, r.status])).toEqual(
+      started.map((s, n) => [s.deliveryId, [...keys, 'start/missing'][n], 'processing']),
+    );
+
+    // A retry of the first job finds its row again and appends an attempt.
+    const again = await startJobDeliveryWithPair(h.sql, job(0, 1), 'reconcile', { connectionId: 'plane-main', itemKey: 'start/a' }, {});
+    expect(again.deliveryId).toBe(started[0].deliveryId);
+    const [row] = await h.sql<{ attempts: number; log: unknown[] }[]>`
+      select attempts, attempt_log as log from deliveries where id = ${again.deliveryId}`;
+    expect(row.attempts).toBe(2);
+    expect(row.log).toHaveLength(2);
   });
 });

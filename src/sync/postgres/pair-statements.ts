@@ -1,3 +1,4 @@
+import type { PendingQuery, Row } from 'postgres';
 import type { Sql } from '../../db/client.ts';
 import { itemFieldValues, type FieldName, type FieldValues } from '../fields.ts';
 import type { SyncBase } from '../base.ts';
@@ -42,7 +43,7 @@ export function toMappingState(row: MappingRow): MappingState {
   };
 }
 
-type PairRow = {
+export type PairRow = {
   ord: string;
   key: string;
   kind: string | null;
@@ -61,47 +62,63 @@ type PairRow = {
 
 const NOT_FOUND: LoadedPair = { item: null, mapping: null, heldFields: new Set(), resolutions: [], newComments: false };
 
+/** One pair to read: an item and the connection it syncs with. */
+export interface PairKey {
+  itemKey: string;
+  connectionId: string;
+}
+
 /**
  * Everything a pass reads before deciding, for many pairs in ONE query: each pair's item, its
  * mapping for the connection, the fields held by open conflicts, the operators' resolutions still
  * to carry out, whether comments wait to be delivered, and whether the item has anything to do
  * with pull requests (so the reconcile job's pull request step costs no query of its own when not).
+ * One row per pair, in `p.ord` order (1-based), also for a missing item (its columns null).
+ * `extra` adds columns computed from `p` (the reconcile job's delivery row: jobs/deliveries.ts).
  */
+export function selectPairs(sql: Sql, pairs: PairKey[], extra: PendingQuery<Row[]> = sql``): PendingQuery<PairRow[]> {
+  return sql<PairRow[]>`
+    select p.ord, i.key, i.kind, i.desired, i.custom, i.version, i.deleted_at,
+      m.id, m.remote_id, m.remote_key, m.link_to, m.base, m.status, m.synced_version, m.comment_cursor, m.create_intent_at, m.remote_changed_at, m.pending_push,
+      array(select distinct c.field from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'open') as held_fields,
+      (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
+        from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'resolved' and c.applied_at is null
+          and c.resolution in ('local', 'remote')) as resolutions,
+      exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments,
+      i.branch, i.pull_request_link, exists(select 1 from pull_requests pr where pr.item_key = i.key) as has_pull_requests${extra}
+    from (select * from unnest(${pairs.map((p) => p.itemKey)}::text[], ${pairs.map((p) => p.connectionId)}::text[]) with ordinality as p(item_key, connection_id, ord)
+      limit ${pairs.length}) p
+    left join items i on i.key = p.item_key
+    left join mappings m on m.item_key = i.key and m.connection_id = p.connection_id`;
+}
+
+/** The rows of `selectPairs` as each pair's LoadedPair, in the pairs' order. */
+export function toLoadedPairs(count: number, rows: readonly { ord: string }[]): LoadedPair[] {
+  const byOrd = new Map(rows.map((row) => [Number(row.ord), row as PairRow]));
+  return Array.from({ length: count }, (_, i) => {
+    const row = byOrd.get(i + 1);
+    if (!row || row.key == null) return NOT_FOUND;
+    return {
+      item: {
+        key: row.key,
+        kind: row.kind,
+        desired: itemFieldValues(row.desired ?? {}, row.custom),
+        version: Number(row.version),
+        deleted: row.deleted_at !== null,
+        pullRequests: { branch: row.branch, link: row.pull_request_link, known: row.has_pull_requests },
+      },
+      mapping: row.id == null ? null : toMappingState(row as MappingRow),
+      heldFields: new Set(row.held_fields),
+      resolutions: row.resolutions.map((r) => ({ id: Number(r.id), field: r.field, use: r.resolution, remoteValue: r.remote_value })),
+      newComments: row.new_comments,
+    };
+  });
+}
+
 const loadBatch = batchPerHandle(
   (sql: Sql) =>
-    new StatementBatch<{ itemKey: string; connectionId: string }, LoadedPair>(async (pairs) => {
-      const rows = await sql<PairRow[]>`
-        select p.ord, i.key, i.kind, i.desired, i.custom, i.version, i.deleted_at,
-          m.id, m.remote_id, m.remote_key, m.link_to, m.base, m.status, m.synced_version, m.comment_cursor, m.create_intent_at, m.remote_changed_at, m.pending_push,
-          array(select distinct c.field from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'open') as held_fields,
-          (select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'field', c.field, 'resolution', c.resolution, 'remote_value', c.remote_value) order by c.id), '[]'::jsonb)
-            from conflicts c where c.item_key = i.key and c.connection_id = p.connection_id and c.status = 'resolved' and c.applied_at is null
-              and c.resolution in ('local', 'remote')) as resolutions,
-          exists(select 1 from comments cm where cm.item_key = i.key and cm.id > m.comment_cursor) as new_comments,
-          i.branch, i.pull_request_link, exists(select 1 from pull_requests pr where pr.item_key = i.key) as has_pull_requests
-        from (select * from unnest(${pairs.map((p) => p.itemKey)}::text[], ${pairs.map((p) => p.connectionId)}::text[]) with ordinality as p(item_key, connection_id, ord)
-          limit ${pairs.length}) p
-        join items i on i.key = p.item_key
-        left join mappings m on m.item_key = i.key and m.connection_id = p.connection_id`;
-      const byOrd = new Map(rows.map((row) => [Number(row.ord), row]));
-      return pairs.map((_, i) => {
-        const row = byOrd.get(i + 1);
-        if (!row) return NOT_FOUND;
-        return {
-          item: {
-            key: row.key,
-            kind: row.kind,
-            desired: itemFieldValues(row.desired ?? {}, row.custom),
-            version: Number(row.version),
-            deleted: row.deleted_at !== null,
-            pullRequests: { branch: row.branch, link: row.pull_request_link, known: row.has_pull_requests },
-          },
-          mapping: row.id == null ? null : toMappingState(row as MappingRow),
-          heldFields: new Set(row.held_fields),
-          resolutions: row.resolutions.map((r) => ({ id: Number(r.id), field: r.field, use: r.resolution, remoteValue: r.remote_value })),
-          newComments: row.new_comments,
-        };
-      });
+    new StatementBatch<PairKey, LoadedPair>(async (pairs) => {
+      return toLoadedPairs(pairs.length, await selectPairs(sql, pairs));
     }),
 );
 
