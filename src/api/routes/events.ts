@@ -41,7 +41,6 @@ export function eventsRoutes() {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ApiError('invalid_request', 'Idempotency-Key: 1 to 255 printable ASCII characters');
     }
-    const requestHash = hash('sha256', raw);
     try {
       checkLinks(events, connections);
     } catch (error) {
@@ -55,7 +54,8 @@ export function eventsRoutes() {
       events,
       requestId: c.get('requestId'),
       request: { events: events.length, keys: [...new Set(events.map(eventKey))].slice(0, 50), idempotencyKey: idempotencyKey ?? null },
-      idempotency: idempotencyKey ? { principal: c.get('principal'), key: idempotencyKey, requestHash } : undefined,
+      // The body's hash only matters (and is only computed) under an Idempotency-Key.
+      idempotency: idempotencyKey ? { principal: c.get('principal'), key: idempotencyKey, requestHash: hash('sha256', raw) } : undefined,
     });
     if (outcome.kind === 'key_reused')
       throw new ApiError('idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
