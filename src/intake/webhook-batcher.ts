@@ -50,6 +50,9 @@ function requestJson(r: WebhookRecord): string {
   return `{"event":${JSON.stringify(r.eventName)},"headers":${JSON.stringify(r.headers)},"payload":${r.payloadJson}}`;
 }
 
+/** Between the requests' JSON texts in the batch statement's one parameter (chr(1) there). */
+const SEPARATOR = '\u0001';
+
 type Pending = GroupEntry<WebhookRecord, AcceptedWebhook>;
 
 export interface WebhookBatcherOptions extends GroupCommitOptions {
@@ -103,15 +106,20 @@ export class WebhookBatcher {
     let inserted: Map<string, string>;
     try {
       // One statement, the same for every batch size (prepared once). The requests travel as ONE
-      // JSON array text that Postgres parses once into the rows' jsonb: a text[] parameter made
-      // postgres.js escape every quote of every payload in JavaScript (a tenth of the intake's CPU).
+      // text, separated by U+0001, and Postgres parses each piece into its row's jsonb: a text[]
+      // parameter made postgres.js escape every quote of every payload in JavaScript (a tenth of
+      // the intake's CPU), and one JSON array text made Postgres build the whole array's jsonb and
+      // then copy each element out of it (9-15 us of its CPU per row more than this, measured from
+      // /proc on batches of twelve 1.5 kB payloads). U+0001 cannot occur in any piece: JSON text
+      // has no raw control characters (JSON.parse accepted the payload; JSON.stringify escapes the
+      // rest).
       const records = [...firsts.values()].map((p) => p.item);
       const rows = await this.sql<{ id: string; connection_id: string; dedup_key: string }[]>`
         insert into deliveries (direction, kind, connection_id, dedup_key, status, attempts, request, request_id, job_id)
-        select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, r.request, t.request_id, ${jobId}::text
+        select 'in', 'webhook', t.connection_id, t.dedup_key, 'received', 1, r.request::jsonb, t.request_id, ${jobId}::text
         from unnest(${records.map((r) => r.connectionId)}::text[], ${records.map((r) => r.dedupKey)}::text[], ${records.map((r) => r.requestId ?? null)}::text[])
             with ordinality as t(connection_id, dedup_key, request_id, n)
-          join jsonb_array_elements(${`[${records.map(requestJson).join(',')}]`}::text::jsonb) with ordinality as r(request, n) on r.n = t.n
+          join string_to_table(${records.map(requestJson).join(SEPARATOR)}::text, chr(1)) with ordinality as r(request, n) on r.n = t.n
         on conflict (direction, connection_id, dedup_key) do nothing
         returning id, connection_id, dedup_key`;
       inserted = new Map(rows.map((row) => [`${row.connection_id}\u0000${row.dedup_key}`, row.id]));

@@ -74,6 +74,26 @@ describe('webhook group commit', () => {
     expect(await h.runtime.queues.inbound.getJobCountByTypes('waiting')).toBeLessThan(60);
   });
 
+  it('each delivery of a batch stores its own payload exactly, whatever its text holds', async () => {
+    // The batch statement takes the requests' JSON texts as one parameter split on U+0001: escaped
+    // control characters, line breaks between tokens, commas and brackets inside strings stay each
+    // delivery's own.
+    const texts = [
+      '{"event": "issue", "data": {"id": "a", "name": "x\\u0001y \\n tab\\t, [], {}"}}',
+      '{\n  "event": "issue",\n  "data": {"id": "b", "name": "ünïcødé 🎉"}\n}',
+      '{"event":"issue","data":{"id":"c","n":[1,2.50,{"d":null}]}}',
+    ];
+    const b = batcher();
+    const results = await Promise.all(texts.map((payloadJson, i) => b.accept({ ...record(`texts-${i}`), payloadJson })));
+    expect(b.stats.largest).toBe(3);
+    expect(b.stats.fallbacks).toBe(0);
+    for (const [i, r] of results.entries()) {
+      const [row] = await h.sql<{ payload: unknown }[]>`select request -> 'payload' as payload from deliveries where id = ${r.deliveryId!}`;
+      expect(row.payload).toEqual(JSON.parse(texts[i]));
+    }
+    await b.drained();
+  });
+
   it('a stored delivery and a repeat within the same batch are duplicates; the first copy is accepted once', async () => {
     const b = batcher();
     const first = await b.accept(record('dup-stored'));
