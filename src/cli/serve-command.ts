@@ -4,7 +4,7 @@ import type { RunningWorkers } from '../jobs/worker.ts';
 import { UsageError } from './errors.ts';
 import { metricsTokens } from '../config/api-tokens.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../api/metrics-server.ts';
-import { type LocalServers, startLocalServers } from './local-servers.ts';
+import type { LocalServers } from './local-servers.ts';
 
 /** start | api | worker: run until SIGTERM/SIGINT, then stop taking work, finish, and close. */
 export async function runServe(role: 'all' | 'api' | 'worker', values: Record<string, string | boolean | undefined>): Promise<number> {
@@ -23,7 +23,8 @@ export async function runServe(role: 'all' | 'api' | 'worker', values: Record<st
       throw new UsageError('--embedded is for trying Trackline out, not for NODE_ENV=production: set DATABASE_URL and REDIS_URL');
     if (process.env.DATABASE_URL)
       throw new UsageError('--embedded starts a private PostgreSQL, but DATABASE_URL names a server: use one or the other');
-    local = await startLocalServers(process.env);
+    // Imported only for --embedded: the embedded PostgreSQL and Redis helpers stay out of a served role.
+    local = await (await import('./local-servers.ts')).startLocalServers(process.env);
     for (const note of local.notes) console.error(`trackline start: ${note}`);
   }
   let runtime: Runtime;

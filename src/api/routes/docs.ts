@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
-import { buildOpenApiDocument } from '../openapi/document.ts';
+import type * as OpenApi from '../openapi/document.ts';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
@@ -22,9 +22,15 @@ const PAGE = `<!doctype html>
 
 /** GET /openapi.json (generated from the Zod schemas) and GET /docs (Swagger UI over it). */
 export function docsRoutes() {
-  const document = buildOpenApiDocument(version);
+  // Built on the first request, not at start: the description and its Zod-to-OpenAPI conversion
+  // are only ever read by a person or a client generator, and `trackline api` keeps its start-up
+  // allocation (and so its resident memory, issue 17 section 4) small.
+  let document: Promise<ReturnType<typeof OpenApi.buildOpenApiDocument>> | undefined;
   return new Hono<AppEnv>()
-    .get('/openapi.json', (c) => c.json(document))
+    .get('/openapi.json', async (c) => {
+      document ??= import('../openapi/document.ts').then((m) => m.buildOpenApiDocument(version));
+      return c.json(await document);
+    })
     .get('/docs', (c) => c.html(PAGE))
     .get('/docs/assets/:file', async (c) => {
       const file = c.req.param('file');
