@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { commands, type Command } from './commands.ts';
 import { CliError, UsageError } from './errors.ts';
+import { applyApiHeapSettings } from './api-heap.ts';
 
 const USAGE = `trackline: two-way sync between work items and issue trackers
 
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
+  // Before the api's modules load and allocate: see api-heap.ts.
+  if (name === 'api') applyApiHeapSettings();
   const command: Command | undefined = commands[name];
   if (!command) {
     console.error(`trackline: unknown command "${name}"\n\n${USAGE}`);
