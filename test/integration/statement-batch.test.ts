@@ -148,3 +148,23 @@ describe('a reconcile delivery started with its pair load', () => {
     expect(row.log).toHaveLength(2);
   });
 });
+
+describe('finishing deliveries', () => {
+  it('stores errors and results with quotes, backslashes and other characters as given', async () => {
+    const error = `it's a \\ backslash, a "quote", \\' both, a tab\tand ☃ \\u0041 $$ $tag$ ); drop table deliveries; --`;
+    const outcome = { note: "l'élan \\n", nested: { list: ['\\', "'", '"'] } };
+    const id = await startJobDelivery(
+      h.sql,
+      { id: 'finish-quoted', attemptsMade: 0, name: 'reconcile' },
+      'reconcile',
+      'plane-main',
+      null,
+      {},
+    );
+    await finishDelivery(h.sql, id, 'failed', { error, outcome });
+    const [row] = await h.sql<{ status: string; last_error: string; result: unknown; log: { error: string; status: string }[] }[]>`
+      select status, last_error, result, attempt_log as log from deliveries where id = ${id}`;
+    expect(row).toMatchObject({ status: 'failed', last_error: error, result: outcome });
+    expect(row.log.at(-1)).toMatchObject({ status: 'failed', error });
+  });
+});
