@@ -5,7 +5,6 @@ import type { Queues } from '../queues/queues.ts';
 import { recordEvents, type AcceptedEvent, type EventsRequest } from './record-events.ts';
 import { GroupCommit, type GroupCommitOptions, type GroupEntry } from '../support/group-commit.ts';
 import { BoundedBackground } from '../support/bounded-background.ts';
-import { pipelinedTransaction } from '../support/pipelined-transaction.ts';
 
 /**
  * Group commit for POST /v1/events. Each request used to be its own transaction: BEGIN, six or
@@ -114,8 +113,7 @@ export class EventBatcher {
   /** One transaction for `batch`; settles every request in it, or throws having settled none. */
   private async commit(batch: Pending[]): Promise<void> {
     const outcomes = new Map<Pending, EventsOutcome>();
-    // BEGIN goes out with the first statements (pipelined-transaction.ts).
-    const reconciles = await pipelinedTransaction(this.sql, async (tx) => {
+    const reconciles = await this.sql.begin(async (tx) => {
       // Every statement here finds rows by key through an index, whatever the tables' size when it
       // was planned: these statements join a batch of keys against items (and idempotency_keys),
       // and a generic plan cached while items was small read the whole table on every batch (see
