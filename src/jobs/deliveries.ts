@@ -110,9 +110,10 @@ function finishDeliveries(finishes: DeliveryFinish[]): string {
 /**
  * `value` as a jsonb literal. An escape string (E'...') means the same whatever the server's
  * standard_conforming_strings: only the backslash and the quote are special, and both are escaped.
+ * The quote is doubled rather than backslashed: a server with backslash_quote = off refuses \'.
  */
 export function jsonLiteral(value: unknown): string {
-  return `E'${JSON.stringify(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'::jsonb`;
+  return `E'${JSON.stringify(value).replace(/\\/g, '\\\\').replace(/'/g, "''")}'::jsonb`;
 }
 
 const finishBatch = batchPerHandle(
