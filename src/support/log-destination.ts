@@ -17,6 +17,11 @@ const FLUSH_AT_CHARS = 16 * 1024;
  * write: a busy process writes a few dozen times a second whatever its request rate, and an idle
  * one shows each line within FLUSH_AFTER_MS. No line is dropped or reordered.
  *
+ * Why not SonicBoom's own `minLength` with `periodicFlush`: its periodic flush writes whether or
+ * not anything waits (an empty fs.write through the thread pool every period, 50 a second in an
+ * idle process with these numbers), and `minLength` must stay below its 16 kB `maxWrite`. The
+ * timer here runs only while lines wait, and the writes still go through SonicBoom.
+ *
  * At exit the waiting lines are written synchronously, after SonicBoom's own (older) buffered
  * lines, so `log.fatal(...)` followed by `process.exit()` still leaves its line behind. Only a
  * process killed outright (SIGKILL, out of memory) loses up to FLUSH_AFTER_MS of lines, as it
