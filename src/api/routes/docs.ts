@@ -1,12 +1,13 @@
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Hono } from 'hono';
 import type { AppEnv } from '../context.ts';
 import type * as OpenApi from '../openapi/document.ts';
+import { PROJECT_ROOT } from '../../db/project-root.ts';
 
 const require = createRequire(import.meta.url);
-const { version } = require('../../../package.json') as { version: string };
+const { version } = require(join(PROJECT_ROOT, 'package.json')) as { version: string };
 /** Swagger UI's files are served from the installed package: /docs works with no internet. */
 const SWAGGER_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
 const ASSETS: Record<string, string> = {
