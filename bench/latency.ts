@@ -122,7 +122,8 @@ export async function runLatency(options: LatencyOptions): Promise<RunResult> {
         intervalMs: 250,
         everyMs: 15_000,
         what: 'the burst to reach Plane',
-        describe: () => `${burstKeys.filter((k) => plane.created.has(k)).length}/${burstKeys.length} of the burst created`,
+        describe: () =>
+          `${burstKeys.filter((k) => plane.created.has(k)).length}/${burstKeys.length} of the burst created; Plane requests since it was sent: ${planeRequestKinds(stack, burstSent)}`,
       },
     );
     const excess = windowExcess(stack, burstSent);
@@ -270,6 +271,24 @@ function windowExcess(stack: Stack, from: number): { waited: number; maxMs: numb
     maxMs = Math.max(maxMs, accepted[i] - allowedAt);
   }
   return { waited, maxMs };
+}
+
+/**
+ * The Plane requests since `from`, counted by method, path (ids left out) and status: what the
+ * budget went on, when a burst takes longer than its windows should.
+ */
+function planeRequestKinds(stack: Stack, from: number): string {
+  const counts = new Map<string, number>();
+  for (const e of stack.planeRequests()) {
+    if (Date.parse(e.at) < from) continue;
+    const path = e.path
+      .replace(/^\/api\/v1\/workspaces\/[^/]+\/projects\/[^/]+/, '')
+      .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, ':id')
+      .replace(/\/\d+/g, '/:n');
+    const kind = `${e.method} ${path || '/'} ${e.status}`;
+    counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  }
+  return [...counts].map(([kind, n]) => `${kind} ×${n}`).join(', ') || 'none';
 }
 
 /** Gaps between consecutive mutations the sandbox GitHub received. */
