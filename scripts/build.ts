@@ -13,7 +13,7 @@
  * file has changed since, and the TypeScript sources otherwise, so an edit is never shadowed by a
  * stale bundle.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -39,14 +39,11 @@ const result = await build({
   target: 'node20',
   packages: 'external',
   splitting: true,
-  // dist/cli/: two folders below the root, like src/cli/, so paths that name the root's folders
-  // from a module (src/db/project-root.ts walks up anyway) stay the same.
   outdir: join(OUT, 'cli'),
   metafile: true,
   absWorkingDir: ROOT,
   logLevel: 'warning',
 });
 const inputs = Object.keys(result.metafile.inputs).filter((path) => !path.includes('node_modules/'));
-mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, 'build.json'), `${JSON.stringify({ startedAt, inputs }, null, 1)}\n`);
 console.log(`build: dist/cli from ${inputs.length} source files in ${Date.now() - startedAt} ms`);

@@ -22,6 +22,22 @@ describe.skipIf(!bundle && !REQUIRE_BUNDLE)('the bundled CLI', () => {
     expect(bundle?.href).toBe(new URL('dist/cli/main.js', ROOT).href);
   });
 
+  it('is what bin/trackline.js runs, without tsx, unless TRACKLINE_FROM_SOURCE=1', () => {
+    // NODE_DEBUG=esm names every module Node's ESM loader loads (on stderr).
+    const loaded = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [fileURLToPath(new URL('bin/trackline.js', ROOT)), '--help'], {
+        env: { PATH: process.env.PATH ?? '', NODE_DEBUG: 'esm', ...env },
+        encoding: 'utf8',
+      }).stderr;
+    const bundled = loaded({});
+    expect(bundled).toContain(new URL('dist/cli/main.js', ROOT).href);
+    expect(bundled).not.toContain('node_modules/tsx/');
+    expect(bundled).not.toContain(new URL('src/cli/main.ts', ROOT).href);
+    const fromSource = loaded({ TRACKLINE_FROM_SOURCE: '1' });
+    expect(fromSource).toContain('node_modules/tsx/');
+    expect(fromSource).not.toContain(new URL('dist/cli/main.js', ROOT).href);
+  });
+
   it('runs a command, with its lazily loaded modules, from dist/ alone', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trackline-bundle-'));
     try {
