@@ -238,12 +238,17 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
   }
 
   if (remote) {
-    // A forced push names no remote value (sync --force): the tracker's value as read now becomes
-    // the remote base, so only the item's side reads as changed and goes out where they differ.
+    // A forced push names no remote value (sync --force), nor does a conflict whose remote side was
+    // empty: both halves of the base are pinned to the tracker's value as read now, so the item's
+    // value reads as the only change and goes out wherever the two differ. Pinning the remote half
+    // alone left the local half empty, and an item that had cleared the field (null) then read as
+    // unchanged: "use local" kept the tracker's value (found by the simulator).
     for (const r of resolutions) {
       if (r.use !== 'local' || (r.remoteValue !== null && r.remoteValue !== undefined)) continue;
       const f = r.field as FieldName;
-      setField(base.remote, f, canonical(f, remote.fields[f] as never));
+      const now = remote.fields[f];
+      setField(base.remote, f, canonical(f, now as never));
+      setField(base.local, f, canonical(f, connection.translate.toLocal(f, now as never) as never));
     }
   }
 

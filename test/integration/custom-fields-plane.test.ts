@@ -135,6 +135,22 @@ describe('Plane: custom fields as prefixed labels', () => {
     expect(trail.detail.fields).toEqual(['fields.risk']);
   });
 
+  it('a forced null clears a value a person set that Trackline has not heard of', async () => {
+    await upsert('pl/4', { title: 'Forced clear', fields: { risk: null } });
+    const m = await settled('pl/4');
+    const plane = h.sandbox.plane;
+    // A person's change Trackline has not heard of (no webhook, no poll).
+    const person = { id: plane.person(pid()).id, kind: 'person' as const };
+    const high = plane.labelsOf(pid()).find((l) => l.name === 'risk-high') ?? plane.createLabel(pid(), { name: 'risk-high' }, person);
+    plane.editAsPerson(m.remote_id, { labels: [...plane.issue(pid(), m.remote_id)!.labels, high.id] });
+    expect(labelsOf(m.remote_id)).toContain('risk-high');
+    // The item's side says null before and after: only the force makes it go out.
+    await h.postEvents({ type: 'item.upserted', item: { key: 'pl/4', fields: { risk: null } }, force: true, actor: 'agent:test' });
+    await waitFor(() => (!labelsOf(m.remote_id).includes('risk-high') ? true : undefined), 20_000);
+    const [trail] = await h.sql`select detail from activity where item_key = 'pl/4' and action = 'sync.forced'`;
+    expect(trail.detail.fields).toEqual(['fields.risk']);
+  });
+
   it('check says label prefixes are always available', async () => {
     const lines = await h.runtime.connections.get('plane-main')!.adapter().check();
     expect(lines).toContainEqual({
