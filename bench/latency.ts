@@ -274,8 +274,8 @@ function windowExcess(stack: Stack, from: number): { waited: number; maxMs: numb
 }
 
 /**
- * The Plane requests since `from`, counted by method, path (ids left out) and status: what the
- * budget went on, when a burst takes longer than its windows should.
+ * The Plane requests since `from`, counted by method, path (ids left out), the query's parameter
+ * names and status: what the budget went on, when a burst takes longer than its windows should.
  */
 function planeRequestKinds(stack: Stack, from: number): string {
   const counts = new Map<string, number>();
@@ -285,7 +285,11 @@ function planeRequestKinds(stack: Stack, from: number): string {
       .replace(/^\/api\/v1\/workspaces\/[^/]+\/projects\/[^/]+/, '')
       .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, ':id')
       .replace(/\/\d+/g, '/:n');
-    const kind = `${e.method} ${path || '/'} ${e.status}`;
+    // The query's parameter names tell a lookup by marker from a poll's page.
+    const query = Object.keys(e.query ?? {})
+      .sort()
+      .join(',');
+    const kind = `${e.method} ${path || '/'}${query ? `?${query}` : ''} ${e.status}`;
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   }
   return [...counts].map(([kind, n]) => `${kind} ×${n}`).join(', ') || 'none';

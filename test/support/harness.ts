@@ -100,6 +100,8 @@ export interface HarnessOptions {
   concurrency?: number;
   /** The queue backend; default QUEUE_BACKEND (TEST_QUEUE_BACKEND). */
   queueBackend?: 'redis' | 'postgres';
+  /** Cycles the seeded Plane project has before Trackline starts (so its warming loads them). */
+  planeCycles?: string[];
 }
 
 /** A unique database and Redis key prefix per test file, so files can run in parallel. */
@@ -226,6 +228,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       fields: [{ name: 'Priority', dataType: 'SINGLE_SELECT', options: ['P0', 'P1', 'P2'] }, ...SANDBOX_PROJECT_FIELDS],
     });
   }
+  for (const name of options.planeCycles ?? []) sandbox.planeGroups.createCycle(project.projectId, { name });
   if (options.jira) seedJira(sandbox);
   const listening = await sandbox.listen(0);
   const connections: unknown[] = [];

@@ -72,9 +72,11 @@ export class PlaneAdapter implements TrackerAdapter {
       // Created before (a retry after a crash mid-create): adopt it and bring it up to date.
       return this.update({ id: result.existingId }, fields, ctx);
     }
-    // Membership is not a work item field: joining the cycle (or module) is a call of its own.
-    if (fields.milestone) return this.withMilestone(result.created, undefined, fields.milestone, ctx);
-    return this.toRemote(result.created, ctx);
+    // Membership is not a work item field: joining the cycle (or module) is a call of its own. A
+    // new work item is in none yet, so its membership is not read (milestones.ts, `created`).
+    this.milestones.created(result.created.id);
+    if (fields.milestone) return this.withMilestone(result.created, undefined, fields.milestone, ctx, true);
+    return this.toRemote(result.created, ctx, null);
   }
 
   async update(ref: RemoteRef, changes: FieldValues, ctx: CallContext, since: FieldValues = {}): Promise<RemoteIssue> {
@@ -97,9 +99,10 @@ export class PlaneAdapter implements TrackerAdapter {
     from: string | null | undefined,
     to: string | null,
     ctx: CallContext,
+    created = false,
   ): Promise<RemoteIssue> {
-    const refused = await this.milestones.move(issue, from, to, ctx);
-    const remote = await this.toRemote(issue, ctx);
+    const { refused, milestone } = await this.milestones.move(issue, from, to, ctx, created);
+    const remote = await this.toRemote(issue, ctx, milestone);
     if (refused) throw new PartialUpdateError(refused, remote, 'milestone');
     return remote;
   }
@@ -260,7 +263,8 @@ export class PlaneAdapter implements TrackerAdapter {
     return body;
   }
 
-  private async toRemote(issue: PlaneIssue, ctx: CallContext): Promise<RemoteIssue> {
+  /** `known`: the work item's milestone when this process knows it already (it has just set it). */
+  private async toRemote(issue: PlaneIssue, ctx: CallContext, known?: string | null): Promise<RemoteIssue> {
     const idOf = (v: string | { id: string }) => (typeof v === 'string' ? v : v.id);
     await this.catalog.ensureKnown(
       {
@@ -272,7 +276,7 @@ export class PlaneAdapter implements TrackerAdapter {
     );
     const project = await this.catalog.getProject(ctx);
     const key = planeIdentifier(project.identifier, issue.sequence_id);
-    const milestone = await this.milestones.milestoneOf(issue.id, ctx);
+    const milestone = known !== undefined ? known : await this.milestones.milestoneOf(issue.id, ctx);
     const fields = issueToFields(issue, {
       stateName: (id) => this.catalog.stateNames.get(id),
       labelName: (id) => this.catalog.labelNames.get(id),

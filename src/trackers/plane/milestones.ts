@@ -99,17 +99,28 @@ export class PlaneMilestones {
 
   /**
    * Moves the work item from `from` (as Trackline last saw it; undefined when unknown) to `to`.
-   * Answers Plane's refusal (a completed cycle) as a sentence naming the cycle, or null.
+   * Answers Plane's refusal (a completed cycle) as a sentence naming the cycle, or null, and the
+   * milestone the work item has after it. `created`: Trackline has just created the work item, so
+   * it is in no group yet and the membership is not read for it (see `created` below).
    */
-  async move(issue: PlaneIssue, from: string | null | undefined, to: string | null, ctx: CallContext): Promise<string | null> {
-    const membership = await this.loadMembership(ctx, false);
-    const current = membership.get(issue.id) ?? [];
+  async move(
+    issue: PlaneIssue,
+    from: string | null | undefined,
+    to: string | null,
+    ctx: CallContext,
+    created = false,
+  ): Promise<{ refused: string | null; milestone: string | null }> {
+    const membership = created ? null : await this.loadMembership(ctx, false);
+    const current = membership?.get(issue.id) ?? [];
     if (to !== null) {
       const target = await this.group(to, ctx);
       if (!current.some((n) => n.toLowerCase() === target.name.toLowerCase())) {
         const refusal = await this.api.addToGroup(this.kind, target.id, issue.id, ctx.deliveryId);
         if (refusal) {
-          return `Plane ${this.noun} "${target.name}" refused the work item (${refusal.refused}); the milestone is held as a conflict while the other fields sync`;
+          return {
+            refused: `Plane ${this.noun} "${target.name}" refused the work item (${refusal.refused}); the milestone is held as a conflict while the other fields sync`,
+            milestone: first(current),
+          };
         }
       }
       // A cycle takes the work item from its old cycle itself; a module keeps it, so the old module
@@ -118,16 +129,26 @@ export class PlaneMilestones {
         this.kind === 'cycle' ? [target.name] : [...current.filter((n) => n.toLowerCase() !== (from ?? '').toLowerCase()), target.name];
       if (this.kind === 'module' && from && from.toLowerCase() !== target.name.toLowerCase()) await this.leave(issue.id, from, ctx);
       this.remember(membership, issue.id, names);
-      return null;
+      return { refused: null, milestone: first(names) };
     }
     const leaving = this.kind === 'cycle' ? current : current.filter((n) => n.toLowerCase() === (from ?? current[0] ?? '').toLowerCase());
     for (const name of leaving) await this.leave(issue.id, name, ctx);
-    this.remember(
-      membership,
-      issue.id,
-      current.filter((n) => !leaving.includes(n)),
-    );
-    return null;
+    const left = current.filter((n) => !leaving.includes(n));
+    this.remember(membership, issue.id, left);
+    return { refused: null, milestone: first(left) };
+  }
+
+  /**
+   * A work item Trackline has just created is in no cycle or module: the membership read (one
+   * call per group) is not needed to say so, and under a used-up budget that read failed the job
+   * after its create had landed, which then spent a marker lookup and the read again on every
+   * resume (bench/latency.ts: 22 lookups in one 70-create burst). A membership already read learns
+   * it, so a later read within its TTL answers it too.
+   */
+  created(issueId: string): void {
+    const loaded = this.membership;
+    if (loaded) void loaded.value.then((m) => this.remember(m, issueId, [])).catch(() => undefined);
+    else this.polled?.set(issueId, null);
   }
 
   private async leave(issueId: string, name: string, ctx: CallContext): Promise<void> {
@@ -136,9 +157,11 @@ export class PlaneMilestones {
   }
 
   /** Trackline's own move: the membership read and what the poll reports both know it already. */
-  private remember(membership: Map<string, string[]>, issueId: string, names: string[]): void {
-    if (names.length) membership.set(issueId, names);
-    else membership.delete(issueId);
+  private remember(membership: Map<string, string[]> | null, issueId: string, names: string[]): void {
+    if (membership) {
+      if (names.length) membership.set(issueId, names);
+      else membership.delete(issueId);
+    }
     this.polled?.set(issueId, first(names));
   }
 
