@@ -1,3 +1,4 @@
+import { compiled } from './compiled.ts';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { eventRequests as orchestratorEvents } from './orchestrator.ts';
 import { captureWebhookBody, signedWebhookRequests } from './plane-webhooks.ts';
 import { progress, sleep } from './progress.ts';
 import { dataDirectory, probeFsync, startTailProbes, type FsyncProbe } from './tail-probes.ts';
-import { API_TOKEN, CONNECTION_ID, ROOT, Stack, WEBHOOK_SECRET } from './stack.ts';
+import { API_TOKEN, CONNECTION_ID, Stack, WEBHOOK_SECRET } from './stack.ts';
 
 /**
  * Figure 1, intake: how many signed Plane webhooks per second `trackline api` verifies, commits to
@@ -45,8 +46,8 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'trackline-intake-'));
   try {
     progress(tag, `run ${options.run}: starting the plain reference and \`trackline api\``);
-    const plain = await stack.spawnNode('plain reference', ['--import', 'tsx', join(ROOT, 'bench/plain-server.ts')]);
-    const naive = await stack.spawnNode('naive durable peer', ['--import', 'tsx', join(ROOT, 'bench/naive-peer.ts')], {
+    const plain = await stack.spawnNode('plain reference', [await compiled('bench/plain-server.ts')]);
+    const naive = await stack.spawnNode('naive durable peer', [await compiled('bench/naive-peer.ts')], {
       env: { NAIVE_WEBHOOK_SECRET: WEBHOOK_SECRET, NAIVE_API_TOKEN: API_TOKEN },
     });
     const fsync = probeFsync(await dataDirectory(stack));

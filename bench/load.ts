@@ -1,8 +1,8 @@
+import { compiled } from './compiled.ts';
 import { execFile, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
  * HTTP load from wrk, driven by a Lua script that replays pre-generated requests.
@@ -183,12 +183,12 @@ export async function openLoop(options: {
   const file = join(dir, 'requests.txt');
   try {
     await writeRequests(file, options.requests);
-    const client = fileURLToPath(new URL('./open-loop-client.ts', import.meta.url));
+    const client = await compiled('bench/open-loop-client.ts');
     const expectedS = options.requests.length / options.ratePerS;
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', client, file, options.url, options.path, String(options.ratePerS)],
+        [client, file, options.url, options.path, String(options.ratePerS)],
         { maxBuffer: 64 * 1024 * 1024, timeout: (expectedS + 60) * 1000 },
         (error, out, err) => {
           if (error) reject(new Error(`open-loop client failed: ${error.message}\n${err}`));

@@ -1,3 +1,4 @@
+import { compiled } from './compiled.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
@@ -7,7 +8,7 @@ import { postAtRate, upsert } from './orchestrator.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
 import { measureSaturation } from './saturation.ts';
-import { ROOT, Stack } from './stack.ts';
+import { Stack } from './stack.ts';
 import { percentile } from './stats.ts';
 import { trackerRoundTripMs } from './tracker-round-trip.ts';
 import { TrackerWatch } from './tracker-watch.ts';
@@ -169,7 +170,7 @@ async function measureNoop(
   const { queues, env } = await stack.siblingQueues('noop');
   const worker = await stack.spawnNode(
     'no-op worker',
-    ['--import', 'tsx', join(ROOT, 'bench/noop-worker.ts'), stack.queueBackend, String(CONCURRENCY), `${n},${count}`],
+    [await compiled('bench/noop-worker.ts'), stack.queueBackend, String(CONCURRENCY), `${n},${count}`],
     { ready: 'NOOP_READY', env },
   );
   const result = (phase: number) => {
