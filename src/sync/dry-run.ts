@@ -4,7 +4,7 @@ import { emptyBase } from './base.ts';
 import { planReconcile, type ConflictDecision, type FieldChange } from './diff.ts';
 import type { FieldName, FieldValues } from './fields.ts';
 import { onlySupported, translateAll } from './reconcile.ts';
-import { applyResolutions } from './resolve-conflict.ts';
+import { applyResolutions, pinToTrackerValue } from './resolve-conflict.ts';
 import type { SyncStore } from './port/store.ts';
 
 /** What a reconcile of one pair would do, field by field, without writing anywhere. */
@@ -74,7 +74,11 @@ export async function planPair(store: SyncStore, connection: Connection, itemKey
     remote = await adapter.get({ id: mapping.remoteId, key: mapping.remoteKey }, ctx);
     plan.remoteKey = remote.key;
   }
-  if (resolutions.length) base = applyResolutions(base, item.desired as Record<string, unknown>, resolutions, connection.translate);
+  if (resolutions.length) {
+    base = applyResolutions(base, item.desired as Record<string, unknown>, resolutions, connection.translate);
+    // As the reconcile does: a forced push plans against the tracker's value as read.
+    pinToTrackerValue(base, resolutions, remote.fields, connection.translate);
+  }
   const diff = planReconcile({
     local,
     remote: onlySupported(remote.fields, supported),

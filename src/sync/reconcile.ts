@@ -4,7 +4,7 @@ import { canonical, fieldNames, isSetValued, sameValue, setField, type FieldName
 import { emptyBase, type SyncBase } from './base.ts';
 import { baseAfterSetWrite, planReconcile, type ReconcilePlan } from './diff.ts';
 import { CreateDeferredError, CreateRefusedError, PartialUpdateError, RefusedFieldsError, TrackerError } from './port/errors.ts';
-import { applyResolutions } from './resolve-conflict.ts';
+import { applyResolutions, pinToTrackerValue } from './resolve-conflict.ts';
 import { holdUnsafeState, statePolicy } from './state-guard.ts';
 import type { ConflictRecord, ItemState, MappingState, PendingPush, SyncStore } from './port/store.ts';
 import { systemClock, type Clock } from './port/clock.ts';
@@ -237,20 +237,8 @@ async function reconcileOnce(input: ReconcileInput, previous?: ReconcileOutcome)
     }
   }
 
-  if (remote) {
-    // A forced push names no remote value (sync --force), nor does a conflict whose remote side was
-    // empty: both halves of the base are pinned to the tracker's value as read now, so the item's
-    // value reads as the only change and goes out wherever the two differ. Pinning the remote half
-    // alone left the local half empty, and an item that had cleared the field (null) then read as
-    // unchanged: "use local" kept the tracker's value (found by the simulator).
-    for (const r of resolutions) {
-      if (r.use !== 'local' || (r.remoteValue !== null && r.remoteValue !== undefined)) continue;
-      const f = r.field as FieldName;
-      const now = remote.fields[f];
-      setField(base.remote, f, canonical(f, now as never));
-      setField(base.local, f, canonical(f, connection.translate.toLocal(f, now as never) as never));
-    }
-  }
+  // A forced push (sync --force) names no remote value: the tracker's value as read now is the base.
+  if (remote && resolutions.length) pinToTrackerValue(base, resolutions, remote.fields, connection.translate);
 
   // Writes of an earlier attempt that landed unrecorded: their activity rows go with this pass's.
   const recovered: { field: string; from_value: unknown; to_value: unknown }[] = [];

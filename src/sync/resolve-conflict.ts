@@ -1,5 +1,5 @@
 import type { SyncBase } from './base.ts';
-import { canonical, type FieldName } from './fields.ts';
+import { canonical, setField, type FieldName, type FieldValues } from './fields.ts';
 import type { Translator } from './translate.ts';
 import type { PendingResolution } from './port/store.ts';
 
@@ -43,4 +43,23 @@ export function applyResolutions(
     }
   }
   return next;
+}
+
+/**
+ * A "use local" that names no remote value: a forced push (sync --force, an event with `force`),
+ * or a conflict whose remote side was empty. Both halves of the base are pinned to the tracker's
+ * value as read now (`remote`), so the item's value reads as the only change and goes out wherever
+ * the two differ (for sets, exactly the item's set). Pinning the remote half alone left the local
+ * half empty, and an item that had cleared the field (null) then read as unchanged: "use local"
+ * kept the tracker's value (found by the simulator). `base` is changed in place: pass the copy
+ * applyResolutions returned.
+ */
+export function pinToTrackerValue(base: SyncBase, resolutions: PendingResolution[], remote: FieldValues, translate: Translator): void {
+  for (const r of resolutions) {
+    if (r.use !== 'local' || (r.remoteValue !== null && r.remoteValue !== undefined)) continue;
+    const f = r.field as FieldName;
+    const now = remote[f];
+    setField(base.remote, f, canonical(f, now as never));
+    setField(base.local, f, canonical(f, translate.toLocal(f, now as never) as never));
+  }
 }
