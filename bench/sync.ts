@@ -5,6 +5,7 @@ import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
 import { BACKEND_NAME, backendSection } from './backends.ts';
 import { figure, type RunResult } from './figures.ts';
 import { postAtRate, upsert } from './orchestrator.ts';
+import { between, cpuAvailable, perRequestUs, snapshot } from './cpu-usage.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
 import { measureSaturation } from './saturation.ts';
@@ -77,6 +78,9 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     watch.mark();
     progress(tag, `run ${options.run}: latency at ${options.latencyRate} changes/s for ${options.latencyS} s`);
     const latencyKeys = keys.slice(0, count);
+    // What one change costs each process at this rate (no batching helps at 100/s): the CPU of the
+    // window from the first send to the last write, per change.
+    const cpuBefore = cpuAvailable() ? snapshot(app.pid) : null;
     const sent = await postAtRate(
       api,
       latencyKeys.map((key) => upsert(key, { state: 'doing' })),
@@ -86,10 +90,17 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
       timeoutMs: 60_000,
       what: 'latency-phase writes',
     });
+    const cpuWindow = cpuBefore ? between(cpuBefore, snapshot(app.pid)) : null;
     const latencies = latencyKeys.map((k) => watch.firstUpdate(k)! - sent.get(k)!);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     progress(tag, `run ${options.run}: latency p50 ${p50} ms, p99 ${p99} ms`);
+    if (cpuWindow) {
+      const us = perRequestUs(cpuWindow, count);
+      const line = `CPU per change at ${options.latencyRate} changes/s: trackline start ${Math.round(us.server)} + postgres ${Math.round(us.postgres)} + redis ${Math.round(us.redis)} µs, the rest of the machine (mostly the bench itself: the sandbox tracker and the client) ${Math.round(us.other)} µs; machine ${Math.round(cpuWindow.machineBusy * 100)}% busy over ${cpuWindow.seconds.toFixed(1)} s`;
+      progress(tag, `run ${options.run}: ${line}`);
+      notes.push(`${tag} run ${options.run}: ${line}`);
+    }
 
     await app.stop();
     if (profileDir) notes.push(...describeProfile('sync', profileDir));
