@@ -40,6 +40,10 @@ describe('catalog warming', () => {
   });
 
   it('a create with a milestone joins its cycle without reading any cycle’s members first', async () => {
+    // The membership read for an existing work item (kept 10 s): the join below must update it.
+    const adapter = h.runtime.connections.get('plane-main')!.adapter();
+    const [first] = await h.sql`select remote_id from mappings where item_key = 'warm/1'`;
+    expect((await adapter.get({ id: first.remote_id }, {})).fields.milestone).toBeNull();
     h.sandbox.log.clear();
     await h.postEvents({ type: 'item.upserted', item: { key: 'warm/3', title: 'third', milestone: 'Sprint 1' } });
     const [m] = await waitFor(() =>
@@ -51,5 +55,7 @@ describe('catalog warming', () => {
     expect(calls).toEqual(['POST /work-items/', 'POST /cycles/:id/cycle-issues/']);
     const cycle = h.sandbox.planeGroups.cyclesOf(h.project.projectId).find((c) => c.name === 'Sprint 1')!;
     expect(h.sandbox.planeGroups.cycleOf.get(m.remote_id)).toBe(cycle.id);
+    // Read back through the membership read before the create: it knows the join.
+    expect((await adapter.get({ id: m.remote_id }, {})).fields.milestone).toBe('Sprint 1');
   });
 });

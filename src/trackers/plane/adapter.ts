@@ -73,8 +73,7 @@ export class PlaneAdapter implements TrackerAdapter {
       return this.update({ id: result.existingId }, fields, ctx);
     }
     // Membership is not a work item field: joining the cycle (or module) is a call of its own. A
-    // new work item is in none yet, so its membership is not read (milestones.ts, `created`).
-    this.milestones.created(result.created.id);
+    // new work item is in none yet, so its membership is not read (milestones.ts, `move`).
     if (fields.milestone) return this.withMilestone(result.created, undefined, fields.milestone, ctx, true);
     return this.toRemote(result.created, ctx, null);
   }

@@ -101,7 +101,9 @@ export class PlaneMilestones {
    * Moves the work item from `from` (as Trackline last saw it; undefined when unknown) to `to`.
    * Answers Plane's refusal (a completed cycle) as a sentence naming the cycle, or null, and the
    * milestone the work item has after it. `created`: Trackline has just created the work item, so
-   * it is in no group yet and the membership is not read for it (see `created` below).
+   * it is in no group yet and the membership is not read for it: under a used-up budget that read
+   * failed the job after its create had landed, and every resume then spent a marker lookup and
+   * the read again (bench/latency.ts: 22 lookups in one 70-create burst).
    */
   async move(
     issue: PlaneIssue,
@@ -138,30 +140,21 @@ export class PlaneMilestones {
     return { refused: null, milestone: first(left) };
   }
 
-  /**
-   * A work item Trackline has just created is in no cycle or module: the membership read (one
-   * call per group) is not needed to say so, and under a used-up budget that read failed the job
-   * after its create had landed, which then spent a marker lookup and the read again on every
-   * resume (bench/latency.ts: 22 lookups in one 70-create burst). A membership already read learns
-   * it, so a later read within its TTL answers it too.
-   */
-  created(issueId: string): void {
-    const loaded = this.membership;
-    if (loaded) void loaded.value.then((m) => this.remember(m, issueId, [])).catch(() => undefined);
-    else this.polled?.set(issueId, null);
-  }
-
   private async leave(issueId: string, name: string, ctx: CallContext): Promise<void> {
     const group = (await this.loadGroups(ctx)).find((g) => g.name.toLowerCase() === name.toLowerCase());
     if (group) await this.api.removeFromGroup(this.kind, group.id, issueId, ctx.deliveryId);
   }
 
-  /** Trackline's own move: the membership read and what the poll reports both know it already. */
+  /**
+   * Trackline's own move: the membership read and what the poll reports both know it already.
+   * Without `membership` (a move of a work item just created, which reads none), the membership
+   * read so far, or still under way, learns it when it is there: a read within its TTL must not
+   * answer the old membership.
+   */
   private remember(membership: Map<string, string[]> | null, issueId: string, names: string[]): void {
-    if (membership) {
-      if (names.length) membership.set(issueId, names);
-      else membership.delete(issueId);
-    }
+    const record = (m: Map<string, string[]>) => (names.length ? m.set(issueId, names) : m.delete(issueId));
+    if (membership) record(membership);
+    else void this.membership?.value.then(record, () => undefined);
     this.polled?.set(issueId, first(names));
   }
 
