@@ -79,13 +79,16 @@ export async function sweepOutbox(sql: Sql, queues: Queues, options: SweepOption
   // Webhooks committed but never enqueued (or whose job vanished with a Redis restart). Those of a
   // batch job still queued or running are left to it: under a backlog that job may well start
   // later than the grace period, and running a delivery twice at once would race.
-  const received = await sql<{ id: string; connection_id: string; job_id: string | null }[]>`
-    select id, connection_id, job_id from deliveries
+  const received = await sql<{ id: string; connection_id: string; job_id: string | null; request_id: string | null }[]>`
+    select id, connection_id, job_id, request_id from deliveries
     where direction = 'in' and kind = 'webhook' and status = 'received' and created_at < now() - make_interval(secs => ${graceSeconds})
     order by created_at limit ${limit}`;
   const live = await queues.liveInboundJobs([...new Set(received.flatMap((w) => (w.job_id ? [w.job_id] : [])))]);
   const webhooks = received.filter((w) => !w.job_id || !live.has(w.job_id));
-  await queues.enqueueInbound(webhooks.map((w) => ({ deliveryId: w.id, connectionId: w.connection_id })));
+  // The request id goes with it, so the work it starts still names the webhook that caused it.
+  await queues.enqueueInbound(
+    webhooks.map((w) => ({ deliveryId: w.id, connectionId: w.connection_id, ...(w.request_id ? { requestId: w.request_id } : {}) })),
+  );
 
   // Changes whose callback never went out.
   let callbacks: { id: string }[] = [];

@@ -86,7 +86,10 @@ describe('inbound batches', () => {
   it('the sweep leaves deliveries of a queued batch job alone, and re-enqueues those whose job is gone', async () => {
     const batcher = new WebhookBatcher(h.sql, h.runtime.queues, h.runtime.log);
     const made = ['Sweep one', 'Sweep two'].map(personIssue);
-    const accepted = await Promise.all(made.map((m) => batcher.accept(m.record)));
+    // The first came with a request id: the job the sweep gives it carries it on (the work it starts still names that request).
+    const accepted = await Promise.all(
+      made.map((m, i) => batcher.accept(i === 0 ? { ...m.record, requestId: 'req-swept-0001' } : m.record)),
+    );
     await batcher.drained();
     const ids = accepted.map((a) => a.deliveryId!);
     const [{ job_id: batchJobId }] = await deliveryRows(ids);
@@ -97,7 +100,11 @@ describe('inbound batches', () => {
     // The job is lost (as with a Redis restart): the sweep gives each delivery a job of its own.
     await (await h.runtime.queues.inbound.getJob(batchJobId!))!.remove();
     await sweepOutbox(h.sql, h.runtime.queues, { callbacks: false });
-    for (const id of ids)
-      expect((await h.runtime.queues.inbound.getJob(`in-${id}`))?.data).toEqual({ deliveryId: id, connectionId: 'plane-main' });
+    expect((await h.runtime.queues.inbound.getJob(`in-${ids[0]}`))?.data).toEqual({
+      deliveryId: ids[0],
+      connectionId: 'plane-main',
+      requestId: 'req-swept-0001',
+    });
+    expect((await h.runtime.queues.inbound.getJob(`in-${ids[1]}`))?.data).toEqual({ deliveryId: ids[1], connectionId: 'plane-main' });
   });
 });

@@ -60,13 +60,18 @@ describe('one request id from intake to tracker calls', () => {
     const { remote_id } = (await mapping('trace/1'))!;
     // Let the echo of our own create (webhook, inbound job, a coalesced reconcile) finish first:
     // a reconcile still queued for the pair would absorb the next request and keep its own id.
+    // Quiet means: no reconcile queued, parked or running, no webhook open, no remote change
+    // flagged for the pair (the outbox sweep would enqueue one), twice in a row 300 ms apart (a
+    // job parked behind a running one appears only when that one finishes).
     await h.sandbox.planeWebhooks.drain();
-    await waitFor(async () => {
-      const counts = await h.runtime.queues.reconcile.getJobCounts('waiting', 'delayed', 'active');
-      const [{ open }] =
-        await h.sql`select count(*)::int as open from deliveries where kind = 'webhook' and status in ('received', 'processing')`;
-      return counts.waiting + counts.delayed + counts.active + open === 0;
-    });
+    const quiet = async () => {
+      const counts = await h.runtime.queues.reconcile.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      const [{ open }] = await h.sql`select
+        (select count(*)::int from deliveries where kind = 'webhook' and status in ('received', 'processing'))
+        + (select count(*)::int from mappings where item_key = 'trace/1' and remote_changed_at is not null) as open`;
+      return counts.waiting + counts.prioritized + counts.delayed + counts.active + open === 0;
+    };
+    await waitFor(async () => (await quiet()) && (await new Promise((r) => setTimeout(r, 300))) === undefined && (await quiet()));
     const done = h.sandbox.plane.statesOf(h.project.projectId).find((s) => s.name === 'Done')!.id;
     const before = lines.length;
     h.sandbox.plane.editAsPerson(remote_id, { state: done });
@@ -86,6 +91,24 @@ describe('one request id from intake to tracker calls', () => {
           String(l.path).includes(remote_id) &&
           webhooks.has(l.requestId),
       );
+    }).catch((error: unknown) => {
+      // What did happen, for a failure seen only under load: the requests, jobs and tracker calls since the edit.
+      const seen = lines
+        .slice(before)
+        .filter((l) => ['request', 'tracker call', 'reconciled', 'webhook processed'].includes(l.msg))
+        .map((l) =>
+          JSON.stringify({
+            msg: l.msg,
+            requestId: l.requestId,
+            path: l.path,
+            status: l.status,
+            kind: l.kind,
+            method: l.method,
+            outcomes: l.outcomes,
+            job: l.job,
+          }),
+        );
+      throw new Error(`${(error as Error).message}; since the edit:\n${seen.join('\n')}`);
     });
     expect(read.requestId).toMatch(/^[0-9a-f-]{36}$/);
     const [webhook] = await h.sql`select request_id from deliveries where kind = 'webhook' and request_id = ${read.requestId!}`;
