@@ -16,8 +16,12 @@ import { sleep } from './progress.ts';
 
 const TICKS_PER_SECOND = 100;
 
-/** The process groups a window is split into; anything else on the machine counts as "other". */
-export type CpuRole = 'server' | 'postgres' | 'redis' | 'load generator' | 'other';
+/**
+ * The process groups a window is split into; anything else on the machine counts as "other".
+ * "bench" is this benchmark's own process: in the sync sections, the sandbox tracker answering
+ * Trackline's calls and the orchestrator posting events.
+ */
+export type CpuRole = 'server' | 'postgres' | 'redis' | 'load generator' | 'bench' | 'other';
 
 export interface CpuSnapshot {
   at: number;
@@ -62,6 +66,7 @@ function readStat(pid: string): { comm: string; ticks: number } | null {
 
 function roleOf(pid: number, comm: string, serverPid: number): CpuRole {
   if (pid === serverPid) return 'server';
+  if (pid === process.pid) return 'bench';
   if (comm === 'postgres') return 'postgres';
   if (comm === 'redis-server') return 'redis';
   if (comm === 'wrk') return 'load generator';
@@ -82,7 +87,7 @@ export function snapshot(serverPid: number): CpuSnapshot {
 }
 
 export function between(a: CpuSnapshot, b: CpuSnapshot): CpuWindow {
-  const byRole: Record<CpuRole, number> = { server: 0, postgres: 0, redis: 0, 'load generator': 0, other: 0 };
+  const byRole: Record<CpuRole, number> = { server: 0, postgres: 0, redis: 0, 'load generator': 0, bench: 0, other: 0 };
   for (const [pid, later] of b.ticks) {
     // A process born inside the window counts from zero (a new Postgres backend, say).
     const delta = later.ticks - (a.ticks.get(pid)?.ticks ?? 0);
@@ -115,7 +120,7 @@ export async function waitForLoad(serverPid: number, timeoutMs: number): Promise
 }
 
 export type CpuPerRequest = Record<CpuRole, number> & {
-  /** Server, Postgres, Redis and the load generator: "other" is the rest of the machine (the benchmark's own process, kernel threads, neighbours) and is left out. */
+  /** Server, Postgres, Redis and the load generator: the benchmark's own process and "other" (kernel threads, neighbours) are left out. */
   total: number;
 };
 
@@ -124,7 +129,7 @@ export function perRequestUs(window: CpuWindow, requests: number): CpuPerRequest
   const out = { total: 0 } as CpuPerRequest;
   for (const [role, seconds] of Object.entries(window.byRole) as [CpuRole, number][]) {
     out[role] = requests > 0 ? (seconds * 1e6) / requests : 0;
-    if (role !== 'other') out.total += out[role];
+    if (role !== 'other' && role !== 'bench') out.total += out[role];
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { between, cpuAvailable, snapshot, type CpuWindow } from './cpu-usage.ts';
 import { postBatches, upsert } from './orchestrator.ts';
 import { progress, waitUntil } from './progress.ts';
 import type { Stack } from './stack.ts';
@@ -7,6 +8,8 @@ import type { TrackerWatch } from './tracker-watch.ts';
 export interface Saturation {
   createRate: number;
   updateRate: number;
+  /** The CPU of each process over the update pass (null where /proc is not readable). */
+  updateCpu: CpuWindow | null;
 }
 
 /**
@@ -22,6 +25,7 @@ export async function measureSaturation(
   api: string,
   watch: TrackerWatch,
   keys: string[],
+  serverPid?: number,
 ): Promise<Saturation> {
   const n = keys.length;
   const bound = Math.max(60_000, n * 20);
@@ -42,6 +46,7 @@ export async function measureSaturation(
 
   watch.mark();
   progress(section, `${label}: updating ${n} items`);
+  const cpuBefore = serverPid !== undefined && cpuAvailable() ? snapshot(serverPid) : null;
   const updateSent = await postBatches(
     api,
     keys.map((key) => upsert(key, { title: `Item ${key} (renamed)` })),
@@ -51,11 +56,12 @@ export async function measureSaturation(
     what: `${n} updates`,
     describe: () => `${keys.filter((k) => watch.firstUpdate(k) !== undefined).length}/${n} updated`,
   });
+  const updateCpu = cpuBefore ? between(cpuBefore, snapshot(serverPid!)) : null;
   const updateSpan = Math.max(...keys.map((k) => watch.firstUpdate(k)!)) - Math.min(...updateSent.values());
   const updateRate = (n / updateSpan) * 1000;
   progress(section, `${label}: ${n} updates in ${(updateSpan / 1000).toFixed(1)} s (${Math.round(updateRate)}/s)`);
   await waitUntil(section, async () => (await synced(stack, keys, 2)) >= n, { timeoutMs: 60_000, what: 'mappings to settle' });
-  return { createRate, updateRate };
+  return { createRate, updateRate, updateCpu };
 }
 
 /** How many of `keys` have a mapping synced at least `version` (1 after the create, 2 after the update). */
