@@ -6,6 +6,7 @@ import type { QueueBackendKind } from '../src/queues/queue-backend.ts';
 import { backendSection } from './backends.ts';
 import { figure, type Figure, type RunResult } from './figures.ts';
 import { openLoop, runWrk, writeRequests, type LoadResult } from './load.ts';
+import { describeStalls, findStalls } from './stalls.ts';
 import { percentile } from './stats.ts';
 import { describeProfile } from './profile.ts';
 import { between, cpuAvailable, perRequestUs, snapshot, waitForLoad, type CpuPerRequest, type CpuWindow } from './cpu-usage.ts';
@@ -147,8 +148,16 @@ export async function runIntake(options: IntakeOptions): Promise<RunResult> {
       });
       const requests = [...make(`o${phase.slice(0, 2)}`)(Math.round(options.openLoopRate * options.openLoopS))];
       const probing = phase === 'webhooks' || phase === 'events' ? await startTailProbes(stack, api.url!) : null;
-      const { latenciesMs, statuses } = await openLoop({ url: server.url!, path, requests, ratePerS: options.openLoopRate });
+      const { latenciesMs, inScheduleOrder, statuses } = await openLoop({
+        url: server.url!,
+        path,
+        requests,
+        ratePerS: options.openLoopRate,
+      });
       const tail = await probing?.stop();
+      notes.push(
+        `${phase} at ${options.openLoopRate}/s, the slow requests in time: ${describeStalls(findStalls(inScheduleOrder, options.openLoopRate))}`,
+      );
       open[phase] = { p50: percentile(latenciesMs, 50), p99: percentile(latenciesMs, 99) };
       const other = Object.entries(statuses).filter(([st]) => st !== '202');
       if (other.length)

@@ -178,7 +178,7 @@ export async function openLoop(options: {
   path: string;
   requests: LoadRequest[];
   ratePerS: number;
-}): Promise<{ latenciesMs: number[]; statuses: Record<string, number> }> {
+}): Promise<{ latenciesMs: number[]; inScheduleOrder: number[]; statuses: Record<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'trackline-open-loop-'));
   const file = join(dir, 'requests.txt');
   try {
@@ -199,7 +199,9 @@ export async function openLoop(options: {
     const line = stdout.split('\n').find((l) => l.startsWith('OPEN_LOOP_JSON '));
     if (!line) throw new Error(`open-loop client printed no result:\n${stdout}`);
     const result = JSON.parse(line.slice('OPEN_LOOP_JSON '.length)) as { latenciesMs: number[]; statuses: Record<string, number> };
-    return { latenciesMs: result.latenciesMs.sort((a, b) => a - b), statuses: result.statuses };
+    // Sorted for the percentiles; in schedule order (-1: no answer) for where the slow ones sit.
+    const answered = result.latenciesMs.filter((ms) => ms >= 0);
+    return { latenciesMs: answered.sort((a, b) => a - b), inScheduleOrder: result.latenciesMs, statuses: result.statuses };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

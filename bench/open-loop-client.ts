@@ -15,7 +15,8 @@ import { Agent, request } from 'node:http';
  *
  * Usage: node --import tsx bench/open-loop-client.ts <requests file> <url> <path> <requests per second>
  * The requests file is the one wrk replays (bench/load.ts writeRequests). Prints one line:
- * `OPEN_LOOP_JSON {"latenciesMs": [...], "statuses": {...}}`.
+ * `OPEN_LOOP_JSON {"latenciesMs": [...], "statuses": {...}}`, the latencies in the order the requests
+ * were scheduled (-1 for one that failed).
  */
 const [file, url, path, rate] = process.argv.slice(2);
 const ratePerS = Number(rate);
@@ -40,7 +41,8 @@ const requests = readFileSync(file, 'utf8')
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 const target = new URL(path, url);
-const latenciesMs: number[] = [];
+/** By request, in schedule order: when the slow ones were sent tells a stall from a spread tail. */
+const latenciesMs: number[] = new Array(requests.length).fill(-1);
 const statuses: Record<string, number> = {};
 const start = performance.now() + 20;
 const inFlight: Promise<void>[] = [];
@@ -57,7 +59,7 @@ for (let i = 0; i < requests.length; i++) {
       const req = request(target, { method: 'POST', agent, headers }, (res) => {
         res.resume();
         res.on('end', () => {
-          latenciesMs.push(performance.now() - from);
+          latenciesMs[i] = performance.now() - from;
           statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
           resolve();
         });

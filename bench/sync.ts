@@ -8,6 +8,7 @@ import { postAtRate, upsert } from './orchestrator.ts';
 import { between, cpuAvailable, perRequestUs, snapshot, type CpuWindow } from './cpu-usage.ts';
 import { describeProfile } from './profile.ts';
 import { progress, waitUntil } from './progress.ts';
+import { measureRoundTrips } from './round-trips.ts';
 import { measureSaturation } from './saturation.ts';
 import { Stack } from './stack.ts';
 import { percentile } from './stats.ts';
@@ -82,6 +83,11 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
     const keys = Array.from({ length: n }, (_, i) => `sync/${options.run}/${i}`);
 
     const { createRate, updateRate, updateCpu } = await measureSaturation(tag, `run ${options.run}`, stack, api, watch, keys, app.pid);
+
+    // What each serial step of a change costs here when the system is quiet between changes.
+    const roundTrips = await measureRoundTrips(stack, 15);
+    progress(tag, `run ${options.run}: ${roundTrips}`);
+    notes.push(roundTrips);
 
     // Latency when not saturated: a steady trickle, each change to a different item.
     const count = Math.min(n, Math.round(options.latencyRate * options.latencyS));

@@ -1,0 +1,74 @@
+import { percentile } from './stats.ts';
+
+/**
+ * Where an open-loop tail comes from in time. A p99 says how slow the slowest hundredth was, not
+ * whether those requests were spread over the run (each slow on its own: the work per request) or
+ * bunched (the whole server stopped for a moment: a pause, a commit stuck behind the disk or a
+ * core taken by another process, and every request arriving meanwhile waited). Read from the
+ * latencies in the order the requests were scheduled: a stall is a run of at least `minRequests`
+ * consecutive requests slower than `thresholdMs`.
+ */
+export interface StallSummary {
+  /** Answered requests. */
+  requests: number;
+  /** Requests slower than the threshold, and how many of those sat in stalls. */
+  slow: number;
+  slowInStalls: number;
+  stalls: number;
+  /** The slowest request of the slowest stall (0 without stalls). */
+  worstMs: number;
+  /** p99 of the requests outside the stalls: the tail the work itself makes. */
+  p99OutsideMs: number;
+  /** The run's length in seconds, from the schedule. */
+  seconds: number;
+}
+
+export function findStalls(inScheduleOrder: number[], ratePerS: number, thresholdMs = 10, minRequests = 3): StallSummary {
+  const inStall = new Array<boolean>(inScheduleOrder.length).fill(false);
+  let stalls = 0;
+  let worstMs = 0;
+  let start = -1;
+  // A request with no answer (-1) neither starts nor ends a run.
+  const close = (end: number) => {
+    const members = [];
+    for (let i = start; i < end; i++) if (inScheduleOrder[i] >= 0) members.push(i);
+    if (members.length >= minRequests) {
+      stalls++;
+      for (const i of members) {
+        inStall[i] = true;
+        worstMs = Math.max(worstMs, inScheduleOrder[i]);
+      }
+    }
+    start = -1;
+  };
+  for (let i = 0; i < inScheduleOrder.length; i++) {
+    const ms = inScheduleOrder[i];
+    if (ms < 0) continue;
+    if (ms > thresholdMs) {
+      if (start < 0) start = i;
+    } else if (start >= 0) close(i);
+  }
+  if (start >= 0) close(inScheduleOrder.length);
+  const answered = inScheduleOrder.filter((ms) => ms >= 0);
+  const outside = inScheduleOrder.filter((ms, i) => ms >= 0 && !inStall[i]);
+  const slow = answered.filter((ms) => ms > thresholdMs).length;
+  const slowInStalls = inScheduleOrder.filter((ms, i) => inStall[i] && ms > thresholdMs).length;
+  return {
+    requests: answered.length,
+    slow,
+    slowInStalls,
+    stalls,
+    worstMs,
+    p99OutsideMs: outside.length ? percentile(outside, 99) : 0,
+    seconds: inScheduleOrder.length / ratePerS,
+  };
+}
+
+/** One line for the report. */
+export function describeStalls(s: StallSummary, thresholdMs = 10): string {
+  if (s.stalls === 0) return `no stall (3 or more requests in a row over ${thresholdMs} ms); p99 ${s.p99OutsideMs.toFixed(1)} ms`;
+  return (
+    `${s.stalls} stalls in ${s.seconds.toFixed(0)} s (3 or more requests in a row over ${thresholdMs} ms; the worst request in one ${s.worstMs.toFixed(1)} ms), ` +
+    `holding ${s.slowInStalls} of the ${s.slow} requests over ${thresholdMs} ms; p99 of the ${s.requests - s.slowInStalls} requests outside them ${s.p99OutsideMs.toFixed(1)} ms`
+  );
+}
