@@ -3,8 +3,8 @@ import { percentile } from './stats.ts';
 /**
  * Where an open-loop tail comes from in time. A p99 says how slow the slowest hundredth was, not
  * whether those requests were spread over the run (each slow on its own: the work per request) or
- * bunched (the whole server stopped for a moment: a pause, a commit stuck behind the disk or a
- * core taken by another process, and every request arriving meanwhile waited). Read from the
+ * bunched (the server fell behind for a moment: a pause, a slow commit, a core taken by another
+ * process, and the requests arriving meanwhile queued behind it). Read from the
  * latencies in the order the requests were scheduled: a stall is a run of at least `minRequests`
  * consecutive requests slower than `thresholdMs`.
  */
