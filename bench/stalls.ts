@@ -21,11 +21,15 @@ export interface StallSummary {
   p99OutsideMs: number;
   /** The run's length in seconds, from the schedule. */
   seconds: number;
+  /** What counted as slow, and as a stall. */
+  thresholdMs: number;
+  minRequests: number;
 }
 
 export function findStalls(inScheduleOrder: number[], ratePerS: number, thresholdMs = 10, minRequests = 3): StallSummary {
   const inStall = new Array<boolean>(inScheduleOrder.length).fill(false);
   let stalls = 0;
+  let slowInStalls = 0;
   let worstMs = 0;
   let start = -1;
   // A request with no answer (-1) neither starts nor ends a run.
@@ -34,6 +38,7 @@ export function findStalls(inScheduleOrder: number[], ratePerS: number, threshol
     for (let i = start; i < end; i++) if (inScheduleOrder[i] >= 0) members.push(i);
     if (members.length >= minRequests) {
       stalls++;
+      slowInStalls += members.length;
       for (const i of members) {
         inStall[i] = true;
         worstMs = Math.max(worstMs, inScheduleOrder[i]);
@@ -51,24 +56,25 @@ export function findStalls(inScheduleOrder: number[], ratePerS: number, threshol
   if (start >= 0) close(inScheduleOrder.length);
   const answered = inScheduleOrder.filter((ms) => ms >= 0);
   const outside = inScheduleOrder.filter((ms, i) => ms >= 0 && !inStall[i]);
-  const slow = answered.filter((ms) => ms > thresholdMs).length;
-  const slowInStalls = inScheduleOrder.filter((ms, i) => inStall[i] && ms > thresholdMs).length;
   return {
     requests: answered.length,
-    slow,
+    slow: answered.filter((ms) => ms > thresholdMs).length,
     slowInStalls,
     stalls,
     worstMs,
     p99OutsideMs: outside.length ? percentile(outside, 99) : 0,
     seconds: inScheduleOrder.length / ratePerS,
+    thresholdMs,
+    minRequests,
   };
 }
 
 /** One line for the report. */
-export function describeStalls(s: StallSummary, thresholdMs = 10): string {
-  if (s.stalls === 0) return `no stall (3 or more requests in a row over ${thresholdMs} ms); p99 ${s.p99OutsideMs.toFixed(1)} ms`;
+export function describeStalls(s: StallSummary): string {
+  const rule = `${s.minRequests} or more requests in a row over ${s.thresholdMs} ms`;
+  if (s.stalls === 0) return `no stall (${rule}); p99 ${s.p99OutsideMs.toFixed(1)} ms`;
   return (
-    `${s.stalls} stalls in ${s.seconds.toFixed(0)} s (3 or more requests in a row over ${thresholdMs} ms; the worst request in one ${s.worstMs.toFixed(1)} ms), ` +
-    `holding ${s.slowInStalls} of the ${s.slow} requests over ${thresholdMs} ms; p99 of the ${s.requests - s.slowInStalls} requests outside them ${s.p99OutsideMs.toFixed(1)} ms`
+    `${s.stalls} stalls in ${s.seconds.toFixed(0)} s (${rule}; the worst request in one ${s.worstMs.toFixed(1)} ms), ` +
+    `holding ${s.slowInStalls} of the ${s.slow} requests over ${s.thresholdMs} ms; p99 of the ${s.requests - s.slowInStalls} requests outside them ${s.p99OutsideMs.toFixed(1)} ms`
   );
 }

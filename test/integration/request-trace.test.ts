@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, waitFor, PLANE_KEY, type Harness } from '../support/harness.ts';
 import { createLogger } from '../../src/support/logger.ts';
@@ -71,7 +72,11 @@ describe('one request id from intake to tracker calls', () => {
         + (select count(*)::int from mappings where item_key = 'trace/1' and remote_changed_at is not null) as open`;
       return counts.waiting + counts.prioritized + counts.delayed + counts.active + open === 0;
     };
-    await waitFor(async () => (await quiet()) && (await new Promise((r) => setTimeout(r, 300))) === undefined && (await quiet()));
+    await waitFor(async () => {
+      if (!(await quiet())) return false;
+      await sleep(300);
+      return quiet();
+    });
     const done = h.sandbox.plane.statesOf(h.project.projectId).find((s) => s.name === 'Done')!.id;
     const before = lines.length;
     h.sandbox.plane.editAsPerson(remote_id, { state: done });
